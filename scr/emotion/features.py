@@ -1,0 +1,80 @@
+"""Landmarks -> pose- and scale-free feature vectors: the one feature pipeline.
+
+Every script (extraction, training, recording, fine-tuning, the demo) turns landmarks
+into features through :func:`normalize`, and every model records
+:data:`FEATURE_VERSION`, so a model is never fed features computed another way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .canonical_face import CANONICAL_VERTICES, MIRROR_PERMUTATION, RIGID_LANDMARK_WEIGHTS
+
+FEATURE_VERSION = "procrustes-rigid-v1"
+"""Bump whenever :func:`normalize` changes what it returns; models trained on another version are refused."""
+
+N_FEATURES = 468 * 3
+
+_PERM = np.asarray(MIRROR_PERMUTATION, dtype=np.intp)
+_RIGID_IDS = np.asarray(list(RIGID_LANDMARK_WEIGHTS), dtype=np.intp)
+_RIGID_W = np.asarray(list(RIGID_LANDMARK_WEIGHTS.values()), dtype=np.float64)
+_RIGID_W /= _RIGID_W.sum()
+
+
+def _center_and_scale(points: np.ndarray) -> np.ndarray:
+    """Move the weighted centroid of the rigid landmarks to 0 and their weighted RMS radius to 1."""
+    rigid = points[..., _RIGID_IDS, :]
+    centroid = np.einsum("k,...kd->...d", _RIGID_W, rigid)
+    points = points - centroid[..., None, :]
+    radius = np.sqrt(np.einsum("k,...kd->...", _RIGID_W, (rigid - centroid[..., None, :]) ** 2))
+    return points / np.maximum(radius, 1e-12)[..., None, None]
+
+
+REFERENCE_SHAPE = _center_and_scale(np.asarray(CANONICAL_VERTICES, dtype=np.float64))
+"""The canonical face, centred and scaled like every input: the frontal pose all faces are turned to."""
+
+
+def to_pixel_units(landmarks: np.ndarray, width, height) -> np.ndarray:
+    """Put x, y and z in the same units: MediaPipe scales x by width, y by height and z like x."""
+    width = np.asarray(width, dtype=np.float64)[..., None, None]
+    height = np.asarray(height, dtype=np.float64)[..., None, None]
+    scale = np.concatenate(np.broadcast_arrays(width, height, width), axis=-1)
+    return np.asarray(landmarks, dtype=np.float64)[..., :3] * scale
+
+
+def align(points: np.ndarray) -> np.ndarray:
+    """Remove translation, scale and 3-D rotation (weighted Kabsch on the rigid landmarks).
+
+    Aligning on points that barely move with expression means a wide smile or raised
+    brows do not tilt the estimate of the head's pose.
+    """
+    points = _center_and_scale(points)
+    rigid = points[..., _RIGID_IDS, :] * _RIGID_W[:, None]
+    cov = np.swapaxes(rigid, -1, -2) @ REFERENCE_SHAPE[_RIGID_IDS]  # (..., 3, 3)
+    u, _, vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(u @ vt))  # never a reflection: a face is not its mirror
+    u[..., :, 2] *= d[..., None]
+    return points @ (u @ vt)
+
+
+def normalize(landmarks: np.ndarray, width, height) -> np.ndarray:
+    """Feature vectors of faces: (468, 3) -> (1404,), or (n, 468, 3) with n widths/heights -> (n, 1404).
+
+    Feature version :data:`FEATURE_VERSION`: landmarks in pixel units, then
+    :func:`align`ed to the canonical frontal face, flattened.
+    """
+    landmarks = np.asarray(landmarks)
+    if landmarks.shape[-2:] != (468, 3):
+        raise ValueError(f"expected landmarks of shape (..., 468, 3), got {landmarks.shape}")
+    aligned = align(to_pixel_units(landmarks, width, height))
+    return aligned.reshape(*landmarks.shape[:-2], N_FEATURES).astype(np.float32)
+
+
+def mirror(landmarks: np.ndarray) -> np.ndarray:
+    """The landmarks of the left-right mirrored image (x -> 1 - x, points renumbered).
+
+    Works on raw MediaPipe landmarks of shape (..., 468, 3); ``mirror(mirror(x)) == x``.
+    """
+    out = np.array(landmarks[..., _PERM, :], copy=True)
+    out[..., 0] = 1.0 - out[..., 0]
+    return out

@@ -1,0 +1,160 @@
+"""One way to read frames from a camera, a video file, or a folder of images.
+
+Recording and the demo take the same ``--source``: a camera index ("0"), a video
+file, or a folder. Cameras are read on a background thread that keeps only the
+newest frame, so a slow frame downstream never builds up lag.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be opened; the message says what to try instead."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    t: float
+    image: np.ndarray
+    name: str = ""
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files below ``folder`` (recursively), in a stable sorted order."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+class FrameSource:
+    """Iterate over :class:`Frame` objects; ``live`` is True for cameras."""
+
+    live = False
+    fps = 30.0
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device or file."""
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoFileSource(FrameSource):
+    def __init__(self, path: Path):
+        self.path = path
+        self._cap = cv2.VideoCapture(str(path))
+        ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        if not ok:
+            self._cap.release()
+            raise SourceError(f"cannot read video {path}; is it a video file OpenCV can decode?")
+        self._first = first
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self.size = (first.shape[1], first.shape[0])
+
+    def __iter__(self) -> Iterator[Frame]:
+        image, index = self._first, 0
+        while image is not None:
+            yield Frame(index, index / self.fps, image, self.path.name)
+            ok, image = self._cap.read()
+            image = image if ok else None
+            index += 1
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageFolderSource(FrameSource):
+    """Images of a folder in sorted order; unreadable files are skipped and listed in ``skipped``."""
+
+    def __init__(self, folder: Path, fps: float = 30.0):
+        self.paths = list_images(folder)
+        if not self.paths:
+            raise SourceError(f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        self.fps = fps
+        self.skipped: list[Path] = []
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        for path in self.paths:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                self.skipped.append(path)
+                continue
+            yield Frame(index, index / self.fps, image, path.name)
+            index += 1
+
+
+class CameraSource(FrameSource):
+    """A camera read on a background thread that keeps only the newest frame."""
+
+    live = True
+
+    def __init__(self, index: int):
+        self._cap = cv2.VideoCapture(index)
+        ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        if not ok:
+            self._cap.release()
+            raise SourceError(f"no camera at index {index}; try --source path/to/video.mp4 or a folder of images")
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self.size = (first.shape[1], first.shape[0])
+        self._latest: tuple[int, np.ndarray] | None = (0, first)
+        self._cond = threading.Condition()
+        self._running = True
+        self._thread = threading.Thread(target=self._reader, daemon=True)
+        self._thread.start()
+
+    def _reader(self) -> None:
+        count = 1
+        while self._running:
+            ok, image = self._cap.read()
+            with self._cond:
+                self._latest = (count, image) if ok else None
+                self._running = self._running and ok
+                self._cond.notify()
+            count += 1
+
+    def __iter__(self) -> Iterator[Frame]:
+        start, index = time.perf_counter(), 0
+        while True:
+            with self._cond:
+                while self._latest is not None and self._latest[1] is None:
+                    self._cond.wait()
+                if self._latest is None:
+                    return
+                _, image = self._latest
+                self._latest = (self._latest[0], None)  # taken: wait for a newer one
+            yield Frame(index, time.perf_counter() - start, image, "camera")
+            index += 1
+
+    def close(self) -> None:
+        self._running = False
+        self._thread.join(timeout=1.0)
+        self._cap.release()
+
+
+def open_source(source: str | int) -> FrameSource:
+    """Open a camera index, a video file or an image folder, or raise :class:`SourceError`."""
+    text = str(source)
+    if text.isdigit():
+        return CameraSource(int(text))
+    path = Path(text)
+    if path.is_dir():
+        return ImageFolderSource(path)
+    if path.is_file():
+        return VideoFileSource(path)
+    raise SourceError(f"no such camera, video or folder: {text}")
