@@ -1,0 +1,44 @@
+"""Extraction throughput: images per second through face mesh, by number of workers, startup excluded.
+
+  python benchmarks/extraction.py --images-dir DIR [--n 2000] [--workers 1 2]
+
+Workers are started and have created their Face Mesh before the clock starts
+(a warm-up batch), so the figure is the steady-state rate of a long extraction.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
+
+from emotion.dataset_source import LabeledImage  # noqa: E402
+from emotion.extraction import extract_table  # noqa: E402
+from emotion.frames import list_images  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images-dir", type=Path, required=True, help="folder of face photos (searched recursively)")
+    p.add_argument("--n", type=int, default=2000, help="images to time per run")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = p.parse_args()
+    paths = list_images(args.images_dir)
+    if len(paths) < args.n + 64:
+        sys.exit(f"error: need at least {args.n + 64} images in {args.images_dir}, found {len(paths)}")
+    items = [LabeledImage(str(path), "neutral") for path in paths]
+    warmup, timed = items[:64], items[64 : 64 + args.n]
+    rates = {}
+    for workers in args.workers:
+        extract_table(warmup, workers=workers, progress=False)  # start workers, create their face mesh
+        _, report = extract_table(timed, workers=workers, progress=False)
+        rates[workers] = report.images / report.seconds
+        print(f"{workers} worker(s): {report.summary()}; face found in {report.faces / report.images:.1%}")
+    if 1 in rates:
+        for workers, rate in rates.items():
+            print(f"speed-up with {workers} worker(s): {rate / rates[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Labelled images -> a landmark table, in parallel with joblib.
+
+Images are sent to workers in chunks, so each worker process creates its Face Mesh
+once (see :func:`emotion.detect.get_detector`) and the pickling cost per image is
+a few kilobytes of landmarks. Any joblib backend works: ``loky`` on one machine,
+``dask`` or ``ray`` on a cluster once their joblib backend is registered.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import cv2
+import numpy as np
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from .dataset_source import LabeledImage
+from .features import FEATURE_VERSION
+from .labels import ordered
+from .table import LandmarkTable
+
+NO_FACE = "no face found"
+UNREADABLE = "unreadable image"
+
+
+@dataclass
+class ExtractionReport:
+    """What happened to every image, for the summary and the table's metadata."""
+
+    images: int = 0
+    faces: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def count(self, reason: str) -> int:
+        return sum(1 for _, r in self.skipped if r == reason)
+
+    def summary(self) -> str:
+        rate = self.images / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.images} images read, {self.faces} faces found, {self.count(NO_FACE)} without a face, "
+            f"{self.count(UNREADABLE)} unreadable ({self.seconds:.1f} s, {rate:.0f} images/s)"
+            + (" — interrupted, partial table" if self.interrupted else "")
+        )
+
+
+def landmarks_of_files(paths: Sequence[str]) -> list[tuple[np.ndarray | None, int, int, str]]:
+    """Landmarks of the first face in each image file: (landmarks or None, width, height, failure reason)."""
+    from .detect import get_detector
+
+    detector = get_detector(static=True, max_faces=1)
+    out = []
+    for path in paths:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            out.append((None, 0, 0, UNREADABLE))
+            continue
+        faces = detector(image)
+        if len(faces):
+            out.append((faces.landmarks[0], faces.width, faces.height, ""))
+        else:
+            out.append((None, faces.width, faces.height, NO_FACE))
+    return out
+
+
+def preselect(items: Sequence[LabeledImage], max_per_class: int | None, seed: int = 0) -> list[LabeledImage]:
+    """Shuffle each class (seeded) and keep a margin over ``max_per_class`` for images without a face."""
+    by_label: dict[str, list[LabeledImage]] = defaultdict(list)
+    for item in items:
+        by_label[item.label].append(item)
+    rng = random.Random(seed)
+    selected = []
+    for label in ordered(by_label):
+        group = sorted(by_label[label], key=lambda i: i.path)
+        rng.shuffle(group)
+        if max_per_class is not None:
+            group = group[: math.ceil(max_per_class * 1.1) + 10]
+        selected.extend(group)
+    return selected
+
+
+def cap_per_class(table: LandmarkTable, max_per_class: int | None) -> LandmarkTable:
+    """Keep the first ``max_per_class`` rows of each label (rows are already shuffled per class)."""
+    if max_per_class is None:
+        return table
+    seen: dict[str, int] = defaultdict(int)
+    keep = []
+    for i, label in enumerate(table.labels):
+        if seen[label] < max_per_class:
+            seen[label] += 1
+            keep.append(i)
+    return table.subset(np.asarray(keep, dtype=np.intp))
+
+
+def extract_table(
+    items: Sequence[LabeledImage],
+    workers: int = 1,
+    backend: str = "loky",
+    chunk_size: int = 32,
+    progress: bool = True,
+    meta: dict | None = None,
+) -> tuple[LandmarkTable, ExtractionReport]:
+    """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done."""
+    import mediapipe
+
+    report = ExtractionReport()
+    chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
+    rows: list[tuple[LabeledImage, np.ndarray, int, int]] = []
+    start = time.perf_counter()
+    bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
+    try:
+        parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
+        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk]) for chunk in chunks)
+        for chunk, result in zip(chunks, results):
+            for item, (landmarks, width, height, reason) in zip(chunk, result):
+                report.images += 1
+                if landmarks is None:
+                    report.skipped.append((item.path, reason))
+                else:
+                    rows.append((item, landmarks, width, height))
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - start
+    report.faces = len(rows)
+    table = LandmarkTable(
+        np.stack([r[1] for r in rows]) if rows else np.zeros((0, 468, 3), np.float32),
+        [r[2] for r in rows], [r[3] for r in rows],
+        [r[0].label for r in rows], [r[0].path for r in rows], [r[0].group for r in rows],
+    )
+    table.meta = dict(
+        meta or {},
+        label_set=ordered(set(table.labels.tolist())),
+        skipped=[{"path": p, "reason": r} for p, r in report.skipped],
+        images_read=report.images,
+        faces_found=report.faces,
+        interrupted=report.interrupted,
+        mediapipe_version=mediapipe.__version__,
+        feature_version=FEATURE_VERSION,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return table, report

@@ -1,0 +1,131 @@
+"""Extract face-mesh landmarks from a labelled image set into a balanced landmark table.
+
+Examples:
+  python scr/extract_landmarks.py                          # AffectNet from Kaggle (kagglehub)
+  python scr/extract_landmarks.py --data-dir my_faces/     # class sub-folders: happy/, sad/, ...
+  python scr/extract_landmarks.py --csv legend.csv --image-root images/ --groups filename
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from emotion.dataset_source import (
+    AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_class_folders, from_csv,
+)
+from emotion.extraction import cap_per_class, extract_table, preselect
+from emotion.labels import UnknownLabelError, canonical_labels
+from emotion.table import TableError, save_table
+
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "datasets" / "affectnet_landmarks.npz"
+BACKENDS = ("loky", "multiprocessing", "threading", "dask", "ray")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data-dir", type=Path, help="folder of class sub-folders (train/test splits are merged)")
+    src.add_argument("--csv", type=Path, help="CSV of image,label rows instead of class folders")
+    src.add_argument("--kaggle-handle", default=AFFECTNET_HANDLE, help="Kaggle dataset (default: %(default)s)")
+    p.add_argument("--image-root", type=Path, help="with --csv: folder the image paths are relative to")
+    p.add_argument("--image-column", help="with --csv: column of image paths (default: guessed)")
+    p.add_argument("--label-column", help="with --csv: column of labels (default: guessed)")
+    p.add_argument("--group-column", help="with --csv: column naming each image's person or source")
+    p.add_argument("--groups", choices=sorted(GROUP_RULES), default="none",
+                   help="how to tell each image's person, for person-disjoint validation: 'filename' "
+                        "(George_W_Bush_0003.jpg -> George_W_Bush), 'folder' (parent folder), 'none'")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output table (.npz, default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace an existing output table")
+    p.add_argument("--max-per-class", type=int, help="keep at most N faces per class (random, seeded)")
+    p.add_argument("--classes", help="comma-separated classes to keep, e.g. happy,sad,angry,neutral")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers (default: all cores)")
+    p.add_argument("--backend", choices=BACKENDS, default="loky",
+                   help="joblib backend; dask/ray run on a cluster (see README)")
+    p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def check_writable(out: Path, force: bool) -> None:
+    """Fail before hours of work, not after: the output must be new (or forced) and writable."""
+    if out.suffix != ".npz":
+        raise DatasetError(f"--out must end in .npz, got {out}")
+    if out.exists() and not force:
+        raise DatasetError(f"{out} exists; pass --force to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.parent / f".{out.name}.probe"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise DatasetError(f"cannot write to {out.parent} ({exc.strerror})") from None
+
+
+def register_backend(backend: str, scheduler: str | None) -> None:
+    """Make joblib's cluster backends available; they are optional dependencies."""
+    try:
+        if backend == "dask":
+            from dask.distributed import Client
+
+            Client(scheduler) if scheduler else Client()
+        elif backend == "ray":
+            from ray.util.joblib import register_ray
+
+            register_ray()
+    except ImportError:
+        package = "dask distributed" if backend == "dask" else "ray"
+        raise DatasetError(f"--backend {backend} needs: pip install {package}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    group_rule = GROUP_RULES[args.groups]
+    try:
+        check_writable(args.out, args.force)
+        keep = set(canonical_labels(args.classes.split(","))) if args.classes else None
+        skipped: list[tuple[str, str]] = []
+        if args.csv:
+            items, skipped = from_csv(args.csv, args.image_root, args.image_column, args.label_column,
+                                      args.group_column, group_rule)
+            source = f"csv:{args.csv}"
+        else:
+            root = args.data_dir or download_affectnet(args.kaggle_handle)
+            items = from_class_folders(root, group_rule)
+            source = str(args.data_dir) if args.data_dir else f"kaggle:{args.kaggle_handle}"
+        if keep is not None:
+            items = [i for i in items if i.label in keep]
+            if not items:
+                raise DatasetError(f"no images of the classes {', '.join(sorted(keep))}")
+        register_backend(args.backend, args.scheduler)
+        selected = preselect(items, args.max_per_class, args.seed)
+        print(f"{len(items)} labelled images from {source}; extracting {len(selected)} "
+              f"with {args.workers} {args.backend} worker(s)")
+        table, report = extract_table(selected, args.workers, args.backend, progress=not args.no_progress,
+                                      meta={"source": source, "max_per_class": args.max_per_class})
+        report.skipped[:0] = skipped
+        table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
+        print(report.summary())
+        if not len(table):
+            raise DatasetError("no faces found in any image; nothing written")
+        table = cap_per_class(table, args.max_per_class)
+        save_table(table, args.out)
+    except (DatasetError, UnknownLabelError, TableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    for path, reason in report.skipped[:20]:
+        print(f"  skipped {path}: {reason}")
+    if len(report.skipped) > 20:
+        print(f"  ... and {len(report.skipped) - 20} more (listed in the table's metadata)")
+    counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
+    print(f"wrote {args.out}: {len(table)} faces ({counts})")
+    return 130 if report.interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""extract_landmarks end to end on a small real dataset made from the astronaut photo."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import extract_landmarks
+from emotion.dataset_source import DatasetError, from_class_folders, from_csv, group_from_filename
+from emotion.table import TableError, load_table, save_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def dataset(tmp_path, astronaut) -> Path:
+    """Train/Test splits of class folders (aliases, odd case), plus a blank and a corrupt image."""
+    root = tmp_path / "affectnet" / "archive"
+    happy, sad, anger = root / "Train" / "Happy", root / "Train" / "sadness", root / "Test" / "anger"
+    for folder in (happy, sad, anger):
+        folder.mkdir(parents=True)
+    cv2.imwrite(str(happy / "a_0001.jpg"), astronaut)
+    cv2.imwrite(str(happy / "a_0002.png"), cv2.resize(astronaut, (300, 300)))
+    (happy / "nested").mkdir()
+    cv2.imwrite(str(happy / "nested" / "b_0001.jpg"), np.ascontiguousarray(astronaut[:, ::-1]))
+    cv2.imwrite(str(sad / "c_0001.jpg"), astronaut[20:400, 60:440])
+    cv2.imwrite(str(sad / "blank_0001.jpg"), np.full((256, 256, 3), 255, np.uint8))
+    cv2.imwrite(str(anger / "d_0001.jpg"), cv2.resize(astronaut, (350, 350)))
+    (anger / "corrupt_0001.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
+    (root / "Train" / "notes.txt").write_text("not an image")
+    return tmp_path / "affectnet"
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_class_folders_merge_splits_and_map_aliases(dataset):
+    items = from_class_folders(dataset, group_from_filename)
+    labels = sorted(i.label for i in items)
+    assert labels == ["angry", "angry", "happy", "happy", "happy", "sad", "sad"]
+    assert {i.group for i in items} == {"a", "b", "c", "blank", "d", "corrupt"}
+
+
+def test_extract_counts_faces_and_skips_bad_files(dataset, tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    code = extract_landmarks.main(["--data-dir", str(dataset), "--out", str(out), "--workers", "1",
+                                   "--groups", "filename", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    table = load_table(out)
+    assert len(table) == 5 and table.counts() == {"angry": 1, "happy": 3, "sad": 1}
+    assert table.landmarks.shape == (5, 468, 3) and table.landmarks.dtype == np.float32
+    assert sorted(set(table.width.tolist())) == [300, 350, 380, 512]
+    reasons = {Path(s["path"]).name: s["reason"] for s in table.meta["skipped"]}
+    assert reasons == {"blank_0001.jpg": "no face found", "corrupt_0001.jpg": "unreadable image"}
+    assert table.meta["images_read"] == 7 and table.meta["faces_found"] == 5
+    assert table.meta["mediapipe_version"] == "0.10.21" and table.meta["feature_version"]
+    assert "7 images read, 5 faces found, 1 without a face, 1 unreadable" in printed
+    assert "corrupt_0001.jpg: unreadable image" in printed
+
+
+def test_max_per_class_and_class_subset(dataset, tmp_path):
+    out = tmp_path / "t.npz"
+    assert extract_landmarks.main(["--data-dir", str(dataset), "--out", str(out), "--workers", "1",
+                                   "--max-per-class", "1", "--classes", "Happiness,sad", "--no-progress"]) == 0
+    assert load_table(out).counts() == {"happy": 1, "sad": 1}
+
+
+def test_kagglehub_path_with_download_replaced_by_local_folder(dataset, tmp_path, monkeypatch):
+    import kagglehub
+
+    calls = []
+    monkeypatch.setattr(kagglehub, "dataset_download", lambda handle: calls.append(handle) or str(dataset))
+    out = tmp_path / "affectnet.npz"
+    assert extract_landmarks.main(["--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    assert calls == ["mstjebashazida/affectnet"]
+    table = load_table(out)
+    assert len(table) == 5 and table.meta["source"] == "kaggle:mstjebashazida/affectnet"
+
+
+def test_kaggle_failure_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    import kagglehub
+
+    def offline(handle):
+        raise ConnectionError("network unreachable")
+
+    monkeypatch.setattr(kagglehub, "dataset_download", offline)
+    assert extract_landmarks.main(["--out", str(tmp_path / "t.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not get mstjebashazida/affectnet from Kaggle") and "--data-dir" in err
+
+
+def test_csv_source_with_groups_and_conflicts(dataset, tmp_path):
+    images = dataset / "archive" / "Train" / "Happy"
+    csv = tmp_path / "legend.csv"
+    csv.write_text("user.id,image,emotion\n1,a_0001.jpg,HAPPINESS\n1,a_0002.png,anger\n"
+                   "1,a_0002.png,sadness\n1,missing_0001.jpg,neutral\n")
+    items, skipped = from_csv(csv, images, group_rule=group_from_filename)
+    assert [(Path(i.path).name, i.label, i.group) for i in items] == [("a_0001.jpg", "happy", "a")]
+    assert sorted(reason for _, reason in skipped) == ["listed with conflicting labels angry/sad", "missing file"]
+
+
+def test_table_round_trip_is_atomic_and_pickle_free(tmp_path, astronaut_faces):
+    from emotion.table import LandmarkTable
+
+    table = LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], ["x.jpg"], ["x"], {"k": 1})
+    path = save_table(table, tmp_path / "sub" / "t.npz")
+    assert [p.name for p in path.parent.iterdir()] == ["t.npz"]  # no temporary files left
+    with np.load(path, allow_pickle=False) as data:
+        assert json.loads(str(data["meta"]))["k"] == 1
+    again = load_table(path)
+    np.testing.assert_array_equal(again.landmarks, table.landmarks)
+    np.testing.assert_allclose(again.features(), table.features())
+
+
+@pytest.mark.parametrize("content", [b"not a zip", b""])
+def test_corrupt_table_is_refused(tmp_path, content):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(TableError, match="not a readable .npz landmark table"):
+        load_table(path)
+
+
+def test_mismatched_arrays_are_refused():
+    from emotion.table import LandmarkTable
+
+    with pytest.raises(TableError, match="labels has 2"):
+        LandmarkTable(np.zeros((1, 468, 3)), [1], [1], ["happy", "sad"], ["a"], [""])
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda d, t: ["--data-dir", str(t / "nope")], "does not exist"),
+        (lambda d, t: ["--data-dir", str(t / "empty")], "no labelled images"),
+        (lambda d, t: ["--data-dir", str(t / "unknown")], "unknown class folder(s) bored"),
+        (lambda d, t: ["--data-dir", str(t / "faceless")], "no faces found in any image"),
+        (lambda d, t: ["--data-dir", str(d), "--out", "/proc/forbidden/t.npz"], "cannot write to /proc/forbidden"),
+        (lambda d, t: ["--data-dir", str(d), "--classes", "happy,bored"], "unknown emotion label(s) 'bored'"),
+    ],
+    ids=["missing", "empty", "unknown-class", "no-faces", "unwritable", "bad-classes"],
+)
+def test_bad_input_is_one_clear_line(dataset, tmp_path, make_args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "unknown" / "bored").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "unknown" / "bored" / "x.jpg"), np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "faceless" / "happy").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "faceless" / "happy" / "x.jpg"), np.full((64, 64, 3), 90, np.uint8))
+    args = make_args(dataset, tmp_path)
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "out.npz")]
+    result = run_script(*args, "--workers", "1", "--no-progress")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_existing_output_is_not_replaced_without_force(dataset, tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    out.write_bytes(b"precious")
+    assert extract_landmarks.main(["--data-dir", str(dataset), "--out", str(out), "--workers", "1"]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
