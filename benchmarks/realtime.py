@@ -1,0 +1,198 @@
+"""Real-time demo speed and smoothing, side by side with the earlier system's loop.
+
+  python benchmarks/realtime.py [--video datasets/samples/astronaut.mp4] [--model DIR] [--repeats 5]
+
+Speed: frames per second over the whole video (decoding included; start-up excluded:
+every graph is created and warmed on the video before the clock starts), for
+  - the earlier system's loop: face mesh, sklearn StandardScaler.transform and Keras
+    model.predict on every frame;
+  - face mesh alone (tracking mode, one face): the floor under any loop;
+  - the demo headless with --log (as `scr/main.py --no-display --log`), with the face
+    search it uses and with one plain 4-face tracking graph;
+  - the demo headless with --log and --output (drawing and video encoding).
+Then the cost of each stage per frame, timed on its own over the faces of the video.
+
+Smoothing: synthetic classifier output on a face that holds each expression for one
+second (30 frames), with noise; counts label changes against expression changes and
+the frames each change takes to settle.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scr"), str(ROOT / "tests")]
+
+from demo_data import label_changes, noisy_sequence, settle_frames  # noqa: E402
+from emotion.demo import frame_record, run  # noqa: E402
+from emotion.detect import get_detector  # noqa: E402
+from emotion.face_search import FaceSearch  # noqa: E402
+from emotion.face_tracking import FaceTracker  # noqa: E402
+from emotion.features import normalize  # noqa: E402
+from emotion.frames import SourceError, open_source  # noqa: E402
+from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from emotion.overlay import annotate  # noqa: E402
+from emotion.reading import EmotionReader  # noqa: E402
+from emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha  # noqa: E402
+
+
+def rate(fn, video: Path, repeats: int) -> list[float]:
+    """Frames/s of ``fn(frame_image)`` over the video in each of ``repeats`` passes, after one warm-up pass."""
+    rates = []
+    for i in range(repeats + 1):
+        with open_source(video) as source:
+            start, frames = time.perf_counter(), 0
+            for frame in source:
+                fn(frame.image)
+                frames += 1
+            if i:
+                rates.append(frames / (time.perf_counter() - start))
+    return rates
+
+
+def demo_rate(video: Path, make_reader, repeats: int, **outputs) -> list[float]:
+    """Frames/s of the demo's own loop (``emotion.demo.run``), headless, in each of ``repeats`` runs after a warm-up."""
+    rates = []
+    for i in range(repeats + 1):
+        reader = make_reader()
+        with open_source(video) as source:
+            stats = run(source, reader, display=False, **outputs)
+        if i:
+            rates.append(stats.frames / stats.seconds)
+    return rates
+
+
+def earlier_loop(bundle):
+    """The earlier system's per-frame work: face mesh, StandardScaler.transform, Keras model.predict."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = bundle.scaler_mean, bundle.scaler_scale
+    scaler.var_, scaler.n_features_in_ = bundle.scaler_scale ** 2, len(bundle.scaler_mean)
+    model = bundle.keras_model()
+    mesh = get_detector(static=False, max_faces=1)
+
+    def step(image: np.ndarray) -> None:
+        faces = mesh(image)
+        if len(faces):
+            model.predict(scaler.transform(faces.landmarks.reshape(len(faces), -1)), verbose=0)
+
+    return step
+
+
+def per_stage_ms(video: Path, predictor, labels: list[str]) -> dict[str, float]:
+    """Milliseconds per frame of each stage, each timed alone over the video's faces."""
+    import cv2
+
+    with open_source(video) as source:
+        frames = [f.image for f in source]
+    search = FaceSearch(4)
+    stages: dict[str, float] = {}
+
+    def timed(name, fn, items):
+        start = time.perf_counter()
+        out = [fn(item) for item in items]
+        stages[name] = (time.perf_counter() - start) / len(frames) * 1e3
+        return out
+
+    capture, start = cv2.VideoCapture(str(video)), time.perf_counter()
+    while capture.read()[0]:
+        pass
+    stages["decode (OpenCV)"] = (time.perf_counter() - start) / len(frames) * 1e3
+    [search(f) for f in frames[:30]]  # warm
+    faces = timed("face mesh (face search, 4 faces max)", search, frames)
+    features = timed("normalize", lambda f: normalize(f.landmarks, f.width, f.height), faces)
+    probs = timed("predict_proba", predictor.predict_proba, features)
+    tracker, smoothers = FaceTracker(), TrackSmoothers()
+    timed("track + smooth", lambda fp: smoothers.update(tracker.update(fp[0].boxes()), fp[1]), zip(faces, probs))
+    reader = EmotionReader(lambda image: faces[0], predictor)
+    readings = [reader(None) for _ in frames]
+    timed("JSON log line", lambda r: json.dumps(frame_record(0, 0.0, r, labels), ensure_ascii=False), readings)
+    drawn = timed("draw (box, emoji, label, fps)", lambda fr: annotate(fr[0], fr[1], labels, 30.0),
+                  zip(frames, readings))  # in place, as the loop does; the cost does not depend on what is below
+    timed("draw bars + mesh (keys e, m)", lambda fr: annotate(fr[0], fr[1], labels, 30.0, show_mesh=True,
+                                                               show_bars=True), zip(frames, readings))
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = cv2.VideoWriter(str(Path(tmp) / "o.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30.0,
+                                 (frames[0].shape[1], frames[0].shape[0]))
+        timed("encode video (--output)", writer.write, drawn)
+        writer.release()
+    return stages
+
+
+def smoothing_report(noise: float, runs: int = 100) -> str:
+    """Label changes and settling of the default smoother (``emotion.smoothing`` defaults) on noisy sequences."""
+    raw_ratio, smooth_ratio, settles, accuracy = [], [], [], []
+    for seed in range(runs):
+        truth, probs = noisy_sequence(np.random.default_rng(seed), noise=noise)
+        smoother = ProbabilitySmoother(ema_alpha(WINDOW))
+        labels = np.array([smoother.update(p)[1] for p in probs])
+        accuracy.append(np.mean(probs.argmax(1) == truth))
+        raw_ratio.append(label_changes(probs.argmax(1)) / label_changes(truth))
+        smooth_ratio.append(label_changes(labels) / label_changes(truth))
+        settles += settle_frames(truth, labels)
+    settles = np.array(settles)
+    return (f"noise {noise}: raw frame accuracy {np.mean(accuracy):.0%}; label changes per expression change: raw "
+            f"{np.mean(raw_ratio):.2f}, smoothed {np.mean(smooth_ratio):.3f} (worst run {np.max(smooth_ratio):.2f}); "
+            f"settling: median {np.median(settles):.0f} frames, 95th percentile {np.percentile(settles, 95):.0f}, "
+            f"{np.mean(settles <= 10):.1%} of changes within 10 frames ({len(settles)} changes, {runs} runs)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--video", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4")
+    p.add_argument("--model", type=Path, help="model bundle (default: as scr/main.py chooses)")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed passes per configuration; median and best are reported (the best is the least "
+                        "disturbed by other work on the machine)")
+    p.add_argument("--skip-earlier", action="store_true", help="do not time the (slow) earlier loop")
+    args = p.parse_args()
+    try:
+        bundle = load_bundle(args.model or find_default_model(ROOT / "models"))
+        open_source(args.video).close()
+    except (BundleError, SourceError) as exc:
+        sys.exit(f"error: {exc}")
+    predictor = bundle.predictor()
+    print(f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels)")
+
+    rows: list[tuple[str, list[float]]] = []
+    if not args.skip_earlier:
+        earlier = earlier_loop(bundle)
+        rows.append(("earlier loop: mesh + StandardScaler + keras predict", rate(earlier, args.video, 2)))
+    mesh = get_detector(static=False, max_faces=1)
+    rows.append(("face mesh alone (tracking, 1 face) + decode", rate(mesh, args.video, args.repeats)))
+    with tempfile.TemporaryDirectory() as tmp:
+        log, out = Path(tmp) / "log.jsonl", Path(tmp) / "out.mp4"
+        rows.append(("demo headless --log (face search, --max-faces 4)",
+                     demo_rate(args.video, lambda: EmotionReader(FaceSearch(4), predictor), args.repeats, log=log)))
+        rows.append(("demo headless --log, one plain 4-face tracking graph",
+                     demo_rate(args.video, lambda: EmotionReader(get_detector(static=False, max_faces=4), predictor),
+                               args.repeats, log=log)))
+        rows.append(("demo headless --log --output (draw + encode)",
+                     demo_rate(args.video, lambda: EmotionReader(FaceSearch(4), predictor), args.repeats, log=log,
+                               output=out)))
+    base = statistics.median(rows[0][1]) if not args.skip_earlier else None
+    print(f"\n{'configuration':56s} {'median':>7s} {'best':>7s} frames/s  {'vs earlier (median)':>10s}")
+    for name, rates in rows:
+        fps = statistics.median(rates)
+        print(f"{name:56s} {fps:7.1f} {max(rates):7.1f}           {f'{fps / base:.1f}x' if base else ''}")
+
+    print("\nper frame, each stage alone (ms):")
+    for name, ms in per_stage_ms(args.video, predictor, bundle.labels).items():
+        print(f"  {name:44s} {ms:6.3f}")
+
+    print("\nsmoothing (each expression held 30 frames; targets: changes <= 1.10x, settled within 10 frames):")
+    for noise in (0.8, 1.0):
+        print("  " + smoothing_report(noise))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""Fine-tune a base model bundle on one person's recorded sessions.
+
+A few dozen samples per expression are enough to move a model trained on
+thousands of other faces towards one face, if the transfer is kept gentle:
+
+- the base scaler is kept (a scaler refit on a few personal samples would move
+  every input the frozen layers were trained on);
+- the early Dense layers are frozen and the rest trains with a small learning rate;
+- the base bundle's replay table (a class-balanced sample of its training data)
+  is mixed in with the base model's own predictions as targets (distillation), so
+  the model keeps answering like the base where the user gave no data: classes
+  the user did not record are not forgotten, and neither is how common each
+  expression is (a class-balanced replay with its true labels would push the
+  rare expressions onto everyone);
+- training stops on the loss of a held-out slice of the personal data.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from tqdm import tqdm
+
+from .labels import ordered
+from .table import LandmarkTable, TableError, load_table
+from .training import scaled, training_features
+
+if TYPE_CHECKING:
+    from .model_bundle import ModelBundle
+
+RECORD_HINT = "record some with: python scr/record_dataset.py --label LABEL"
+
+
+class PersonalDataError(ValueError):
+    """Personal sessions that cannot be used: none, unreadable, too few, or labels the base model lacks."""
+
+
+class FineTuneError(ValueError):
+    """Fine-tuning settings that do not fit the base model (e.g. freezing every layer)."""
+
+
+@dataclass
+class PersonalData:
+    """All readable sessions of a folder as one table, and the files that could not be read."""
+
+    table: LandmarkTable
+    files: list[Path]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def load_sessions(data_dir: str | Path) -> PersonalData:
+    """Read every session file in ``data_dir``; unreadable or empty files are skipped and named, not fatal."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise PersonalDataError(f"no folder {data_dir}; {RECORD_HINT}")
+    paths = sorted(p for p in data_dir.glob("*.npz") if not p.name.startswith("."))
+    if not paths:
+        raise PersonalDataError(f"no session files (*.npz) in {data_dir}; {RECORD_HINT}")
+    tables, files, skipped = [], [], []
+    for path in paths:
+        try:
+            table = load_table(path)
+        except TableError as exc:
+            skipped.append((path, str(exc)))
+            continue
+        if not len(table):
+            skipped.append((path, "no samples"))
+            continue
+        # samples of one file stay together (e.g. for group-aware splits), even from tables without groups
+        table.groups = np.where(table.groups == "", path.stem, table.groups)
+        tables.append(table)
+        files.append(path)
+    if not tables:
+        reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped)
+        raise PersonalDataError(f"none of the {len(paths)} session files in {data_dir} is usable ({reasons})")
+    return PersonalData(LandmarkTable.concatenate(tables, {"sessions": [p.name for p in files]}), files, skipped)
+
+
+def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples: int) -> None:
+    """Refuse labels the base model cannot output, and labels with too few samples to train and check on."""
+    unknown = ordered(set(counts) - set(base_labels))
+    if unknown:
+        raise PersonalDataError(
+            f"personal label(s) {', '.join(unknown)} not among the base model's labels "
+            f"({', '.join(base_labels)}); record only those, or train a base model that has them"
+        )
+    few = {label: n for label, n in counts.items() if n < min_samples}
+    if few:
+        listed = ", ".join(f"{label} has {n}" for label, n in few.items())
+        raise PersonalDataError(
+            f"too few samples: {listed} (need at least {min_samples} per label); "
+            f"record more with: python scr/record_dataset.py --label {next(iter(few))}"
+        )
+
+
+def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Train and held-out indices: the last ``fraction`` (at least one) of each label's samples.
+
+    Held-out samples are taken from the end of each label's recording, not at
+    random: consecutive video frames are near copies, and a random split would
+    hold out twins of training samples and overrate the model.
+    """
+    train, heldout = [], []
+    for label in ordered(set(labels.tolist())):
+        index = np.flatnonzero(labels == label)
+        n_out = min(max(1, round(fraction * len(index))), len(index) - 1)
+        train.append(index[: len(index) - n_out])
+        heldout.append(index[len(index) - n_out:])
+    return np.concatenate(train), np.concatenate(heldout)
+
+
+def _inputs(bundle: "ModelBundle", table: LandmarkTable, with_mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs (scaled with the bundle's scaler) and one-hot targets of a table, mirror images added if asked."""
+    index = {label: i for i, label in enumerate(bundle.labels)}
+    features, labels = training_features(table, with_mirror)
+    targets = np.eye(len(bundle.labels), dtype=np.float32)[[index[label] for label in labels]]
+    return scaled(features, bundle.scaler_mean, bundle.scaler_scale), targets
+
+
+def default_freeze(n_dense: int) -> int:
+    """Freeze all Dense layers but the last two (at least the output layer trains)."""
+    return max(0, n_dense - 2)
+
+
+def freeze_layers(model, freeze: int | None) -> list[str]:
+    """Freeze the first ``freeze`` Dense layers and everything before them; return the frozen layers' names.
+
+    Batch-normalisation layers are always frozen: with a few personal samples per
+    batch their statistics would drift away from what the base model learned.
+    """
+    import keras
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    k = default_freeze(len(dense)) if freeze is None else freeze
+    if not 0 <= k < len(dense):
+        raise FineTuneError(f"--freeze must be between 0 and {len(dense) - 1}: the base model has "
+                            f"{len(dense)} Dense layers and the output layer always trains")
+    last_frozen = model.layers.index(dense[k - 1]) if k else -1
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i > last_frozen and not isinstance(layer, keras.layers.BatchNormalization)
+    return [layer.name for layer in model.layers if not layer.trainable and layer.weights]
+
+
+def accuracy(model, x: np.ndarray, targets: np.ndarray) -> float:
+    return float(np.mean(np.argmax(np.asarray(model(x, training=False)), axis=1) == targets.argmax(axis=1)))
+
+
+@dataclass
+class FineTuneSettings:
+    """How to fine-tune; the defaults are those of ``scr/train_personal.py``."""
+
+    freeze: int | None = None
+    learning_rate: float = 3e-4
+    epochs: int = 100
+    patience: int = 10
+    batch_size: int = 32
+    heldout_fraction: float = 0.2
+    replay_weight: float = 1.0
+    mirror: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = [
+            text for bad, text in [
+                (self.learning_rate <= 0, "the learning rate must be positive"),
+                (self.epochs < 1 or self.batch_size < 1, "epochs and batch size must be at least 1"),
+                (self.patience < 0, "patience cannot be negative"),
+                (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
+                (self.replay_weight < 0, "the replay weight cannot be negative"),
+            ] if bad
+        ]
+        if problems:
+            raise FineTuneError("; ".join(problems))
+
+
+@dataclass
+class FineTuneResult:
+    """The fine-tuned network, its metrics (for metrics.json), the frozen layers and warnings for the user."""
+
+    model: object
+    metrics: dict
+    frozen: list[str]
+    warnings: list[str]
+
+
+def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSettings,
+              progress: bool = True) -> FineTuneResult:
+    """Fine-tune a copy of ``base``'s network on ``personal``; the base bundle on disk is not touched.
+
+    Labels must already be checked with :func:`check_labels`. Each label's last
+    samples are held out for early stopping and for the before/after accuracy.
+    The replay table's targets are the base model's probabilities, and its total
+    weight is ``replay_weight`` times the personal samples' total, whatever their sizes.
+    """
+    import keras
+
+    from .callbacks import BestEpoch, EpochBar
+
+    keras.utils.set_random_seed(settings.seed)
+    started = time.perf_counter()
+    warnings = []
+    train_idx, heldout_idx = split_heldout(personal.labels, settings.heldout_fraction)
+    x_train, y_train = _inputs(base, personal.subset(train_idx), with_mirror=settings.mirror)
+    x_val, y_val = _inputs(base, personal.subset(heldout_idx))
+    weights = np.ones(len(y_train), np.float32)
+    replay = base.replay_table()
+    if replay is not None and len(replay) and settings.replay_weight > 0:
+        features = replay.features()
+        x_replay = scaled(features, base.scaler_mean, base.scaler_scale)
+        y_replay = base.predictor().predict_proba(features)
+        weights = np.concatenate([weights, np.full(len(y_replay), settings.replay_weight * len(y_train) / len(y_replay),
+                                                   np.float32)])
+        x_train, y_train = np.concatenate([x_train, x_replay]), np.concatenate([y_train, y_replay])
+    else:
+        replay = None
+        warnings.append("no replay table mixed in: expressions you did not record may be recognised less well")
+
+    model = base.keras_model()
+    trainable_before = [layer.trainable for layer in model.layers]
+    frozen = freeze_layers(model, settings.freeze)
+    base_accuracy = accuracy(model, x_val, y_val)
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy",
+                  weighted_metrics=["accuracy"])
+    best = BestEpoch(settings.patience)
+    # the base network is "epoch 0": fine-tuning is kept only if it beats the base on the held-out loss
+    best.best_loss = float(model.evaluate(x_val, y_val, verbose=0)[0])
+    best.weights = model.get_weights()
+    interrupted = False
+    with tqdm(total=settings.epochs, unit="epoch", desc="fine-tuning", disable=not progress) as bar:
+        try:
+            model.fit(x_train, y_train, sample_weight=weights, validation_data=(x_val, y_val),
+                      epochs=settings.epochs, batch_size=settings.batch_size, shuffle=True, verbose=0,
+                      callbacks=[best, EpochBar(bar)])
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted and best.best_epoch == 0:
+        raise FineTuneError("interrupted before any epoch improved on the base model; nothing written")
+    model.set_weights(best.weights)
+    if best.best_epoch == 0:
+        warnings.append("no epoch beat the base model on your held-out samples: the personal model is the base "
+                        "model; record more (or more distinct) expressions")
+    for layer, trainable in zip(model.layers, trainable_before):
+        layer.trainable = trainable  # the saved network is an ordinary one, like a base bundle's
+    metrics = {
+        "heldout_accuracy_base": base_accuracy,
+        "heldout_accuracy": accuracy(model, x_val, y_val),
+        "heldout_n": int(len(y_val)),
+        "heldout_counts": personal.subset(heldout_idx).counts(),
+        "train_counts": personal.subset(train_idx).counts(),
+        "replay_n": int(len(replay)) if replay is not None else 0,
+        "epochs_run": len(best.history.get("loss", [])),
+        "best_epoch": best.best_epoch,
+        "interrupted": interrupted,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return FineTuneResult(model, metrics, frozen, warnings)

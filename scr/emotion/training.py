@@ -1,0 +1,268 @@
+"""Training the base model: which classes, which split, which network, and the fit itself.
+
+- Classes with too few samples are dropped (a class seen in 9 photos is noise to the
+  network and a random guess to the user), and the caller is told which.
+- Validation and test sets are stratified and, when the table knows identities
+  (``table.groups``), group-disjoint: the same person on both sides of a split makes a
+  model that recognises people look like one that recognises expressions.
+- Mirror images of the training faces are added (an expression has no handedness);
+  class weights counter the imbalance of public datasets (mostly neutral and happy).
+- Early stopping keeps the weights of the best validation epoch; Ctrl-C stops early
+  the same way, so an interrupted run still yields its best model.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from .features import mirror, normalize
+from .labels import ordered
+from .table import LandmarkTable
+
+
+class TrainingError(ValueError):
+    """A table or settings that cannot train a model (too few classes, bad fractions...)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Network and optimisation settings.
+
+    The defaults won a person-disjoint validation search on the facial_expressions table
+    (benchmarks/recipe_search.py): class weights and learning rate mattered, layer sizes,
+    dropout and input noise hardly did, so the small, fast network stayed.
+    """
+
+    hidden: tuple[int, ...] = (256, 128)
+    dropout: float = 0.3
+    learning_rate: float = 3e-4
+    l2: float = 1e-4
+    noise: float = 0.0
+    """Standard deviation of Gaussian noise added to the scaled inputs while training (0: none)."""
+    batch_size: int = 128
+    epochs: int = 150
+    patience: int = 20
+    class_weight_power: float = 0.25
+    """Class weight = (balanced weight) ** power: 0 ignores imbalance, 1 fully balances the classes."""
+    mirror: bool = True
+
+    def __post_init__(self) -> None:
+        problems = [text for bad, text in [
+            (not self.hidden or min(self.hidden) < 1, "hidden layer sizes must be positive"),
+            (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (self.learning_rate <= 0, "the learning rate must be positive"),
+            (self.l2 < 0 or self.noise < 0, "l2 and noise cannot be negative"),
+            (self.batch_size < 1 or self.epochs < 1, "batch size and epochs must be at least 1"),
+            (self.patience < 1, "patience must be at least 1"),
+            (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
+        ] if bad]
+        if problems:
+            raise TrainingError("; ".join(problems))
+
+
+@dataclass
+class Split:
+    """Row indices of the training, validation and test sets (test may be empty)."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    group_disjoint: bool
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def select_classes(table: LandmarkTable, min_count: int) -> tuple[LandmarkTable, dict[str, int]]:
+    """The table without classes of fewer than ``min_count`` samples, and the dropped classes' counts."""
+    counts = table.counts()
+    dropped = {label: n for label, n in counts.items() if n < min_count}
+    kept = [label for label in counts if label not in dropped]
+    if len(kept) < 2:
+        listed = ", ".join(f"{label} {n}" for label, n in counts.items()) or "no samples"
+        raise TrainingError(f"need at least two classes with at least {min_count} samples each to train, "
+                            f"the table has: {listed}")
+    return table.subset(np.flatnonzero(np.isin(table.labels, kept))), dropped
+
+
+def split_table(table: LandmarkTable, val_fraction: float, test_fraction: float, seed: int) -> Split:
+    """Stratified split, group-disjoint when the table has groups; samples without a group are their own group."""
+    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 0.9:
+        raise TrainingError("validation and test fractions must be in (0, 1) and [0, 1), together below 0.9")
+    groups = np.where(table.groups == "", np.char.add("#", np.arange(len(table)).astype(str)), table.groups)
+    rest = np.arange(len(table))
+    test = rest[:0]
+    if test_fraction > 0:
+        rest, test = _hold_out(rest, table.labels, groups, test_fraction, seed)
+    train, val = _hold_out(rest, table.labels, groups, val_fraction / (1 - test_fraction), seed + 1)
+    missing = sorted(set(table.labels[rest]) - set(table.labels[train]))
+    if missing:
+        raise TrainingError(f"class(es) {', '.join(missing)} would have no training sample after the split; "
+                            "they need samples from more people (groups)")
+    return Split(np.sort(train), np.sort(val), np.sort(test), bool(np.any(table.groups != "")))
+
+
+def _hold_out(index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float,
+              seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``index`` into (kept, held out ~fraction), stratified by label with whole groups on one side."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    n_splits = max(2, round(1 / fraction))
+    n_groups = len(np.unique(groups[index]))
+    if n_groups < n_splits:
+        raise TrainingError(f"too few samples or people ({n_groups}) to hold out {fraction:.0%} of them")
+    if n_groups == len(index):  # no sample shares a group: the plain stratified split is exact
+        folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    else:
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # "the least populated class has only k members": known, handled above
+        warnings.simplefilter("ignore", UserWarning)
+        candidates = list(folds.split(index, labels[index], groups[index]))
+    # the fold closest to the class proportions, each class weighing the same: with a few large groups
+    # (one person with half of a class's photos) a fold can otherwise hold almost none of a small class
+    classes, totals = np.unique(labels[index], return_counts=True)
+
+    def mismatch(held: np.ndarray) -> float:
+        counts = np.array([np.sum(labels[index[held]] == c) for c in classes])
+        return float(np.sum(np.abs(counts - totals / n_splits) / totals))
+
+    kept, held = min(candidates, key=lambda fold: mismatch(fold[1]))
+    return index[kept], index[held]
+
+
+def class_weights(y: np.ndarray, n_classes: int, power: float) -> np.ndarray:
+    """Per-class weights ``(n / (k n_c)) ** power``, scaled so that the average sample weighs 1."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    weights = np.where(counts > 0, (len(y) / (n_classes * np.maximum(counts, 1))) ** power, 0.0)
+    return weights / (weights[y].mean())
+
+
+def build_mlp(n_inputs: int, n_classes: int, recipe: Recipe):
+    """Dense ReLU layers with dropout and L2, ending in a softmax: what the NumPy predictor reproduces."""
+    import keras
+
+    regularizer = keras.regularizers.L2(recipe.l2) if recipe.l2 else None
+    layers = [keras.Input((n_inputs,))]
+    if recipe.noise:
+        layers.append(keras.layers.GaussianNoise(recipe.noise))
+    for units in recipe.hidden:
+        layers.append(keras.layers.Dense(units, activation="relu", kernel_regularizer=regularizer))
+        if recipe.dropout:
+            layers.append(keras.layers.Dropout(recipe.dropout))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers)
+
+
+@dataclass
+class Fit:
+    """A trained network and how its training went."""
+
+    model: object
+    history: dict[str, list[float]]
+    best_epoch: int
+    interrupted: bool
+    seconds: float
+
+
+def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, n_classes: int,
+                recipe: Recipe, seed: int = 0, progress: bool = True) -> Fit:
+    """Train :func:`build_mlp` on scaled inputs; returns the weights of the best validation epoch.
+
+    Training and validation losses are both weighted by :func:`class_weights` (from the
+    training labels), so early stopping watches the loss that is optimised.
+    """
+    import keras
+
+    from .callbacks import BestEpoch, EpochBar
+
+    keras.utils.set_random_seed(seed)
+    started = time.perf_counter()
+    weights = class_weights(y_train, n_classes, recipe.class_weight_power)
+    model = build_mlp(x_train.shape[1], n_classes, recipe)
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss="sparse_categorical_crossentropy",
+                  weighted_metrics=["accuracy"])
+    best = BestEpoch(recipe.patience)
+    interrupted = False
+    with tqdm(total=recipe.epochs, unit="epoch", desc="training", disable=not progress) as bar:
+        try:
+            model.fit(x_train, y_train, sample_weight=weights[y_train].astype(np.float32),
+                      validation_data=(x_val, y_val, weights[y_val].astype(np.float32)),
+                      epochs=recipe.epochs, batch_size=recipe.batch_size, shuffle=True, verbose=0,
+                      callbacks=[best, EpochBar(bar)])
+        except KeyboardInterrupt:
+            interrupted = True
+    if best.weights is None:
+        raise TrainingError("interrupted before the first epoch ended; nothing to keep")
+    model.set_weights(best.weights)
+    return Fit(model, best.history, best.best_epoch, interrupted, time.perf_counter() - started)
+
+
+def scaler_of(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """StandardScaler statistics (mean, scale) as plain arrays; constant features get scale 1."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    return scaler.mean_, scaler.scale_
+
+
+def scaled(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return ((x - mean) / scale).astype(np.float32)
+
+
+def training_features(table: LandmarkTable, with_mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Normalized features of a table and its labels, plus the mirrored faces' when ``with_mirror``."""
+    x, labels = table.features(), table.labels
+    if with_mirror:
+        x = np.concatenate([x, normalize(mirror(table.landmarks), table.width, table.height)])
+        labels = np.concatenate([labels, labels])
+    return x, labels
+
+
+@dataclass
+class TrainResult:
+    """A trained base model with everything a bundle records about it."""
+
+    model: object
+    labels: list[str]
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+    table: LandmarkTable
+    """The table trained on (small classes dropped); ``split`` indexes it."""
+    split: Split
+    fit: Fit
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def train(table: LandmarkTable, recipe: Recipe, *, min_class_count: int = 50, val_fraction: float = 0.15,
+          test_fraction: float = 0.15, seed: int = 0, progress: bool = True) -> TrainResult:
+    """Select classes, split, scale, fit: the base-model recipe from table to trained network."""
+    table, dropped = select_classes(table, min_class_count)
+    split = split_table(table, val_fraction, test_fraction, seed)
+    return train_on_split(table, split, recipe, seed=seed, progress=progress, dropped=dropped)
+
+
+def train_on_split(table: LandmarkTable, split: Split, recipe: Recipe, *, seed: int = 0, progress: bool = True,
+                   dropped: dict[str, int] | None = None) -> TrainResult:
+    """Mirror-augment, scale and fit on ``split.train``, stopping early on ``split.val``."""
+    labels = ordered(table.counts())
+    index = {label: i for i, label in enumerate(labels)}
+    x_train, l_train = training_features(table.subset(split.train), recipe.mirror)
+    mean, scale = scaler_of(x_train)
+    val = table.subset(split.val)
+    fit = fit_network(scaled(x_train, mean, scale), np.array([index[label] for label in l_train]),
+                      scaled(val.features(), mean, scale), np.array([index[label] for label in val.labels]),
+                      len(labels), recipe, seed=seed, progress=progress)
+    return TrainResult(fit.model, labels, mean, scale, table, split, fit, dict(dropped or {}))
+
+
+def replay_sample(table: LandmarkTable, per_class: int, seed: int = 0) -> LandmarkTable:
+    """Up to ``per_class`` random samples of each class: the forgetting guard stored for fine-tuning."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(table.labels == label))[:per_class] for label in ordered(table.counts())]
+    replay = table.subset(np.sort(np.concatenate(picks)) if picks else np.arange(0))
+    replay.meta = {"kind": "replay", "per_class": per_class}
+    return replay

@@ -1,0 +1,60 @@
+"""Score a model bundle on a labelled landmark table.
+
+  python scr/evaluate.py --model models/default --data datasets/other_people.npz --json scores.json --png confusion.png
+
+Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Test
+labels the model does not know count as errors and are listed. The JSON has the keys
+accuracy, macro_f1, n, labels, per_class, confusion (rows: true, columns: predicted) and
+unknown_labels.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from emotion.evaluation import EvaluationError, confusion_figure, evaluate_predictor, format_report
+from emotion.model_bundle import BundleError, load_bundle
+from emotion.table import TableError, load_table
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, required=True, help="model bundle folder")
+    p.add_argument("--data", type=Path, required=True, help="landmark table (.npz)")
+    p.add_argument("--json", type=Path, help="write the scores here")
+    p.add_argument("--png", type=Path, help="write the confusion matrix figure here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        bundle = load_bundle(args.model)
+        table = load_table(args.data)
+        metrics = evaluate_predictor(bundle.predictor(), table)
+        trained_on = {Path(p).resolve() for p in bundle.info.get("train_args", {}).get("data", [])}
+        if args.data.resolve() in trained_on:
+            print(f"warning: {args.model} was trained on {args.data}: these scores include training samples "
+                  f"(its held-out scores are in {args.model / 'metrics.json'})")
+        print(f"{args.model} on {args.data}:\n{format_report(metrics)}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(metrics, indent=2) + "\n")
+            print(f"wrote {args.json}")
+        if args.png:
+            args.png.parent.mkdir(parents=True, exist_ok=True)
+            confusion_figure(metrics, f"{args.model.name} on {args.data.name}").savefig(args.png, dpi=100)
+            print(f"wrote {args.png}")
+    except (BundleError, TableError, EvaluationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Live emotion demo: every face's emotion, confidence and emoji on a camera, video or image folder.
+
+Examples:
+  python scr/main.py                                   # camera 0; with no camera: the bundled sample clip, headless
+  python scr/main.py --source clip.mp4 --no-display --output out.mp4 --log out.jsonl
+  python scr/main.py --source photos/ --model models/personal_anna
+
+Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard.
+Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs headless and writes
+--output (annotated video) and --log (one JSON line per frame). Ctrl-C stops; what was written is kept.
+"""
+from __future__ import annotations
+
+import os
+
+# Keep the console to our own lines: no OpenCV camera-probing warnings, FFmpeg complaints or TF start-up noise.
+for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+    os.environ.setdefault(_var, _value)
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
+from emotion.detect import get_detector  # noqa: E402
+from emotion.face_search import FaceSearch  # noqa: E402
+from emotion.frames import ImageFolderSource, SourceError  # noqa: E402
+from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from emotion.reading import EmotionReader  # noqa: E402
+from emotion.recording import has_display  # noqa: E402
+from emotion.smoothing import WINDOW  # noqa: E402
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", help="camera index, video file or image folder (default: camera 0, "
+                                    f"or the sample clip {SAMPLE_CLIP.name} when there is no camera)")
+    p.add_argument("--model", type=Path, help="model bundle folder (default: the newest personal bundle in "
+                                              "models/, else models/default)")
+    p.add_argument("--no-display", action="store_true", help="run headless even when a display exists")
+    p.add_argument("--output", type=Path, help="write the annotated video here (.mp4)")
+    p.add_argument("--log", type=Path, help="write one JSON line per frame here (.jsonl)")
+    p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
+    p.add_argument("--min-confidence", type=probability, default=0.4,
+                   help="below this probability a face shows 'uncertain' (default: %(default)s)")
+    p.add_argument("--smoothing", type=positive_int, default=WINDOW,
+                   help="average each face's probabilities over about this many frames; 1 = off "
+                        "(default: %(default)s)")
+    return p.parse_args(argv)
+
+
+def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
+    """The line that says where a headless run writes its results (None with a window)."""
+    if display:
+        return None
+    written = [f"{what} -> {path}" for what, path in (("video", output), ("log", log)) if path]
+    return "headless: " + (", ".join(written) or "nothing is written (pass --output and/or --log)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        model_dir = args.model or find_default_model(MODELS)
+        bundle = load_bundle(model_dir)
+        source, fell_back = open_demo_source(args.source)
+    except (BundleError, SourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with source:
+        output, log = args.output, args.log
+        if fell_back:
+            output, log = output or FALLBACK_OUTPUT, log or FALLBACK_LOG
+            print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
+        kind = bundle.info.get("kind", "base")
+        print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
+        display = not (fell_back or args.no_display) and has_display()
+        where = describe_outputs(display, output, log)
+        if where:
+            print(where)
+        photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
+        detector = get_detector(static=True, max_faces=args.max_faces) if photos else FaceSearch(args.max_faces)
+        reader = EmotionReader(detector, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing)
+        try:
+            stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
+        except DemoError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(stats.summary())
+    for what, path in (("annotated video", output), ("log", log)):
+        if path:
+            print(f"wrote {what}: {path}")
+    return 130 if stats.interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Record your own expressions as face-mesh landmarks (never images), one new session file per label.
+
+Examples:
+  python scr/record_dataset.py --label happy                       # camera 0, preview: SPACE captures, q stops
+  python scr/record_dataset.py --labels neutral,happy,sad,surprise --every 5   # walk through labels, auto-capture
+  python scr/record_dataset.py --label sad --source me_sad.mp4     # every frame with one face, up to --samples
+  python scr/record_dataset.py --label happy --source photos/happy/ --samples 40
+
+Without a display (no DISPLAY/WAYLAND_DISPLAY), or from a video file or folder, every
+--every-th frame with exactly one face is recorded until --samples. Ctrl-C stops and
+saves what was captured. Files are named <start time>_<label>.npz and never overwritten.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emotion.frames import SourceError, open_source
+from emotion.labels import UnknownLabelError, canonical_labels
+from emotion.recording import RecordingError, has_display, record
+
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "personal_data"
+CAMERA_SAMPLES = 50
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--label", help="the expression you will make, e.g. happy")
+    which.add_argument("--labels", help="with a camera and a display: several, in turn, e.g. neutral,happy,sad")
+    p.add_argument("--source", default="0", help="camera index, video file or image folder (default: %(default)s)")
+    p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="session folder (default: %(default)s)")
+    p.add_argument("--samples", type=positive_int,
+                   help=f"faces to record per label (default: {CAMERA_SAMPLES} from a camera, "
+                        "every usable frame of a file or folder)")
+    p.add_argument("--every", type=positive_int,
+                   help="keep every K-th frame; in the preview, capture automatically every K frames "
+                        "(default: every frame headless, SPACE only in the preview)")
+    p.add_argument("--no-preview", action="store_true", help="record headless even with a camera and a display")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        labels = canonical_labels((args.labels or args.label).split(","))
+        with open_source(args.source) as source:
+            preview = source.live and has_display() and not args.no_preview
+            samples = args.samples or (CAMERA_SAMPLES if source.live else None)
+            name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
+            results = record(source, name, labels, args.out_dir, samples, args.every, preview,
+                             progress=not args.no_progress)
+    except (SourceError, RecordingError, UnknownLabelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    interrupted = False
+    for session, path in results:
+        interrupted |= session.interrupted
+        print(f"{session.summary()} -> {path or 'nothing written'}")
+    if not any(path for _, path in results):
+        print("error: no frame with exactly one face was captured; nothing written", file=sys.stderr)
+        return 130 if interrupted else 1
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The demo's loop, headless, on videos made from the real face photo; keys, clipboard and the fallback source."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from demo_data import count_frames, scene, write_video
+from emotion import demo
+from emotion.clipboard import UNAVAILABLE, Clipboard, clipboard_command
+from emotion.demo import (
+    HELP, Action, FpsMeter, ViewState, action_for_key, apply_action, frame_record, open_demo_source, run,
+)
+from emotion.emoji import UNCERTAIN
+from emotion.face_search import FaceSearch
+from emotion.features import N_FEATURES
+from emotion.frames import SourceError, VideoFileSource, open_source
+from emotion.reading import EmotionReader, FaceReading
+
+LABELS = ["neutral", "happy", "sad", "surprise"]
+
+
+class StandInPredictor:
+    """Plays a model bundle's predictor: a fixed random projection of the features, softmaxed."""
+
+    labels = LABELS
+
+    def __init__(self):
+        self.weights = np.random.default_rng(0).normal(0, 0.2, (N_FEATURES, len(LABELS))).astype(np.float32)
+        self.calls: list[int] = []
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        self.calls.append(len(features))
+        logits = np.atleast_2d(features) @ self.weights
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def clips(astronaut, tmp_path_factory):
+    """A 24-frame clip of one face drifting right, and a 20-frame clip of two faces side by side."""
+    folder = tmp_path_factory.mktemp("clips")
+    one = write_video(folder / "one.mp4", [scene(astronaut, [100 + 4 * i], top=20 + i) for i in range(24)])
+    two = write_video(folder / "two.mp4", [scene(astronaut, [10 + i, 390 - i]) for i in range(20)])
+    return {"one": one, "two": two}
+
+
+def _run(path, tmp_path, **kwargs):
+    predictor = StandInPredictor()
+    reader = EmotionReader(FaceSearch(4), predictor, min_confidence=0.3)
+    with open_source(path) as source:
+        stats = run(source, reader, **kwargs)
+    return stats, predictor
+
+
+def _lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_headless_run_writes_a_log_line_and_a_video_frame_per_frame(clips, tmp_path):
+    out, log = tmp_path / "out" / "annotated.mp4", tmp_path / "out" / "log.jsonl"
+    stats, predictor = _run(clips["one"], tmp_path, output=out, log=log)
+    records = _lines(log)
+    assert stats.frames == len(records) == count_frames(out) == 24
+    assert [r["frame"] for r in records] == list(range(24))
+    assert records[3]["t"] == pytest.approx(3 / 30, abs=1e-3)
+    for record in records:
+        assert set(record) == {"frame", "t", "faces"} and len(record["faces"]) == 1
+        face = record["faces"][0]
+        assert set(face) == {"id", "box", "label", "confidence", "emoji", "probs"}
+        assert face["label"] in [*LABELS, UNCERTAIN] and 0 <= face["confidence"] <= 1
+        assert list(face["probs"]) == LABELS and sum(face["probs"].values()) == pytest.approx(1, abs=1e-3)
+        x, y, w, h = face["box"]
+        assert 60 < w < 120 and 60 < h < 130
+    assert records[-1]["faces"][0]["box"][0] - records[0]["faces"][0]["box"][0] == pytest.approx(92, abs=6)
+    assert {r["faces"][0]["id"] for r in records} == {0} and len(stats.tracks) == 1
+    assert predictor.calls == [1] * 24  # one batched call per frame
+
+
+def test_two_faces_give_two_entries_per_frame_with_stable_ids(clips, tmp_path):
+    log = tmp_path / "log.jsonl"
+    stats, predictor = _run(clips["two"], tmp_path, log=log)
+    records = _lines(log)
+    assert len(records) == 20 and all(len(r["faces"]) == 2 for r in records)
+    left_ids = {min(r["faces"], key=lambda f: f["box"][0])["id"] for r in records}
+    right_ids = {max(r["faces"], key=lambda f: f["box"][0])["id"] for r in records}
+    assert len(left_ids) == len(right_ids) == 1 and left_ids != right_ids
+    assert predictor.calls == [2] * 20 and stats.detections == 40 and len(stats.tracks) == 2
+
+
+def test_no_output_means_no_drawing(clips, tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(demo, "annotate", lambda *a, **k: drawn.append(1))
+    stats, _ = _run(clips["one"], tmp_path, log=tmp_path / "log.jsonl")
+    assert stats.frames == 24 and drawn == []
+
+
+def test_window_loop_reacts_to_keys(clips, tmp_path, monkeypatch):
+    """The display path with OpenCV's window calls replaced: 'e' shows bars from the next frame, 'q' stops."""
+    keys, shown, bars = iter([-1, ord("e"), ord("q"), -1]), [], []
+    real_annotate = demo.annotate
+    monkeypatch.setattr(demo, "annotate", lambda *a, **k: bars.append(a[6]) or real_annotate(*a, **k))
+    monkeypatch.setattr(demo.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(demo.cv2, "imshow", lambda title, image: shown.append(image.shape))
+    monkeypatch.setattr(demo.cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(demo.cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(demo.cv2, "destroyWindow", lambda *a: None)
+    stats, _ = _run(clips["one"], tmp_path, display=True)
+    assert stats.frames == 3 and len(shown) == 3 and bars == [False, False, True]
+
+
+def test_unwritable_output_is_a_demo_error(clips, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(demo.DemoError, match="cannot write log"):
+        _run(clips["one"], tmp_path, log=tmp_path / "file" / "log.jsonl")
+
+
+def _face(track: int, w: int, emoji_label: str = "happy") -> FaceReading:
+    return FaceReading(track, (0, 0, w, w), np.zeros((468, 3), np.float32), np.array([0.1, 0.9]), emoji_label, 0.9)
+
+
+def test_frame_record_is_json():
+    record = frame_record(7, 0.25, [_face(2, 50)], ["neutral", "happy"])
+    assert json.loads(json.dumps(record)) == {
+        "frame": 7, "t": 0.25,
+        "faces": [{"id": 2, "box": [0, 0, 50, 50], "label": "happy", "confidence": 0.9, "emoji": "\U0001F604",
+                   "probs": {"neutral": 0.1, "happy": 0.9}}],
+    }
+
+
+@pytest.mark.parametrize("key, action", [
+    (ord("q"), Action.QUIT), (27, Action.QUIT), (ord("e"), Action.TOGGLE_BARS), (ord("m"), Action.TOGGLE_MESH),
+    (ord("s"), Action.COPY_EMOJI), (0x10000 | ord("q"), Action.QUIT), (ord("x"), None), (-1, None),
+])
+def test_keys_map_to_actions(key, action):
+    assert action_for_key(key) is action
+
+
+def test_actions_change_the_view_without_a_window(capsys):
+    state, none = ViewState(), Clipboard(None)
+    apply_action(Action.TOGGLE_BARS, state, [], none, now=0.0)
+    apply_action(Action.TOGGLE_MESH, state, [], none, now=0.0)
+    assert state.show_bars and state.show_mesh and state.running
+    apply_action(Action.TOGGLE_BARS, state, [], none, now=0.0)
+    assert not state.show_bars
+    apply_action(Action.COPY_EMOJI, state, [_face(1, 40)], none, now=10.0)
+    assert UNAVAILABLE in state.status_at(11.0) and state.status_at(20.0) == HELP
+    assert UNAVAILABLE in capsys.readouterr().out
+    apply_action(Action.QUIT, state, [], none, now=0.0)
+    assert not state.running
+
+
+def test_copy_sends_the_largest_faces_emoji_to_the_clipboard_tool(tmp_path):
+    target = tmp_path / "clip.txt"
+    tool = Clipboard([sys.executable, "-c", f"import sys; open({str(target)!r}, 'wb').write(sys.stdin.buffer.read())"])
+    state = ViewState()
+    apply_action(Action.COPY_EMOJI, state, [_face(1, 40, "sad"), _face(2, 80, "happy")], tool, now=0.0)
+    assert target.read_text(encoding="utf-8") == "\U0001F604" and "copied" in state.status
+
+
+@pytest.mark.parametrize("env, platform, tools, expected", [
+    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", {"wl-copy", "xclip"}, "wl-copy"),
+    ({"DISPLAY": ":0"}, "linux", {"xsel"}, "xsel"),
+    ({"DISPLAY": ":0"}, "linux", {"xclip", "xsel"}, "xclip"),
+    ({}, "linux", {"xclip", "wl-copy"}, None),  # no display server: nothing to copy to
+    ({}, "darwin", {"pbcopy"}, "pbcopy"),
+    ({"DISPLAY": ":0"}, "linux", set(), None),
+])
+def test_clipboard_tool_detection(env, platform, tools, expected):
+    command = clipboard_command(env, platform, which=lambda name: f"/usr/bin/{name}" if name in tools else None)
+    assert (command[0] if command else None) == expected
+
+
+def test_fps_meter():
+    meter = FpsMeter()
+    rates = [meter.tick(i * 0.1) for i in range(10)]
+    assert rates[0] == 0 and rates[-1] == pytest.approx(10)
+
+
+def test_no_camera_falls_back_to_the_sample_clip(monkeypatch):
+    def no_camera(source):
+        if str(source) == "0":
+            raise SourceError("no camera at index 0; try --source path/to/video.mp4")
+        return open_source(source)
+
+    monkeypatch.setattr(demo, "open_source", no_camera)
+    source, reason = open_demo_source(None)
+    with source:
+        assert isinstance(source, VideoFileSource) and source.path == demo.SAMPLE_CLIP
+        assert source.size == (640, 480)
+    assert reason == "no camera at index 0"
+    with pytest.raises(SourceError, match="no camera at index 3"):
+        open_demo_source("3")  # a source the user named is never replaced

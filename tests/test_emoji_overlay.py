@@ -1,0 +1,64 @@
+"""Emoji sprites drawn without fonts, and the overlay that pastes them onto frames."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emotion.emoji import STYLES, UNCERTAIN, UNCERTAIN_EMOJI, emoji_char, emoji_sprite
+from emotion.labels import CANONICAL_LABELS, EMOJI
+from emotion.overlay import annotate, emoji_size, paste_sprite
+from emotion.reading import FaceReading
+
+LABELS = [*CANONICAL_LABELS, UNCERTAIN]
+
+
+@pytest.mark.parametrize("size", [24, 64])
+def test_every_label_has_a_round_premultiplied_sprite(size):
+    for label in LABELS:
+        sprite = emoji_sprite(label, size)
+        assert sprite.shape == (size, size, 4) and sprite.dtype == np.uint8
+        alpha = sprite[..., 3]
+        assert alpha[0, 0] == alpha[-1, -1] == 0 and alpha[size // 2, size // 2] == 255  # a disc
+        assert (sprite[..., :3] <= alpha[..., None]).all()  # premultiplied: pastes without overflow
+
+
+def test_sprites_differ_between_labels_and_are_cached():
+    sprites = {label: emoji_sprite(label, 48) for label in LABELS}
+    for i, a in enumerate(LABELS):
+        for b in LABELS[i + 1 :]:
+            assert np.abs(sprites[a].astype(int) - sprites[b].astype(int)).sum() > 1000, (a, b)
+    assert emoji_sprite("happy", 48) is sprites["happy"]
+    assert not sprites["happy"].flags.writeable
+    assert set(STYLES) == set(LABELS)
+
+
+def test_emoji_characters():
+    assert emoji_char("happy") == EMOJI["happy"] and emoji_char(UNCERTAIN) == UNCERTAIN_EMOJI
+
+
+def test_paste_blends_inside_and_clips_at_the_edges():
+    sprite = emoji_sprite("happy", 32)
+    frame = np.zeros((40, 50, 3), np.uint8)
+    paste_sprite(frame, sprite, 10, 4)
+    centre = frame[4 + 16, 10 + 16]
+    np.testing.assert_array_equal(centre, sprite[16, 16, :3])  # opaque pixel: the sprite's colour
+    assert not frame[:4].any() and not frame[:, :10].any()  # nothing outside its square
+    for x, y in [(-20, -20), (40, 30), (-100, 0), (60, 60)]:  # partly or wholly outside: clipped, no error
+        paste_sprite(frame, sprite, x, y)
+    white = np.full((40, 50, 3), 255, np.uint8)
+    paste_sprite(white, sprite, -16, -16)
+    assert white[0, 0].tolist() != [255, 255, 255] and white[-1, -1].tolist() == [255, 255, 255]
+
+
+def test_annotate_draws_box_label_emoji_and_bars():
+    labels = ["neutral", "happy"]
+    face = FaceReading(3, (100, 120, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.8], np.float32),
+                       "happy", 0.8)
+    plain = annotate(np.zeros((300, 400, 3), np.uint8), [face], labels, fps=30.0)
+    assert plain[120:221, 100].any()  # the box's left edge
+    size = emoji_size(90)
+    emoji_area = plain[120 - size - 4 : 120 - 4, 100 : 100 + size]
+    assert (emoji_area == emoji_sprite("happy", size)[..., :3]).mean() > 0.5  # pasted on black: the sprite itself
+    assert plain[:20, :60].any()  # the FPS counter
+    bars = annotate(np.zeros((300, 400, 3), np.uint8), [face], labels, fps=30.0, show_bars=True)
+    assert not plain[120:150, 196:280].any() and bars[120:150, 196:280].any()

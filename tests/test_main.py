@@ -1,0 +1,83 @@
+"""scr/main.py as a user runs it: bad input gives one line and a non-zero exit; a headless run reports what it did."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from demo_data import count_frames, scene, write_video
+
+MAIN = Path(__file__).resolve().parent.parent / "scr" / "main.py"
+LABELS = ["neutral", "happy", "sad", "surprise"]
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """An untrained two-layer network saved as a real bundle: the CLI needs one, not a good one."""
+    import keras
+
+    from emotion.features import N_FEATURES
+    from emotion.model_bundle import save_bundle
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(len(LABELS), activation="softmax")])
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    return save_bundle(path, model, np.zeros(N_FEATURES), np.ones(N_FEATURES), LABELS, {"kind": "base"}, {})
+
+
+def demo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    return subprocess.run([sys.executable, str(MAIN), *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda t: ["--source", "3"], "error: no camera at index 3; try --source"),
+    (lambda t: ["--source", str((t / "bad.mp4").write_bytes(b"junk") and t / "bad.mp4")], "error: cannot read video"),
+    (lambda t: ["--source", str(t)], "error: no images in"),
+    (lambda t: ["--source", str(t / "nope.mp4")], "error: no such camera, video or folder"),
+], ids=["no-camera", "unreadable-video", "empty-folder", "missing-file"])
+def test_bad_source_is_one_line_and_an_exit_code(make, message, tiny_bundle, tmp_path):
+    result = demo("--model", str(tiny_bundle), *make(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_missing_model_is_one_line_with_a_hint(tmp_path):
+    result = demo("--model", str(tmp_path / "none"), "--source", "3")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: no model bundle at {tmp_path / 'none'}") and "train" in result.stderr
+
+
+def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(24)])
+    out, log = tmp_path / "out.mp4", tmp_path / "log.jsonl"
+    result = demo("--model", str(tiny_bundle), "--source", str(clip), "--output", str(out), "--log", str(log))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"model: {tiny_bundle} (base; {', '.join(LABELS)})"
+    assert lines[1] == f"headless: video -> {out}, log -> {log}"  # no DISPLAY: headless without being told
+    assert lines[2].startswith("24 frames processed, 1 face(s) seen (24 detections), ") and "frames/s" in lines[2]
+    assert count_frames(out) == 24 and len(log.read_text().splitlines()) == 24
+
+
+def test_without_a_camera_the_default_command_processes_the_sample_clip(tiny_bundle, tmp_path):
+    camera = cv2.VideoCapture(0)
+    if camera.isOpened():
+        camera.release()
+        pytest.skip("a camera is present: the default command would use it")
+    result = demo("--model", str(tiny_bundle), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "no camera at index 0: processing the bundled sample clip astronaut.mp4 headless instead")
+    assert "150 frames processed, 1 face(s) seen" in result.stdout
+    records = [json.loads(line) for line in (tmp_path / "demo_output" / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 150 and all(len(r["faces"]) == 1 for r in records)
+    assert count_frames(tmp_path / "demo_output" / "annotated.mp4") == 150

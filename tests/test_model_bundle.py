@@ -1,0 +1,162 @@
+"""Model bundles: round trip, the NumPy predictor against Keras, and refusing bad bundles clearly."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emotion.features import N_FEATURES
+from emotion.model_bundle import BundleError, find_default_model, load_bundle, save_bundle
+from synthetic_faces import make_table
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = ["neutral", "happy", "surprise"]
+
+
+def mlp(*middle, seed: int = 0):
+    """An untrained network (random weights are as good as trained ones for agreement tests)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((N_FEATURES,)), *middle, keras.layers.Dense(len(LABELS), activation="softmax")])
+
+
+@pytest.fixture(scope="module")
+def table():
+    return make_table({"neutral": 12, "happy": 12, "surprise": 12}, people=3)
+
+
+@pytest.fixture(scope="module")
+def scaler(table):
+    x = table.features()
+    return x.mean(axis=0), x.std(axis=0) + 1e-3
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    return mlp(keras.layers.Dense(24, activation="relu"), keras.layers.Dropout(0.5),
+               keras.layers.Dense(12, activation="tanh"))
+
+
+@pytest.fixture
+def bundle(tmp_path, model, scaler, table) -> Path:
+    return save_bundle(tmp_path / "models" / "base", model, *scaler, LABELS, {"train_args": {"epochs": 3}},
+                       {"accuracy": 0.5}, replay=table.subset(np.arange(6)))
+
+
+def keras_proba(model, features, scaler) -> np.ndarray:
+    mean, scale = scaler
+    return np.asarray(model(((features - mean) / scale).astype(np.float32), training=False))
+
+
+def test_round_trip_gives_the_same_outputs(bundle, model, scaler, table):
+    loaded = load_bundle(bundle)
+    assert loaded.labels == LABELS and loaded.info["kind"] == "base" and loaded.metrics == {"accuracy": 0.5}
+    assert loaded.info["train_args"] == {"epochs": 3} and loaded.info["created"]
+    assert np.array_equal(loaded.scaler_mean, scaler[0].astype(np.float64))
+    x = table.features()
+    expected = keras_proba(model, x, scaler)
+    assert np.max(np.abs(loaded.predictor().predict_proba(x) - expected)) < 1e-4
+    assert np.max(np.abs(keras_proba(loaded.keras_model(), x, scaler) - expected)) < 1e-6
+    assert loaded.replay_table().labels.tolist() == table.labels[:6].tolist()
+    assert sorted(p.name for p in bundle.parent.iterdir()) == ["base"]  # no temporary folder left behind
+
+
+def test_predictor_takes_one_face_or_many(bundle, table):
+    predictor = load_bundle(bundle).predictor()
+    x = table.features()
+    one = predictor.predict_proba(x[3])
+    assert one.shape == (1, 3) and one.dtype == np.float32 and np.allclose(one, predictor.predict_proba(x)[3:4])
+    assert np.allclose(predictor.predict_proba(x).sum(axis=1), 1, atol=1e-5)
+    assert predictor.predict(x[:2]) == [LABELS[i] for i in predictor.predict_proba(x[:2]).argmax(axis=1)]
+    with pytest.raises(ValueError, match="expected features of shape"):
+        predictor.predict_proba(x[:, :100])
+
+
+def test_batch_normalization_is_reproduced(tmp_path, scaler, table):
+    import keras
+
+    model = mlp(keras.layers.Dense(16), keras.layers.BatchNormalization(), keras.layers.Activation("relu"))
+    x = ((table.features() - scaler[0]) / scaler[1]).astype(np.float32)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, np.arange(len(x)) % 3, epochs=2, verbose=0)  # moving mean/variance move away from 0/1
+    predictor = load_bundle(save_bundle(tmp_path / "bn", model, *scaler, LABELS, {}, {})).predictor()
+    assert np.max(np.abs(predictor.predict_proba(table.features()) - keras_proba(model, table.features(), scaler))) < 1e-4
+
+
+def test_unsupported_network_is_refused_before_writing(tmp_path, scaler):
+    import keras
+
+    with pytest.raises(BundleError, match="LayerNormalization.*not supported by the NumPy predictor"):
+        save_bundle(tmp_path / "ln", mlp(keras.layers.LayerNormalization()), *scaler, LABELS, {}, {})
+    with pytest.raises(BundleError, match="map 1404 features to 2 labels"):
+        save_bundle(tmp_path / "k", mlp(), *scaler, ["neutral", "happy"], {}, {})
+    with pytest.raises(BundleError, match=r"unknown emotion label\(s\) 'joy'"):
+        save_bundle(tmp_path / "j", mlp(), *scaler, ["neutral", "joy", "sad"], {}, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_folder_is_kept_unless_force(bundle, model, scaler):
+    before = (bundle / "model.keras").read_bytes()
+    with pytest.raises(BundleError, match="exists; pass --force"):
+        save_bundle(bundle, model, *scaler, LABELS, {"kind": "base"}, {"accuracy": 0.9})
+    assert (bundle / "model.keras").read_bytes() == before and load_bundle(bundle).metrics == {"accuracy": 0.5}
+    save_bundle(bundle, model, *scaler, LABELS, {"kind": "base"}, {"accuracy": 0.9}, force=True)
+    assert load_bundle(bundle).metrics == {"accuracy": 0.9} and load_bundle(bundle).replay_table() is None
+    assert sorted(p.name for p in bundle.parent.iterdir()) == ["base"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("delete model.keras", "incomplete: missing model.keras"),
+    ("delete scaler.npz", "incomplete: missing scaler.npz"),
+    ("version", "trained on features 'landmarks-v0', but this code computes"),
+    ("corrupt model.keras", "model.keras is corrupt or was changed after training"),
+    ("corrupt bundle.json", "unreadable bundle.json"),
+    ("no folder", "no model bundle at"),
+])
+def test_bad_bundle_is_refused_with_a_clear_message(bundle, damage, message):
+    if damage.startswith("delete"):
+        (bundle / damage.split()[1]).unlink()
+    elif damage == "version":
+        info = json.loads((bundle / "bundle.json").read_text())
+        (bundle / "bundle.json").write_text(json.dumps({**info, "feature_version": "landmarks-v0"}))
+    elif damage == "corrupt model.keras":
+        with open(bundle / "model.keras", "r+b") as f:
+            f.seek(200)
+            f.write(b"\0" * 16)
+    elif damage == "corrupt bundle.json":
+        (bundle / "bundle.json").write_text("{not json")
+    else:
+        bundle = bundle.parent / "nothing"
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle)
+
+
+def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):
+    models = tmp_path / "models"
+    assert find_default_model(models) == models / "default"
+    for name, kind, created in [("default", "base", "2026-01-03"), ("anna", "personal", "2026-01-01"),
+                                ("bob", "personal", "2026-01-02"), (".bob.x.tmp", "personal", "2026-01-09")]:
+        (models / name).mkdir(parents=True)
+        (models / name / "bundle.json").write_text(json.dumps({"kind": kind, "created": created}))
+    assert find_default_model(models) == models / "bob"
+    (models / "bob" / "bundle.json").write_text("{broken")
+    assert find_default_model(models) == models / "anna"
+
+
+def test_predicting_does_not_import_tensorflow(bundle, table):
+    np.save(bundle.parent / "x.npy", table.features()[:2])
+    code = ("import sys, numpy as np; from emotion.model_bundle import load_bundle; "
+            f"p = load_bundle({str(bundle)!r}).predictor(); "
+            f"print(p.predict_proba(np.load({str(bundle.parent / 'x.npy')!r})).shape); "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scr")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.stdout.split("\n")[:2] == ["(2, 3)", "[]"], result.stderr

@@ -1,0 +1,235 @@
+"""Fine-tuning a small base bundle on synthetic personal sessions, and refusing bad personal data."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import train_personal
+from emotion.canonical_face import CANONICAL_VERTICES
+from emotion.model_bundle import load_bundle, save_bundle
+from emotion.personal import (
+    FineTuneError, FineTuneSettings, PersonalDataError, check_labels, freeze_layers, load_sessions, split_heldout,
+)
+from emotion.table import LandmarkTable, save_table
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_LABELS = ["neutral", "happy", "sad", "surprise"]
+SIZE = 512
+_rng = np.random.default_rng(7)
+PATTERNS = {label: _rng.normal(0, 0.35, (468, 3)) for label in BASE_LABELS}  # cm per vertex, per expression
+PERSON = _rng.normal(0, 0.35, (468, 3))  # one user's own face shape, unlike anyone in the base data
+
+
+def faces(label: str, n: int, seed: int, person: bool = False, pattern: str | None = None) -> np.ndarray:
+    """MediaPipe-like landmarks (n, 468, 3): the canonical face plus an expression, noise and a random pose."""
+    rng = np.random.default_rng(seed)
+    shape = np.asarray(CANONICAL_VERTICES) + PATTERNS[pattern or label] + (PERSON if person else 0)
+    out = np.empty((n, 468, 3), np.float32)
+    for i in range(n):
+        yaw = rng.uniform(-0.2, 0.2)
+        rot = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+        points = (shape + rng.normal(0, 0.08, shape.shape)) @ rot.T * rng.uniform(10, 14)  # pixels
+        points[:, :2] += rng.uniform(200, 312, 2)
+        out[i] = points / SIZE
+    return out
+
+
+def table_of(labelled: list[tuple[str, np.ndarray]]) -> LandmarkTable:
+    landmarks = np.concatenate([lm for _, lm in labelled])
+    labels = [label for label, lm in labelled for _ in lm]
+    n = len(labels)
+    return LandmarkTable(landmarks, [SIZE] * n, [SIZE] * n, labels, [f"s{i}" for i in range(n)], [""] * n)
+
+
+@pytest.fixture(scope="session")
+def base_bundle(tmp_path_factory) -> Path:
+    """A tiny 3-Dense-layer MLP trained on synthetic faces of four expressions, with a replay table."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    train = table_of([(label, faces(label, 80, seed=i)) for i, label in enumerate(BASE_LABELS)])
+    x = train.features()
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    y = np.array([BASE_LABELS.index(label) for label in train.labels])
+    model = keras.Sequential([
+        keras.Input((x.shape[1],)),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(len(BASE_LABELS), activation="softmax"),
+    ])
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit((x - mean) / scale, y, epochs=30, batch_size=32, verbose=0)
+    replay = train.subset(np.concatenate([np.flatnonzero(train.labels == label)[:25] for label in BASE_LABELS]))
+    path = tmp_path_factory.mktemp("models") / "base"
+    info = {"kind": "base", "labels": BASE_LABELS, "base": None, "train_args": {"synthetic": True}}
+    save_bundle(path, model, mean, scale, BASE_LABELS, info, {"test_accuracy": 1.0}, replay=replay)
+    return path
+
+
+def write_sessions(folder: Path, sessions: dict[str, np.ndarray]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (label, landmarks) in sessions.items():
+        save_table(table_of([(label, landmarks)]), folder / f"{name}.npz")
+
+
+@pytest.fixture(scope="session")
+def personal_run(base_bundle, tmp_path_factory):
+    """The user's 'happy' looks like everyone's 'neutral' (plus their own face); also a corrupt session file."""
+    data = tmp_path_factory.mktemp("personal_data")
+    write_sessions(data, {
+        "2026-11-22T21-05-03_happy": ("happy", faces("happy", 24, seed=10, person=True, pattern="neutral")),
+        "2026-11-22T21-06-10_sad": ("sad", faces("sad", 24, seed=11, person=True)),
+    })
+    (data / "2026-11-22T21-07-00_angry.npz").write_bytes(b"PK\x03\x04 truncated")
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    out = tmp_path_factory.mktemp("models") / "personal"
+    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
+                                "--no-progress", "--min-samples", "5"])
+    return code, out, data, before
+
+
+def test_fine_tuning_moves_predictions_toward_the_personal_labels(personal_run, base_bundle, capsys):
+    code, out, data, before = personal_run
+    assert code == 0
+    base, personal = load_bundle(base_bundle), load_bundle(out)
+    fresh = table_of([("happy", faces("happy", 40, seed=20, person=True, pattern="neutral"))]).features()
+    happy = BASE_LABELS.index("happy")
+    base_p, personal_p = base.predictor().predict_proba(fresh), personal.predictor().predict_proba(fresh)
+    assert np.mean(base_p.argmax(axis=1) == happy) < 0.2  # the base model calls this user's smile neutral
+    assert np.mean(personal_p.argmax(axis=1) == happy) > 0.8
+    assert personal_p[:, happy].mean() > base_p[:, happy].mean() + 0.5
+
+
+def test_unrecorded_expressions_survive_fine_tuning(personal_run):
+    _, out, _, _ = personal_run
+    predictor = load_bundle(out).predictor()
+    for label in ("neutral", "surprise"):  # not recorded: kept by the replay table
+        x = table_of([(label, faces(label, 40, seed=30 + BASE_LABELS.index(label)))]).features()
+        assert np.mean(predictor.predict_proba(x).argmax(axis=1) == BASE_LABELS.index(label)) > 0.8
+
+
+def test_personal_bundle_keeps_scaler_labels_and_frozen_layers(personal_run, base_bundle):
+    _, out, _, _ = personal_run
+    base, personal = load_bundle(base_bundle), load_bundle(out)
+    assert np.array_equal(personal.scaler_mean, base.scaler_mean)
+    assert np.array_equal(personal.scaler_scale, base.scaler_scale)
+    assert personal.labels == base.labels and personal.feature_version == base.feature_version
+    assert personal.info["kind"] == "personal" and personal.info["base"] == str(base_bundle)
+    base_dense, personal_dense = base.keras_model().layers, personal.keras_model().layers
+    for layer_base, layer_personal in zip(base_dense[:1], personal_dense[:1]):  # default: all but the last two
+        for w_base, w_personal in zip(layer_base.get_weights(), layer_personal.get_weights()):
+            assert np.array_equal(w_base, w_personal)
+    assert not np.allclose(base_dense[-1].get_weights()[0], personal_dense[-1].get_weights()[0])
+    assert len(personal.replay_table()) == len(base.replay_table())
+
+
+def test_metrics_and_skipped_corrupt_session(personal_run):
+    _, out, data, before = personal_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["heldout_n"] == 10 and metrics["heldout_counts"] == {"happy": 5, "sad": 5}
+    assert metrics["heldout_accuracy"] > metrics["heldout_accuracy_base"] + 0.3
+    info = json.loads((out / "bundle.json").read_text())
+    assert [s["file"] for s in info["skipped_sessions"]] == ["2026-11-22T21-07-00_angry.npz"]
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # nothing recorded is touched
+
+
+def test_heldout_slice_is_the_tail_of_each_label():
+    labels = np.array(["sad"] * 5 + ["happy"] * 10 + ["sad"] * 5)
+    train, heldout = split_heldout(labels, 0.2)
+    assert sorted(heldout.tolist()) == [13, 14, 18, 19]
+    assert sorted(np.concatenate([train, heldout]).tolist()) == list(range(20))
+    assert split_heldout(np.array(["sad", "sad"]), 0.2)[1].tolist() == [1]
+
+
+def test_label_checks_name_the_problem():
+    with pytest.raises(PersonalDataError, match="fear, contempt not among the base model's labels"):
+        check_labels({"fear": 10, "happy": 10, "contempt": 10}, BASE_LABELS, 5)
+    with pytest.raises(PersonalDataError, match="sad has 3 .*at least 5"):
+        check_labels({"happy": 10, "sad": 3}, BASE_LABELS, 5)
+    check_labels({"happy": 5}, BASE_LABELS, 5)
+
+
+def test_freeze_and_settings_are_checked(base_bundle):
+    model = load_bundle(base_bundle).keras_model()
+    assert freeze_layers(model, 2) == [layer.name for layer in model.layers[:2]]
+    assert [layer.trainable for layer in model.layers] == [False, False, True]
+    with pytest.raises(FineTuneError, match="between 0 and 2"):
+        freeze_layers(model, 3)
+    with pytest.raises(FineTuneError, match="held-out fraction"):
+        FineTuneSettings(heldout_fraction=1.0)
+
+
+def test_sessions_without_groups_are_grouped_by_file(tmp_path):
+    write_sessions(tmp_path, {"a": ("sad", faces("sad", 3, 1)), "b": ("sad", faces("sad", 2, 2))})
+    (tmp_path / "empty.npz").write_bytes(b"")
+    data = load_sessions(tmp_path)
+    assert data.table.groups.tolist() == ["a"] * 3 + ["b"] * 2
+    assert [p.name for p, _ in data.skipped] == ["empty.npz"]
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no-sessions", "no session files (*.npz) in"),
+        ("only-corrupt", "none of the 1 session files"),
+        ("few-samples", "too few samples: sad has 3"),
+        ("unknown-label", "angry not among the base model's labels"),
+        ("no-base", "missing"),
+        ("out-exists", "exists; pass --force"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_nothing_is_lost(case, message, base_bundle, tmp_path, capsys):
+    data, out, base = tmp_path / "personal_data", tmp_path / "models" / "personal", base_bundle
+    data.mkdir()
+    n_sad = 3 if case == "few-samples" else 8
+    sessions = {"happy": ("happy", faces("happy", 8, 1)), "sad": ("sad", faces("sad", n_sad, 2))}
+    if case == "unknown-label":
+        sessions["angry"] = ("angry", faces("happy", 8, 3))
+    if case == "only-corrupt":
+        (data / "x.npz").write_text("junk")
+    elif case != "no-sessions":
+        write_sessions(data, sessions)
+    if case == "no-base":
+        base = tmp_path / "models" / "nothing"
+    if case == "out-exists":
+        out.mkdir(parents=True)
+        (out / "keep.txt").write_text("mine")
+    before = sorted(p.name for p in data.iterdir())
+    code = train_personal.main(["--base", str(base), "--data-dir", str(data), "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and err.count("error:") == 1
+    assert sorted(p.name for p in data.iterdir()) == before
+    assert (out / "keep.txt").read_text() == "mine" if case == "out-exists" else not out.exists()
+
+
+def test_script_error_has_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scr" / "train_personal.py"), "--base", str(tmp_path / "no"),
+                             "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_during_fine_tuning_keeps_the_best_epoch_so_far(personal_run, base_bundle, tmp_path, monkeypatch,
+                                                                capsys):
+    from emotion.callbacks import EpochBar
+
+    _, _, data, _ = personal_run
+    original = EpochBar.on_epoch_end
+
+    def interrupt_at_epoch_5(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 4:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(EpochBar, "on_epoch_end", interrupt_at_epoch_5)
+    out = tmp_path / "personal"
+    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
+                                "--no-progress", "--lr", "1e-3"])
+    assert code == 130 and "interrupted: wrote" in capsys.readouterr().out
+    metrics = load_bundle(out).metrics
+    assert metrics["interrupted"] is True and metrics["epochs_run"] == 5 and 1 <= metrics["best_epoch"] <= 5

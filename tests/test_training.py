@@ -1,0 +1,113 @@
+"""Training: class selection, person-disjoint splits, class weights, learning synthetic expressions."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from emotion.model_bundle import predictor_from_keras
+from emotion.table import LandmarkTable
+from emotion.training import (
+    Recipe, TrainingError, class_weights, fit_network, replay_sample, select_classes, split_table, train,
+)
+from synthetic_faces import make_table
+
+TINY = Recipe(hidden=(32,), dropout=0.1, epochs=60, patience=8, batch_size=32)
+COUNTS = {"neutral": 60, "happy": 48, "sad": 36, "angry": 36}
+
+
+@pytest.fixture(scope="module")
+def table() -> LandmarkTable:
+    return make_table(COUNTS, people=12)
+
+
+@pytest.fixture(scope="module")
+def trained(table):
+    return train(table, TINY, min_class_count=10, seed=3, progress=False)
+
+
+def test_learns_synthetic_expressions_of_new_people(trained):
+    test = trained.table.subset(trained.split.test)
+    predictor = predictor_from_keras(trained.model, trained.labels, trained.scaler_mean, trained.scaler_scale)
+    assert trained.labels == ["neutral", "happy", "sad", "angry"]
+    assert np.mean(np.array(predictor.predict(test.features())) == test.labels) > 0.9
+    assert 1 <= trained.fit.best_epoch <= len(trained.fit.history["val_loss"]) <= TINY.epochs
+
+
+def test_training_is_reproducible(table, trained):
+    again = train(table, replace(TINY, epochs=3), min_class_count=10, seed=3, progress=False)
+    twice = train(table, replace(TINY, epochs=3), min_class_count=10, seed=3, progress=False)
+    for a, b in zip(again.model.get_weights(), twice.model.get_weights()):
+        assert np.array_equal(a, b)
+    assert np.array_equal(again.split.test, trained.split.test)
+
+
+def test_split_is_stratified_and_person_disjoint(table):
+    split = split_table(table, 0.2, 0.2, seed=0)
+    parts = [split.train, split.val, split.test]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(table)))
+    people = [set(table.groups[p]) for p in parts]
+    assert not (people[0] & people[1]) and not (people[0] & people[2]) and not (people[1] & people[2])
+    for part in parts:
+        assert set(table.labels[part]) == set(COUNTS)
+    assert split.group_disjoint
+
+
+def test_samples_without_groups_are_split_one_by_one(table):
+    anonymous = LandmarkTable(table.landmarks, table.width, table.height, table.labels, table.paths,
+                              [""] * len(table))
+    split = split_table(anonymous, 0.25, 0.0, seed=0)
+    assert not split.group_disjoint and len(split.test) == 0
+    assert abs(len(split.val) - 0.25 * len(table)) <= 4
+    shares = [np.mean(anonymous.labels[split.val] == label) for label in COUNTS]
+    assert np.allclose(shares, np.array(list(COUNTS.values())) / len(table), atol=0.03)
+
+
+def test_small_classes_are_dropped_and_one_class_is_refused(table):
+    kept, dropped = select_classes(table, 40)
+    assert dropped == {"angry": 36, "sad": 36} and set(kept.labels) == {"neutral", "happy"}
+    with pytest.raises(TrainingError, match="at least two classes with at least 50 samples.*neutral 60"):
+        select_classes(table, 50)
+
+
+def test_bad_settings_are_refused(table):
+    with pytest.raises(TrainingError, match="dropout must be in"):
+        Recipe(dropout=1.0)
+    with pytest.raises(TrainingError, match="fractions"):
+        split_table(table, 0.5, 0.5, seed=0)
+    with pytest.raises(TrainingError, match="too few samples or people"):
+        split_table(make_table({"happy": 4, "sad": 4}, people=2), 0.2, 0.2, seed=0)
+
+
+def test_class_weights():
+    y = np.array([0] * 8 + [1] * 2)
+    assert np.allclose(class_weights(y, 2, 0.0), 1)
+    balanced = class_weights(y, 2, 1.0)
+    assert balanced[1] / balanced[0] == pytest.approx(4) and balanced[y].mean() == pytest.approx(1)
+    assert class_weights(y, 2, 0.5)[1] / class_weights(y, 2, 0.5)[0] == pytest.approx(2)
+
+
+def test_replay_sample_is_class_balanced(table):
+    replay = replay_sample(table, 40, seed=0)
+    assert replay.counts() == {"angry": 36, "happy": 40, "neutral": 40, "sad": 36}
+    assert len(set(replay.paths)) == len(replay)
+
+
+def test_ctrl_c_keeps_the_best_epoch_so_far(monkeypatch):
+    from emotion import callbacks
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 10)).astype(np.float32), np.arange(64) % 2
+    epochs = []
+
+    def interrupt_at_third(self, epoch, logs=None):
+        epochs.append(epoch)
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.EpochBar, "on_epoch_end", interrupt_at_third)
+    fit = fit_network(x, y, x, y, 2, replace(TINY, epochs=50), progress=False)
+    assert fit.interrupted and epochs == [0, 1, 2] and 1 <= fit.best_epoch <= 3
+    best = int(np.argmin(fit.history["val_loss"]))
+    assert best + 1 == fit.best_epoch
