@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from emotion.cli import fail
 from emotion.evaluation import EvaluationError, confusion_figure, evaluate_predictor, format_report
 from emotion.model_bundle import BundleError, load_bundle
 from emotion.table import TableError, load_table
@@ -47,12 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             args.png.parent.mkdir(parents=True, exist_ok=True)
             confusion_figure(metrics, f"{args.model.name} on {args.data.name}").savefig(args.png, dpi=100)
             print(f"wrote {args.png}")
-    except (BundleError, TableError, EvaluationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+    except (BundleError, TableError, EvaluationError, OSError) as exc:
+        return fail(exc)
     return 0
 
 

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from emotion.cli import fail
 from emotion.dataset_source import (
     AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_class_folders, from_csv,
 )
@@ -112,12 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             raise DatasetError("no faces found in any image; nothing written")
         table = cap_per_class(table, args.max_per_class)
         save_table(table, args.out)
-    except (DatasetError, UnknownLabelError, TableError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+    except (DatasetError, UnknownLabelError, TableError, OSError) as exc:
+        return fail(exc)
     for path, reason in report.skipped[:20]:
         print(f"  skipped {path}: {reason}")
     if len(report.skipped) > 20:

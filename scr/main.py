@@ -21,6 +21,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from emotion.cli import fail, positive_int  # noqa: E402
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
 from emotion.detect import get_detector  # noqa: E402
 from emotion.face_search import FaceSearch  # noqa: E402
@@ -37,13 +38,6 @@ def probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
@@ -80,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle = load_bundle(model_dir)
         source, fell_back = open_demo_source(args.source)
     except (BundleError, SourceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     with source:
         output, log = args.output, args.log
         if fell_back:
@@ -99,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
         except DemoError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return fail(exc)
     print(stats.summary())
     for what, path in (("annotated video", output), ("log", log)):
         if path:

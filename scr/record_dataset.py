@@ -16,19 +16,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion.cli import fail, positive_int
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
 from emotion.recording import RecordingError, has_display, record
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "personal_data"
 CAMERA_SAMPLES = 50
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,12 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
             results = record(source, name, labels, args.out_dir, samples, args.every, preview,
                              progress=not args.no_progress)
-    except (SourceError, RecordingError, UnknownLabelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+    except (SourceError, RecordingError, UnknownLabelError, OSError) as exc:
+        return fail(exc)
     interrupted = False
     for session, path in results:
         interrupted |= session.interrupted

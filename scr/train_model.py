@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from emotion.cli import fail
 from emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
 from emotion.export import TFLITE_FILE, ExportError, to_tflite
 from emotion.model_bundle import BundleError, predictor_from_keras, save_bundle
@@ -126,15 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trained {len(fit.history.get('loss', []))} epochs in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
               + (" (interrupted: the best epoch so far is kept)" if fit.interrupted else ""))
         bundle = save_result(result, args, recipe)
-    except (BundleError, TableError, TrainingError, EvaluationError, ExportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing written", file=sys.stderr)
-        return 130
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+    except (BundleError, TableError, TrainingError, EvaluationError, ExportError, OSError, KeyboardInterrupt) as exc:
+        return fail(exc)
     print(f"wrote {bundle}")
     return 0
 

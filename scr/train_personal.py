@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion.cli import fail
 from emotion.model_bundle import BundleError, load_bundle, save_bundle
 from emotion.personal import FineTuneError, FineTuneSettings, PersonalDataError, check_labels, fine_tune, load_sessions
 
@@ -82,15 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         out = save_bundle(args.out, result.model, base.scaler_mean, base.scaler_scale, base.labels, info,
                           metrics, replay=base.replay_table(), force=args.force)
-    except (BundleError, PersonalDataError, FineTuneError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing written", file=sys.stderr)
-        return 130
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+    except (BundleError, PersonalDataError, FineTuneError, OSError, KeyboardInterrupt) as exc:
+        return fail(exc)
     if metrics["interrupted"]:
         print(f"interrupted: wrote {out} with the best epoch so far ({metrics['best_epoch']})")
         return 130
