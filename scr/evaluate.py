@@ -1,11 +1,17 @@
 """Score a model bundle on a labelled landmark table.
 
   python scr/evaluate.py --model models/default --data datasets/other_people.npz --json scores.json --png confusion.png
+  python scr/evaluate.py --model models/default --data datasets/ck.npz --calibrate neutral
 
 Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Test
 labels the model does not know count as errors and are listed. The JSON has the keys
 accuracy, macro_f1, n, labels, per_class, confusion (rows: true, columns: predicted) and
 unknown_labels.
+
+With --calibrate neutral each face is calibrated by the mean of the other neutral faces of
+the same person (the table must know who is who: extract it with --group-pattern); only
+faces with such a reference are scored, and the JSON adds scored, skipped and
+uncalibrated_accuracy (the same faces, not calibrated).
 """
 from __future__ import annotations
 
@@ -14,8 +20,11 @@ import json
 import sys
 from pathlib import Path
 
+from emotion.calibration import CalibrationError
 from emotion.cli import fail
-from emotion.evaluation import EvaluationError, confusion_figure, evaluate_predictor, format_report
+from emotion.evaluation import (
+    EvaluationError, confusion_figure, evaluate_calibrated, evaluate_predictor, format_report,
+)
 from emotion.model_bundle import BundleError, load_bundle
 from emotion.table import TableError, load_table
 
@@ -26,6 +35,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, required=True, help="landmark table (.npz)")
     p.add_argument("--json", type=Path, help="write the scores here")
     p.add_argument("--png", type=Path, help="write the confusion matrix figure here")
+    p.add_argument("--calibrate", choices=["off", "neutral"], default="off",
+                   help="neutral: calibrate each face by the other neutral faces of the same person "
+                        "(default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -34,12 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bundle = load_bundle(args.model)
         table = load_table(args.data)
-        metrics = evaluate_predictor(bundle.predictor(), table)
+        if args.calibrate == "neutral":
+            if bundle.references is None:
+                raise CalibrationError(f"{args.model} has no population neutral to calibrate with; retrain it")
+            metrics = evaluate_calibrated(bundle.predictor(), table, bundle.references.population)
+        else:
+            metrics = evaluate_predictor(bundle.predictor(), table)
         trained_on = {Path(p).resolve() for p in bundle.info.get("train_args", {}).get("data", [])}
         if args.data.resolve() in trained_on:
             print(f"warning: {args.model} was trained on {args.data}: these scores include training samples "
                   f"(its held-out scores are in {args.model / 'metrics.json'})")
         print(f"{args.model} on {args.data}:\n{format_report(metrics)}")
+        if args.calibrate == "neutral":
+            print(f"neutral-calibrated: {metrics['scored']} faces scored, {metrics['skipped']} skipped (no other "
+                  f"neutral face of the same person); uncalibrated accuracy on the same faces "
+                  f"{metrics['uncalibrated_accuracy']:.1%}")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(metrics, indent=2) + "\n")
@@ -48,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             args.png.parent.mkdir(parents=True, exist_ok=True)
             confusion_figure(metrics, f"{args.model.name} on {args.data.name}").savefig(args.png, dpi=100)
             print(f"wrote {args.png}")
-    except (BundleError, TableError, EvaluationError, OSError) as exc:
+    except (BundleError, TableError, EvaluationError, CalibrationError, OSError) as exc:
         return fail(exc)
     return 0
 

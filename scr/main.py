@@ -5,7 +5,8 @@ Examples:
   python scr/main.py --source clip.mp4 --no-display --output out.mp4 --log out.jsonl
   python scr/main.py --source photos/ --model models/personal_anna
 
-Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard.
+Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard,
+n "this is my neutral face" (about a second of the largest face becomes its reference: calibration).
 Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs headless and writes
 --output (annotated video) and --log (one JSON line per frame). Ctrl-C stops; what was written is kept.
 """
@@ -21,6 +22,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from emotion.calibration import MODES  # noqa: E402
 from emotion.cli import fail, positive_int  # noqa: E402
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
 from emotion.detect import get_detector  # noqa: E402
@@ -56,7 +58,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoothing", type=positive_int, default=WINDOW,
                    help="average each face's probabilities over about this many frames; 1 = off "
                         "(default: %(default)s)")
+    p.add_argument("--calibrate", choices=MODES, default="neutral",
+                   help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
+                        "auto: also estimate each face's neutral from its frames; off: never (default: %(default)s)")
     return p.parse_args(argv)
+
+
+def describe_calibration(bundle, mode: str) -> str:
+    """The line that says how faces will be calibrated."""
+    references = bundle.references
+    if mode == "off":
+        return "calibration: off"
+    if references is None:
+        return "calibration: unavailable (the model has no population neutral)"
+    if references.person is not None:
+        return f"calibration: the personal neutral recorded with this model ({references.person_n} faces)"
+    return "calibration: " + ("estimated from each face's frames; " if mode == "auto" else "") + \
+        "press n with a neutral face to take a face's reference"
 
 
 def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
@@ -82,13 +100,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
+        print(describe_calibration(bundle, args.calibrate))
         display = not (fell_back or args.no_display) and has_display()
         where = describe_outputs(display, output, log)
         if where:
             print(where)
         photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
         detector = get_detector(static=True, max_faces=args.max_faces) if photos else FaceSearch(args.max_faces)
-        reader = EmotionReader(detector, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing)
+        reader = EmotionReader(detector, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing,
+                               bundle.references, args.calibrate)
         try:
             stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
         except DemoError as exc:

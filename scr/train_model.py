@@ -19,7 +19,7 @@ from emotion.evaluation import EvaluationError, confusion_figure, curves_figure,
 from emotion.export import TFLITE_FILE, ExportError, to_tflite
 from emotion.model_bundle import BundleError, predictor_from_keras, save_bundle
 from emotion.table import LandmarkTable, TableError, load_table
-from emotion.training import Recipe, TrainingError, TrainResult, replay_sample, scaled, train
+from emotion.training import Recipe, TrainingError, TrainResult, population_neutral, replay_sample, scaled, train
 
 DEFAULTS = Recipe()
 
@@ -102,9 +102,12 @@ def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe) -
     figures = {"confusion.png": confusion_figure(metrics, f"{held_out} split ({people})"),
                "curves.png": curves_figure(result.fit.history, result.fit.best_epoch)}
     replay = replay_sample(result.table.subset(split.train), args.replay_per_class, args.seed)
+    references = population_neutral(result.table.subset(split.train))
+    if references is None:
+        print("warning: no neutral faces in the training split: the model cannot be calibrated")
     return save_bundle(args.out, result.model, result.scaler_mean, result.scaler_scale, result.labels, info,
                        metrics, replay=replay if len(replay) else None, force=args.force, figures=figures,
-                       files=files)
+                       files=files, references=references)
 
 
 def main(argv: list[str] | None = None) -> int:

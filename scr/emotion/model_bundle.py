@@ -8,7 +8,8 @@ A bundle holds everything needed to classify a face and to know what the numbers
 - ``bundle.json``   kind (base/personal), ordered labels, feature version, training arguments,
   creation time and a checksum of each model file;
 - ``metrics.json``  what the model scored; optional ``replay.npz`` (a small class-balanced
-  sample of the training table, for fine-tuning without forgetting) and figures (``*.png``).
+  sample of the training table, for fine-tuning without forgetting), ``neutral.npz`` (the
+  neutral references of :mod:`emotion.calibration`) and figures (``*.png``).
 
 The predictor never imports TensorFlow: ``model.predict`` costs ~60 ms per call, a NumPy
 forward pass of a small MLP well under 1 ms. :func:`save_bundle` checks that the two agree
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import REFERENCE_FILE, CalibrationError, References, load_references
 from .features import FEATURE_VERSION, N_FEATURES
 from .labels import UnknownLabelError, canonical_labels
 from .table import LandmarkTable, TableError, load_table, save_table
@@ -204,6 +206,13 @@ class ModelBundle:
     info: dict
     metrics: dict
     _steps: list[_Step] = field(default_factory=list, repr=False)
+    references: References | None = None
+    """Neutral references for calibration (population, and the user's in a personal bundle); None: uncalibrated."""
+
+    @property
+    def n_features(self) -> int:
+        """The length of the feature vector the network takes."""
+        return int(self._steps[0].weight.shape[0])
 
     def predictor(self) -> Predictor:
         return Predictor(self.labels, self.scaler_mean, self.scaler_scale, self._steps)
@@ -289,20 +298,30 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
     if steps[0].weight.shape[0] != N_FEATURES or steps[-1].bias.shape != (len(labels),):
         raise BundleError(f"model bundle {path}: the network does not map {N_FEATURES} features to "
                           f"{len(labels)} labels")
-    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps)
+    references = None
+    if (path / REFERENCE_FILE).is_file():
+        if REFERENCE_FILE in checksums and _sha256(path / REFERENCE_FILE) != checksums[REFERENCE_FILE]:
+            raise BundleError(f"model bundle {path}: {REFERENCE_FILE} is corrupt or was changed after training "
+                              f"(checksum mismatch)")
+        try:
+            references = load_references(path / REFERENCE_FILE, version, int(steps[0].weight.shape[0]))
+        except CalibrationError as exc:
+            raise BundleError(f"model bundle {path}: {exc}") from None
+    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, references)
 
 
 def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, scaler_scale: np.ndarray,
                 labels: Sequence[str], info: Mapping, metrics: Mapping, replay: LandmarkTable | None = None,
                 force: bool = False, figures: Mapping[str, object] | None = None,
-                files: Mapping[str, bytes] | None = None) -> Path:
+                files: Mapping[str, bytes] | None = None, references: References | None = None) -> Path:
     """Write a bundle to ``path``: into a temporary folder next to it, then renamed into place.
 
     An existing ``path`` is refused unless ``force`` (then it is replaced only once the new
     bundle is complete), so a trained model is never overwritten silently or half-way.
     ``figures`` maps file names (``confusion.png``) to matplotlib figures, ``files`` other
-    file names to their bytes (e.g. ``model.tflite``). ``info`` is
-    completed with labels, feature version, kind, creation time and file checksums.
+    file names to their bytes (e.g. ``model.tflite``), ``references`` the neutral references
+    for calibration. ``info`` is completed with labels, feature version, kind, creation time
+    and file checksums.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -312,7 +331,8 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     if list(info.get("labels", labels)) != labels:
         raise BundleError(f"info lists labels {list(info['labels'])} but the model's labels are {labels}")
     extra = [*(figures or {}), *(files or {})]
-    reserved = [name for name in extra if Path(name).name != name or name in (*REQUIRED_FILES, REPLAY_FILE)]
+    reserved = [name for name in extra
+                if Path(name).name != name or name in (*REQUIRED_FILES, REPLAY_FILE, REFERENCE_FILE)]
     if reserved:
         raise BundleError(f"extra bundle file name(s) {', '.join(reserved)} are reserved or not plain file names")
     steps = _steps_from_keras(keras_model)
@@ -320,6 +340,11 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
         raise BundleError(f"the network must map {N_FEATURES} features to {len(labels)} labels "
                           f"({', '.join(labels)})")
     _check_agreement(keras_model, Predictor(labels, mean, scale, steps), mean, scale)
+    if references is not None and (references.feature_version != FEATURE_VERSION
+                                   or np.shape(references.population) != (N_FEATURES,)):
+        raise BundleError(f"the neutral reference was computed on {len(references.population)} features "
+                          f"{references.feature_version!r}, the model takes {N_FEATURES} {FEATURE_VERSION!r}")
+    files = {**(files or {}), **({REFERENCE_FILE: references.to_bytes()} if references is not None else {})}
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -340,7 +365,8 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
             **info,
             "labels": labels,
             "feature_version": FEATURE_VERSION,
-            "sha256": {name: _sha256(tmp / name) for name in CHECKED_FILES},
+            "sha256": {name: _sha256(tmp / name) for name in (*CHECKED_FILES, REFERENCE_FILE)
+                       if (tmp / name).is_file()},
         }
         (tmp / INFO_FILE).write_text(json.dumps(full_info, indent=2, default=_json_default) + "\n")
         (tmp / METRICS_FILE).write_text(json.dumps(dict(metrics), indent=2, default=_json_default) + "\n")

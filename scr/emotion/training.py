@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from .features import mirror, normalize
+from .calibration import NEUTRAL, References, neutral_mean
+from .features import FEATURE_VERSION, mirror, normalize
 from .labels import ordered
 from .table import LandmarkTable
 
@@ -257,6 +258,16 @@ def train_on_split(table: LandmarkTable, split: Split, recipe: Recipe, *, seed: 
                       scaled(val.features(), mean, scale), np.array([index[label] for label in val.labels]),
                       len(labels), recipe, seed=seed, progress=progress)
     return TrainResult(fit.model, labels, mean, scale, table, split, fit, dict(dropped or {}))
+
+
+def population_neutral(table: LandmarkTable) -> References | None:
+    """The mean features of a training table's neutral faces (mirror images too, like training): the
+    population neutral that calibration moves each person's neutral onto. None without neutral faces."""
+    neutral = table.subset(np.flatnonzero(table.labels == NEUTRAL))
+    if not len(neutral):
+        return None
+    features, _ = training_features(neutral, with_mirror=True)
+    return References(neutral_mean(features), FEATURE_VERSION, len(neutral))
 
 
 def replay_sample(table: LandmarkTable, per_class: int, seed: int = 0) -> LandmarkTable:
