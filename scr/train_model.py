@@ -5,7 +5,14 @@
 
 Classes with fewer than --min-class-count samples are dropped (and named). Validation
 (early stopping) and test sets are stratified and person-disjoint when the table knows
-identities; the test scores go to the bundle's metrics.json and confusion.png.
+identities; the test scores go to the bundle's metrics.json and confusion.png. The
+bundle also keeps the population neutral (the mean features of the training neutral
+faces) that calibration moves each person's neutral face onto.
+
+  python scr/train_model.py --data TABLE.npz --out models/old --add-neutral
+
+gives a bundle trained before calibration existed its population neutral, from the neutral
+faces of TABLE (e.g. its own training table, or its replay.npz), without retraining.
 """
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from pathlib import Path
 from emotion.cli import fail
 from emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
 from emotion.export import TFLITE_FILE, ExportError, to_tflite
-from emotion.model_bundle import BundleError, predictor_from_keras, save_bundle
+from emotion.model_bundle import BundleError, add_references, predictor_from_keras, save_bundle
 from emotion.table import LandmarkTable, TableError, load_table
 from emotion.training import Recipe, TrainingError, TrainResult, population_neutral, replay_sample, scaled, train
 
@@ -58,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--replay-per-class", type=int, default=100,
                    help="training samples per class kept in the bundle for fine-tuning (default: %(default)s)")
     p.add_argument("--export", choices=["tflite"], help="also write model.tflite (checked against Keras)")
+    p.add_argument("--add-neutral", action="store_true",
+                   help="do not train: add the population neutral of --data's neutral faces to the existing "
+                        "bundle --out (for bundles trained before calibration existed)")
     p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -110,8 +120,22 @@ def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe) -
                        files=files, references=references)
 
 
+def add_neutral(args: argparse.Namespace) -> int:
+    try:
+        references = population_neutral(load_tables(args.data))
+        if references is None:
+            raise TrainingError(f"no neutral faces in {', '.join(map(str, args.data))}: nothing to add")
+        add_references(args.out, references)
+    except (BundleError, TableError, TrainingError, OSError) as exc:
+        return fail(exc)
+    print(f"added the population neutral of {references.population_n} neutral faces to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.add_neutral:
+        return add_neutral(args)
     try:
         if args.out.exists() and not args.force:
             raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")

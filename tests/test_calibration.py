@@ -285,3 +285,18 @@ def test_evaluate_calibration_needs_people(evaluated):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: the table does not say who is in each photo")
+
+
+def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_path, model, capsys):
+    import train_model
+
+    path = save(tmp_path / "old", model, None)
+    table = make_table({"neutral": 4, "happy": 4}, people=2)
+    save_table(table, tmp_path / "t.npz")
+    assert train_model.main(["--data", str(tmp_path / "t.npz"), "--out", str(path), "--add-neutral"]) == 0
+    assert "added the population neutral of 4 neutral faces" in capsys.readouterr().out
+    bundle = load_bundle(path)  # checksums agree
+    np.testing.assert_allclose(bundle.references.population, population_neutral(table).population)
+    save_table(table.subset(np.flatnonzero(table.labels == "happy")), tmp_path / "happy.npz")
+    assert train_model.main(["--data", str(tmp_path / "happy.npz"), "--out", str(path), "--add-neutral"]) == 2
+    assert capsys.readouterr().err.startswith("error: no neutral faces in")

@@ -378,6 +378,32 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     return path
 
 
+def add_references(path: str | os.PathLike, references: References) -> ModelBundle:
+    """Give an existing bundle (e.g. one trained before calibration existed) its neutral references.
+
+    Nothing else changes: the file is written next to its place and renamed into it, and
+    bundle.json (with the file's checksum) is replaced the same way; the bundle is then
+    loaded again, so one that does not load afterwards is never reported as done.
+    """
+    path = Path(path)
+    bundle = load_bundle(path)
+    if references.feature_version != bundle.feature_version or np.shape(references.population) != (bundle.n_features,):
+        raise BundleError(f"the neutral reference was computed on {len(references.population)} features "
+                          f"{references.feature_version!r}, the model {path} takes {bundle.n_features} "
+                          f"{bundle.feature_version!r}")
+    info = dict(bundle.info)
+    for name, data in ((REFERENCE_FILE, references.to_bytes()), (INFO_FILE, None)):
+        if data is None:
+            info["sha256"] = {**info["sha256"], REFERENCE_FILE: _sha256(path / REFERENCE_FILE)}
+            data = (json.dumps(info, indent=2, default=_json_default) + "\n").encode()
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, (path / INFO_FILE).stat().st_mode & 0o777)
+        os.replace(tmp, path / name)
+    return load_bundle(path)
+
+
 def _check_agreement(keras_model, predictor: Predictor, mean: np.ndarray, scale: np.ndarray) -> None:
     """Refuse a network whose NumPy forward pass differs from Keras (e.g. an unsupported layer option)."""
     rng = np.random.default_rng(0)
