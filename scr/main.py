@@ -58,9 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoothing", type=positive_int, default=WINDOW,
                    help="average each face's probabilities over about this many frames; 1 = off "
                         "(default: %(default)s)")
-    p.add_argument("--calibrate", choices=MODES, default="neutral",
+    p.add_argument("--calibrate", choices=MODES, default="auto",
                    help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
-                        "auto: also estimate each face's neutral from its frames; off: never (default: %(default)s)")
+                        "auto: until then, estimate each face's neutral from its own frames (measured to help: "
+                        "benchmarks/calibration.py); off: never (default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -100,15 +101,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
-        print(describe_calibration(bundle, args.calibrate))
+        photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
+        calibration = "neutral" if photos and args.calibrate == "auto" else args.calibrate  # no frames of one face to learn from
+        print(describe_calibration(bundle, calibration))
         display = not (fell_back or args.no_display) and has_display()
         where = describe_outputs(display, output, log)
         if where:
             print(where)
-        photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
         detector = get_detector(static=True, max_faces=args.max_faces) if photos else FaceSearch(args.max_faces)
         reader = EmotionReader(detector, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing,
-                               bundle.references, args.calibrate)
+                               bundle.references, calibration)
         try:
             stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
         except DemoError as exc:

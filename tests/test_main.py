@@ -111,8 +111,9 @@ def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("kind, args, line, how", [
     ("personal", [], "calibration: the personal neutral recorded with this model (12 faces)", "personal"),
     ("personal", ["--calibrate", "off"], "calibration: off", "off"),
-    ("base", [], "calibration: press n with a neutral face to take a face's reference", "none"),
-    ("base", ["--calibrate", "auto"], "calibration: estimated from each face's frames; press n with a neutral face "
+    ("base", ["--calibrate", "neutral"], "calibration: press n with a neutral face to take a face's reference",
+     "none"),
+    ("base", [], "calibration: estimated from each face's frames; press n with a neutral face "
                                       "to take a face's reference", "auto"),
 ])
 def test_sample_clip_log_says_how_each_face_was_calibrated(calibrated_bundles, tmp_path, kind, args, line, how):
