@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
         photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
-        calibration = "neutral" if photos and args.calibrate == "auto" else args.calibrate  # no frames of one face to learn from
+        # unrelated photos hold no run of frames of one face to learn its neutral from
+        calibration = "neutral" if photos and args.calibrate == "auto" else args.calibrate
         print(describe_calibration(bundle, calibration))
         display = not (fell_back or args.no_display) and has_display()
         where = describe_outputs(display, output, log)
