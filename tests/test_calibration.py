@@ -300,3 +300,18 @@ def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_pat
     save_table(table.subset(np.flatnonzero(table.labels == "happy")), tmp_path / "happy.npz")
     assert train_model.main(["--data", str(tmp_path / "happy.npz"), "--out", str(path), "--add-neutral"]) == 2
     assert capsys.readouterr().err.startswith("error: no neutral faces in")
+
+
+def test_the_frame_shows_how_a_face_is_calibrated():
+    from emotion.overlay import draw_reading
+    from emotion.reading import FaceReading
+
+    def drawn(calibration: str) -> np.ndarray:
+        frame = np.zeros((300, 300, 3), np.uint8)
+        face = FaceReading(0, (100, 80, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.7, 0.1]),
+                           "happy", 0.7, calibration)
+        draw_reading(frame, face, LABELS)
+        return frame[185:215]  # below the box
+
+    assert not drawn("none").any() and not drawn("off").any()
+    assert drawn("captured").any() and not np.array_equal(drawn("captured"), drawn("capturing"))
