@@ -211,8 +211,8 @@ class ModelBundle:
 
     @property
     def n_features(self) -> int:
-        """The length of the feature vector the network takes."""
-        return int(self._steps[0].weight.shape[0])
+        """The length of the feature vectors the bundle reads (before its scaler)."""
+        return len(self.scaler_mean)
 
     def predictor(self) -> Predictor:
         return Predictor(self.labels, self.scaler_mean, self.scaler_scale, self._steps)
@@ -304,7 +304,7 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
             raise BundleError(f"model bundle {path}: {REFERENCE_FILE} is corrupt or was changed after training "
                               f"(checksum mismatch)")
         try:
-            references = load_references(path / REFERENCE_FILE, version, int(steps[0].weight.shape[0]))
+            references = load_references(path / REFERENCE_FILE, version, len(mean))
         except CalibrationError as exc:
             raise BundleError(f"model bundle {path}: {exc}") from None
     return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, references)
@@ -341,9 +341,9 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
                           f"({', '.join(labels)})")
     _check_agreement(keras_model, Predictor(labels, mean, scale, steps), mean, scale)
     if references is not None and (references.feature_version != FEATURE_VERSION
-                                   or np.shape(references.population) != (N_FEATURES,)):
+                                   or np.shape(references.population) != mean.shape):
         raise BundleError(f"the neutral reference was computed on {len(references.population)} features "
-                          f"{references.feature_version!r}, the model takes {N_FEATURES} {FEATURE_VERSION!r}")
+                          f"{references.feature_version!r}, the model takes {len(mean)} {FEATURE_VERSION!r}")
     files = {**(files or {}), **({REFERENCE_FILE: references.to_bytes()} if references is not None else {})}
 
     path.parent.mkdir(parents=True, exist_ok=True)
