@@ -54,6 +54,12 @@ def person_neutrals(features: np.ndarray, table: LandmarkTable) -> dict[str, np.
             for g in np.unique(table.groups[neutral])}
 
 
+def tuned_predictor(bundle, model):
+    """The fast predictor of a fine-tuned network with the base bundle's preprocessing."""
+    return predictor_from_keras(model, bundle.labels, bundle.scaler_mean, bundle.scaler_scale, bundle.components,
+                                bundle.feature_set)
+
+
 def photos(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str]) -> None:
     predictor, population = bundle.predictor(), bundle.references.population
     neutrals = person_neutrals(features, table)
@@ -76,7 +82,7 @@ def photos(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str]) -
           f"{whole['uncalibrated_macro_f1']:.3f} → {whole['macro_f1']:.3f} |")
 
 
-def session(table: LandmarkTable, group: str, skip: set[str], hold: int, rest: int, jitter: float,
+def session(table: LandmarkTable, feature_set: str, group: str, skip: set[str], hold: int, rest: int, jitter: float,
             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A simulated webcam session of one person: features per frame and the true label per frame."""
     mine = np.flatnonzero(table.groups == group)
@@ -85,11 +91,9 @@ def session(table: LandmarkTable, group: str, skip: set[str], hold: int, rest: i
     order = list(rng.choice(neutral, rest))
     for row in expressive:
         order += [row] * hold + list(rng.choice(neutral, rest))
-    order = np.asarray(order)
-    landmarks = table.landmarks[order] + rng.normal(0, jitter, (len(order), 468, 3)).astype(np.float32)
-    sub = LandmarkTable(landmarks, table.width[order], table.height[order], table.labels[order],
-                        table.paths[order], table.groups[order])
-    return sub.features(), sub.labels
+    sub = table.subset(np.asarray(order))
+    sub.landmarks = sub.landmarks + rng.normal(0, jitter, sub.landmarks.shape).astype(np.float32)
+    return sub.features(feature_set), sub.labels
 
 
 def sessions(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str], hold: int, rest: int,
@@ -102,7 +106,7 @@ def sessions(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str],
     hits: dict[str, list[np.ndarray]] = {name: [] for name in ("off", "auto", "n", "true")}
     truths = []
     for group in people:
-        x, truth = session(table, group, skip, hold, rest, jitter, rng)
+        x, truth = session(table, bundle.feature_set, group, skip, hold, rest, jitter, rng)
         truths.append(truth)
         hits["off"].append(np.asarray(predictor.predict(x)) == truth)
         auto = TrackReferences(references, "auto")
@@ -159,12 +163,12 @@ def personal(bundle, table: LandmarkTable, ks: list[int], fixed_epochs: list[int
                     train += index[:n_train].tolist()
                     test += index[n_train:].tolist() if label != NEUTRAL else []
                 recording, held = table.subset(np.asarray(train)), table.subset(np.asarray(test))
-                x_test = held.features()
+                x_test = held.features(bundle.feature_set)
                 scores["base"].append(np.mean(np.asarray(bundle.predictor().predict(x_test)) == held.labels))
                 for calibrated in (False, True):
                     settings = FineTuneSettings(fixed_epochs=epochs, calibrate=calibrated, seed=seed)
                     result = fine_tune(bundle, recording, settings, progress=False)
-                    tuned = predictor_from_keras(result.model, bundle.labels, bundle.scaler_mean, bundle.scaler_scale)
+                    tuned = tuned_predictor(bundle, result.model)
                     x = x_test if not calibrated else calibrate(x_test, result.references.person,
                                                                 result.references.population)
                     scores["calibrated" if calibrated else "uncalibrated"].append(
@@ -196,8 +200,8 @@ def unrecorded(bundle, table: LandmarkTable, fixed_epochs: list[int], skip: set[
         test = rng.choice(mine)
         neutral = rng.choice(np.flatnonzero((table.groups == group) & (table.labels == NEUTRAL)))
         recording = table.subset(np.array([neutral, *[i for i in mine if i != test]]))
-        x = table.subset(np.array([test])).features()
-        own = recording.subset(np.array([0])).features()[0]
+        x = table.subset(np.array([test])).features(bundle.feature_set)
+        own = recording.subset(np.array([0])).features(bundle.feature_set)[0]
         truth = table.labels[test]
         scores["base"].append(predictor.predict(x)[0] == truth)
         scores["base, calibrated"].append(predictor.predict(calibrate(x, own, population))[0] == truth)
@@ -205,7 +209,7 @@ def unrecorded(bundle, table: LandmarkTable, fixed_epochs: list[int], skip: set[
             for calibrated in (False, True):
                 settings = FineTuneSettings(fixed_epochs=epochs, calibrate=calibrated, seed=seed)
                 result = fine_tune(bundle, recording, settings, progress=False)
-                tuned = predictor_from_keras(result.model, bundle.labels, bundle.scaler_mean, bundle.scaler_scale)
+                tuned = tuned_predictor(bundle, result.model)
                 name = f"fine-tuned {epochs} epochs" + (", calibrated" if calibrated else "")
                 scores.setdefault(name, []).append(
                     tuned.predict(calibrate(x, own, population) if calibrated else x)[0] == truth)
@@ -238,7 +242,7 @@ def main() -> None:
     if bundle.references is None:
         sys.exit(f"error: {args.model} has no population neutral (neutral.npz); retrain it with train_model.py")
     skip = set(args.skip_labels.split(",")) if args.skip_labels else set()
-    features = table.features()
+    features = table.features(bundle.feature_set)
     print(f"model {args.model} ({', '.join(bundle.labels)}) on {args.table}: {len(table)} faces of "
           f"{len(set(table.groups))} people")
     only = set(args.only or ["photos", "sessions", "personal"])

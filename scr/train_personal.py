@@ -21,7 +21,9 @@ from pathlib import Path
 
 from emotion.cli import fail, positive_int
 from emotion.model_bundle import BundleError, load_bundle, save_bundle
-from emotion.personal import FineTuneError, FineTuneSettings, PersonalDataError, check_labels, fine_tune, load_sessions
+from emotion.personal import (
+    FineTuneError, FineTuneSettings, PersonalDataError, check_features, check_labels, fine_tune, load_sessions,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = FineTuneSettings()
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(data.table)} samples from {len(data.files)} session(s) in {args.data_dir}: "
               + ", ".join(f"{label} {n}" for label, n in counts.items()))
         check_labels(counts, base.labels, args.min_samples)
+        check_features(data, base.feature_set)
         settings = FineTuneSettings(args.freeze, args.lr, args.epochs, args.patience, DEFAULTS.batch_size,
                                     args.heldout, args.replay_weight, not args.no_mirror, args.seed,
                                     fixed_epochs=args.fixed_epochs, calibrate=not args.no_calibrate)
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             "frozen_layers": result.frozen,
         }
         out = save_bundle(args.out, result.model, base.scaler_mean, base.scaler_scale, base.labels, info,
-                          metrics, replay=base.replay_table(), force=args.force, references=result.references)
+                          metrics, replay=base.replay_table(), force=args.force, components=base.components,
+                          feature_set=base.feature_set, references=result.references)
     except (BundleError, PersonalDataError, FineTuneError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
     if metrics["interrupted"]:

@@ -21,7 +21,7 @@ from emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
 from emotion.model_bundle import BundleError, load_bundle, save_bundle
 from emotion.reading import EmotionReader
 from emotion.recording import neutral_first
-from emotion.table import LandmarkTable, save_table
+from emotion.table import save_table
 from emotion.training import population_neutral
 from synthetic_faces import SIZE, make_table
 

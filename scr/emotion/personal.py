@@ -31,9 +31,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .calibration import NEUTRAL, References, calibrate, neutral_mean
+from .features import LANDMARKS
 from .labels import ordered
 from .table import LandmarkTable, TableError, load_table
-from .training import scaled, training_features
+from .training import training_features
 
 if TYPE_CHECKING:
     from .model_bundle import ModelBundle
@@ -56,6 +57,8 @@ class PersonalData:
     table: LandmarkTable
     files: list[Path]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    landmarks_only: list[Path] = field(default_factory=list)
+    """Sessions recorded without appearance descriptors (``--features landmarks``)."""
 
 
 def load_sessions(data_dir: str | Path) -> PersonalData:
@@ -83,7 +86,9 @@ def load_sessions(data_dir: str | Path) -> PersonalData:
     if not tables:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped)
         raise PersonalDataError(f"none of the {len(paths)} session files in {data_dir} is usable ({reasons})")
-    return PersonalData(LandmarkTable.concatenate(tables, {"sessions": [p.name for p in files]}), files, skipped)
+    landmarks_only = [path for path, table in zip(files, tables) if table.descriptors is None]
+    return PersonalData(LandmarkTable.concatenate(tables, {"sessions": [p.name for p in files]}), files, skipped,
+                        landmarks_only)
 
 
 def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples: int) -> None:
@@ -101,6 +106,17 @@ def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples
             f"too few samples: {listed} (need at least {min_samples} per label); "
             f"record more with: python scr/record_dataset.py --label {next(iter(few))}"
         )
+
+
+def check_features(data: PersonalData, feature_set: str) -> None:
+    """Refuse sessions that lack what the base model reads (appearance descriptors), naming them."""
+    if feature_set == LANDMARKS:
+        return
+    if data.landmarks_only:
+        raise PersonalDataError(
+            f"the base model reads {feature_set}, but session(s) {', '.join(p.name for p in data.landmarks_only)} "
+            "hold landmarks only; record them again without --features landmarks, or fine-tune a landmarks-only "
+            "base model")
 
 
 def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -125,24 +141,24 @@ def personal_references(base: "ModelBundle", table: LandmarkTable) -> tuple[Refe
     neutral = table.subset(np.flatnonzero(table.labels == NEUTRAL))
     if base.references is None or not len(neutral):
         return None
-    features, _ = training_features(neutral, with_mirror=True)
+    features, _ = training_features(neutral, True, base.feature_set)
     own, mirrored = neutral_mean(features[: len(neutral)]), neutral_mean(features[len(neutral):])
     return base.references.with_person(own, len(neutral)), mirrored
 
 
 def _inputs(bundle: "ModelBundle", table: LandmarkTable, with_mirror: bool = False,
             references: tuple[References, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs (calibrated if ``references`` are given, then scaled with the bundle's scaler) and one-hot
-    targets of a table, mirror images added if asked (calibrated by the mirrored neutral)."""
+    """Model inputs (calibrated if ``references`` are given, then through the bundle's preprocessing) and
+    one-hot targets of a table, mirror images added if asked (calibrated by the mirrored neutral)."""
     index = {label: i for i, label in enumerate(bundle.labels)}
-    features, labels = training_features(table, with_mirror)
+    features, labels = training_features(table, with_mirror, bundle.feature_set)
     if references is not None:
         refs, mirrored = references
         n = len(table)
         features = np.concatenate([calibrate(features[:n], refs.person, refs.population),
                                    calibrate(features[n:], mirrored, refs.population)])
     targets = np.eye(len(bundle.labels), dtype=np.float32)[[index[label] for label in labels]]
-    return scaled(features, bundle.scaler_mean, bundle.scaler_scale), targets
+    return bundle.preprocess.transform(features), targets
 
 
 def default_freeze(n_dense: int) -> int:
@@ -255,8 +271,8 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     weights = np.ones(len(y_train), np.float32)
     replay = base.replay_table()
     if replay is not None and len(replay) and settings.replay_weight > 0:
-        features = replay.features()
-        x_replay = scaled(features, base.scaler_mean, base.scaler_scale)
+        features = replay.features(base.feature_set)
+        x_replay = base.preprocess.transform(features)
         y_replay = base.predictor().predict_proba(features)
         weights = np.concatenate([weights, np.full(len(y_replay), settings.replay_weight * len(y_train) / len(y_replay),
                                                    np.float32)])

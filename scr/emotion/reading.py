@@ -1,8 +1,8 @@
-"""One frame -> the emotion of every face in it: detect, normalize, calibrate, classify, track, smooth.
+"""One frame -> the emotion of every face in it: detect, describe, calibrate, classify, track, smooth.
 
 The per-frame work of the demo, kept apart from windows, keys and files so it can
 be tested and timed on its own. It is lean on purpose: one Face Mesh call, one
-batched :func:`~emotion.features.normalize` and one ``predict_proba`` for all faces.
+:func:`~emotion.features.image_vectors` call and one ``predict_proba`` for all faces.
 Each track can carry a neutral reference (:mod:`emotion.calibration`); the reader owns
 that state, so the demo's ``n`` key and a web page's "neutral" button call the same
 :meth:`EmotionReader.start_neutral_capture`.
@@ -18,7 +18,7 @@ from .calibration import CAPTURE_FRAMES, CalibrationError, References, TrackRefe
 from .emoji import UNCERTAIN, emoji_char
 from .face_search import Detector
 from .face_tracking import FaceTracker
-from .features import normalize
+from .features import LANDMARKS, image_vectors
 from .smoothing import WINDOW, TrackSmoothers
 
 
@@ -73,6 +73,7 @@ class EmotionReader:
         self.detector = detector
         self.predictor = predictor
         self.labels = list(predictor.labels)
+        self.feature_set = getattr(predictor, "feature_set", LANDMARKS)  # what the model reads; landmarks if unsaid
         self.min_confidence = min_confidence
         self.tracker = FaceTracker()
         self.smoothers = TrackSmoothers(smoothing_frames)
@@ -119,7 +120,8 @@ class EmotionReader:
         self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
         if not len(faces):
             return []
-        features, calibration = self.references.apply(tracks, normalize(faces.landmarks, faces.width, faces.height))
+        vectors = image_vectors(self.feature_set, image, faces.landmarks)
+        features, calibration = self.references.apply(tracks, vectors)
         probs = self.predictor.predict_proba(features)
         smoothed, best = self.smoothers.update(tracks, probs)
         readings = []
