@@ -14,7 +14,8 @@ calibration moves each person's neutral face onto.
   python scr/train_model.py --data TABLE.npz --out models/old --add-neutral
 
 gives a bundle trained before calibration existed its population neutral, from the neutral
-faces of TABLE (e.g. its own training table, or its replay.npz), without retraining.
+faces of TABLE (its train split when it has one; e.g. its own training table, or its
+replay.npz), without retraining.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from emotion.cli import fail
 from emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
 from emotion.export import TFLITE_FILE, ExportError, to_tflite
@@ -30,8 +33,8 @@ from emotion.features import FEATURE_SETS
 from emotion.model_bundle import BundleError, add_references, load_bundle, save_bundle
 from emotion.table import LandmarkTable, TableError, load_table
 from emotion.training import (
-    DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, population_neutral,
-    replay_sample, select_classes, train,
+    DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, has_dataset_splits,
+    population_neutral, replay_sample, select_classes, train,
 )
 
 DEFAULTS = Recipe()
@@ -147,7 +150,10 @@ def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe) -
 def add_neutral(args: argparse.Namespace) -> int:
     try:
         bundle = load_bundle(args.out)
-        references = population_neutral(load_tables(args.data), bundle.feature_set)
+        table = load_tables(args.data)
+        if has_dataset_splits(table):  # the faces the model was trained on, as train_model.py would have used
+            table = table.subset(np.flatnonzero(table.splits == "train"))
+        references = population_neutral(table, bundle.feature_set)
         if references is None:
             raise TrainingError(f"no neutral faces in {', '.join(map(str, args.data))}: nothing to add")
         add_references(args.out, references)
