@@ -267,7 +267,7 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
         warnings.append(f"too few samples to hold {settings.min_heldout} per label out: trained the fixed "
                         f"schedule of {settings.fixed_epochs} epochs on all of them")
     x_train, y_train = _inputs(base, personal.subset(train_idx), settings.mirror, references)
-    x_val, y_val = _inputs(base, personal.subset(heldout_idx), False, references)
+    x_val, y_val = _inputs(base, personal.subset(heldout_idx), False, references) if judged else (None, None)
     weights = np.ones(len(y_train), np.float32)
     replay = base.replay_table()
     if replay is not None and len(replay) and settings.replay_weight > 0:
@@ -316,7 +316,7 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     metrics = {
         "heldout_accuracy_base": base_accuracy,
         "heldout_accuracy": accuracy(model, x_val, y_val) if judged else None,
-        "heldout_n": int(len(y_val)),
+        "heldout_n": int(len(heldout_idx)),
         "heldout_counts": personal.subset(heldout_idx).counts(),
         "train_counts": personal.subset(train_idx).counts(),
         "replay_n": int(len(replay)) if replay is not None else 0,
