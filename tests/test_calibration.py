@@ -21,7 +21,7 @@ from emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
 from emotion.model_bundle import BundleError, load_bundle, save_bundle
 from emotion.reading import EmotionReader
 from emotion.recording import neutral_first
-from emotion.table import save_table
+from emotion.table import LandmarkTable, save_table
 from emotion.training import population_neutral
 from synthetic_faces import SIZE, make_table
 
@@ -315,3 +315,31 @@ def test_the_frame_shows_how_a_face_is_calibrated():
 
     assert not drawn("none").any() and not drawn("off").any()
     assert drawn("captured").any() and not np.array_equal(drawn("captured"), drawn("capturing"))
+
+
+def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_path, astronaut_faces):
+    """The fixed schedule with [landmarks | appearance] vectors: nothing held out, the user's neutral kept."""
+    import keras
+
+    from emotion.features import FEATURE_SETS, HYBRID
+    from emotion.personal import FineTuneSettings, fine_tune
+
+    n = FEATURE_SETS[HYBRID][1]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(len(LABELS), activation="softmax")])
+    refs = References(np.zeros(n, np.float32), FEATURE_SETS[HYBRID][0], 10)
+    base = load_bundle(save_bundle(tmp_path / "hybrid", model, np.zeros(n), np.ones(n), LABELS, {}, {},
+                                   feature_set=HYBRID, references=refs))
+    rng = np.random.default_rng(0)
+    table = LandmarkTable(np.repeat(astronaut_faces.landmarks, 3, axis=0), [512] * 3, [512] * 3, LABELS,
+                          ["a", "b", "c"], ["me"] * 3, descriptors=rng.normal(size=(3, n - N_FEATURES)))
+    result = fine_tune(base, table, FineTuneSettings(fixed_epochs=2), progress=False)
+    assert result.metrics["schedule"] == "fixed 2 epochs" and result.metrics["heldout_n"] == 0
+    assert result.metrics["calibrated"] and result.references.person.shape == (n,)
+    np.testing.assert_allclose(result.references.person, table.subset(np.array([0])).features(HYBRID)[0], atol=1e-5)
+
+
+def test_the_shipped_model_has_a_population_neutral_of_its_own_features():
+    bundle = load_bundle(ROOT / "models" / "default")
+    assert bundle.references is not None and bundle.references.population.shape == (bundle.n_features,)
+    assert bundle.references.feature_version == bundle.feature_version and bundle.references.population_n > 1000
