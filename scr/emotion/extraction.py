@@ -8,7 +8,10 @@ a few kilobytes of landmarks. Any joblib backend works: ``loky`` on one machine,
 from __future__ import annotations
 
 import math
+import os
 import random
+import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -51,10 +54,41 @@ class ExtractionReport:
         )
 
 
-def landmarks_of_files(paths: Sequence[str]) -> list[tuple[np.ndarray | None, int, int, str]]:
-    """Landmarks of the first face in each image file: (landmarks or None, width, height, failure reason)."""
+_watched_parent: int | None = None
+
+
+def follow_parent(parent: int, interval: float = 0.5) -> None:
+    """In a local worker process of ``parent``: leave Ctrl-C to the parent, and exit as soon as it is gone.
+
+    Ctrl-C reaches every process of the terminal; the parent stops the run and its
+    workers, so a worker ignores it instead of printing its own traceback. loky's workers
+    also outlive a parent killed with -9 and keep the cores busy; these exit. A worker on
+    another machine (dask, ray) has another parent and is left to its own scheduler.
+    """
+    global _watched_parent
+    if _watched_parent == parent or os.getppid() != parent:
+        return
+    _watched_parent = parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def landmarks_of_files(paths: Sequence[str],
+                       parent: int | None = None) -> list[tuple[np.ndarray | None, int, int, str]]:
+    """Landmarks of the first face in each image file: (landmarks or None, width, height, failure reason).
+
+    ``parent`` is the extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
+    """
     from .detect import get_detector
 
+    if parent is not None:
+        follow_parent(parent)
     detector = get_detector(static=True, max_faces=1)
     out = []
     for path in paths:
@@ -117,7 +151,8 @@ def extract_table(
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
     try:
         parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
-        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk]) for chunk in chunks)
+        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], os.getpid())
+                           for chunk in chunks)
         for chunk, result in zip(chunks, results):
             for item, (landmarks, width, height, reason) in zip(chunk, result):
                 report.images += 1
