@@ -269,3 +269,14 @@ def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, mon
     err = capsys.readouterr().err
     assert code == 2 and err == (f"error: No space left on device: {tmp_path / 's.npz'} "
                                  "(disk full; what was complete before is kept)\n")
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
+    """`evaluate.py … | head -1`: the pipe closes before the report is printed; exit as `head`'s writers do."""
+    data = save_table(make_table({"neutral": 10, "happy": 10}, people=2), tmp_path / "t.npz")
+    process = subprocess.Popen([sys.executable, str(SCRIPTS / "evaluate.py"), "--model",
+                                str(ROOT / "models" / "default"), "--data", str(data)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 141 and err == ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import errno
 import math
+import os
 import signal
 import sys
 import threading
@@ -89,6 +90,9 @@ def fail(exc: BaseException) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"error: interrupted ({signal.Signals(signum).name}); nothing written", file=sys.stderr)
         return 128 + signum
+    if isinstance(exc, BrokenPipeError) and exc.filename is None:  # whoever read our output left (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 128 + 13  # as if killed by SIGPIPE, like other command-line tools
     if isinstance(exc, OSError):
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
         if exc.errno == errno.ENOSPC:
