@@ -207,6 +207,28 @@ def test_badly_typed_fields_are_refused_at_load(bundle, change, message):
         load_bundle(bundle)
 
 
+def test_files_added_through_add_to_bundle_are_covered(bundle):
+    import io
+
+    from emotion.model_bundle import add_to_bundle
+
+    buffer = io.BytesIO()
+    np.savez(buffer, temperature=np.array([1.5]))
+    before = load_bundle(bundle).info
+    add_to_bundle(bundle, {"calibration.npz": buffer.getvalue()})
+    after = load_bundle(bundle)
+    assert "calibration.npz" in after.info["sha256"] and after.info["labels"] == before["labels"]
+    assert sorted(p.name for p in bundle.parent.iterdir()) == ["base"]
+    with pytest.raises(BundleError, match="reserved or not plain file names"):
+        add_to_bundle(bundle, {"../x": b"", "bundle.json": b"{}"})
+    with open(bundle / "calibration.npz", "r+b") as f:
+        f.write(b"x")
+    with pytest.raises(BundleError, match="calibration.npz is corrupt or was changed"):
+        load_bundle(bundle)
+    with pytest.raises(BundleError, match="calibration.npz is corrupt"):
+        add_to_bundle(bundle, {"notes.txt": b"x"})  # a damaged bundle is not sealed again
+
+
 def test_shipped_default_bundle_loads_and_is_sealed_whole():
     loaded = load_bundle(ROOT / "models" / "default")
     assert set(loaded.info["sha256"]) == {p.name for p in (ROOT / "models" / "default").iterdir()} - {"bundle.json"}

@@ -394,6 +394,37 @@ def seal_bundle(path: str | os.PathLike) -> Path:
     return path
 
 
+def add_to_bundle(path: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
+    """Add or replace extra files of a bundle (e.g. a calibration), keeping it verified whole.
+
+    The bundle is checked, copied with the new files and its checksums, and swapped in
+    atomically: a kill at any instant leaves the old or the new bundle.
+    """
+    path = Path(path)
+    bundle = load_bundle(path)
+    _check_extra_names(files)
+    tmp = temporary_folder(path)
+    try:
+        for entry in path.iterdir():
+            shutil.copy2(entry, tmp / entry.name)
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        _write_info(tmp, bundle.info)
+        _make_ordinary(tmp)
+        replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _check_extra_names(names) -> None:
+    """Extra files are plain names, other than those of the files every bundle has."""
+    bad = [name for name in names if Path(name).name != name or name in (*REQUIRED_FILES, REPLAY_FILE)]
+    if bad:
+        raise BundleError(f"extra bundle file name(s) {', '.join(bad)} are reserved or not plain file names")
+
+
 def _write_info(folder: Path, info: Mapping) -> None:
     """Write bundle.json with the checksums of every other file in ``folder`` and of itself."""
     content = {key: value for key, value in info.items() if key != SELF_HASH}
@@ -424,9 +455,7 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     if list(info.get("labels", labels)) != labels:
         raise BundleError(f"info lists labels {list(info['labels'])} but the model's labels are {labels}")
     extra = [*(figures or {}), *(files or {})]
-    reserved = [name for name in extra if Path(name).name != name or name in (*REQUIRED_FILES, REPLAY_FILE)]
-    if reserved:
-        raise BundleError(f"extra bundle file name(s) {', '.join(reserved)} are reserved or not plain file names")
+    _check_extra_names(extra)
     steps = _steps_from_keras(keras_model)
     if steps[0].weight.shape[0] != N_FEATURES or steps[-1].bias.shape != (len(labels),):
         raise BundleError(f"the network must map {N_FEATURES} features to {len(labels)} labels "
