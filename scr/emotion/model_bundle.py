@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -418,7 +418,7 @@ def add_to_bundle(path: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
     return path
 
 
-def _check_extra_names(names) -> None:
+def _check_extra_names(names: Iterable[str]) -> None:
     """Extra files are plain names, other than those of the files every bundle has."""
     bad = [name for name in names if Path(name).name != name or name in (*REQUIRED_FILES, REPLAY_FILE)]
     if bad:
