@@ -183,8 +183,9 @@ def test_every_file_of_a_bundle_is_checksummed(bundle, damage, message):
     ({"spec": np.array('{"a": 1}')}, "spec must be a non-empty list"),
     ({"spec": np.array(json.dumps([{"activation": "relu", "elementwise": False}] * 3))}, "softmax over 3 labels"),
     ({"weight_2": None}, "holds arrays"),
+    ({"weight_0": np.full((N_FEATURES, 24), 1e37, np.float32)}, "does not give finite probabilities"),
 ], ids=["nan-weight", "inf-bias", "shape-chain", "bias-shape", "int-weights", "spec-short", "activation",
-        "spec-type", "no-softmax", "array-missing"])
+        "spec-type", "no-softmax", "array-missing", "overflow"])
 def test_malformed_forward_pass_is_refused_at_load(bundle, forward, message):
     rewrite_npz(bundle / "forward.npz", **forward)
     reseal(bundle)  # valid checksums: only the content checks can catch it

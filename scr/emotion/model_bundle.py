@@ -372,10 +372,20 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         steps = _read_forward(path / FORWARD_FILE)
         mean, scale = _check_scaler(mean, scale)
         _check_network(steps, len(mean), labels)
+        _check_outputs_finite(Predictor(labels, mean, scale, steps), mean, scale)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         detail = str(exc).removeprefix(f"model bundle {path}: ")
         raise BundleError(f"model bundle {path}: unusable {SCALER_FILE}, {FORWARD_FILE} or labels ({detail})") from None
     return ModelBundle(path, labels, version, mean, scale, info, metrics, steps)
+
+
+def _check_outputs_finite(predictor: Predictor, mean: np.ndarray, scale: np.ndarray) -> None:
+    """Finite weights can still overflow (1e30 is finite): the network must give probabilities for typical inputs."""
+    features = mean + scale * np.random.default_rng(0).normal(size=(16, len(mean)))
+    with np.errstate(all="ignore"):
+        probabilities = predictor.predict_proba(features)
+    if not (np.all(np.isfinite(probabilities)) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)):
+        raise BundleError("the network does not give finite probabilities (its weights overflow)")
 
 
 def seal_bundle(path: str | os.PathLike) -> Path:
