@@ -33,7 +33,7 @@ from tqdm import tqdm
 from .calibration import NEUTRAL, References, calibrate, neutral_mean
 from .features import LANDMARKS
 from .labels import ordered
-from .table import LandmarkTable, TableError, load_table
+from .table import LandmarkTable, TableError, load_table, merge_tables
 from .training import training_features
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def load_sessions(data_dir: str | Path) -> PersonalData:
             skipped.append((path, str(exc)))
             continue
         if not len(table):
-            skipped.append((path, "no samples"))
+            skipped.append((path, "no usable samples" if table.skipped else "no samples"))
             continue
         # samples of one file stay together (e.g. for group-aware splits), even from tables without groups
         table.groups = np.where(table.groups == "", path.stem, table.groups)
@@ -87,8 +87,7 @@ def load_sessions(data_dir: str | Path) -> PersonalData:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped)
         raise PersonalDataError(f"none of the {len(paths)} session files in {data_dir} is usable ({reasons})")
     landmarks_only = [path for path, table in zip(files, tables) if table.descriptors is None]
-    return PersonalData(LandmarkTable.concatenate(tables, {"sessions": [p.name for p in files]}), files, skipped,
-                        landmarks_only)
+    return PersonalData(merge_tables(tables, {"sessions": [p.name for p in files]}), files, skipped, landmarks_only)
 
 
 def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples: int) -> None:
@@ -293,24 +292,24 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
         best.best_loss = float(model.evaluate(x_val, y_val, verbose=0)[0])
         best.weights = model.get_weights()
     epochs = settings.epochs if judged else settings.fixed_epochs
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     with tqdm(total=epochs, unit="epoch", desc="fine-tuning", disable=not progress) as bar:
         try:
             model.fit(x_train, y_train, sample_weight=weights, validation_data=(x_val, y_val) if judged else None,
                       epochs=epochs, batch_size=settings.batch_size, shuffle=True, verbose=0,
                       callbacks=[best, EpochBar(bar)])
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through emotion.cli
+            interrupted = exc
     epochs_run = len(best.history.get("loss", []))
     if judged:
-        if interrupted and best.best_epoch == 0:
-            raise FineTuneError("interrupted before any epoch improved on the base model; nothing written")
+        if interrupted is not None and best.best_epoch == 0:
+            raise interrupted  # no epoch improved on the base model yet: nothing to write
         model.set_weights(best.weights)
         if best.best_epoch == 0:
             warnings.append("no epoch beat the base model on your held-out samples: the personal model is the base "
                             "model; record more (or more distinct) expressions")
-    elif interrupted and not epochs_run:
-        raise FineTuneError("interrupted before the first epoch ended; nothing written")
+    elif interrupted is not None and not epochs_run:
+        raise interrupted  # not one epoch trained yet: nothing to write
     for layer, trainable in zip(model.layers, trainable_before):
         layer.trainable = trainable  # the saved network is an ordinary one, like a base bundle's
     metrics = {
@@ -324,7 +323,7 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
         "calibrated": references is not None,
         "epochs_run": epochs_run,
         "best_epoch": best.best_epoch if judged else epochs_run,
-        "interrupted": interrupted,
+        "interrupted": interrupted is not None,
         "seconds": round(time.perf_counter() - started, 2),
     }
     return FineTuneResult(model, metrics, frozen, warnings, references[0] if references else base.references)
