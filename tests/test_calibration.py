@@ -18,7 +18,7 @@ from emotion.calibration import (
 from emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
 from emotion.detect import Faces
 from emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
-from emotion.model_bundle import BundleError, load_bundle, save_bundle
+from emotion.model_bundle import BundleError, add_to_bundle, load_bundle, save_bundle
 from emotion.reading import EmotionReader
 from emotion.recording import neutral_first
 from emotion.table import LandmarkTable, save_table
@@ -126,8 +126,7 @@ def test_bundle_without_references_loads_and_reads_uncalibrated(tmp_path, model)
     (References(np.zeros(12, np.float32), FEATURE_VERSION, 5), "has shape (12,), but the model takes 1404"),
 ], ids=["version", "length"])
 def test_a_reference_of_other_features_is_refused_in_one_line(tmp_path, model, refs, message):
-    path = save(tmp_path / "b", model, None)
-    (path / REFERENCE_FILE).write_bytes(refs.to_bytes())  # e.g. copied from another bundle
+    path = add_to_bundle(save(tmp_path / "b", model, None), {REFERENCE_FILE: refs.to_bytes()})  # e.g. from another
     with pytest.raises(BundleError, match="neutral reference") as error:
         load_bundle(path)
     assert message in str(error.value) and "\n" not in str(error.value)

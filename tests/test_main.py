@@ -130,12 +130,12 @@ def test_a_bundle_with_a_reference_of_other_features_is_one_clear_line(calibrate
 
     from emotion.calibration import REFERENCE_FILE, References
 
+    from emotion.model_bundle import add_to_bundle
+
     bad = tmp_path / "bad"
     shutil.copytree(calibrated_bundles["base"], bad)
-    (bad / REFERENCE_FILE).write_bytes(References(np.zeros(1404, np.float32), "old-features", 3).to_bytes())
-    info = json.loads((bad / "bundle.json").read_text())
-    del info["sha256"][REFERENCE_FILE]  # as if copied in by hand from an older bundle
-    (bad / "bundle.json").write_text(json.dumps(info))
+    old = References(np.zeros(1404, np.float32), "old-features", 3)
+    add_to_bundle(bad, {REFERENCE_FILE: old.to_bytes()})  # e.g. the reference of an older bundle
     result = demo("--model", str(bad), "--source", str(SAMPLE_CLIP))
     assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert "was computed on features 'old-features'" in result.stderr
