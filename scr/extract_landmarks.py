@@ -12,10 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from emotion.cli import fail
+from emotion.cli import add_landmarker_options, fail, quiet_native_logs
 from emotion.dataset_source import (
     AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_class_folders, from_csv,
 )
+from emotion.detect import LandmarkerError
 from emotion.extraction import cap_per_class, extract_table, preselect
 from emotion.labels import UnknownLabelError, canonical_labels
 from emotion.table import TableError, save_table
@@ -47,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    add_landmarker_options(p)
     return p.parse_args(argv)
 
 
@@ -83,6 +85,7 @@ def register_backend(backend: str, scheduler: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     group_rule = GROUP_RULES[args.groups]
     try:
         check_writable(args.out, args.force)
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(items)} labelled images from {source}; extracting {len(selected)} "
               f"with {args.workers} {args.backend} worker(s)")
         table, report = extract_table(selected, args.workers, args.backend, progress=not args.no_progress,
-                                      meta={"source": source, "max_per_class": args.max_per_class})
+                                      meta={"source": source, "max_per_class": args.max_per_class},
+                                      landmarker=args.landmarker, verbose=args.verbose)
         report.skipped[:0] = skipped
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
         print(report.summary())
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DatasetError("no faces found in any image; nothing written")
         table = cap_per_class(table, args.max_per_class)
         save_table(table, args.out)
-    except (DatasetError, UnknownLabelError, TableError, OSError) as exc:
+    except (DatasetError, UnknownLabelError, TableError, LandmarkerError, OSError) as exc:
         return fail(exc)
     for path, reason in report.skipped[:20]:
         print(f"  skipped {path}: {reason}")

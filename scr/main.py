@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import os
 
-# Keep the console to our own lines: no OpenCV camera-probing warnings, FFmpeg complaints or TF start-up noise.
-for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+# Keep the console to our own lines: no OpenCV camera-probing warnings or FFmpeg complaints
+# (MediaPipe's and TensorFlow's start-up lines: see emotion.cli.quiet_native_logs).
+for _var, _value in (("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
     os.environ.setdefault(_var, _value)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from emotion.cli import fail, positive_int  # noqa: E402
+from emotion.cli import add_landmarker_options, fail, positive_int, quiet_native_logs  # noqa: E402
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
-from emotion.detect import get_detector  # noqa: E402
-from emotion.face_search import FaceSearch  # noqa: E402
-from emotion.frames import ImageFolderSource, SourceError  # noqa: E402
+from emotion.detect import FaceMesh, LandmarkerError, Mode, mode_for  # noqa: E402
+from emotion.frames import SourceError  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
 from emotion.reading import EmotionReader  # noqa: E402
 from emotion.recording import has_display  # noqa: E402
@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoothing", type=positive_int, default=WINDOW,
                    help="average each face's probabilities over about this many frames; 1 = off "
                         "(default: %(default)s)")
+    p.add_argument("--blendshapes", action="store_true",
+                   help="also log each face's 52 blendshape scores (runs the Tasks landmarker)")
+    add_landmarker_options(p)
     return p.parse_args(argv)
 
 
@@ -69,6 +72,7 @@ def describe_outputs(display: bool, output: Path | None, log: Path | None) -> st
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     try:
         model_dir = args.model or find_default_model(MODELS)
         bundle = load_bundle(model_dir)
@@ -86,12 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         where = describe_outputs(display, output, log)
         if where:
             print(where)
-        photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
-        detector = get_detector(static=True, max_faces=args.max_faces) if photos else FaceSearch(args.max_faces)
-        reader = EmotionReader(detector, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing)
+        mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
         try:
-            stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
-        except DemoError as exc:
+            with FaceMesh(mode, args.max_faces, landmarker=args.landmarker, blendshapes=args.blendshapes,
+                          verbose=args.verbose) as mesh:
+                reader = EmotionReader(mesh, bundle.predictor(), args.min_confidence,
+                                       1 if mode is Mode.IMAGE else args.smoothing)
+                stats = run(source, reader, display, output, log,
+                            title=f"emotion demo - {kind} model {model_dir.name}")
+        except (DemoError, LandmarkerError) as exc:
             return fail(exc)
     print(stats.summary())
     for what, path in (("annotated video", output), ("log", log)):

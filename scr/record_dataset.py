@@ -16,7 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion.cli import fail, positive_int
+from emotion.cli import add_landmarker_options, fail, positive_int, quiet_native_logs
+from emotion.detect import LandmarkerError
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
 from emotion.recording import RecordingError, has_display, record
@@ -40,11 +41,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: every frame headless, SPACE only in the preview)")
     p.add_argument("--no-preview", action="store_true", help="record headless even with a camera and a display")
     p.add_argument("--no-progress", action="store_true")
+    add_landmarker_options(p)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     try:
         labels = canonical_labels((args.labels or args.label).split(","))
         with open_source(args.source) as source:
@@ -52,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             samples = args.samples or (CAMERA_SAMPLES if source.live else None)
             name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
             results = record(source, name, labels, args.out_dir, samples, args.every, preview,
-                             progress=not args.no_progress)
-    except (SourceError, RecordingError, UnknownLabelError, OSError) as exc:
+                             progress=not args.no_progress, landmarker=args.landmarker, verbose=args.verbose)
+    except (SourceError, RecordingError, UnknownLabelError, LandmarkerError, OSError) as exc:
         return fail(exc)
     interrupted = False
     for session, path in results:

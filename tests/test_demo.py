@@ -14,7 +14,7 @@ from emotion.demo import (
     HELP, Action, FpsMeter, ViewState, action_for_key, apply_action, frame_record, open_demo_source, run,
 )
 from emotion.emoji import UNCERTAIN
-from emotion.face_search import FaceSearch
+from emotion.detect import FaceMesh
 from emotion.features import N_FEATURES
 from emotion.frames import SourceError, VideoFileSource, open_source
 from emotion.reading import EmotionReader, FaceReading
@@ -49,9 +49,8 @@ def clips(astronaut, tmp_path_factory):
 
 def _run(path, tmp_path, **kwargs):
     predictor = StandInPredictor()
-    reader = EmotionReader(FaceSearch(4), predictor, min_confidence=0.3)
-    with open_source(path) as source:
-        stats = run(source, reader, **kwargs)
+    with FaceMesh("video", 4) as mesh, open_source(path) as source:
+        stats = run(source, EmotionReader(mesh, predictor, min_confidence=0.3), **kwargs)
     return stats, predictor
 
 

@@ -1,8 +1,9 @@
 """Labelled images -> a landmark table, in parallel with joblib.
 
-Images are sent to workers in chunks, so each worker process creates its Face Mesh
-once (see :func:`emotion.detect.get_detector`) and the pickling cost per image is
-a few kilobytes of landmarks. Any joblib backend works: ``loky`` on one machine,
+Images are sent to workers in chunks of many images, and each chunk is read by one
+face mesh its worker opens and closes (:class:`emotion.detect.FaceMesh`): nothing
+outlives the chunk, and opening a graph (~0.1 s) is spread over hundreds of images.
+The pickling cost per image is a few kilobytes of landmarks. Any joblib backend works: ``loky`` on one machine,
 ``dask`` or ``ray`` on a cluster once their joblib backend is registered.
 """
 from __future__ import annotations
@@ -51,23 +52,29 @@ class ExtractionReport:
         )
 
 
-def landmarks_of_files(paths: Sequence[str]) -> list[tuple[np.ndarray | None, int, int, str]]:
+def landmarks_of_files(paths: Sequence[str], landmarker: str | None = None,
+                       verbose: bool = False) -> list[tuple[np.ndarray | None, int, int, str]]:
     """Landmarks of the first face in each image file: (landmarks or None, width, height, failure reason)."""
-    from .detect import get_detector
+    from .detect import FaceMesh, Mode
 
-    detector = get_detector(static=True, max_faces=1)
     out = []
-    for path in paths:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            out.append((None, 0, 0, UNREADABLE))
-            continue
-        faces = detector(image)
-        if len(faces):
-            out.append((faces.landmarks[0], faces.width, faces.height, ""))
-        else:
-            out.append((None, faces.width, faces.height, NO_FACE))
+    with FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
+        for path in paths:
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                out.append((None, 0, 0, UNREADABLE))
+                continue
+            faces = mesh(image)
+            if len(faces):
+                out.append((faces.landmarks[0], faces.width, faces.height, ""))
+            else:
+                out.append((None, faces.width, faces.height, NO_FACE))
     return out
+
+
+def chunk_length(n_items: int, workers: int, chunk_size: int) -> int:
+    """At most ``chunk_size`` images per chunk, fewer when that would leave workers idle."""
+    return max(1, min(chunk_size, math.ceil(n_items / max(1, workers))))
 
 
 def preselect(items: Sequence[LabeledImage], max_per_class: int | None, seed: int = 0) -> list[LabeledImage]:
@@ -103,21 +110,26 @@ def extract_table(
     items: Sequence[LabeledImage],
     workers: int = 1,
     backend: str = "loky",
-    chunk_size: int = 32,
+    chunk_size: int = 256,
     progress: bool = True,
     meta: dict | None = None,
+    landmarker: str | None = None,
+    verbose: bool = False,
 ) -> tuple[LandmarkTable, ExtractionReport]:
     """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done."""
-    import mediapipe
+    from .detect import default_landmarker, mediapipe_version
 
+    landmarker = landmarker or default_landmarker()
     report = ExtractionReport()
-    chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
+    size = chunk_length(len(items), workers, chunk_size)
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
     rows: list[tuple[LabeledImage, np.ndarray, int, int]] = []
     start = time.perf_counter()
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
     try:
         parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
-        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk]) for chunk in chunks)
+        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], landmarker, verbose)
+                           for chunk in chunks)
         for chunk, result in zip(chunks, results):
             for item, (landmarks, width, height, reason) in zip(chunk, result):
                 report.images += 1
@@ -144,7 +156,8 @@ def extract_table(
         images_read=report.images,
         faces_found=report.faces,
         interrupted=report.interrupted,
-        mediapipe_version=mediapipe.__version__,
+        mediapipe_version=mediapipe_version(),
+        landmarker=landmarker,
         feature_version=FEATURE_VERSION,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

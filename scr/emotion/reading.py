@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .detect import BLENDSHAPES
 from .emoji import UNCERTAIN, emoji_char
 from .face_search import Detector
 from .face_tracking import FaceTracker
@@ -36,6 +37,7 @@ class FaceReading:
     probs: np.ndarray  # (k,) smoothed, in the model's label order
     label: str  # a model label, or UNCERTAIN when its probability is below the threshold
     confidence: float  # smoothed probability of the label the smoother holds
+    blendshapes: np.ndarray | None = None  # (52,) scores in emotion.detect.BLENDSHAPES order, when asked for
 
     @property
     def emoji(self) -> str:
@@ -43,7 +45,7 @@ class FaceReading:
 
     def to_json(self, labels: list[str]) -> dict:
         """The face's entry in the per-frame log (probabilities rounded: the log is for reading, not replay)."""
-        return {
+        entry = {
             "id": self.track,
             "box": list(self.box),
             "label": self.label,
@@ -51,6 +53,9 @@ class FaceReading:
             "emoji": self.emoji,
             "probs": {name: round(float(p), 4) for name, p in zip(labels, self.probs)},
         }
+        if self.blendshapes is not None:
+            entry["blendshapes"] = {name: round(float(v), 4) for name, v in zip(BLENDSHAPES, self.blendshapes)}
+        return entry
 
 
 class EmotionReader:
@@ -79,5 +84,6 @@ class EmotionReader:
             confidence = float(smoothed[i, best[i]])
             label = self.labels[best[i]] if confidence >= self.min_confidence else UNCERTAIN
             readings.append(FaceReading(track, tuple(int(v) for v in boxes[i]), faces.landmarks[i], smoothed[i],
-                                        label, confidence))
+                                        label, confidence,
+                                        None if faces.blendshapes is None else faces.blendshapes[i]))
         return readings
