@@ -158,3 +158,54 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
                           env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "scr")}, timeout=300)
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
     assert done.stderr == ""
+
+
+class CountingMesh:
+    """Stands in for FaceMesh in its callers: counts how many are opened and whether each was closed."""
+
+    opened: list["CountingMesh"] = []
+    faces = None  # what every call returns
+
+    def __init__(self, mode, max_faces=1, **kwargs):
+        self.mode, self.calls, self.closed = Mode(mode), 0, False
+        CountingMesh.opened.append(self)
+
+    def __call__(self, image):
+        self.calls += 1
+        return CountingMesh.faces
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+
+
+def test_extraction_opens_one_face_mesh_per_chunk_and_closes_it(monkeypatch, tmp_path, astronaut, astronaut_faces):
+    import cv2
+
+    import emotion.detect
+    from emotion.extraction import landmarks_of_files
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"{i}.jpg"))
+        cv2.imwrite(paths[-1], astronaut)
+    monkeypatch.setattr(emotion.detect, "FaceMesh", CountingMesh)
+    CountingMesh.opened, CountingMesh.faces = [], astronaut_faces
+    rows = landmarks_of_files(paths)
+    assert [r[0] is not None for r in rows] == [True] * 3
+    assert [(m.mode, m.calls, m.closed) for m in CountingMesh.opened] == [(Mode.IMAGE, 3, True)]
+
+
+def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(monkeypatch, tmp_path, astronaut,
+                                                                             astronaut_faces):
+    from emotion import recording
+
+    clip = write_video(tmp_path / "c.mp4", [astronaut] * 3)
+    monkeypatch.setattr(recording, "FaceMesh", CountingMesh)
+    CountingMesh.opened, CountingMesh.faces = [], astronaut_faces
+    with open_source(clip) as source:
+        saved = recording.record(source, "clip", ["happy"], tmp_path / "out", samples=None, progress=False)
+    assert len(saved[0][0]) == 3
+    assert [(m.mode, m.calls, m.closed) for m in CountingMesh.opened] == [(Mode.VIDEO, 3, True)]
