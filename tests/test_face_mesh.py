@@ -209,3 +209,18 @@ def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(mon
         saved = recording.record(source, "clip", ["happy"], tmp_path / "out", samples=None, progress=False)
     assert len(saved[0][0]) == 3
     assert [(m.mode, m.calls, m.closed) for m in CountingMesh.opened] == [(Mode.VIDEO, 3, True)]
+
+
+def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
+    """Worker processes print nothing of MediaPipe's or TensorFlow's, however many graphs they open."""
+    import cv2
+
+    for label in ("happy", "sad"):
+        (tmp_path / "faces" / label).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / "faces" / label / f"{i}.jpg"), astronaut)
+    done = subprocess.run([sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), "--data-dir",
+                           str(tmp_path / "faces"), "--out", str(tmp_path / "t.npz"), "--workers", "2",
+                           "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and done.stderr == ""

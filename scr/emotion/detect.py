@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -121,6 +122,36 @@ def default_landmarker() -> str:
     return "legacy" if mediapipe_version().startswith("0.") else "tasks"
 
 
+class _Stderr:
+    """Points file descriptor 2 at /dev/null while anyone in the process asks for quiet (threads nest safely)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: int | None = None
+
+    def hush(self) -> None:
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                sys.stderr.flush()
+                self._saved = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+
+
+_STDERR = _Stderr()
+
+
 @contextlib.contextmanager
 def native_quiet(enabled: bool = True) -> Iterator[None]:
     """Silence what native code writes to stderr (MediaPipe's ``W0000`` and XNNPACK start-up lines).
@@ -131,16 +162,11 @@ def native_quiet(enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    _STDERR.hush()
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
+        _STDERR.restore()
 
 
 def _checked(image_bgr: np.ndarray) -> np.ndarray:

@@ -55,10 +55,11 @@ class ExtractionReport:
 def landmarks_of_files(paths: Sequence[str], landmarker: str | None = None,
                        verbose: bool = False) -> list[tuple[np.ndarray | None, int, int, str]]:
     """Landmarks of the first face in each image file: (landmarks or None, width, height, failure reason)."""
-    from .detect import FaceMesh, Mode
+    from .detect import FaceMesh, Mode, native_quiet
 
     out = []
-    with FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
+    # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
+    with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
         for path in paths:
             image = cv2.imread(path, cv2.IMREAD_COLOR)
             if image is None:
