@@ -24,7 +24,7 @@ from pathlib import Path  # noqa: E402
 
 from emotion.cli import add_landmarker_options, fail, positive_int, quiet_native_logs  # noqa: E402
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
-from emotion.detect import FaceMesh, LandmarkerError, Mode, mode_for  # noqa: E402
+from emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
 from emotion.frames import SourceError  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
 from emotion.reading import EmotionReader  # noqa: E402
@@ -91,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         if where:
             print(where)
         mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
+        landmarker, mismatch = landmarker_for_model(bundle.info.get("landmarker"),
+                                                    "tasks" if args.blendshapes else args.landmarker)
+        if mismatch:
+            print(mismatch)
         try:
-            with FaceMesh(mode, args.max_faces, landmarker=args.landmarker, blendshapes=args.blendshapes,
+            with FaceMesh(mode, args.max_faces, landmarker=landmarker, blendshapes=args.blendshapes,
                           verbose=args.verbose) as mesh:
                 reader = EmotionReader(mesh, bundle.predictor(), args.min_confidence,
                                        1 if mode is Mode.IMAGE else args.smoothing)

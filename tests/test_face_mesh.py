@@ -13,7 +13,8 @@ import pytest
 from demo_data import scene, write_video
 from emotion.demo import run
 from emotion.detect import (
-    BLENDSHAPES, TASK_FILE, FaceMesh, LandmarkerError, Mode, default_landmarker, detect, mode_for,
+    BLENDSHAPES, TASK_FILE, FaceMesh, LandmarkerError, Mode, default_landmarker, detect, landmarker_for_model,
+    mode_for,
 )
 from emotion.features import normalize
 from emotion.frames import open_source
@@ -165,6 +166,7 @@ class CountingMesh:
 
     opened: list["CountingMesh"] = []
     faces = None  # what every call returns
+    landmarker = "counting"
 
     def __init__(self, mode, max_faces=1, **kwargs):
         self.mode, self.calls, self.closed = Mode(mode), 0, False
@@ -209,6 +211,7 @@ def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(mon
         saved = recording.record(source, "clip", ["happy"], tmp_path / "out", samples=None, progress=False)
     assert len(saved[0][0]) == 3
     assert [(m.mode, m.calls, m.closed) for m in CountingMesh.opened] == [(Mode.VIDEO, 3, True)]
+    assert saved[0][0].table().meta["landmarker"] == "counting"
 
 
 def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
@@ -224,3 +227,13 @@ def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
                            "--no-progress"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "wrote" in done.stdout and done.stderr == ""
+
+
+def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
+    monkeypatch.delenv("EMOTION_LANDMARKER", raising=False)
+    assert landmarker_for_model("tasks") == ("tasks", None)
+    assert landmarker_for_model(None) == (default_landmarker(), None)
+    name, warning = landmarker_for_model("legacy")
+    assert name == ("legacy" if LEGACY_INSTALLED else "tasks") and (warning is None) == LEGACY_INSTALLED
+    name, warning = landmarker_for_model("tasks", "legacy")  # asked for: obeyed, with a warning
+    assert name == "legacy" and "trained on tasks landmarks" in warning

@@ -65,6 +65,7 @@ class Session:
     several_faces: int = 0
     unreadable: int = 0
     interrupted: bool = False
+    landmarker: str | None = None  # None: a detector the caller passed in
 
     def __post_init__(self) -> None:
         self.label = canonical_label(self.label)
@@ -99,6 +100,7 @@ class Session:
                 "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "mediapipe_version": mediapipe_version(),
                 "feature_version": FEATURE_VERSION,
+                "landmarker": self.landmarker,
                 "static_detection": self.static,
                 "frames_read": self.frames_read,
                 "skipped_counts": {"no_face": self.no_face, "several_faces": self.several_faces,
@@ -277,6 +279,8 @@ def record(
         with contextlib.ExitStack() as owned:
             if detector is None:  # 2 faces, so a second face is noticed and skipped
                 detector = owned.enter_context(FaceMesh(mode, 2, landmarker=landmarker, verbose=verbose))
+                for session in sessions:
+                    session.landmarker = detector.landmarker
             if preview:
                 record_preview(source, sessions, detector, samples, every)
             else:
