@@ -1,11 +1,11 @@
 """The legacy Face Mesh and the Tasks face landmarker side by side: same landmarks? same model accuracy? speed?
 
-  python benchmarks/landmarkers.py compat --yolo-dir /work/data/YOLO_format/test [--n 600] [--model DIR]
+  python benchmarks/landmarkers.py compat --data-dir /work/data/YOLO_format [--split test] [--n 600] [--model DIR]
   python benchmarks/landmarkers.py speed [--video datasets/samples/astronaut.mp4] [--repeats 3]
 
-compat: both landmarkers read the same labelled photos (a YOLO-format split: images/,
-labels/ and the class names of the data.yaml above it; one face per image) through the
-extraction pipeline (``--workers`` processes). On the photos where both find the face:
+compat: both landmarkers read the same labelled photos (one split of a YOLO-format set,
+e.g. AffectNet's) through the extraction pipeline (``--workers`` processes, tiny crops
+enlarged, appearance descriptors computed). On the photos where both find the face:
 the per-point distance between their first 468 landmarks after ``normalize`` (faces
 have RMS radius 1 there), against the distance between two different photos read by
 one landmarker; then the model's accuracy on the landmarks of each, and how often the
@@ -21,7 +21,6 @@ only the Tasks rows run.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
@@ -34,12 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scr"), str(ROOT / "tests"), str(Path(__file__).resolve().parent)]
 
-from emotion.dataset_source import LabeledImage  # noqa: E402
+from emotion.dataset_source import from_yolo  # noqa: E402
 from emotion.detect import FaceMesh, default_landmarker, graph_factory, mediapipe_version  # noqa: E402
 from emotion.evaluation import evaluate_labels  # noqa: E402
 from emotion.extraction import extract_table  # noqa: E402
 from emotion.features import normalize  # noqa: E402
-from emotion.labels import canonical_label  # noqa: E402
 from emotion.model_bundle import find_default_model, load_bundle  # noqa: E402
 from emotion.table import LandmarkTable, save_table  # noqa: E402
 from realtime import demo_rate, earlier_loop, rate  # noqa: E402
@@ -47,40 +45,28 @@ from realtime import demo_rate, earlier_loop, rate  # noqa: E402
 LEGACY = mediapipe_version().startswith("0.")
 
 
-def yolo_items(split: Path, n: int | None) -> list[LabeledImage]:
-    """The first ``n`` images (sorted) of a YOLO split, labelled by the class of their first box."""
-    names_text = (split.parent / "data.yaml").read_text(encoding="utf-8").split("names:", 1)[1]
-    names = re.findall(r"['\"]([^'\"]+)['\"]", names_text)
-    items = []
-    for image in sorted((split / "images").iterdir())[:n]:
-        label_file = split / "labels" / f"{image.stem}.txt"
-        first = label_file.read_text().split() if label_file.is_file() else []
-        if first:
-            items.append(LabeledImage(str(image), canonical_label(names[int(first[0])])))
-    return items
-
-
-def features(table: LandmarkTable) -> np.ndarray:
+def aligned(table: LandmarkTable) -> np.ndarray:
     return normalize(table.landmarks, table.width, table.height).reshape(len(table), 468, 3)
 
 
 def compat(args: argparse.Namespace) -> None:
-    items = yolo_items(args.yolo_dir, args.n)
-    print(f"{len(items)} photos of {args.yolo_dir} ; mediapipe {mediapipe_version()}")
+    items = [item for item in from_yolo(args.data_dir) if item.split == args.split][:args.n]
+    print(f"{len(items)} photos of {args.data_dir} ({args.split}) ; mediapipe {mediapipe_version()}")
     tables = {}
     for name in ("legacy", "tasks"):
         table, report = extract_table(items, workers=args.workers, progress=False, landmarker=name,
-                                      meta={"source": str(args.yolo_dir)})
+                                      meta={"source": str(args.data_dir)})
         print(f"  {name:6s}: {report.summary()}")
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        save_table(table, args.out_dir / f"{args.yolo_dir.name}_{name}.npz")
+        save_table(table, args.out_dir / f"{args.split}_{name}.npz")
         tables[name] = table
     legacy, tasks = tables["legacy"], tables["tasks"]
     both = sorted(set(legacy.paths.tolist()) & set(tasks.paths.tolist()))
     print(f"faces found: legacy {len(legacy)}, tasks {len(tasks)}, both {len(both)} of {len(items)}")
     pick = {name: np.array([{p: i for i, p in enumerate(t.paths.tolist())}[p] for p in both])
             for name, t in tables.items()}
-    a, b = features(legacy.subset(pick["legacy"])), features(tasks.subset(pick["tasks"]))
+    read = {name: tables[name].subset(pick[name]) for name in tables}
+    a, b = aligned(read["legacy"]), aligned(read["tasks"])
     per_point = np.linalg.norm(a - b, axis=2)  # (n, 468)
     rms = np.sqrt((per_point ** 2).mean(axis=1))
     other = np.sqrt((np.linalg.norm(a - np.roll(a, 1, axis=0), axis=2) ** 2).mean(axis=1))
@@ -88,15 +74,15 @@ def compat(args: argparse.Namespace) -> None:
           f"95th percentile {np.percentile(rms, 95):.4f}")
     print(f"  for scale: two different photos, legacy vs legacy: median {np.median(other):.4f}")
     worst = np.argsort(-per_point.mean(axis=0))[:5]
-    print(f"  points that differ most (mean distance): "
+    print("  points that differ most (mean distance): "
           + ", ".join(f"{i} ({per_point[:, i].mean():.3f})" for i in worst))
 
     bundle = load_bundle(args.model or find_default_model(ROOT / "models"))
     predictor = bundle.predictor()
-    truth = legacy.subset(pick["legacy"]).labels
-    predicted = {name: predictor.predict(feats.reshape(len(feats), -1)) for name, feats in (("legacy", a),
-                                                                                            ("tasks", b))}
-    print(f"model {bundle.path} ({', '.join(bundle.labels)}) on the {len(both)} photos both read:")
+    truth = read["legacy"].labels
+    predicted = {name: predictor.predict(t.features(predictor.feature_set)) for name, t in read.items()}
+    print(f"model {bundle.path} ({predictor.feature_set}; {', '.join(bundle.labels)}) on the {len(both)} "
+          "photos both read:")
     for name, labels in predicted.items():
         m = evaluate_labels(truth, labels, bundle.labels)
         print(f"  {name:6s} landmarks: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}")
@@ -148,7 +134,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     c = sub.add_parser("compat", help="landmarks and model accuracy of both landmarkers on the same photos")
-    c.add_argument("--yolo-dir", type=Path, required=True, help="a YOLO split: images/, labels/, ../data.yaml")
+    c.add_argument("--data-dir", type=Path, required=True, help="a YOLO-format set (data.yaml, split folders)")
+    c.add_argument("--split", default="test", help="which of its splits (default: %(default)s)")
     c.add_argument("--n", type=int, help="first N images (default: all)")
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--out-dir", type=Path, default=ROOT / "datasets" / "landmarkers")

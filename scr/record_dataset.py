@@ -18,6 +18,7 @@ from pathlib import Path
 
 from emotion.cli import add_landmarker_options, fail, positive_int, quiet_native_logs
 from emotion.detect import LandmarkerError
+from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
 from emotion.recording import RecordingError, has_display, record
@@ -40,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="keep every K-th frame; in the preview, capture automatically every K frames "
                         "(default: every frame headless, SPACE only in the preview)")
     p.add_argument("--no-preview", action="store_true", help="record headless even with a camera and a display")
+    p.add_argument("--features", choices=list(FEATURE_SETS), default=HYBRID,
+                   help="what to store per face: landmarks and the appearance descriptor of the aligned face "
+                        "(default; what hybrid models fine-tune on), or landmarks only")
     p.add_argument("--no-progress", action="store_true")
     add_landmarker_options(p)
     return p.parse_args(argv)
@@ -55,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             samples = args.samples or (CAMERA_SAMPLES if source.live else None)
             name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
             results = record(source, name, labels, args.out_dir, samples, args.every, preview,
-                             progress=not args.no_progress, landmarker=args.landmarker, verbose=args.verbose)
+                             progress=not args.no_progress, appearance=args.features != LANDMARKS,
+                             landmarker=args.landmarker, verbose=args.verbose)
     except (SourceError, RecordingError, UnknownLabelError, LandmarkerError, OSError) as exc:
         return fail(exc)
     interrupted = False

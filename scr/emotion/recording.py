@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, describe
 from .detect import Faces, FaceMesh, Mode, mediapipe_version, mode_for
 from .features import FEATURE_VERSION
 from .frames import Frame, FrameSource
@@ -55,8 +56,11 @@ class Session:
     label: str
     source: str
     static: bool
+    appearance: bool = True
+    """Also keep each face's appearance descriptor (never the picture), for hybrid models."""
     started: datetime = field(default_factory=lambda: datetime.now().astimezone())
     landmarks: list[np.ndarray] = field(default_factory=list)
+    descriptors: list[np.ndarray] = field(default_factory=list)
     widths: list[int] = field(default_factory=list)
     heights: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
@@ -82,6 +86,8 @@ class Session:
                 self.no_face += 1
             return False
         self.landmarks.append(faces.landmarks[0])
+        if self.appearance:
+            self.descriptors.append(describe(frame.image, faces.landmarks[0]))
         self.widths.append(faces.width)
         self.heights.append(faces.height)
         self.names.append(frame.name if self.static else f"{frame.name}#{frame.index}")
@@ -90,6 +96,9 @@ class Session:
     def table(self) -> LandmarkTable:
         n = len(self)
         landmarks = np.stack(self.landmarks) if n else np.zeros((0, 468, 3), np.float32)
+        descriptors = None
+        if self.appearance:
+            descriptors = np.stack(self.descriptors) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
         return LandmarkTable(
             landmarks, self.widths, self.heights, [self.label] * n, self.names, [self.group] * n,
             {
@@ -101,12 +110,14 @@ class Session:
                 "mediapipe_version": mediapipe_version(),
                 "feature_version": FEATURE_VERSION,
                 "landmarker": self.landmarker,
+                "appearance_version": APPEARANCE_VERSION if self.appearance else None,
                 "static_detection": self.static,
                 "frames_read": self.frames_read,
                 "skipped_counts": {"no_face": self.no_face, "several_faces": self.several_faces,
                             "unreadable": self.unreadable},
                 "interrupted": self.interrupted,
             },
+            descriptors=descriptors,
         )
 
     @property
@@ -254,6 +265,7 @@ def record(
     preview: bool = False,
     progress: bool = True,
     detector: Detector | None = None,
+    appearance: bool = True,
     landmarker: str | None = None,
     verbose: bool = False,
 ) -> list[tuple[Session, Path | None]]:
@@ -274,7 +286,7 @@ def record(
     if preview and not samples:
         raise RecordingError("the preview needs a number of samples per label (--samples N)")
     mode = mode_for(source)
-    sessions = [Session(label, source_name, mode is Mode.IMAGE) for label in labels]
+    sessions = [Session(label, source_name, mode is Mode.IMAGE, appearance) for label in labels]
     try:
         with contextlib.ExitStack() as owned:
             if detector is None:  # 2 faces, so a second face is noticed and skipped
