@@ -295,7 +295,8 @@ class QuietStart:
         return faces
 
     def close(self) -> None:
-        self._graph.close()
+        with native_quiet():  # a graph that never ran its landmark model logs its start-up when it stops
+            self._graph.close()
 
 
 def graph_factory(landmarker: str | None = None, min_confidence: float = 0.5, blendshapes: bool = False,
