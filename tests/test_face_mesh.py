@@ -237,3 +237,15 @@ def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
     assert name == ("legacy" if LEGACY_INSTALLED else "tasks") and (warning is None) == LEGACY_INSTALLED
     name, warning = landmarker_for_model("tasks", "legacy")  # asked for: obeyed, with a warning
     assert name == "legacy" and "trained on tasks landmarks" in warning
+
+
+def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut_faces):
+    from emotion.table import LandmarkTable, save_table
+    from train_model import load_tables
+
+    def table(name: str, landmarker: str) -> Path:
+        return save_table(LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], [name], [""],
+                                        {"landmarker": landmarker}), tmp_path / name)
+
+    assert load_tables([table("a.npz", "tasks")]).meta["landmarker"] == "tasks"
+    assert load_tables([table("a.npz", "tasks"), table("b.npz", "legacy")]).meta["landmarker"] is None
