@@ -280,19 +280,21 @@ class TasksGraph:
 
 
 class QuietStart:
-    """A graph whose first call is silenced too: its first inference logs (XNNPACK, feedback manager)."""
+    """A graph whose first calls are silenced too: its first inferences log (XNNPACK, feedback manager),
+    from MediaPipe's own threads, at times that drift under load; a few quiet calls cover that."""
+
+    QUIET_CALLS = 3
 
     def __init__(self, graph: Graph):
         self._graph = graph
-        self._started = False
+        self._calls = 0
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
-        if self._started:
+        if self._calls >= self.QUIET_CALLS:
             return self._graph(image_bgr)
+        self._calls += 1
         with native_quiet():
-            faces = self._graph(image_bgr)
-        self._started = True
-        return faces
+            return self._graph(image_bgr)
 
     def close(self) -> None:
         with native_quiet():  # a graph that never ran its landmark model logs its start-up when it stops
