@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import os
 
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
 # Keep the console to our own lines: no OpenCV camera-probing warnings or FFmpeg complaints
 # (MediaPipe's and TensorFlow's start-up lines: see emotion.cli.quiet_native_logs).
 for _var, _value in (("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
@@ -22,23 +27,19 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from emotion.cli import add_landmarker_options, fail, positive_int, quiet_native_logs  # noqa: E402
+from emotion.cli import (  # noqa: E402
+    add_landmarker_options, fail, int_range, interrupted_code, probability, quiet_native_logs, run_command,
+)
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
 from emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
 from emotion.frames import SourceError  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
 from emotion.reading import EmotionReader  # noqa: E402
 from emotion.recording import has_display  # noqa: E402
 from emotion.smoothing import WINDOW  # noqa: E402
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
-
-
-def probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,10 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-display", action="store_true", help="run headless even when a display exists")
     p.add_argument("--output", type=Path, help="write the annotated video here (.mp4)")
     p.add_argument("--log", type=Path, help="write one JSON line per frame here (.jsonl)")
-    p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
+    p.add_argument("--max-faces", type=int_range(1, 32), default=4, help="faces per frame (default: %(default)s)")
     p.add_argument("--min-confidence", type=probability, default=0.4,
                    help="below this probability a face shows 'uncertain' (default: %(default)s)")
-    p.add_argument("--smoothing", type=positive_int, default=WINDOW,
+    p.add_argument("--smoothing", type=int_range(1, 10_000), default=WINDOW,
                    help="average each face's probabilities over about this many frames; 1 = off "
                         "(default: %(default)s)")
     p.add_argument("--blendshapes", action="store_true",
@@ -83,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         output, log = args.output, args.log
         if fell_back:
             output, log = output or FALLBACK_OUTPUT, log or FALLBACK_LOG
+        try:
+            check_outputs({"--source": existing_inputs([args.source]) + ([SAMPLE_CLIP] if fell_back else []),
+                           "--model": model_dir}, {"--output": output, "--log": log}, whole=["--model"])
+            for path in filter(None, (output, log)):
+                check_writable(path)
+        except OutputError as exc:
+            return fail(exc)
+        if fell_back:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
@@ -108,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     for what, path in (("annotated video", output), ("log", log)):
         if path:
             print(f"wrote {what}: {path}")
-    return 130 if stats.interrupted else 0
+    return interrupted_code() if stats.interrupted else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -16,11 +16,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion.cli import add_landmarker_options, fail, positive_int, quiet_native_logs
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
+from emotion.cli import add_landmarker_options, fail, interrupted_code, positive_int, quiet_native_logs, run_command
 from emotion.detect import LandmarkerError
 from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
+from emotion.outputs import OutputError, check_writable
 from emotion.recording import RecordingError, has_display, record
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "personal_data"
@@ -54,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_native_logs(args.verbose)
     try:
         labels = canonical_labels((args.labels or args.label).split(","))
+        check_writable(args.out_dir, into=True)  # before recording, not after: never capture what cannot be kept
         with open_source(args.source) as source:
             preview = source.live and has_display() and not args.no_preview
             samples = args.samples or (CAMERA_SAMPLES if source.live else None)
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             results = record(source, name, labels, args.out_dir, samples, args.every, preview,
                              progress=not args.no_progress, appearance=args.features != LANDMARKS,
                              landmarker=args.landmarker, verbose=args.verbose)
-    except (SourceError, RecordingError, UnknownLabelError, LandmarkerError, OSError) as exc:
+    except (SourceError, RecordingError, UnknownLabelError, OutputError, LandmarkerError, OSError) as exc:
         return fail(exc)
     interrupted = False
     for session, path in results:
@@ -69,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{session.summary()} -> {path or 'nothing written'}")
     if not any(path for _, path in results):
         print("error: no frame with exactly one face was captured; nothing written", file=sys.stderr)
-        return 130 if interrupted else 1
-    return 130 if interrupted else 0
+        return interrupted_code() if interrupted else 1
+    return interrupted_code() if interrupted else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -10,7 +10,10 @@ once their joblib backend is registered.
 from __future__ import annotations
 
 import math
+import os
 import random
+import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -71,16 +74,44 @@ def prepare(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
 
 Row = tuple[np.ndarray | None, np.ndarray | None, int, int, str]
 
+_watched_parent: int | None = None
+
+
+def follow_parent(parent: int, interval: float = 0.5) -> None:
+    """In a local worker process of ``parent``: leave Ctrl-C to the parent, and exit as soon as it is gone.
+
+    Ctrl-C reaches every process of the terminal; the parent stops the run and its
+    workers, so a worker ignores it instead of printing its own traceback. loky's workers
+    also outlive a parent killed with -9 and keep the cores busy; these exit. A worker on
+    another machine (dask, ray) has another parent and is left to its own scheduler.
+    """
+    global _watched_parent
+    if _watched_parent == parent or os.getppid() != parent:
+        return
+    _watched_parent = parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
 
 def landmarks_of_files(paths: Sequence[str], appearance: bool = True, min_side: int = MIN_SIDE,
-                       landmarker: str | None = None, verbose: bool = False) -> list[Row]:
+                       parent: int | None = None, landmarker: str | None = None,
+                       verbose: bool = False) -> list[Row]:
     """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
 
-    Images are decoded by content (a ``.png`` holding JPEG data reads fine).
+    Images are decoded by content (a ``.png`` holding JPEG data reads fine). ``parent`` is the
+    extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
     """
     from .appearance import describe
     from .detect import FaceMesh, Mode, native_quiet
 
+    if parent is not None:
+        follow_parent(parent)
     out: list[Row] = []
     # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
     with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
@@ -162,7 +193,7 @@ def extract_table(
     try:
         parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
         results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side,
-                                                       landmarker, verbose)
+                                                       os.getpid(), landmarker, verbose)
                            for chunk in chunks)
         for chunk, result in zip(chunks, results):
             for item, (landmarks, descriptor, width, height, reason) in zip(chunk, result):
