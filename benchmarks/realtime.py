@@ -96,6 +96,9 @@ def per_stage_ms(video: Path, predictor, labels: list[str], search) -> dict[str,
     """Milliseconds per frame of each stage, each timed alone over the video's faces (``search``: the demo's mesh)."""
     import cv2
 
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # as the demo's loop runs
     with open_source(video) as source:
         frames = [f.image for f in source]
     stages: dict[str, float] = {}
