@@ -5,7 +5,8 @@ Examples:
   python scr/main.py --source clip.mp4 --no-display --output out.mp4 --log out.jsonl
   python scr/main.py --source photos/ --model models/personal_anna
 
-Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard.
+Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard,
+n "this is my neutral face" (about a second of the largest face becomes its reference: calibration).
 Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs headless and writes
 --output (annotated video) and --log (one JSON line per frame). Ctrl-C stops; what was written is kept.
 """
@@ -27,6 +28,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from emotion.calibration import MODES  # noqa: E402
 from emotion.cli import (  # noqa: E402
     add_landmarker_options, fail, int_range, interrupted_code, probability, quiet_native_logs, run_command,
 )
@@ -57,10 +59,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoothing", type=int_range(1, 10_000), default=WINDOW,
                    help="average each face's probabilities over about this many frames; 1 = off "
                         "(default: %(default)s)")
+    p.add_argument("--calibrate", choices=MODES, default="auto",
+                   help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
+                        "auto: until then, estimate each face's neutral from its own frames (measured to help: "
+                        "benchmarks/calibration.py); off: never (default: %(default)s)")
     p.add_argument("--blendshapes", action="store_true",
                    help="also log each face's 52 blendshape scores (runs the Tasks landmarker)")
     add_landmarker_options(p)
     return p.parse_args(argv)
+
+
+def describe_calibration(bundle, mode: str) -> str:
+    """The line that says how faces will be calibrated."""
+    references = bundle.references
+    if mode == "off":
+        return "calibration: off"
+    if references is None:
+        return "calibration: unavailable (the model has no population neutral)"
+    if references.person is not None:
+        return f"calibration: the personal neutral recorded with this model ({references.person_n} faces)"
+    return "calibration: " + ("estimated from each face's frames; " if mode == "auto" else "") + \
+        "press n with a neutral face to take a face's reference"
 
 
 def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
@@ -95,11 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
+        mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
+        photos = mode is Mode.IMAGE
+        # unrelated photos hold no run of frames of one face to learn its neutral from
+        calibration = "neutral" if photos and args.calibrate == "auto" else args.calibrate
+        print(describe_calibration(bundle, calibration))
         display = not (fell_back or args.no_display) and has_display()
         where = describe_outputs(display, output, log)
         if where:
             print(where)
-        mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
         landmarker, mismatch = landmarker_for_model(bundle.info.get("landmarker"),
                                                     "tasks" if args.blendshapes else args.landmarker)
         if mismatch:
@@ -107,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with FaceMesh(mode, args.max_faces, landmarker=landmarker, blendshapes=args.blendshapes,
                           verbose=args.verbose) as mesh:
-                reader = EmotionReader(mesh, bundle.predictor(), args.min_confidence,
-                                       1 if mode is Mode.IMAGE else args.smoothing)
+                reader = EmotionReader(mesh, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing,
+                                       bundle.references, calibration)
                 stats = run(source, reader, display, output, log,
                             title=f"emotion demo - {kind} model {model_dir.name}")
         except (DemoError, LandmarkerError) as exc:
