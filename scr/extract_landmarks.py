@@ -4,7 +4,7 @@ Examples:
   python scr/extract_landmarks.py                          # AffectNet from Kaggle (kagglehub)
   python scr/extract_landmarks.py --data-dir my_faces/     # class sub-folders: happy/, sad/, ...
   python scr/extract_landmarks.py --csv legend.csv --image-root images/ --groups filename
-  python scr/extract_landmarks.py --data-dir CK+/ --group-pattern '^(S\d+)_' --out datasets/ck.npz
+  python scr/extract_landmarks.py --data-dir CK+/ --group-pattern '^(S\\d+)_' --out datasets/ck.npz
 """
 from __future__ import annotations
 
