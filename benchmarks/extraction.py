@@ -1,9 +1,12 @@
 """Extraction throughput: images per second through face mesh, by number of workers, startup excluded.
 
-  python benchmarks/extraction.py --images-dir DIR [--n 2000] [--workers 1 2]
+  python benchmarks/extraction.py --images-dir DIR [--n 2000] [--workers 1 2] [--landmarker tasks]
+                                  [--chunk-size 256 32]
 
-Workers are started and have created their Face Mesh before the clock starts
-(a warm-up batch), so the figure is the steady-state rate of a long extraction.
+Workers are started (and have imported MediaPipe) before the clock starts (a warm-up
+batch), so the figure is the steady-state rate of a long extraction. Each chunk of
+images opens and closes its own face mesh, inside the clock: comparing chunk sizes
+shows what that costs.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from emotion.dataset_source import LabeledImage  # noqa: E402
+from emotion.detect import LANDMARKERS, default_landmarker  # noqa: E402
 from emotion.extraction import extract_table  # noqa: E402
 from emotion.frames import list_images  # noqa: E402
 
@@ -23,6 +27,8 @@ def main() -> None:
     p.add_argument("--images-dir", type=Path, required=True, help="folder of face photos (searched recursively)")
     p.add_argument("--n", type=int, default=2000, help="images to time per run")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--landmarker", choices=LANDMARKERS, default=default_landmarker())
+    p.add_argument("--chunk-size", type=int, nargs="+", default=[256], help="images per face mesh")
     args = p.parse_args()
     paths = list_images(args.images_dir)
     if len(paths) < args.n + 64:
@@ -30,14 +36,17 @@ def main() -> None:
     items = [LabeledImage(str(path), "neutral") for path in paths]
     warmup, timed = items[:64], items[64 : 64 + args.n]
     rates = {}
-    for workers in args.workers:
-        extract_table(warmup, workers=workers, progress=False)  # start workers, create their face mesh
-        _, report = extract_table(timed, workers=workers, progress=False)
-        rates[workers] = report.images / report.seconds
-        print(f"{workers} worker(s): {report.summary()}; face found in {report.faces / report.images:.1%}")
-    if 1 in rates:
-        for workers, rate in rates.items():
-            print(f"speed-up with {workers} worker(s): {rate / rates[1]:.2f}x")
+    for chunk in args.chunk_size:
+        for workers in args.workers:
+            extract_table(warmup, workers=workers, progress=False, landmarker=args.landmarker)  # start workers
+            _, report = extract_table(timed, workers=workers, chunk_size=chunk, progress=False,
+                                      landmarker=args.landmarker)
+            rates[chunk, workers] = report.images / report.seconds
+            print(f"{args.landmarker}, {chunk} images per face mesh, {workers} worker(s): {report.summary()}; "
+                  f"face found in {report.faces / report.images:.1%}")
+        if 1 in args.workers:
+            for workers in args.workers:
+                print(f"speed-up with {workers} worker(s): {rates[chunk, workers] / rates[chunk, 1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Real-time demo speed and smoothing, side by side with the earlier system's loop.
 
   python benchmarks/realtime.py [--video datasets/samples/astronaut.mp4] [--model DIR] [--repeats 5]
+                                [--landmarker legacy|tasks]
 
 Speed: frames per second over the whole video (decoding included; start-up excluded:
 every graph is created and warmed on the video before the clock starts), for
@@ -24,6 +25,8 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +36,7 @@ sys.path[:0] = [str(ROOT / "scr"), str(ROOT / "tests")]
 
 from demo_data import label_changes, noisy_sequence, settle_frames  # noqa: E402
 from emotion.demo import frame_record, run  # noqa: E402
-from emotion.detect import get_detector  # noqa: E402
-from emotion.face_search import FaceSearch  # noqa: E402
+from emotion.detect import LANDMARKERS, FaceMesh, default_landmarker, graph_factory  # noqa: E402
 from emotion.face_tracking import FaceTracker  # noqa: E402
 from emotion.features import image_vectors  # noqa: E402
 from emotion.frames import SourceError, open_source  # noqa: E402
@@ -58,27 +60,29 @@ def rate(fn, video: Path, repeats: int) -> list[float]:
     return rates
 
 
-def demo_rate(video: Path, make_reader, repeats: int, **outputs) -> list[float]:
-    """Frames/s of the demo's own loop (``emotion.demo.run``), headless, in each of ``repeats`` runs after a warm-up."""
+def demo_rate(video: Path, predictor, make_mesh, repeats: int, **outputs) -> list[float]:
+    """Frames/s of the demo's own loop (``emotion.demo.run``), headless, in each of ``repeats`` runs after a warm-up.
+
+    ``make_mesh()`` opens the face mesh of one run (a context manager); it is closed after the run.
+    """
     rates = []
     for i in range(repeats + 1):
-        reader = make_reader()
-        with open_source(video) as source:
-            stats = run(source, reader, display=False, **outputs)
+        with make_mesh() as mesh, open_source(video) as source:
+            stats = run(source, EmotionReader(mesh, predictor), display=False, **outputs)
         if i:
             rates.append(stats.frames / stats.seconds)
     return rates
 
 
-def earlier_loop(bundle):
-    """The earlier system's per-frame work: face mesh, StandardScaler.transform, Keras model.predict."""
+def earlier_loop(bundle, mesh):
+    """The earlier system's per-frame work: face mesh (``mesh``, a tracking graph), StandardScaler.transform,
+    Keras model.predict."""
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler()
     scaler.mean_, scaler.scale_ = bundle.scaler_mean, bundle.scaler_scale
     scaler.var_, scaler.n_features_in_ = bundle.scaler_scale ** 2, len(bundle.scaler_mean)
     model = bundle.keras_model()
-    mesh = get_detector(static=False, max_faces=1)
 
     def step(image: np.ndarray) -> None:
         faces = mesh(image)
@@ -88,8 +92,8 @@ def earlier_loop(bundle):
     return step
 
 
-def per_stage_ms(video: Path, predictor, labels: list[str]) -> dict[str, float]:
-    """Milliseconds per frame of each stage, each timed alone over the video's faces."""
+def per_stage_ms(video: Path, predictor, labels: list[str], search) -> dict[str, float]:
+    """Milliseconds per frame of each stage, each timed alone over the video's faces (``search``: the demo's mesh)."""
     import cv2
 
     from threadpoolctl import threadpool_limits
@@ -97,7 +101,6 @@ def per_stage_ms(video: Path, predictor, labels: list[str]) -> dict[str, float]:
     threadpool_limits(limits=1, user_api="blas")  # as the demo's loop runs
     with open_source(video) as source:
         frames = [f.image for f in source]
-    search = FaceSearch(4)
     stages: dict[str, float] = {}
 
     def timed(name, fn, items):
@@ -161,6 +164,7 @@ def main() -> None:
                    help="timed passes per configuration; median and best are reported (the best is the least "
                         "disturbed by other work on the machine)")
     p.add_argument("--skip-earlier", action="store_true", help="do not time the (slow) earlier loop")
+    p.add_argument("--landmarker", choices=LANDMARKERS, default=default_landmarker())
     args = p.parse_args()
     try:
         bundle = load_bundle(args.model or find_default_model(ROOT / "models"))
@@ -169,24 +173,25 @@ def main() -> None:
     except (BundleError, SourceError) as exc:
         sys.exit(f"error: {exc}")
     predictor = bundle.predictor()
-    print(f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels, {bundle.feature_set})")
+    print(f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels, {bundle.feature_set}) ; "
+          f"{args.landmarker} landmarker")
 
+    graph = graph_factory(args.landmarker)
+    demo_mesh = partial(FaceMesh, "video", 4, landmarker=args.landmarker)
     rows: list[tuple[str, list[float]]] = []
-    if not args.skip_earlier:
-        earlier = earlier_loop(earlier_bundle)
-        rows.append(("earlier loop: mesh + StandardScaler + keras predict", rate(earlier, args.video, 2)))
-    mesh = get_detector(static=False, max_faces=1)
-    rows.append(("face mesh alone (tracking, 1 face) + decode", rate(mesh, args.video, args.repeats)))
+    with closing(graph(True, 1)) as mesh:
+        if not args.skip_earlier:
+            rows.append(("earlier loop: mesh + StandardScaler + keras predict",
+                         rate(earlier_loop(earlier_bundle, mesh), args.video, 2)))
+        rows.append(("face mesh alone (tracking, 1 face) + decode", rate(mesh, args.video, args.repeats)))
     with tempfile.TemporaryDirectory() as tmp:
         log, out = Path(tmp) / "log.jsonl", Path(tmp) / "out.mp4"
         rows.append(("demo headless --log (face search, --max-faces 4)",
-                     demo_rate(args.video, lambda: EmotionReader(FaceSearch(4), predictor), args.repeats, log=log)))
+                     demo_rate(args.video, predictor, demo_mesh, args.repeats, log=log)))
         rows.append(("demo headless --log, one plain 4-face tracking graph",
-                     demo_rate(args.video, lambda: EmotionReader(get_detector(static=False, max_faces=4), predictor),
-                               args.repeats, log=log)))
+                     demo_rate(args.video, predictor, lambda: closing(graph(True, 4)), args.repeats, log=log)))
         rows.append(("demo headless --log --output (draw + encode)",
-                     demo_rate(args.video, lambda: EmotionReader(FaceSearch(4), predictor), args.repeats, log=log,
-                               output=out)))
+                     demo_rate(args.video, predictor, demo_mesh, args.repeats, log=log, output=out)))
     base = statistics.median(rows[0][1]) if not args.skip_earlier else None
     print(f"\n{'configuration':56s} {'median':>7s} {'best':>7s} frames/s  {'vs earlier (median)':>10s}")
     for name, rates in rows:
@@ -194,7 +199,9 @@ def main() -> None:
         print(f"{name:56s} {fps:7.1f} {max(rates):7.1f}           {f'{fps / base:.1f}x' if base else ''}")
 
     print("\nper frame, each stage alone (ms):")
-    for name, ms in per_stage_ms(args.video, predictor, bundle.labels).items():
+    with demo_mesh() as search:
+        stages = per_stage_ms(args.video, predictor, bundle.labels, search)
+    for name, ms in stages.items():
         print(f"  {name:44s} {ms:6.3f}")
 
     print("\nsmoothing (each expression held 30 frames; targets: changes <= 1.10x, settled within 10 frames):")

@@ -4,7 +4,7 @@ Examples:
   python scr/extract_landmarks.py                          # AffectNet from Kaggle (kagglehub)
   python scr/extract_landmarks.py --data-dir my_faces/     # class sub-folders: happy/, sad/, ...
   python scr/extract_landmarks.py --csv legend.csv --image-root images/ --groups filename
-  python scr/extract_landmarks.py --data-dir CK+/ --group-pattern '^(S\d+)_' --out datasets/ck.npz
+  python scr/extract_landmarks.py --data-dir CK+/ --group-pattern '^(S\\d+)_' --out datasets/ck.npz
 """
 from __future__ import annotations
 
@@ -18,10 +18,14 @@ from emotion.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from emotion.cli import Interrupted, fail, int_range, interrupted_code, positive_int, run_command, seed
+from emotion.cli import (
+    Interrupted, add_landmarker_options, fail, int_range, interrupted_code, positive_int, quiet_native_logs,
+    run_command, seed,
+)
 from emotion.dataset_source import (
     AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_csv, from_data_dir, group_from_pattern,
 )
+from emotion.detect import LandmarkerError
 from emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
 from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.labels import UnknownLabelError, canonical_labels
@@ -69,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--no-progress", action="store_true")
+    add_landmarker_options(p)
     return p.parse_args(argv)
 
 
@@ -105,6 +110,7 @@ def register_backend(backend: str, scheduler: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     try:
         group_rule = group_from_pattern(args.group_pattern) if args.group_pattern else GROUP_RULES[args.groups]
         check_arguments(args)
@@ -128,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
               f"with {args.workers} {args.backend} worker(s)")
         table, report = extract_table(selected, args.workers, args.backend, progress=not args.no_progress,
                                       meta={"source": source, "max_per_class": args.max_per_class},
-                                      appearance=args.features != LANDMARKS, min_side=args.min_side)
+                                      appearance=args.features != LANDMARKS, min_side=args.min_side,
+                                      landmarker=args.landmarker, verbose=args.verbose)
         report.skipped[:0] = skipped
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
         print(report.summary())
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DatasetError("no faces found in any image; nothing written")
         table = cap_per_class(table, args.max_per_class)
         save_table(table, args.out)
-    except (DatasetError, UnknownLabelError, TableError, OutputError, OSError) as exc:
+    except (DatasetError, UnknownLabelError, TableError, OutputError, LandmarkerError, OSError) as exc:
         return fail(exc)
     for path, reason in report.skipped[:20]:
         print(f"  skipped {path}: {reason}")

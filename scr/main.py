@@ -19,8 +19,9 @@ from emotion.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-# Keep the console to our own lines: no OpenCV camera-probing warnings, FFmpeg complaints or TF start-up noise.
-for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+# Keep the console to our own lines: no OpenCV camera-probing warnings or FFmpeg complaints
+# (MediaPipe's and TensorFlow's start-up lines: see emotion.cli.quiet_native_logs).
+for _var, _value in (("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
     os.environ.setdefault(_var, _value)
 
 import argparse  # noqa: E402
@@ -28,11 +29,12 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from emotion.calibration import MODES  # noqa: E402
-from emotion.cli import fail, interrupted_code, int_range, probability, run_command  # noqa: E402
+from emotion.cli import (  # noqa: E402
+    add_landmarker_options, fail, int_range, interrupted_code, probability, quiet_native_logs, run_command,
+)
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
-from emotion.detect import get_detector  # noqa: E402
-from emotion.face_search import FaceSearch  # noqa: E402
-from emotion.frames import ImageFolderSource, SourceError  # noqa: E402
+from emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
+from emotion.frames import SourceError  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
 from emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
 from emotion.reading import EmotionReader  # noqa: E402
@@ -61,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
                         "auto: until then, estimate each face's neutral from its own frames (measured to help: "
                         "benchmarks/calibration.py); off: never (default: %(default)s)")
+    p.add_argument("--blendshapes", action="store_true",
+                   help="also log each face's 52 blendshape scores (runs the Tasks landmarker)")
+    add_landmarker_options(p)
     return p.parse_args(argv)
 
 
@@ -87,6 +92,7 @@ def describe_outputs(display: bool, output: Path | None, log: Path | None) -> st
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     try:
         model_dir = args.model or find_default_model(MODELS)
         bundle = load_bundle(model_dir)
@@ -108,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
-        photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
+        mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
+        photos = mode is Mode.IMAGE
         # unrelated photos hold no run of frames of one face to learn its neutral from
         calibration = "neutral" if photos and args.calibrate == "auto" else args.calibrate
         print(describe_calibration(bundle, calibration))
@@ -116,12 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         where = describe_outputs(display, output, log)
         if where:
             print(where)
-        detector = get_detector(static=True, max_faces=args.max_faces) if photos else FaceSearch(args.max_faces)
-        reader = EmotionReader(detector, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing,
-                               bundle.references, calibration)
+        landmarker, mismatch = landmarker_for_model(bundle.info.get("landmarker"),
+                                                    "tasks" if args.blendshapes else args.landmarker)
+        if mismatch:
+            print(mismatch)
         try:
-            stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
-        except DemoError as exc:
+            with FaceMesh(mode, args.max_faces, landmarker=landmarker, blendshapes=args.blendshapes,
+                          verbose=args.verbose) as mesh:
+                reader = EmotionReader(mesh, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing,
+                                       bundle.references, calibration)
+                stats = run(source, reader, display, output, log,
+                            title=f"emotion demo - {kind} model {model_dir.name}")
+        except (DemoError, LandmarkerError) as exc:
             return fail(exc)
     print(stats.summary())
     for what, path in (("annotated video", output), ("log", log)):

@@ -23,7 +23,8 @@ from emotion.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from emotion.cli import fail, interrupted_code, positive_int, run_command
+from emotion.cli import add_landmarker_options, fail, interrupted_code, positive_int, quiet_native_logs, run_command
+from emotion.detect import LandmarkerError
 from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
@@ -53,11 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="what to store per face: landmarks and the appearance descriptor of the aligned face "
                         "(default; what hybrid models fine-tune on), or landmarks only")
     p.add_argument("--no-progress", action="store_true")
+    add_landmarker_options(p)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     try:
         labels = canonical_labels((args.labels or args.label).split(","))
         if args.labels:
@@ -69,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             samples = args.samples or (CAMERA_SAMPLES if source.live else None)
             name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
             results = record(source, name, labels, args.out_dir, samples, args.every, preview,
-                             progress=not args.no_progress, appearance=args.features != LANDMARKS)
-    except (SourceError, RecordingError, UnknownLabelError, OutputError, OSError) as exc:
+                             progress=not args.no_progress, appearance=args.features != LANDMARKS,
+                             landmarker=args.landmarker, verbose=args.verbose)
+    except (SourceError, RecordingError, UnknownLabelError, OutputError, LandmarkerError, OSError) as exc:
         return fail(exc)
     interrupted = False
     for session, path in results:

@@ -104,8 +104,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def load_tables(paths: list[Path]) -> LandmarkTable:
     """The tables as one, without unusable rows or rows repeated within or across them (said in one line)."""
     tables = [load_table(path) for path in paths]
+    landmarkers = {t.meta.get("landmarker", "legacy") for t in tables}  # tables before it were all legacy
     table = merge_tables(tables, {"sources": [str(path) for path in paths],
-                                  "data_sources": [str(t.meta.get("source", "")) for t in tables]})
+                                  "data_sources": [str(t.meta.get("source", "")) for t in tables],
+                                  "landmarker": landmarkers.pop() if len(landmarkers) == 1 else None})
     skipped = describe_skipped(table.skipped)
     if skipped:
         print(skipped)
@@ -144,6 +146,7 @@ def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe, s
         "train_args": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                        "data": [str(path) for path in args.data], "recipe": asdict(recipe)},
         "train_counts": result.table.subset(split.train).counts(),
+        "landmarker": result.table.meta.get("landmarker"),  # None: trained on both, reads either
         "training_data": {"name": args.data_name or "unknown",
                           "source": args.data_source or result.table.meta.get("data_sources", []),
                           "licence": args.data_licence},

@@ -14,7 +14,7 @@ from emotion.demo import (
     HELP, Action, FpsMeter, ViewState, action_for_key, apply_action, frame_record, open_demo_source, run,
 )
 from emotion.emoji import UNCERTAIN
-from emotion.face_search import FaceSearch
+from emotion.detect import FaceMesh
 from emotion.features import N_FEATURES
 from emotion.frames import SourceError, VideoFileSource, open_source
 from emotion.reading import EmotionReader, FaceReading
@@ -49,9 +49,8 @@ def clips(astronaut, tmp_path_factory):
 
 def _run(path, tmp_path, **kwargs):
     predictor = StandInPredictor()
-    reader = EmotionReader(FaceSearch(4), predictor, min_confidence=0.3)
-    with open_source(path) as source:
-        stats = run(source, reader, **kwargs)
+    with FaceMesh("video", 4) as mesh, open_source(path) as source:
+        stats = run(source, EmotionReader(mesh, predictor, min_confidence=0.3), **kwargs)
     return stats, predictor
 
 
@@ -218,9 +217,8 @@ def test_n_takes_a_second_of_the_face_as_its_reference_on_the_sample_clip(tmp_pa
     real_annotate = demo.annotate
     monkeypatch.setattr(demo, "annotate", lambda *a, **k: shown.append((a[4], [f.calibration for f in a[1]]))
                         or real_annotate(*a, **k))
-    reader = EmotionReader(FaceSearch(4), StandInPredictor(), references=_population())
-    with open_source(demo.SAMPLE_CLIP) as source:
-        stats = run(source, reader, display=True, log=log)
+    with FaceMesh("video", 4) as mesh, open_source(demo.SAMPLE_CLIP) as source:
+        stats = run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True, log=log)
     how = [[f["calibration"] for f in r["faces"]] for r in _lines(log)]
     assert stats.frames == 150 and all(len(h) == 1 for h in how)
     assert how[:5] == [["none"]] * 5  # `n` pressed while frame 4 was shown
@@ -232,7 +230,6 @@ def test_n_takes_a_second_of_the_face_as_its_reference_on_the_sample_clip(tmp_pa
 def test_n_with_no_face_in_view_says_so_in_one_line(tmp_path, monkeypatch, capsys):
     blank = write_video(tmp_path / "blank.mp4", [np.full((300, 640, 3), 90, np.uint8)] * 5)
     _fake_window(monkeypatch, [ord("n")])
-    reader = EmotionReader(FaceSearch(4), StandInPredictor(), references=_population())
-    with open_source(blank) as source:
-        assert run(source, reader, display=True).frames == 5
+    with FaceMesh("video", 4) as mesh, open_source(blank) as source:
+        assert run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True).frames == 5
     assert capsys.readouterr().out == "no face in view: look at the camera with a neutral face and try again\n"

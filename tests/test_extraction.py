@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import extract_landmarks
+from emotion.detect import default_landmarker
 from emotion.dataset_source import DatasetError, from_class_folders, from_csv, group_from_filename
 from emotion.table import TableError, load_table, save_table
 
@@ -61,7 +63,8 @@ def test_extract_counts_faces_and_skips_bad_files(dataset, tmp_path, capsys):
     reasons = {Path(s["path"]).name: s["reason"] for s in table.meta["skipped"]}
     assert reasons == {"blank_0001.jpg": "no face found", "corrupt_0001.jpg": "unreadable image"}
     assert table.meta["images_read"] == 7 and table.meta["faces_found"] == 5
-    assert table.meta["mediapipe_version"] == "0.10.21" and table.meta["feature_version"]
+    assert table.meta["mediapipe_version"] == metadata.version("mediapipe") and table.meta["feature_version"]
+    assert table.meta["landmarker"] == default_landmarker()
     assert "7 images read, 5 faces found, 1 without a face, 1 unreadable" in printed
     assert "corrupt_0001.jpg: unreadable image" in printed
 

@@ -176,3 +176,21 @@ def number_list(what: str, example: str, max_items: int, low: int, high: int) ->
 def layer_sizes(max_layers: int = 8, max_units: int = 4096) -> Callable[[str], tuple[int, ...]]:
     """argparse type: comma-separated layer sizes like ``256,128``, each in [1, max_units]."""
     return number_list("layer sizes", "256,128", max_layers, 1, max_units)
+
+
+def add_landmarker_options(parser: argparse.ArgumentParser) -> None:
+    """``--landmarker`` and ``--verbose``: which face mesh to run, and whether its start-up chatter shows."""
+    from .detect import LANDMARKER_ENV, LANDMARKERS
+
+    parser.add_argument("--landmarker", choices=LANDMARKERS,
+                        help=f"face landmarker (default: ${LANDMARKER_ENV}, else legacy where mediapipe 0.10.x "
+                             "is installed, else tasks)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show MediaPipe's and TensorFlow's own start-up messages")
+
+
+def quiet_native_logs(verbose: bool) -> None:
+    """Unless ``verbose``, keep TensorFlow's and MediaPipe's C++ logging off the terminal (set before they load)."""
+    if not verbose:
+        for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2")):
+            os.environ.setdefault(var, value)

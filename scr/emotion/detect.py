@@ -1,18 +1,67 @@
-"""Image -> face-mesh landmarks, with one MediaPipe Face Mesh object per process.
+"""Image -> face-mesh landmarks, through a face mesh its caller opens, uses and closes.
 
-Creating a Face Mesh graph costs far more than running it, and importing MediaPipe
-pulls in TensorFlow (seconds), so the import is lazy and detectors are cached per
-configuration: every caller in a process shares the same graph.
+As with MediaPipe's own API, the caller owns the graph in a ``with`` block
+(:class:`FaceMesh`) and names its mode once: ``image`` for unrelated photos
+(detection on every image), ``video`` for consecutive camera or clip frames
+(faces tracked, see :mod:`emotion.face_search`). :func:`mode_for` is the one place
+that decides which a frame source needs. Nothing is cached at module level: two
+owners get two independent graphs, and a closed one is gone.
+
+Two landmarkers stand behind it, both giving the same 468 points to the feature
+pipeline (``benchmarks/landmarkers.py`` measures how alike they are):
+  - ``legacy``: MediaPipe's Face Mesh solution, in mediapipe 0.10.x only (Python <= 3.12).
+    Tracking runs about three times faster than the Tasks graph, so it is the default where it installs.
+  - ``tasks``: the Tasks ``FaceLandmarker`` with the ``face_landmarker.task`` file shipped in
+    ``emotion/models`` (478 points, of which the first 468 are Face Mesh's; optionally 52 blendshapes).
+    It is the only one in later mediapipe releases (Python 3.13, numpy 2).
+Importing MediaPipe takes seconds (0.10.x also imports TensorFlow), so it happens when a graph opens.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from enum import Enum
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from .frames import ImageFolderSource
+
 N_LANDMARKS = 468
+TASK_FILE = Path(__file__).resolve().parent / "models" / "face_landmarker.task"
+LANDMARKERS = ("legacy", "tasks")
+LANDMARKER_ENV = "EMOTION_LANDMARKER"
+BLENDSHAPES = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff",
+    "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight",
+    "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight",
+    "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight",
+    "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
+    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker",
+    "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
+    "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
+)
+
+
+class Mode(str, Enum):
+    """How consecutive images relate: unrelated photos, or frames that follow on."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+def mode_for(source: object) -> Mode:
+    """The mode a frame source needs: a folder of photos is IMAGE, a camera or a clip is VIDEO."""
+    return Mode.IMAGE if isinstance(source, ImageFolderSource) else Mode.VIDEO
 
 
 @dataclass(frozen=True)
@@ -21,11 +70,14 @@ class Faces:
 
     ``landmarks`` is (n_faces, 468, 3) float32: x scaled by the image width, y by
     its height, z roughly by the width. ``width`` and ``height`` are the image's.
+    ``blendshapes`` is (n_faces, 52) scores in :data:`BLENDSHAPES` order, or None
+    when the face mesh was not asked for them.
     """
 
     landmarks: np.ndarray
     width: int
     height: int
+    blendshapes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.landmarks)
@@ -39,49 +91,287 @@ class Faces:
         return np.concatenate([lo, hi - lo], axis=1).round().astype(np.int32)
 
 
-class FaceMeshDetector:
-    """MediaPipe Face Mesh on BGR images.
+class Graph(Protocol):
+    """One landmarker graph of one configuration: image -> faces, then closed by its owner."""
 
-    ``static=True`` runs detection on every image (datasets); ``static=False``
-    tracks faces across consecutive video frames, which is several times faster.
+    def __call__(self, image_bgr: np.ndarray) -> Faces: ...
+
+    def close(self) -> None: ...
+
+
+GraphFactory = Callable[[bool, int], Graph]  # (tracking, max_faces) -> a new graph
+
+
+class LandmarkerError(RuntimeError):
+    """A landmarker that cannot run here (not installed, unknown name, missing model file)."""
+
+
+def mediapipe_version() -> str:
+    """The installed mediapipe's version, for the metadata of what it extracted (without importing it)."""
+    try:
+        return metadata.version("mediapipe")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def legacy_installed() -> bool:
+    return mediapipe_version().startswith("0.")
+
+
+def default_landmarker() -> str:
+    """``$EMOTION_LANDMARKER`` if set, else ``legacy`` where mediapipe 0.10.x provides it, else ``tasks``."""
+    chosen = os.environ.get(LANDMARKER_ENV, "").strip().lower()
+    if chosen:
+        return chosen
+    return "legacy" if legacy_installed() else "tasks"
+
+
+def landmarker_for_model(trained_on: str | None, asked: str | None = None) -> tuple[str, str | None]:
+    """The landmarker to read a model with, and a warning when it is not the one the model was trained on.
+
+    A model reads best the landmarks it was trained on (a landmarker swap cost 4 to 15 accuracy points
+    on AffectNet, ``benchmarks/landmarkers.py``), so without ``asked`` the model's own is used where installed.
     """
+    if asked:
+        name = asked
+    elif trained_on in LANDMARKERS and (trained_on != "legacy" or legacy_installed()):
+        name = trained_on
+    else:
+        name = default_landmarker()
+    if trained_on and trained_on != name:
+        return name, (f"warning: this model was trained on {trained_on} landmarks and reads {name} ones here; "
+                      "expect lower accuracy")
+    return name, None
 
-    def __init__(self, static: bool = True, max_faces: int = 1, min_confidence: float = 0.5):
-        from mediapipe.python.solutions import face_mesh  # heavy import, done once
 
-        self.static = static
-        self.max_faces = max_faces
+class _Stderr:
+    """Points file descriptor 2 at /dev/null while anyone in the process asks for quiet (threads nest safely)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: int | None = None
+
+    def hush(self) -> None:
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                sys.stderr.flush()
+                self._saved = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+
+
+_STDERR = _Stderr()
+
+
+@contextlib.contextmanager
+def native_quiet(enabled: bool = True) -> Iterator[None]:
+    """Silence what native code writes to stderr (MediaPipe's ``W0000`` and XNNPACK start-up lines).
+
+    They are written by C++ straight to file descriptor 2, so redirecting ``sys.stderr``
+    would not catch them; the descriptor itself points at /dev/null meanwhile.
+    """
+    if not enabled:
+        yield
+        return
+    _STDERR.hush()
+    try:
+        yield
+    finally:
+        _STDERR.restore()
+
+
+def _checked(image_bgr: np.ndarray) -> np.ndarray:
+    """The RGB copy MediaPipe wants (~0.2 ms; a reversed-stride view would cost ~2 ms in its copy)."""
+    if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+        raise ValueError("expected a BGR image of shape (height, width, 3)")
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+
+
+class LegacyGraph:
+    """MediaPipe 0.10.x Face Mesh solution (468 points)."""
+
+    def __init__(self, tracking: bool, max_faces: int, min_confidence: float = 0.5):
+        try:
+            from mediapipe.python.solutions import face_mesh
+        except ImportError:
+            raise LandmarkerError("the legacy Face Mesh needs mediapipe 0.10.x (Python <= 3.12); "
+                                  f"set {LANDMARKER_ENV}=tasks to use the Tasks face landmarker") from None
         self._mesh = face_mesh.FaceMesh(
-            static_image_mode=static,
+            static_image_mode=not tracking,
             max_num_faces=max_faces,
             refine_landmarks=False,
             min_detection_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
         )
 
-    def reset(self) -> None:
-        """Forget tracked faces, so a new video does not start from where the last one ended."""
-        self._mesh.reset()
-
     def __call__(self, image_bgr: np.ndarray) -> Faces:
-        if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-            raise ValueError("expected a BGR image of shape (height, width, 3)")
-        height, width = image_bgr.shape[:2]
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)  # ~0.2 ms; a reversed-stride copy takes ~2 ms
-        result = self._mesh.process(rgb)
-        found = result.multi_face_landmarks or []
+        rgb = _checked(image_bgr)
+        found = self._mesh.process(rgb).multi_face_landmarks or []
         landmarks = np.array(
             [[(p.x, p.y, p.z) for p in face.landmark] for face in found], dtype=np.float32
         ).reshape(len(found), N_LANDMARKS, 3)
-        return Faces(landmarks, width, height)
+        return Faces(landmarks, rgb.shape[1], rgb.shape[0])
+
+    def close(self) -> None:
+        self._mesh.close()
 
 
-@lru_cache(maxsize=None)
-def get_detector(static: bool = True, max_faces: int = 1, min_confidence: float = 0.5) -> FaceMeshDetector:
-    """The process-wide detector for this configuration, created on first use."""
-    return FaceMeshDetector(static=static, max_faces=max_faces, min_confidence=min_confidence)
+class TasksGraph:
+    """MediaPipe Tasks ``FaceLandmarker`` (478 points, the first 468 kept; optional blendshapes).
+
+    Tracking uses its VIDEO running mode, which needs increasing timestamps: frames are
+    stamped 33 ms apart (30 frames/s), whatever their real pace.
+    """
+
+    FRAME_MS = 33
+
+    def __init__(self, tracking: bool, max_faces: int, min_confidence: float = 0.5, blendshapes: bool = False,
+                 task_file: Path = TASK_FILE):
+        if not task_file.is_file():
+            raise LandmarkerError(f"the face landmarker model {task_file} is missing; restore it from the repository")
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._image = partial(mp.Image, image_format=mp.ImageFormat.SRGB)
+        self._blendshapes = blendshapes
+        self._landmarker = vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(task_file)),
+            running_mode=vision.RunningMode.VIDEO if tracking else vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+            output_face_blendshapes=blendshapes,
+        ))
+        self._tracking = tracking
+        self._t = 0
+
+    def __call__(self, image_bgr: np.ndarray) -> Faces:
+        rgb = _checked(image_bgr)
+        image = self._image(data=rgb)
+        if self._tracking:
+            self._t += self.FRAME_MS
+            result = self._landmarker.detect_for_video(image, self._t)
+        else:
+            result = self._landmarker.detect(image)
+        found = result.face_landmarks
+        landmarks = np.array(
+            [[(p.x, p.y, p.z) for p in face[:N_LANDMARKS]] for face in found], dtype=np.float32
+        ).reshape(len(found), N_LANDMARKS, 3)
+        scores = None
+        if self._blendshapes:
+            scores = np.array([[c.score for c in face] for face in result.face_blendshapes],
+                              dtype=np.float32).reshape(len(found), len(BLENDSHAPES))
+        return Faces(landmarks, rgb.shape[1], rgb.shape[0], scores)
+
+    def close(self) -> None:
+        self._landmarker.close()
 
 
-def detect(image_bgr: np.ndarray, max_faces: int = 1, static: bool = True) -> Faces:
-    """Landmarks of up to ``max_faces`` faces in a BGR image."""
-    return get_detector(static=static, max_faces=max_faces)(image_bgr)
+class QuietStart:
+    """A graph whose first calls are silenced too: its first inferences log (XNNPACK, feedback manager),
+    from MediaPipe's own threads, at times that drift under load; a few quiet calls cover that."""
+
+    QUIET_CALLS = 3
+
+    def __init__(self, graph: Graph):
+        self._graph = graph
+        self._calls = 0
+
+    def __call__(self, image_bgr: np.ndarray) -> Faces:
+        if self._calls >= self.QUIET_CALLS:
+            return self._graph(image_bgr)
+        self._calls += 1
+        with native_quiet():
+            return self._graph(image_bgr)
+
+    def close(self) -> None:
+        with native_quiet():  # a graph that never ran its landmark model logs its start-up when it stops
+            self._graph.close()
+
+
+def graph_factory(landmarker: str | None = None, min_confidence: float = 0.5, blendshapes: bool = False,
+                  verbose: bool = False) -> GraphFactory:
+    """A function (tracking, max_faces) -> new graph of the chosen landmarker; blendshapes imply ``tasks``."""
+    name = "tasks" if blendshapes else (landmarker or default_landmarker())
+    if name not in LANDMARKERS:
+        raise LandmarkerError(f"unknown landmarker {name!r}; choose one of {', '.join(LANDMARKERS)}")
+
+    def make(tracking: bool, max_faces: int) -> Graph:
+        with native_quiet(not verbose):
+            if name == "legacy":
+                graph: Graph = LegacyGraph(tracking, max_faces, min_confidence)
+            else:
+                graph = TasksGraph(tracking, max_faces, min_confidence, blendshapes)
+            if not verbose:  # its threads log as they start, a moment after it opens: one blank frame now waits them out
+                graph(np.zeros((64, 64, 3), np.uint8))
+        return graph if verbose else QuietStart(graph)
+
+    make.landmarker = name  # type: ignore[attr-defined]
+    return make
+
+
+class FaceMesh:
+    """Faces in BGR images, for one owner: ``with FaceMesh("video", max_faces=4) as mesh: faces = mesh(frame)``.
+
+    ``image`` mode detects in every image; ``video`` mode searches for up to
+    ``max_faces`` faces every ``rescan`` frames and tracks the ones present in between
+    (:class:`emotion.face_search.FaceSearch`). Start-up chatter of MediaPipe and
+    TensorFlow is hidden unless ``verbose``. Close it (or leave the ``with`` block):
+    a Tasks graph left to the garbage collector prints a traceback at exit.
+    """
+
+    def __init__(self, mode: Mode | str = Mode.VIDEO, max_faces: int = 1, *, landmarker: str | None = None,
+                 rescan: int | None = None, min_confidence: float = 0.5, blendshapes: bool = False,
+                 verbose: bool = False):
+        from .face_search import RESCAN, FaceSearch
+
+        try:
+            self.mode = Mode(mode)
+        except ValueError:
+            raise ValueError(f"mode must be 'image' or 'video', got {mode!r}") from None
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        self.max_faces = max_faces
+        self.blendshapes = blendshapes
+        make = graph_factory(landmarker, min_confidence, blendshapes, verbose)
+        self.landmarker: str = make.landmarker  # type: ignore[attr-defined]
+        self._detect: Graph | None = (make(False, max_faces) if self.mode is Mode.IMAGE
+                                      else FaceSearch(max_faces, rescan or RESCAN, make))
+
+    def __call__(self, image_bgr: np.ndarray) -> Faces:
+        if self._detect is None:
+            raise RuntimeError("this face mesh is closed")
+        return self._detect(image_bgr)
+
+    @property
+    def closed(self) -> bool:
+        return self._detect is None
+
+    def close(self) -> None:
+        if self._detect is not None:
+            self._detect.close()
+            self._detect = None
+
+    def __enter__(self) -> FaceMesh:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def detect(image_bgr: np.ndarray, max_faces: int = 1, landmarker: str | None = None) -> Faces:
+    """Landmarks of up to ``max_faces`` faces in one photo (opens and closes a graph: for one-off use)."""
+    with FaceMesh(Mode.IMAGE, max_faces, landmarker=landmarker) as mesh:
+        return mesh(image_bgr)

@@ -1,9 +1,11 @@
 """Labelled images -> a landmark table, in parallel with joblib.
 
-Images are sent to workers in chunks, so each worker process creates its Face Mesh
-once (see :func:`emotion.detect.get_detector`) and the pickling cost per image is
-a few kilobytes of landmarks. Any joblib backend works: ``loky`` on one machine,
-``dask`` or ``ray`` on a cluster once their joblib backend is registered.
+Images are sent to workers in chunks of many images, and each chunk is read by one
+face mesh its worker opens and closes (:class:`emotion.detect.FaceMesh`): nothing
+outlives the chunk, and opening and closing a graph (12-17 ms) is spread over
+hundreds of images. The pickling cost per image is a few kilobytes of landmarks.
+Any joblib backend works: ``loky`` on one machine, ``dask`` or ``ray`` on a cluster
+once their joblib backend is registered.
 """
 from __future__ import annotations
 
@@ -98,32 +100,39 @@ def follow_parent(parent: int, interval: float = 0.5) -> None:
 
 
 def landmarks_of_files(paths: Sequence[str], appearance: bool = True, min_side: int = MIN_SIDE,
-                       parent: int | None = None) -> list[Row]:
+                       parent: int | None = None, landmarker: str | None = None,
+                       verbose: bool = False) -> list[Row]:
     """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
 
     Images are decoded by content (a ``.png`` holding JPEG data reads fine). ``parent`` is the
     extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
     """
     from .appearance import describe
-    from .detect import get_detector
+    from .detect import FaceMesh, Mode, native_quiet
 
     if parent is not None:
         follow_parent(parent)
-    detector = get_detector(static=True, max_faces=1)
     out: list[Row] = []
-    for path in paths:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            out.append((None, None, 0, 0, UNREADABLE))
-            continue
-        image = prepare(image, min_side)
-        faces = detector(image)
-        if len(faces):
-            descriptor = describe(image, faces.landmarks[0]) if appearance else None
-            out.append((faces.landmarks[0], descriptor, faces.width, faces.height, ""))
-        else:
-            out.append((None, None, faces.width, faces.height, NO_FACE))
+    # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
+    with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
+        for path in paths:
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                out.append((None, None, 0, 0, UNREADABLE))
+                continue
+            image = prepare(image, min_side)
+            faces = mesh(image)
+            if len(faces):
+                descriptor = describe(image, faces.landmarks[0]) if appearance else None
+                out.append((faces.landmarks[0], descriptor, faces.width, faces.height, ""))
+            else:
+                out.append((None, None, faces.width, faces.height, NO_FACE))
     return out
+
+
+def chunk_length(n_items: int, workers: int, chunk_size: int) -> int:
+    """At most ``chunk_size`` images per chunk, fewer when that would leave workers idle."""
+    return max(1, min(chunk_size, math.ceil(n_items / max(1, workers))))
 
 
 def preselect(items: Sequence[LabeledImage], max_per_class: int | None, seed: int = 0) -> list[LabeledImage]:
@@ -159,29 +168,32 @@ def extract_table(
     items: Sequence[LabeledImage],
     workers: int = 1,
     backend: str = "loky",
-    chunk_size: int = 32,
+    chunk_size: int = 256,
     progress: bool = True,
     meta: dict | None = None,
     appearance: bool = True,
     min_side: int = MIN_SIDE,
+    landmarker: str | None = None,
+    verbose: bool = False,
 ) -> tuple[LandmarkTable, ExtractionReport]:
     """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done.
 
     With ``appearance`` each face's appearance descriptor is stored beside its landmarks.
     """
-    import mediapipe
-
     from .appearance import APPEARANCE_VERSION
+    from .detect import default_landmarker, mediapipe_version
 
+    landmarker = landmarker or default_landmarker()
     report = ExtractionReport()
-    chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
+    size = chunk_length(len(items), workers, chunk_size)
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
     rows: list[tuple[LabeledImage, np.ndarray, np.ndarray | None, int, int]] = []
     start = time.perf_counter()
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
     try:
         parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
         results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side,
-                                                        os.getpid())
+                                                       os.getpid(), landmarker, verbose)
                            for chunk in chunks)
         for chunk, result in zip(chunks, results):
             for item, (landmarks, descriptor, width, height, reason) in zip(chunk, result):
@@ -215,7 +227,8 @@ def extract_table(
         images_read=report.images,
         faces_found=report.faces,
         interrupted=report.interrupted,
-        mediapipe_version=mediapipe.__version__,
+        mediapipe_version=mediapipe_version(),
+        landmarker=landmarker,
         feature_version=FEATURE_VERSION,
         appearance_version=APPEARANCE_VERSION if appearance else None,
         min_side=min_side,

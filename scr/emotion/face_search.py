@@ -5,8 +5,10 @@ MediaPipe's tracking mode skips its face detector only while it already tracks
 detector on every frame: about 2 ms of a 5 ms frame here. So the faces present are
 tracked by a graph sized to their number (no detection while they stay), and a
 stateless full search for up to ``max_faces`` faces runs every ``rescan`` frames;
-when it counts a different number of faces, tracking moves to a graph of that size.
-A newcomer is therefore picked up within ``rescan`` frames (one second at 30 fps).
+when it counts a different number of faces, a fresh tracking graph of that size
+takes over (a new graph holds no stale faces). A newcomer is therefore picked up
+within ``rescan`` frames (one second at 30 fps). The search owns every graph it
+opens and closes them.
 """
 from __future__ import annotations
 
@@ -14,46 +16,47 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .detect import Faces, get_detector
+from .detect import Faces, Graph, GraphFactory
 
 Detector = Callable[[np.ndarray], Faces]
 RESCAN = 30
 
 
-def _graph(static: bool, max_faces: int) -> Detector:
-    return get_detector(static=static, max_faces=max_faces)
-
-
 class FaceSearch:
-    """A detector callable (image -> :class:`Faces`) for consecutive video frames."""
+    """A detector (image -> :class:`Faces`) for consecutive video frames, over graphs made by ``graph``."""
 
-    def __init__(self, max_faces: int, rescan: int = RESCAN, graph: Callable[[bool, int], Detector] = _graph):
+    def __init__(self, max_faces: int, rescan: int, graph: GraphFactory):
         self.max_faces = max_faces
         self.rescan = rescan
         self._graph = graph
-        self._search = graph(True, max_faces)  # now, not on the first frame: creating it imports MediaPipe
-        self._tracking: Detector | None = None
+        self._search: Graph | None = graph(False, max_faces)  # now, not on the first frame: it imports MediaPipe
+        self._tracking: Graph | None = None
         self._tracked = 0
         self._since_search = 0
         self.switches = 0
 
     def __call__(self, image: np.ndarray) -> Faces:
+        if self._search is None:
+            raise RuntimeError("this face search is closed")
         if self._tracking is not None and self._since_search < self.rescan:
             self._since_search += 1
             return self._tracking(image)
         faces = self._search(image)
         self._since_search = 0
         if len(faces) != self._tracked:
-            self._track(len(faces), image)
+            self._track(len(faces))
         return faces
 
-    def _track(self, count: int, image: np.ndarray) -> None:
+    def _track(self, count: int) -> None:
         """Track ``count`` faces from the next frame on (none: search every frame until one appears)."""
-        self._tracked = count
-        self._tracking = self._graph(False, count) if count else None
         if self._tracking is not None:
-            # A tracking graph left idle still follows where its faces were seconds ago and would
-            # report landmarks there. A frame with no face empties it; the next frame is then
-            # detected afresh, exactly as the full search would.
-            self._tracking(np.zeros_like(image))
+            self._tracking.close()
+        self._tracked = count
+        self._tracking = self._graph(True, count) if count else None
         self.switches += 1
+
+    def close(self) -> None:
+        for graph in (self._tracking, self._search):
+            if graph is not None:
+                graph.close()
+        self._tracking = self._search = None

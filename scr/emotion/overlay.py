@@ -54,9 +54,10 @@ def _text_box(frame: np.ndarray, text: str, x: int, y: int, scale: float, colour
 @lru_cache(maxsize=1)
 def _mesh_edges() -> np.ndarray:
     """Face-mesh tesselation as (E, 2) landmark index pairs (MediaPipe is already loaded by the detector)."""
-    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
+    from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarksConnections  # in 0.10.x and 1.x
 
-    return np.array(sorted(FACEMESH_TESSELATION), dtype=np.intp)
+    return np.array(sorted((c.start, c.end) for c in FaceLandmarksConnections.FACE_LANDMARKS_TESSELATION),
+                    dtype=np.intp)
 
 
 def draw_mesh(frame: np.ndarray, landmarks: np.ndarray, colour=(190, 190, 190)) -> None:

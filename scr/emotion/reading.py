@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from .calibration import CAPTURE_FRAMES, CalibrationError, References, TrackReferences
+from .detect import BLENDSHAPES
 from .emoji import UNCERTAIN, emoji_char
 from .face_search import Detector
 from .face_tracking import FaceTracker
@@ -41,6 +42,7 @@ class FaceReading:
     label: str  # a model label, or UNCERTAIN when its probability is below the threshold
     confidence: float  # smoothed probability of the label the smoother holds
     calibration: str = "off"  # how the face was calibrated: see TrackReferences.apply
+    blendshapes: np.ndarray | None = None  # (52,) scores in emotion.detect.BLENDSHAPES order, when asked for
 
     @property
     def emoji(self) -> str:
@@ -48,7 +50,7 @@ class FaceReading:
 
     def to_json(self, labels: list[str]) -> dict:
         """The face's entry in the per-frame log (probabilities rounded: the log is for reading, not replay)."""
-        return {
+        entry = {
             "id": self.track,
             "box": list(self.box),
             "label": self.label,
@@ -57,6 +59,9 @@ class FaceReading:
             "probs": {name: round(float(p), 4) for name, p in zip(labels, self.probs)},
             "calibration": self.calibration,
         }
+        if self.blendshapes is not None:
+            entry["blendshapes"] = {name: round(float(v), 4) for name, v in zip(BLENDSHAPES, self.blendshapes)}
+        return entry
 
 
 class EmotionReader:
@@ -129,5 +134,6 @@ class EmotionReader:
             confidence = float(smoothed[i, best[i]])
             label = self.labels[best[i]] if confidence >= self.min_confidence else UNCERTAIN
             readings.append(FaceReading(track, tuple(int(v) for v in boxes[i]), faces.landmarks[i], smoothed[i],
-                                        label, confidence, calibration[i]))
+                                        label, confidence, calibration[i],
+                                        None if faces.blendshapes is None else faces.blendshapes[i]))
         return readings

@@ -13,12 +13,12 @@ faces, would teach the model the wrong face.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import cv2
@@ -27,10 +27,10 @@ from tqdm import tqdm
 
 from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, describe
 from .cli import held_signals
-from .detect import Faces
 from .calibration import NEUTRAL
+from .detect import Faces, FaceMesh, Mode, mediapipe_version, mode_for
 from .features import FEATURE_VERSION
-from .frames import Frame, FrameSource, ImageFolderSource
+from .frames import Frame, FrameSource
 from .labels import canonical_label
 from .overlay import draw_mesh
 from .table import LandmarkTable, save_table
@@ -60,11 +60,6 @@ def neutral_first(labels: list[str]) -> list[str]:
     return [NEUTRAL, *(label for label in labels if label != NEUTRAL)]
 
 
-def uses_static_detection(source: FrameSource | Iterable[Frame]) -> bool:
-    """Photos are unrelated to each other: detect in each. Video and camera frames follow on: track."""
-    return isinstance(source, ImageFolderSource)
-
-
 @dataclass
 class Session:
     """The landmarks captured for one label in one run, and the count of what was skipped."""
@@ -85,6 +80,7 @@ class Session:
     several_faces: int = 0
     unreadable: int = 0
     interrupted: bool = False
+    landmarker: str | None = None  # None: a detector the caller passed in
 
     def __post_init__(self) -> None:
         self.label = canonical_label(self.label)
@@ -122,8 +118,9 @@ class Session:
                 "label": self.label,
                 "created": self.started.isoformat(timespec="seconds"),
                 "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "mediapipe_version": _mediapipe_version(),
+                "mediapipe_version": mediapipe_version(),
                 "feature_version": FEATURE_VERSION,
+                "landmarker": self.landmarker,
                 "appearance_version": APPEARANCE_VERSION if self.appearance else None,
                 "static_detection": self.static,
                 "frames_read": self.frames_read,
@@ -144,13 +141,6 @@ class Session:
                 f"({self.no_face} without a face, {self.several_faces} with several faces"
                 + (f", {self.unreadable} unreadable files" if self.unreadable else "") + ")"
                 + (", interrupted" if self.interrupted else ""))
-
-
-def _mediapipe_version() -> str:
-    try:
-        return metadata.version("mediapipe")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def save_session(session: Session, out_dir: str | os.PathLike) -> Path:
@@ -287,6 +277,8 @@ def record(
     progress: bool = True,
     detector: Detector | None = None,
     appearance: bool = True,
+    landmarker: str | None = None,
+    verbose: bool = False,
 ) -> list[tuple[Session, Path | None]]:
     """Record one session per label from ``source`` and save each non-empty one to a new file.
 
@@ -294,8 +286,10 @@ def record(
     moment). Sessions are saved even when the loop ends with an exception, so a
     crash mid-recording keeps what was captured; a stop signal during the saving
     waits for it. One session that cannot be written (disk full) does not keep the
-    others from being saved; its error is raised after them. Returns each session
-    with its file (None when nothing was captured).
+    others from being saved; its error is raised after them. Without a ``detector``,
+    a face mesh of the source's mode (:func:`emotion.detect.mode_for`) is opened for
+    this recording and closed after it. Returns each session with its file (None when
+    nothing was captured).
     """
     if not labels:
         raise RecordingError("no label given")
@@ -304,19 +298,18 @@ def record(
                              "record a file or folder with one --label")
     if preview and not samples:
         raise RecordingError("the preview needs a number of samples per label (--samples N)")
-    static = uses_static_detection(source)
-    if detector is None:
-        from .detect import get_detector
-
-        detector = get_detector(static=static, max_faces=2)  # 2, so a second face is noticed and skipped
-        if not static:
-            detector.reset()  # the shared tracking graph may still hold the last video's faces
-    sessions = [Session(label, source_name, static, appearance) for label in labels]
+    mode = mode_for(source)
+    sessions = [Session(label, source_name, mode is Mode.IMAGE, appearance) for label in labels]
     try:
-        if preview:
-            record_preview(source, sessions, detector, samples, every)
-        else:
-            record_stream(source, sessions[0], detector, samples, every or 1, progress)
+        with contextlib.ExitStack() as owned:
+            if detector is None:  # 2 faces, so a second face is noticed and skipped
+                detector = owned.enter_context(FaceMesh(mode, 2, landmarker=landmarker, verbose=verbose))
+                for session in sessions:
+                    session.landmarker = detector.landmarker
+            if preview:
+                record_preview(source, sessions, detector, samples, every)
+            else:
+                record_stream(source, sessions[0], detector, samples, every or 1, progress)
     finally:
         sessions[0].unreadable = len(getattr(source, "skipped", []))  # only a folder has unreadable files
         saved, error = [], None

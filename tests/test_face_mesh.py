@@ -1,0 +1,251 @@
+"""The caller-owned face mesh: both landmarkers, both modes, closing, no graph shared between owners."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from demo_data import scene, write_video
+from emotion.demo import run
+from emotion.detect import (
+    BLENDSHAPES, TASK_FILE, FaceMesh, LandmarkerError, Mode, default_landmarker, detect, landmarker_for_model,
+    mode_for,
+)
+from emotion.features import normalize
+from emotion.frames import open_source
+from emotion.reading import EmotionReader
+
+ROOT = Path(__file__).resolve().parent.parent
+LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
+LANDMARKERS = [pytest.param("legacy", marks=pytest.mark.skipif(not LEGACY_INSTALLED, reason="mediapipe >= 1")),
+               "tasks"]
+
+
+class ConstantPredictor:
+    labels = ["neutral", "happy"]
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        return np.tile([0.2, 0.8], (len(features), 1))
+
+
+def test_default_landmarker_follows_the_installed_mediapipe(monkeypatch):
+    monkeypatch.delenv("EMOTION_LANDMARKER", raising=False)
+    assert default_landmarker() == ("legacy" if LEGACY_INSTALLED else "tasks")
+    monkeypatch.setenv("EMOTION_LANDMARKER", "tasks")
+    assert default_landmarker() == "tasks"
+    with FaceMesh("image") as mesh:
+        assert mesh.landmarker == "tasks"
+
+
+@pytest.mark.skipif(LEGACY_INSTALLED, reason="the path of Python 3.13 / mediapipe >= 1")
+def test_without_legacy_mediapipe_tasks_runs_on_numpy_2(astronaut):
+    assert int(np.__version__.split(".")[0]) >= 2
+    with pytest.raises(LandmarkerError, match="mediapipe 0.10"):
+        FaceMesh("image", landmarker="legacy")
+    assert len(detect(astronaut)) == 1
+
+
+def test_the_task_file_is_googles_face_landmarker():
+    assert TASK_FILE.stat().st_size == 3_758_596
+
+
+@pytest.mark.parametrize("landmarker", LANDMARKERS)
+def test_image_mode_finds_the_face_and_gives_468_points(astronaut, astronaut_faces, landmarker):
+    with FaceMesh(Mode.IMAGE, 2, landmarker=landmarker) as mesh:
+        assert mesh.landmarker == landmarker
+        faces = mesh(astronaut)
+        blank = mesh(np.full((300, 300, 3), 200, np.uint8))
+    assert faces.landmarks.shape == (1, 468, 3) and faces.landmarks.dtype == np.float32 and len(blank) == 0
+    assert faces.blendshapes is None
+    np.testing.assert_allclose(faces.boxes(), astronaut_faces.boxes(), atol=8)  # same face, either landmarker
+
+
+@pytest.mark.parametrize("landmarker", LANDMARKERS)
+def test_video_mode_follows_a_moving_face(astronaut, landmarker):
+    frames = [scene(astronaut, [40 + 12 * i]) for i in range(12)]
+    with FaceMesh("video", 2, landmarker=landmarker, rescan=5) as mesh:
+        boxes = [mesh(f).boxes() for f in frames]
+    assert all(len(b) == 1 for b in boxes)
+    xs = np.array([b[0, 0] for b in boxes])
+    assert np.all(np.diff(xs) > 0) and abs((xs[-1] - xs[0]) - 12 * 11) < 10
+
+
+def test_the_two_landmarkers_agree_after_normalize(astronaut):
+    """The first 468 of the Tasks' 478 points are Face Mesh's: same order, nearly the same place."""
+    if not LEGACY_INSTALLED:
+        pytest.skip("needs mediapipe 0.10.x beside the Tasks landmarker")
+    legacy, tasks = detect(astronaut, landmarker="legacy"), detect(astronaut, landmarker="tasks")
+    a = normalize(legacy.landmarks, legacy.width, legacy.height).reshape(468, 3)
+    b = normalize(tasks.landmarks, tasks.width, tasks.height).reshape(468, 3)
+    distance = np.linalg.norm(a - b, axis=1)
+    assert np.sqrt(np.mean(distance ** 2)) < 0.06  # measured 0.028; faces have RMS radius 1 after normalize
+    shuffled = np.linalg.norm(a - b[np.random.default_rng(0).permutation(468)], axis=1)
+    assert np.median(distance) < 0.1 * np.median(shuffled)
+
+
+def test_closing_ends_the_graph_and_the_owner_may_close_twice(astronaut):
+    mesh = FaceMesh("video")
+    with mesh:
+        assert len(mesh(astronaut)) == 1 and not mesh.closed
+    assert mesh.closed
+    mesh.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        mesh(astronaut)
+
+
+def test_two_owners_get_independent_graphs(astronaut):
+    """No shared graph: a second owner does not see the first one's tracked face, nor its closing."""
+    left, right = scene(astronaut, [0]), scene(astronaut, [400])
+    with FaceMesh("video") as first:
+        for _ in range(3):
+            first(left)
+        with FaceMesh("video") as second:
+            assert second._detect is not first._detect
+            assert abs(second(right).boxes()[0, 0] - detect(right).boxes()[0, 0]) < 8
+        assert abs(first(left).boxes()[0, 0] - detect(left).boxes()[0, 0]) < 8  # still open, still tracking
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="mode"):
+        FaceMesh("photos")
+    with pytest.raises(ValueError, match="max_faces"):
+        FaceMesh("image", 0)
+    with pytest.raises(LandmarkerError, match="unknown landmarker"):
+        FaceMesh("image", landmarker="dlib")
+
+
+def test_the_mode_comes_from_the_source(tmp_path, astronaut):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.jpg"), astronaut)
+    clip = write_video(tmp_path / "c.mp4", [astronaut] * 3)
+    with open_source(tmp_path) as folder, open_source(clip) as video:
+        assert mode_for(folder) is Mode.IMAGE and mode_for(video) is Mode.VIDEO
+
+
+def test_blendshapes_reach_the_log(tmp_path, astronaut):
+    """The smiling astronaut: 52 named scores per face, smile high, in every log line."""
+    clip = write_video(tmp_path / "c.mp4", [scene(astronaut, [100])] * 4)
+    log = tmp_path / "log.jsonl"
+    with FaceMesh("video", blendshapes=True) as mesh, open_source(clip) as source:
+        assert mesh.landmarker == "tasks"
+        run(source, EmotionReader(mesh, ConstantPredictor()), log=log)
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    scores = [line["faces"][0]["blendshapes"] for line in lines]
+    assert len(scores) == 4 and all(list(s) == list(BLENDSHAPES) for s in scores)
+    assert min(s["mouthSmileLeft"] for s in scores) > 0.5 and max(s["eyeBlinkLeft"] for s in scores) < 0.5
+
+
+def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
+    """A script's terminal shows only its own lines: both landmarkers, opened, used and closed."""
+    code = (
+        "import cv2\n"
+        "from emotion.cli import quiet_native_logs\n"
+        "quiet_native_logs(False)\n"
+        "from emotion.detect import FaceMesh\n"
+        f"image = cv2.imread({str(ROOT / 'tests' / 'data' / 'astronaut.jpg')!r})\n"
+        f"for name in {[p if isinstance(p, str) else p.values[0] for p in LANDMARKERS] if LEGACY_INSTALLED else ['tasks']!r}:\n"
+        "    for mode in ('image', 'video'):\n"
+        "        with FaceMesh(mode, landmarker=name) as mesh:\n"
+        "            assert [len(mesh(image)) for _ in range(6)] == [1] * 6\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "scr")}, timeout=300)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+    assert done.stderr == ""
+
+
+class CountingMesh:
+    """Stands in for FaceMesh in its callers: counts how many are opened and whether each was closed."""
+
+    opened: list["CountingMesh"] = []
+    faces = None  # what every call returns
+    landmarker = "counting"
+
+    def __init__(self, mode, max_faces=1, **kwargs):
+        self.mode, self.calls, self.closed = Mode(mode), 0, False
+        CountingMesh.opened.append(self)
+
+    def __call__(self, image):
+        self.calls += 1
+        return CountingMesh.faces
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+
+
+def test_extraction_opens_one_face_mesh_per_chunk_and_closes_it(monkeypatch, tmp_path, astronaut, astronaut_faces):
+    import cv2
+
+    import emotion.detect
+    from emotion.extraction import landmarks_of_files
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"{i}.jpg"))
+        cv2.imwrite(paths[-1], astronaut)
+    monkeypatch.setattr(emotion.detect, "FaceMesh", CountingMesh)
+    CountingMesh.opened, CountingMesh.faces = [], astronaut_faces
+    rows = landmarks_of_files(paths)
+    assert [r[0] is not None for r in rows] == [True] * 3
+    assert [(m.mode, m.calls, m.closed) for m in CountingMesh.opened] == [(Mode.IMAGE, 3, True)]
+
+
+def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(monkeypatch, tmp_path, astronaut,
+                                                                             astronaut_faces):
+    from emotion import recording
+
+    clip = write_video(tmp_path / "c.mp4", [astronaut] * 3)
+    monkeypatch.setattr(recording, "FaceMesh", CountingMesh)
+    CountingMesh.opened, CountingMesh.faces = [], astronaut_faces
+    with open_source(clip) as source:
+        saved = recording.record(source, "clip", ["happy"], tmp_path / "out", samples=None, progress=False)
+    assert len(saved[0][0]) == 3
+    assert [(m.mode, m.calls, m.closed) for m in CountingMesh.opened] == [(Mode.VIDEO, 3, True)]
+    assert saved[0][0].table().meta["landmarker"] == "counting"
+
+
+def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
+    """Worker processes print nothing of MediaPipe's or TensorFlow's, however many graphs they open."""
+    import cv2
+
+    for label in ("happy", "sad"):
+        (tmp_path / "faces" / label).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / "faces" / label / f"{i}.jpg"), astronaut)
+    done = subprocess.run([sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), "--data-dir",
+                           str(tmp_path / "faces"), "--out", str(tmp_path / "t.npz"), "--workers", "2",
+                           "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and done.stderr == ""
+
+
+def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
+    monkeypatch.delenv("EMOTION_LANDMARKER", raising=False)
+    assert landmarker_for_model("tasks") == ("tasks", None)
+    assert landmarker_for_model(None) == (default_landmarker(), None)
+    name, warning = landmarker_for_model("legacy")
+    assert name == ("legacy" if LEGACY_INSTALLED else "tasks") and (warning is None) == LEGACY_INSTALLED
+    name, warning = landmarker_for_model("tasks", "legacy")  # asked for: obeyed, with a warning
+    assert name == "legacy" and "trained on tasks landmarks" in warning
+
+
+def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut_faces):
+    from emotion.table import LandmarkTable, save_table
+    from train_model import load_tables
+
+    def table(name: str, landmarker: str) -> Path:
+        return save_table(LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], [name], [""],
+                                        {"landmarker": landmarker}), tmp_path / name)
+
+    assert load_tables([table("a.npz", "tasks")]).meta["landmarker"] == "tasks"
+    assert load_tables([table("a.npz", "tasks"), table("b.npz", "legacy")]).meta["landmarker"] is None
