@@ -23,11 +23,9 @@ from pathlib import Path  # noqa: E402
 
 from emotion.cli import fail, positive_int  # noqa: E402
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
-from emotion.detect import get_detector  # noqa: E402
-from emotion.face_search import FaceSearch  # noqa: E402
 from emotion.frames import ImageFolderSource, SourceError  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
-from emotion.reading import EmotionReader  # noqa: E402
+from emotion.reading import build_reader  # noqa: E402
 from emotion.recording import has_display  # noqa: E402
 from emotion.smoothing import WINDOW  # noqa: E402
 
@@ -87,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if where:
             print(where)
         photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
-        detector = get_detector(static=True, max_faces=args.max_faces) if photos else FaceSearch(args.max_faces)
-        reader = EmotionReader(detector, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing)
+        reader = build_reader(bundle, args.max_faces, args.min_confidence, args.smoothing, photos)
         try:
             stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
         except DemoError as exc:

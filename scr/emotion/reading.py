@@ -6,15 +6,18 @@ batched :func:`~emotion.features.normalize` and one ``predict_proba`` for all fa
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from .emoji import UNCERTAIN, emoji_char
-from .face_search import Detector
+from .detect import get_detector
+from .face_search import Detector, FaceSearch
 from .face_tracking import FaceTracker
 from .features import normalize
+from .model_bundle import ModelBundle
 from .smoothing import WINDOW, TrackSmoothers
 
 
@@ -81,3 +84,17 @@ class EmotionReader:
             readings.append(FaceReading(track, tuple(int(v) for v in boxes[i]), faces.landmarks[i], smoothed[i],
                                         label, confidence))
         return readings
+
+
+def build_reader(bundle: ModelBundle, max_faces: int = 4, min_confidence: float = 0.4,
+                 smoothing_frames: float = WINDOW, photos: bool = False,
+                 graph: Callable[[bool, int], Detector] = get_detector) -> EmotionReader:
+    """The reader of ``bundle`` that every live view uses (the demo, the web page), so they answer alike.
+
+    Video frames are searched and tracked (:class:`FaceSearch`) and smoothed over time;
+    ``photos`` are unrelated images: each is searched afresh and nothing carries over.
+    ``graph(static, max_faces)`` makes the Face Mesh graphs; the default shares them per
+    process, a caller serving several independent streams passes its own.
+    """
+    detector = graph(True, max_faces) if photos else FaceSearch(max_faces, graph=graph)
+    return EmotionReader(detector, bundle.predictor(), min_confidence, 1 if photos else smoothing_frames)
