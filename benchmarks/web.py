@@ -11,6 +11,7 @@ The machine's load average is printed too: the 2 cores here are shared.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scr"))
@@ -46,6 +48,29 @@ SOCKET_ONLY = """async ([n, size]) => {
 }"""
 
 
+def _stat(pid: int) -> tuple[int, float]:
+    """(parent pid, CPU seconds) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_seconds(server_pid: int) -> float:
+    """CPU time of every process this one started, but the server: Playwright's driver and Chromium's."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = _stat(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    ours, grown = {os.getpid()}, True
+    while grown:
+        new = {pid for pid, (parent, _) in stats.items() if parent in ours and pid != server_pid} - ours
+        ours |= new
+        grown = bool(new)
+    return sum(stats[pid][1] for pid in ours - {os.getpid()})
+
+
 def percentiles(values: list[float]) -> dict:
     a = np.asarray(values, float)
     return {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1),
@@ -65,14 +90,16 @@ def measure(seconds: float, tabs: int, screenshot: Path | None, pin: str | None)
                                        timeout=120_000)
             load = os.getloadavg()[0]
             starts = [page.evaluate("mirror.answers.length") for page in pages]
-            cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+            pid = server.process.pid
+            cpu0, browser0, t0 = server.cpu_seconds(), browser_cpu_seconds(pid), time.perf_counter()
             time.sleep(seconds)
-            cpu1, elapsed = server.cpu_seconds(), time.perf_counter() - t0
+            cpu1, browser1, elapsed = server.cpu_seconds(), browser_cpu_seconds(pid), time.perf_counter() - t0
             answers = [a for page, start in zip(pages, starts)
                        for a in page.evaluate(f"mirror.answers.slice({start})") if a["kind"] == "frame"]
-            if screenshot:
+            if screenshot:  # 128 colours: a small file to commit
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
-                pages[0].screenshot(path=str(screenshot))
+                shot = Image.open(io.BytesIO(pages[0].screenshot())).convert("RGB").quantize(128)
+                shot.save(screenshot, optimize=True)
             for page in pages:  # no camera reading from here on: the server only answers the socket-alone messages
                 page.goto(server.url + "api/bundles")
             cpu2 = server.cpu_seconds()
@@ -86,6 +113,7 @@ def measure(seconds: float, tabs: int, screenshot: Path | None, pin: str | None)
         "browser_encode_ms": percentiles([a["encode"] for a in answers]),
         "frame_age_at_answer_ms": percentiles([a["age"] for a in answers]),
         "server_cpu_ms_per_frame": round(1000 * (cpu1 - cpu0) / max(1, len(answers)), 1),
+        "browser_cpu_ms_per_frame": round(1000 * (browser1 - browser0) / max(1, len(answers)), 1),
         "socket_only_round_trip_ms": percentiles(socket_only),
         "socket_only_server_cpu_ms": round(1000 * socket_cpu / len(socket_only), 2),
     }
@@ -112,7 +140,8 @@ def main() -> int:
     age = result["frame_age_at_answer_ms"]
     print(f"  frame age when its answer is back (grab, encode, wait, round trip): p50 {age['p50']} ms, "
           f"p95 {age['p95']} ms")
-    print(f"  server CPU: {result['server_cpu_ms_per_frame']} ms per answered frame")
+    print(f"  CPU per answered frame: server {result['server_cpu_ms_per_frame']} ms, "
+          f"browser {result['browser_cpu_ms_per_frame']} ms")
     print(f"  socket alone (40 kB message, no reading): p50 {sock['p50']} ms, p95 {sock['p95']} ms, "
           f"server CPU {result['socket_only_server_cpu_ms']} ms per message")
     if args.json:

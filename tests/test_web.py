@@ -6,6 +6,7 @@ bundles, the shipped default and a copy marked personal, so tabs can differ in w
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import collections
@@ -18,11 +19,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
+import cv2
 import pytest
 from PIL import Image
 
-from emotion.web import MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning
+from emotion.web import (MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning,
+                         parse_cores)
 from emotion.web_check import chromium, chromium_path, web_server, write_y4m
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,8 +87,35 @@ def test_decode_image_reads_jpeg_and_refuses_the_rest():
 
 
 def test_host_warning_only_off_loopback():
-    assert host_warning("127.0.0.1") is None and host_warning("::1") is None
-    assert "warning" in host_warning("0.0.0.0")
+    assert host_warning("127.0.0.1") is None and host_warning("::1") is None and host_warning("localhost") is None
+    assert all("warning" in host_warning(host) for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"))
+
+
+def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0",
+                             "--model", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("warning: serving on 0.0.0.0")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "missing" in result.stderr
+
+
+def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
+    shutil.copytree(models / "default", tmp_path / "elsewhere")
+    result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--models-dir", str(models),
+                             "--model", str(tmp_path / "elsewhere")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "is not under" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("text, cores", [("0", {0}), ("0,2", {0, 2}), ("1-3", {1, 2, 3})])
+def test_parse_cores(text, cores):
+    assert parse_cores(text) == cores
+
+
+@pytest.mark.parametrize("text", ["", "x", "-1", "3-1,", "a-b"])
+def test_parse_cores_refuses_nonsense(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_cores(text)
 
 
 def test_busy_port_is_one_error_line():
@@ -239,6 +268,38 @@ def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server,
         assert [face["label"] for face in photo["faces"]] == [top]
         page.screenshot(path=str(tmp_path / "web.png"))
         assert (tmp_path / "web.png").stat().st_size > 10_000
+    finally:
+        page.close()
+
+
+def write_webm(path: Path, frames: int = 60) -> None:
+    """The first ``frames`` of the sample clip as VP8 WebM, a format every Chromium plays."""
+    capture = cv2.VideoCapture(str(CLIP))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), 30, (640, 480))
+    for _ in range(frames):
+        ok, image = capture.read()
+        assert ok
+        writer.write(image)
+    writer.release()
+    capture.release()
+
+
+@needs_chromium
+def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
+    video = tmp_path / "clip.webm"
+    write_webm(video)
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        wait_answers(page, 5)
+        drop_file(page, video, "video/webm")
+        page.wait_for_function("document.querySelector('#video').src.startsWith('blob:')")
+        assert page.evaluate("document.querySelector('#video').srcObject") is None  # the camera is stopped
+        assert page.locator("#camera").is_visible()
+        wait_answers(page, page.evaluate("mirror.answers.length") + 20)
+        latest = page.evaluate("mirror.answers.slice(-10)")
+        assert all(len(a["faces"]) == 1 for a in latest), latest
+        assert page.evaluate("mirror.errors") == []
     finally:
         page.close()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import ipaddress
 import itertools
 import json
 import socket
@@ -51,7 +52,6 @@ DEFAULT_PORT = 8765
 MAX_MESSAGE = 8 * 2**20  # a dropped photo is scaled down in the page first; a camera frame is ~50 kB
 MAX_PIXELS = 4096 * 4096  # checked from the image header, before decoding
 FRAME, PHOTO = b"F"[0], b"P"[0]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CALIBRATION = False  # whether TabSession.set_neutral can set a neutral reference (the page enables its button)
 
 
@@ -75,7 +75,11 @@ def parse_cores(text: str) -> set[int]:
 
 def host_warning(host: str) -> str | None:
     """The warning line for a host that is not loopback (None for loopback)."""
-    if host in LOOPBACK:
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        loopback = False
+    if loopback:
         return None
     return (f"warning: serving on {host}: anyone who can reach this address can use the page and "
             "send it frames; there is no login and no TLS")
@@ -236,7 +240,11 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
     ``on_ready`` runs once the server can answer (MediaPipe imported), e.g. to print the URL.
     """
     choices = find_bundles(bundle_roots)
-    default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), "")
+    default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), None)
+    if default is None:
+        load_bundle(default_bundle)  # says what is wrong with it, if anything
+        raise BundleError(f"{default_bundle} is not under {' or '.join(map(str, bundle_roots))}: the page offers "
+                          "only bundles found there (see --models-dir, --personal-dir)")
     catalog = BundleCatalog(choices, default)
     catalog.bundle(default)  # a broken default bundle fails at start, not in the first tab
     sessions: dict[int, TabSession] = {}
