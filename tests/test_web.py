@@ -305,7 +305,7 @@ def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
 
 
 @needs_chromium
-def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browser):
+def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browser, tmp_path):
     pages = [browser.new_page() for _ in range(3)]
     try:
         for page in pages:
@@ -325,11 +325,19 @@ def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browse
         for s in sessions:  # each tab's own reader: its own frame count, its own tracker numbering from 0
             assert tabs[s]["frames"] > frames_before[s]
             assert tabs[s]["tracks"][0] == 0
+        blank = tmp_path / "wall.png"  # a photo with no face, in one tab only
+        Image.new("RGB", (640, 480), (128, 128, 128)).save(blank)
+        drop_file(pages[2], blank, "image/png")
+        wait_answers(pages[2], 1, kind="photo")
+        assert [a["faces"] for a in pages[2].evaluate("mirror.answers") if a["kind"] == "photo"] == [[]]
+        assert pages[2].locator("#faces .face").count() == 0
+        for page in pages[:2]:  # the other tabs still see their face
+            wait_answers(page, page.evaluate("mirror.answers.length") + 5)
+            assert all(len(a["faces"]) == 1 for a in page.evaluate("mirror.answers.slice(-5)"))
         pages[1].close()
         tabs = wait_for_tabs(server, 2)
         assert sorted(t["id"] for t in tabs["sessions"]) == sorted([sessions[0], sessions[2]])
-        for page in (pages[0], pages[2]):
-            wait_answers(page, page.evaluate("mirror.answers.length") + 5)
+        wait_answers(pages[0], pages[0].evaluate("mirror.answers.length") + 5)
     finally:
         for page in pages:
             if not page.is_closed():
