@@ -19,6 +19,7 @@ Frames live in memory only; nothing the page sends is written to disk.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import ipaddress
 import itertools
@@ -41,7 +42,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .detect import FaceMeshDetector, get_detector
+from .detect import FaceMeshDetector
 from .model_bundle import INFO_FILE, BundleError, ModelBundle, load_bundle
 from .reading import EmotionReader, build_reader
 from .smoothing import WINDOW
@@ -256,14 +257,14 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
     async def tabs(request: Request) -> JSONResponse:
         return JSONResponse({"tabs": len(sessions), "sessions": [s.describe() for s in sessions.values()]})
 
-    async def socket(websocket: WebSocket) -> None:
+    async def tab(websocket: WebSocket) -> None:
         await websocket.accept()
         session = await to_thread.run_sync(TabSession, next(numbers), catalog, settings)
         sessions[session.id] = session
         try:
             await websocket.send_json({"type": "hello", "session": session.id, "bundles": catalog.to_json(),
-                                       "bundle": session.bundle, "labels": session.video.labels, "neutral": CALIBRATION,
-                                       "max_message": MAX_MESSAGE})
+                                       "bundle": session.bundle, "labels": session.video.labels,
+                                       "neutral": CALIBRATION, "max_message": MAX_MESSAGE})
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
@@ -284,11 +285,12 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
-        await to_thread.run_sync(get_detector)  # import MediaPipe (seconds) before the first tab, not in it
+        # import MediaPipe (seconds) before the first tab, not in it
+        await to_thread.run_sync(importlib.import_module, "mediapipe.python.solutions.face_mesh")
         on_ready()
         yield
 
-    routes = [Route("/api/bundles", bundles), Route("/api/tabs", tabs), WebSocketRoute("/ws", socket),
+    routes = [Route("/api/bundles", bundles), Route("/api/tabs", tabs), WebSocketRoute("/ws", tab),
               Mount("/", StaticFiles(directory=STATIC, html=True))]
     return Starlette(routes=routes, lifespan=lifespan)
 
