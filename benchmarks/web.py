@@ -77,11 +77,11 @@ def percentiles(values: list[float]) -> dict:
             "n": int(a.size)}
 
 
-def measure(seconds: float, tabs: int, screenshot: Path | None, pin: str | None) -> dict:
+def measure(seconds: float, tabs: int, screenshot: Path | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "camera.y4m"
         write_y4m(CLIP, clip)
-        with web_server(*(["--cores", pin] if pin else [])) as server, chromium(clip) as browser:
+        with web_server() as server, chromium(clip) as browser:
             pages = [browser.new_page(viewport={"width": 1000, "height": 560}) for _ in range(tabs)]
             for page in pages:
                 page.goto(server.url)
@@ -106,7 +106,7 @@ def measure(seconds: float, tabs: int, screenshot: Path | None, pin: str | None)
             socket_only = pages[0].evaluate(SOCKET_ONLY, [200, 40_000])
             socket_cpu = server.cpu_seconds() - cpu2
     return {
-        "tabs": tabs, "server_cores": pin or "all", "seconds": round(elapsed, 1), "load_average": round(load, 2),
+        "tabs": tabs, "seconds": round(elapsed, 1), "load_average": round(load, 2),
         "frames_per_second_per_tab": round(len(answers) / elapsed / tabs, 1),
         "round_trip_ms": percentiles([a["rtt"] for a in answers]),
         "reader_ms": percentiles([a["ms"] for a in answers]),
@@ -124,13 +124,11 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="measuring time after warm-up (default: 20)")
     p.add_argument("--tabs", type=int, default=1, help="tabs reading the camera at once (default: 1)")
     p.add_argument("--screenshot", type=Path, help="save a screenshot of the (first) page here")
-    p.add_argument("--cores", help="run the server on these cores only (its --cores, e.g. 0)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
-    result = measure(args.seconds, args.tabs, args.screenshot, args.cores)
+    result = measure(args.seconds, args.tabs, args.screenshot)
     rt, reader, sock = result["round_trip_ms"], result["reader_ms"], result["socket_only_round_trip_ms"]
-    print(f"{args.tabs} tab(s), server on cores {result['server_cores']}, {result['seconds']} s, "
-          f"load average {result['load_average']}")
+    print(f"{args.tabs} tab(s), {result['seconds']} s, load average {result['load_average']}")
     print(f"  answered: {result['frames_per_second_per_tab']} frames/s per tab (camera: 30)")
     print(f"  round trip: p50 {rt['p50']} ms, p95 {rt['p95']} ms over {rt['n']} frames")
     print(f"  reader on the server: p50 {reader['p50']} ms, p95 {reader['p95']} ms")

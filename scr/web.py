@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 
-for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2")):
+# OPENBLAS_NUM_THREADS: the classifier is a few small matrix products per frame. OpenBLAS's second thread
+# gains nothing on them and busy-waits after each one: with camera frames 33 ms apart the server used 22.6 ms
+# of CPU per frame with 2 threads, 6.6 ms with 1 (`OPENBLAS_NUM_THREADS=2 python benchmarks/web.py`).
+for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2"), ("OPENBLAS_NUM_THREADS", "1")):
     os.environ.setdefault(_var, _value)
 
 import argparse  # noqa: E402
@@ -24,7 +27,7 @@ from emotion.cli import fail, positive_int  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model  # noqa: E402
 from emotion.smoothing import WINDOW  # noqa: E402
 from emotion.web import (DEFAULT_HOST, DEFAULT_PORT, ReaderSettings, bind, create_app, host_warning,  # noqa: E402
-                         page_url, parse_cores, serve)
+                         page_url, serve)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,9 +45,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
     p.add_argument("--smoothing", type=positive_int, default=WINDOW,
                    help="average each face's probabilities over about this many frames (default: %(default)s)")
-    p.add_argument("--cores", type=parse_cores,
-                   help="run on these CPU cores only, e.g. 0 (MediaPipe's idle worker threads spin between "
-                        "frames; on one core a frame costs far less CPU time: see README)")
     return p.parse_args(argv)
 
 
@@ -53,12 +53,6 @@ def main(argv: list[str] | None = None) -> int:
     warning = host_warning(args.host)
     if warning:
         print(warning, flush=True)
-    if args.cores:
-        try:
-            os.sched_setaffinity(0, args.cores)  # before MediaPipe starts its threads: they inherit it
-        except OSError:
-            return fail(ValueError(f"cannot run on cores {sorted(args.cores)}: this machine has cores "
-                                   f"0-{os.cpu_count() - 1}"))
     settings = ReaderSettings(max_faces=args.max_faces, smoothing=args.smoothing)
     try:
         model = args.model or find_default_model(args.models_dir)

@@ -6,7 +6,6 @@ bundles, the shipped default and a copy marked personal, so tabs can differ in w
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import collections
@@ -23,8 +22,7 @@ import cv2
 import pytest
 from PIL import Image
 
-from emotion.web import (MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning,
-                         parse_cores)
+from emotion.web import MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning
 from emotion.web_check import chromium, chromium_path, web_server, write_y4m
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,17 +103,6 @@ def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
                              "--model", str(tmp_path / "elsewhere")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize("text, cores", [("0", {0}), ("0,2", {0, 2}), ("1-3", {1, 2, 3})])
-def test_parse_cores(text, cores):
-    assert parse_cores(text) == cores
-
-
-@pytest.mark.parametrize("text", ["", "x", "-1", "3-1,", "a-b"])
-def test_parse_cores_refuses_nonsense(text):
-    with pytest.raises(argparse.ArgumentTypeError):
-        parse_cores(text)
 
 
 def test_busy_port_is_one_error_line():

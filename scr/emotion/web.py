@@ -18,7 +18,6 @@ Frames live in memory only; nothing the page sends is written to disk.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import io
 import ipaddress
@@ -58,20 +57,6 @@ CALIBRATION = False  # whether TabSession.set_neutral can set a neutral referenc
 
 class WebError(ValueError):
     """A bad message from a page: told to that page, and the socket stays open."""
-
-
-def parse_cores(text: str) -> set[int]:
-    """argparse type of ``--cores``: ``"0"``, ``"0,2"`` or ``"0-3"`` -> the set of CPU numbers."""
-    cores: set[int] = set()
-    try:
-        for part in text.split(","):
-            first, _, last = part.partition("-")
-            cores.update(range(int(first), int(last or first) + 1))
-    except ValueError:
-        cores.clear()
-    if not cores or min(cores) < 0:
-        raise argparse.ArgumentTypeError(f"expected cores like 0 or 0,1 or 0-3, got {text!r}")
-    return cores
 
 
 def host_warning(host: str) -> str | None:
