@@ -182,36 +182,51 @@ function draw(msg) {
   listFaces(msg.faces);
 }
 
-function listFaces(list) {
-  $("faces").replaceChildren(...list.map((face) => {
+const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "calibrated", personal: "calibrated (personal)",
+                          auto: "neutral: estimated"};
+const cards = new Map(); // (track, labels) -> the face's card, updated in place: rebuilding it cost ~2 ms a frame
+
+function card(face) {
+  const key = `${face.id}:${Object.keys(face.probs).join(",")}`;
+  if (!cards.has(key)) {
     const item = document.createElement("li");
     item.className = "face";
-    item.dataset.track = face.id;
-    item.dataset.label = face.label;
-    const head = document.createElement("div");
-    head.className = "head";
-    head.innerHTML = '<span class="emoji"></span><span class="label"></span><span class="confidence"></span>' +
-                     '<span class="calibration"></span>';
-    head.querySelector(".emoji").textContent = face.emoji;
-    if (face.calibration && face.calibration !== "off") {
-      head.querySelector(".calibration").textContent = face.calibration === "capturing" ? "neutral: hold still…"
-                                                                                      : `neutral: ${face.calibration}`;
-    }
-    head.querySelector(".label").textContent = face.label;
-    head.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
-    item.append(head);
-    const top = Math.max(...Object.values(face.probs));
-    for (const [name, p] of Object.entries(face.probs)) {
+    item.innerHTML = '<div class="head"><span class="emoji"></span><span class="label"></span>' +
+                     '<span class="confidence"></span><span class="calibration"></span></div>';
+    for (const name of Object.keys(face.probs)) {
       const bar = document.createElement("div");
-      bar.className = p === top ? "bar top" : "bar";
+      bar.className = "bar";
       bar.innerHTML = '<span></span><span class="track"><span class="fill"></span></span><span></span>';
       bar.children[0].textContent = name;
-      bar.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
-      bar.children[2].textContent = `${(100 * p).toFixed(0)}%`;
       item.append(bar);
     }
+    cards.set(key, item);
+  }
+  return cards.get(key);
+}
+
+function listFaces(list) {
+  const shown = list.map((face) => {
+    const item = card(face);
+    item.dataset.track = face.id;
+    item.dataset.label = face.label;
+    item.querySelector(".emoji").textContent = face.emoji;
+    item.querySelector(".label").textContent = face.label;
+    item.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
+    item.querySelector(".calibration").textContent = CALIBRATION_TEXT[face.calibration] || "";
+    const probs = Object.values(face.probs), top = Math.max(...probs);
+    item.querySelectorAll(".bar").forEach((bar, i) => {
+      bar.classList.toggle("top", probs[i] === top);
+      bar.querySelector(".fill").style.width = `${(100 * probs[i]).toFixed(1)}%`;
+      bar.children[2].textContent = `${(100 * probs[i]).toFixed(0)}%`;
+    });
     return item;
-  }));
+  });
+  const container = $("faces");
+  if (shown.length !== container.children.length || shown.some((item, i) => container.children[i] !== item)) {
+    container.replaceChildren(...shown);
+  }
+  for (const [key, item] of cards) if (!shown.includes(item)) cards.delete(key);
 }
 
 setInterval(() => {
