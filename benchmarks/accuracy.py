@@ -30,10 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from emotion.evaluation import evaluate_labels  # noqa: E402
 from emotion.labels import ordered  # noqa: E402
+from emotion.features import N_FEATURES  # noqa: E402
 from emotion.model_bundle import Predictor, predictor_from_keras  # noqa: E402
+from emotion.preprocess import fit_preprocess  # noqa: E402
 from emotion.table import LandmarkTable, load_table  # noqa: E402
 from emotion.training import (  # noqa: E402
-    Recipe, fit_network, scaled, scaler_of, select_classes, split_table, train_on_split,
+    Recipe, fit_network, select_classes, split_table, train_on_split,
 )
 
 EARLIER = replace(Recipe(), hidden=(1024, 512, 256, 128), dropout=0.3, learning_rate=1e-5, l2=0.0,
@@ -72,19 +74,20 @@ def scores(predictor: Predictor, x: np.ndarray, truth: np.ndarray) -> dict:
 def earlier(table: LandmarkTable, split, labels: list[str], recipe: Recipe, seed: int) -> tuple[dict, dict]:
     index = {label: i for i, label in enumerate(labels)}
     train, val, test = (table.subset(idx) for idx in (split.train, split.val, split.test))
-    mean, scale = scaler_of(raw(train))
-    fit = fit_network(scaled(raw(train), mean, scale), np.array([index[v] for v in train.labels]),
-                      scaled(raw(val), mean, scale), np.array([index[v] for v in val.labels]),
+    pre = fit_preprocess(raw(train), [N_FEATURES])  # the StandardScaler alone
+    fit = fit_network(pre.transform(raw(train)), np.array([index[v] for v in train.labels]),
+                      pre.transform(raw(val)), np.array([index[v] for v in val.labels]),
                       len(labels), recipe, seed=seed, progress=False)
-    predictor = predictor_from_keras(fit.model, labels, mean, scale)  # raw input has 468 x 3 values too
+    predictor = predictor_from_keras(fit.model, labels, pre.mean, pre.scale)  # raw input has 468 x 3 values too
     return ({"test": scores(predictor, raw(test), test.labels),
              "reframed": scores(predictor, raw(reframed(test, seed)), test.labels)},
             {"train_seconds": round(fit.seconds, 1), "best_epoch": fit.best_epoch})
 
 
 def ours(table: LandmarkTable, split, seed: int) -> tuple[dict, dict]:
-    result = train_on_split(table, split, Recipe(), seed=seed, progress=False)
-    predictor = predictor_from_keras(result.model, result.labels, result.scaler_mean, result.scaler_scale)
+    # the recipe of models/facial_expressions (standardised landmarks, no PCA), whose figures the README gives
+    result = train_on_split(table, split, Recipe(components=(0,)), seed=seed, progress=False)
+    predictor = result.predictor()
     test = table.subset(split.test)
     return ({"test": scores(predictor, test.features(), test.labels),
              "reframed": scores(predictor, reframed(test, seed).features(), test.labels)},

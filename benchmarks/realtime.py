@@ -36,7 +36,7 @@ from emotion.demo import frame_record, run  # noqa: E402
 from emotion.detect import get_detector  # noqa: E402
 from emotion.face_search import FaceSearch  # noqa: E402
 from emotion.face_tracking import FaceTracker  # noqa: E402
-from emotion.features import normalize  # noqa: E402
+from emotion.features import image_vectors  # noqa: E402
 from emotion.frames import SourceError, open_source  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
 from emotion.overlay import annotate  # noqa: E402
@@ -109,12 +109,13 @@ def per_stage_ms(video: Path, predictor, labels: list[str]) -> dict[str, float]:
     stages["decode (OpenCV)"] = (time.perf_counter() - start) / len(frames) * 1e3
     [search(f) for f in frames[:30]]  # warm
     faces = timed("face mesh (face search, 4 faces max)", search, frames)
-    features = timed("normalize", lambda f: normalize(f.landmarks, f.width, f.height), faces)
+    features = timed(f"features ({predictor.feature_set})",
+                     lambda fi: image_vectors(predictor.feature_set, fi[0], fi[1].landmarks), zip(frames, faces))
     probs = timed("predict_proba", predictor.predict_proba, features)
     tracker, smoothers = FaceTracker(), TrackSmoothers()
     timed("track + smooth", lambda fp: smoothers.update(tracker.update(fp[0].boxes()), fp[1]), zip(faces, probs))
     reader = EmotionReader(lambda image: faces[0], predictor)
-    readings = [reader(None) for _ in frames]
+    readings = [reader(frames[0]) for _ in frames]
     timed("JSON log line", lambda r: json.dumps(frame_record(0, 0.0, r, labels), ensure_ascii=False), readings)
     drawn = timed("draw (box, emoji, label, fps)", lambda fr: annotate(fr[0], fr[1], labels, 30.0),
                   zip(frames, readings))  # in place, as the loop does; the cost does not depend on what is below
@@ -150,6 +151,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--video", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4")
     p.add_argument("--model", type=Path, help="model bundle (default: as scr/main.py chooses)")
+    p.add_argument("--earlier-model", type=Path, default=ROOT / "models" / "facial_expressions",
+                   help="a landmarks-only bundle for the earlier loop, which fed raw landmarks to its network "
+                        "(default: %(default)s)")
     p.add_argument("--repeats", type=int, default=5,
                    help="timed passes per configuration; median and best are reported (the best is the least "
                         "disturbed by other work on the machine)")
@@ -157,15 +161,16 @@ def main() -> None:
     args = p.parse_args()
     try:
         bundle = load_bundle(args.model or find_default_model(ROOT / "models"))
+        earlier_bundle = None if args.skip_earlier else load_bundle(args.earlier_model)
         open_source(args.video).close()
     except (BundleError, SourceError) as exc:
         sys.exit(f"error: {exc}")
     predictor = bundle.predictor()
-    print(f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels)")
+    print(f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels, {bundle.feature_set})")
 
     rows: list[tuple[str, list[float]]] = []
     if not args.skip_earlier:
-        earlier = earlier_loop(bundle)
+        earlier = earlier_loop(earlier_bundle)
         rows.append(("earlier loop: mesh + StandardScaler + keras predict", rate(earlier, args.video, 2)))
     mesh = get_detector(static=False, max_faces=1)
     rows.append(("face mesh alone (tracking, 1 face) + decode", rate(mesh, args.video, args.repeats)))

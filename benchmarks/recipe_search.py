@@ -20,7 +20,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from emotion.evaluation import evaluate_predictor  # noqa: E402
-from emotion.model_bundle import predictor_from_keras  # noqa: E402
 from emotion.table import load_table  # noqa: E402
 from emotion.training import Recipe, select_classes, split_table, train  # noqa: E402
 
@@ -56,7 +55,7 @@ def main() -> None:
         for seed in range(1, args.seeds + 1):
             started = time.perf_counter()
             result = train(dev, CANDIDATES[name], min_class_count=args.min_class_count, seed=seed, progress=False)
-            predictor = predictor_from_keras(result.model, result.labels, result.scaler_mean, result.scaler_scale)
+            predictor = result.predictor()
             m = evaluate_predictor(predictor, result.table.subset(result.split.test))
             scores.append((m["accuracy"], m["macro_f1"]))
             print(f"{name:<18} seed {seed}: accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "

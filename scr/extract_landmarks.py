@@ -14,9 +14,10 @@ from pathlib import Path
 
 from emotion.cli import fail
 from emotion.dataset_source import (
-    AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_class_folders, from_csv,
+    AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_csv, from_data_dir,
 )
-from emotion.extraction import cap_per_class, extract_table, preselect
+from emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
+from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.labels import UnknownLabelError, canonical_labels
 from emotion.table import TableError, save_table
 
@@ -27,7 +28,8 @@ BACKENDS = ("loky", "multiprocessing", "threading", "dask", "ray")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data-dir", type=Path, help="folder of class sub-folders (train/test splits are merged)")
+    src.add_argument("--data-dir", type=Path, help="folder of class sub-folders, or a YOLO-format set (data.yaml, <split>/images, "
+                          "<split>/labels); train/valid/test splits are recorded in the table")
     src.add_argument("--csv", type=Path, help="CSV of image,label rows instead of class folders")
     src.add_argument("--kaggle-handle", default=AFFECTNET_HANDLE, help="Kaggle dataset (default: %(default)s)")
     p.add_argument("--image-root", type=Path, help="with --csv: folder the image paths are relative to")
@@ -41,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="replace an existing output table")
     p.add_argument("--max-per-class", type=int, help="keep at most N faces per class (random, seeded)")
     p.add_argument("--classes", help="comma-separated classes to keep, e.g. happy,sad,angry,neutral")
+    p.add_argument("--features", choices=list(FEATURE_SETS), default=HYBRID,
+                   help="what to store per face: landmarks and the appearance descriptor of the aligned face "
+                        "(default), or landmarks only (no appearance data kept)")
+    p.add_argument("--min-side", type=int, default=MIN_SIDE,
+                   help="enlarge images whose short side is below this many pixels before Face Mesh; "
+                        "0 = never (default: %(default)s)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers (default: all cores)")
     p.add_argument("--backend", choices=BACKENDS, default="loky",
                    help="joblib backend; dask/ray run on a cluster (see README)")
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             source = f"csv:{args.csv}"
         else:
             root = args.data_dir or download_affectnet(args.kaggle_handle)
-            items = from_class_folders(root, group_rule)
+            items, skipped = from_data_dir(root, group_rule)
             source = str(args.data_dir) if args.data_dir else f"kaggle:{args.kaggle_handle}"
         if keep is not None:
             items = [i for i in items if i.label in keep]
@@ -105,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(items)} labelled images from {source}; extracting {len(selected)} "
               f"with {args.workers} {args.backend} worker(s)")
         table, report = extract_table(selected, args.workers, args.backend, progress=not args.no_progress,
-                                      meta={"source": source, "max_per_class": args.max_per_class})
+                                      meta={"source": source, "max_per_class": args.max_per_class},
+                                      appearance=args.features != LANDMARKS, min_side=args.min_side)
         report.skipped[:0] = skipped
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
         print(report.summary())

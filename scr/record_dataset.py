@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.cli import fail, positive_int
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
@@ -39,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="keep every K-th frame; in the preview, capture automatically every K frames "
                         "(default: every frame headless, SPACE only in the preview)")
     p.add_argument("--no-preview", action="store_true", help="record headless even with a camera and a display")
+    p.add_argument("--features", choices=list(FEATURE_SETS), default=HYBRID,
+                   help="what to store per face: landmarks and the appearance descriptor of the aligned face "
+                        "(default; what hybrid models fine-tune on), or landmarks only")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             samples = args.samples or (CAMERA_SAMPLES if source.live else None)
             name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
             results = record(source, name, labels, args.out_dir, samples, args.every, preview,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, appearance=args.features != LANDMARKS)
     except (SourceError, RecordingError, UnknownLabelError, OSError) as exc:
         return fail(exc)
     interrupted = False

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from emotion.cli import fail
 from emotion.model_bundle import BundleError, load_bundle, save_bundle
-from emotion.personal import FineTuneError, FineTuneSettings, PersonalDataError, check_labels, fine_tune, load_sessions
+from emotion.personal import (
+    FineTuneError, FineTuneSettings, PersonalDataError, check_features, check_labels, fine_tune, load_sessions,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = FineTuneSettings()
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(data.table)} samples from {len(data.files)} session(s) in {args.data_dir}: "
               + ", ".join(f"{label} {n}" for label, n in counts.items()))
         check_labels(counts, base.labels, max(2, args.min_samples))
+        check_features(data, base.feature_set)
         settings = FineTuneSettings(args.freeze, args.lr, args.epochs, args.patience, DEFAULTS.batch_size,
                                     args.heldout, args.replay_weight, not args.no_mirror, args.seed)
         result = fine_tune(base, data.table, settings, progress=not args.no_progress)
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             "frozen_layers": result.frozen,
         }
         out = save_bundle(args.out, result.model, base.scaler_mean, base.scaler_scale, base.labels, info,
-                          metrics, replay=base.replay_table(), force=args.force)
+                          metrics, replay=base.replay_table(), force=args.force, components=base.components,
+                          feature_set=base.feature_set)
     except (BundleError, PersonalDataError, FineTuneError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
     if metrics["interrupted"]:

@@ -105,7 +105,7 @@ def test_one_class_table_is_refused(data, tmp_path):
     save_table(make_table({"happy": 30}, people=3), one)
     result = run_script("train_model.py", "--data", str(one), "--out", str(tmp_path / "m"), *TINY)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == ("error: need at least two classes with at least 50 samples each to train, "
+    assert result.stderr.strip() == ("error: need at least two classes with at least 10 samples each to train, "
                                      "the table has: happy 30")
     assert not (tmp_path / "m").exists()
 

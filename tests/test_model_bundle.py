@@ -96,7 +96,7 @@ def test_unsupported_network_is_refused_before_writing(tmp_path, scaler):
 
     with pytest.raises(BundleError, match="LayerNormalization.*not supported by the NumPy predictor"):
         save_bundle(tmp_path / "ln", mlp(keras.layers.LayerNormalization()), *scaler, LABELS, {}, {})
-    with pytest.raises(BundleError, match="map 1404 features to 2 labels"):
+    with pytest.raises(BundleError, match="map 1404 inputs to 2 labels"):
         save_bundle(tmp_path / "k", mlp(), *scaler, ["neutral", "happy"], {}, {})
     with pytest.raises(BundleError, match=r"unknown emotion label\(s\) 'joy'"):
         save_bundle(tmp_path / "j", mlp(), *scaler, ["neutral", "joy", "sad"], {}, {})

@@ -13,6 +13,7 @@ import pytest
 
 import record_dataset
 from emotion import recording
+from emotion.appearance import N_DESCRIPTOR
 from emotion.detect import Faces
 from emotion.frames import Frame
 from emotion.recording import RecordingError, Session, record, record_preview, save_session
@@ -71,9 +72,11 @@ def test_folder_session_keeps_one_face_frames_and_counts_the_rest(folder, tmp_pa
     assert meta["skipped_counts"] == {"no_face": 1, "several_faces": 1, "unreadable": 1}
     assert meta["label"] == "happy" and meta["static_detection"] is True and meta["frames_read"] == 4
     assert meta["feature_version"] and meta["mediapipe_version"] and meta["created"]
-    with np.load(files[0], allow_pickle=False) as data:  # landmarks and metadata only, never pixels
-        assert set(data.files) == {"landmarks", "width", "height", "labels", "paths", "groups", "meta"}
-        assert max(data[name].size for name in data.files if name != "landmarks") <= 2
+    with np.load(files[0], allow_pickle=False) as data:  # landmarks, descriptors and metadata only, never pixels
+        assert set(data.files) == {"landmarks", "descriptors", "width", "height", "labels", "paths", "groups",
+                                   "splits", "meta"}
+        assert data["descriptors"].shape == (2, N_DESCRIPTOR)
+        assert max(data[name].size for name in data.files if name not in ("landmarks", "descriptors")) <= 2
     assert "2 captured from 4 frames" in capsys.readouterr().out
 
 
@@ -98,7 +101,7 @@ def test_sessions_started_in_the_same_second_never_overwrite(tmp_path, astronaut
     started = datetime(2026, 11, 22, 21, 5, 3)
     paths = []
     for n in (1, 2, 3):
-        session = Session("happy", "test", static=True, started=started)
+        session = Session("happy", "test", static=True, appearance=False, started=started)
         for i in range(n):
             session.offer(astronaut_faces, Frame(i, 0.0, None, f"f{i}"))
         paths.append(save_session(session, tmp_path))
@@ -120,9 +123,9 @@ def test_ctrl_c_mid_stream_keeps_what_was_captured(tmp_path, astronaut):
     assert len(table) == 3 and table.counts() == {"angry": 3} and table.meta["interrupted"] is True
 
 
-def test_a_crash_mid_stream_still_saves(tmp_path, astronaut_faces):
+def test_a_crash_mid_stream_still_saves(tmp_path, astronaut, astronaut_faces):
     def frames():
-        yield Frame(0, 0.0, None, "camera")
+        yield Frame(0, 0.0, astronaut, "camera")
         raise OSError("camera unplugged")
 
     with pytest.raises(OSError, match="unplugged"):

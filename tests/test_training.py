@@ -6,7 +6,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from emotion.model_bundle import predictor_from_keras
 from emotion.table import LandmarkTable
 from emotion.training import (
     Recipe, TrainingError, class_weights, fit_network, replay_sample, select_classes, split_table, train,
@@ -29,7 +28,7 @@ def trained(table):
 
 def test_learns_synthetic_expressions_of_new_people(trained):
     test = trained.table.subset(trained.split.test)
-    predictor = predictor_from_keras(trained.model, trained.labels, trained.scaler_mean, trained.scaler_scale)
+    predictor = trained.predictor()
     assert trained.labels == ["neutral", "happy", "sad", "angry"]
     assert np.mean(np.array(predictor.predict(test.features())) == test.labels) > 0.9
     assert 1 <= trained.fit.best_epoch <= len(trained.fit.history["val_loss"]) <= TINY.epochs

@@ -1,4 +1,4 @@
-"""Where labelled face images come from: a folder of class sub-folders, a CSV, or AffectNet on Kaggle.
+"""Where labelled face images come from: class sub-folders, a YOLO-format set, a CSV, or AffectNet on Kaggle.
 
 Each source yields :class:`LabeledImage` items with canonical labels, so the
 extractor never sees a dataset's own spelling of a class.
@@ -27,6 +27,14 @@ class LabeledImage:
     path: str
     label: str
     group: str = ""
+    split: str = ""
+    """The dataset's own split (``train``, ``valid``, ``test``), or "" when it has none."""
+
+
+def canonical_split(name: str) -> str:
+    """``val``/``validation`` -> ``valid``: one spelling of each split downstream."""
+    key = name.lower()
+    return "valid" if key in ("val", "validation") else key
 
 
 GroupRule = Callable[[Path], str]
@@ -55,7 +63,7 @@ def _is_label_name(name: str) -> bool:
 
 
 def _class_roots(root: Path) -> list[Path]:
-    """Folders whose sub-folders are classes: ``root`` itself, or its train/test/val splits (merged).
+    """Folders whose sub-folders are classes: ``root`` itself, or its train/test/val splits.
 
     Wrapper folders with a single sub-folder and no images (as archives often
     unpack) are stepped through.
@@ -83,6 +91,7 @@ def from_class_folders(root: str | Path, group_rule: GroupRule | None = None) ->
     items: list[LabeledImage] = []
     unknown: list[str] = []
     for class_root in _class_roots(root):
+        split = canonical_split(class_root.name) if class_root.name.lower() in SPLIT_NAMES else ""
         for class_dir in sorted(d for d in class_root.iterdir() if d.is_dir() and not d.name.startswith(".")):
             try:
                 label = canonical_label(class_dir.name)
@@ -90,7 +99,7 @@ def from_class_folders(root: str | Path, group_rule: GroupRule | None = None) ->
                 unknown.append(str(class_dir.relative_to(root)))
                 continue
             items.extend(
-                LabeledImage(str(p), label, group_rule(p) if group_rule else "")
+                LabeledImage(str(p), label, group_rule(p) if group_rule else "", split)
                 for p in list_images(class_dir)
             )
     if unknown:
@@ -101,6 +110,97 @@ def from_class_folders(root: str | Path, group_rule: GroupRule | None = None) ->
     if not items:
         raise DatasetError(f"no labelled images in {root}: expected class sub-folders (e.g. happy/, sad/) of images")
     return items
+
+
+def _yaml_file(root: Path) -> Path | None:
+    for name in ("data.yaml", "data.yml"):
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def is_yolo_dataset(root: str | Path) -> bool:
+    """A YOLO-format set: ``data.yaml`` beside split folders holding ``images/`` and ``labels/``."""
+    root = Path(root)
+    return _yaml_file(root) is not None and any(
+        (d / "images").is_dir() and (d / "labels").is_dir() for d in root.iterdir() if d.is_dir())
+
+
+def yolo_class_names(root: Path) -> dict[int, str]:
+    """Class id -> canonical label, from ``data.yaml``'s ``names`` (a list, or a mapping of ids)."""
+    import yaml
+
+    path = _yaml_file(root)
+    try:
+        names = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("names")
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise DatasetError(f"{path} is not a readable YOLO data.yaml ({exc})") from None
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise DatasetError(f"{path} has no class 'names' list")
+    try:
+        return {int(i): canonical_label(str(name)) for i, name in names.items()}
+    except UnknownLabelError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+    except (TypeError, ValueError):
+        raise DatasetError(f"{path}: class ids in 'names' must be whole numbers") from None
+
+
+def _yolo_label(label_file: Path, classes: dict[int, str]) -> tuple[str | None, str]:
+    """The class of one image from its label file's first number, or (None, why it cannot be read)."""
+    try:
+        first = label_file.read_text(encoding="utf-8").split(maxsplit=1)
+    except FileNotFoundError:
+        return None, "missing label file"
+    except (OSError, UnicodeDecodeError):
+        return None, "unreadable label file"
+    if not first:
+        return None, "empty label file"
+    try:
+        class_id = float(first[0])
+    except ValueError:
+        return None, f"label file starts with {first[0][:20]!r}, not a class id"
+    if class_id != int(class_id) or int(class_id) not in classes:
+        return None, f"unknown class id {first[0][:20]} (data.yaml names {len(classes)} classes)"
+    return classes[int(class_id)], ""
+
+
+def from_yolo(root: str | Path, group_rule: GroupRule | None = None,
+              skipped: list[tuple[str, str]] | None = None) -> list[LabeledImage]:
+    """Images of a YOLO-format set, each labelled by the first number of its label file, with its split.
+
+    Images whose label file is missing, empty or names an unknown class are left out
+    and appended to ``skipped`` as (path, reason), like images without a face.
+    """
+    root = Path(root)
+    classes = yolo_class_names(root)
+    items: list[LabeledImage] = []
+    for split_dir in sorted(d for d in root.iterdir() if (d / "images").is_dir() and (d / "labels").is_dir()):
+        split = canonical_split(split_dir.name)
+        for image in list_images(split_dir / "images"):
+            relative = image.relative_to(split_dir / "images").with_suffix(".txt")
+            label, reason = _yolo_label(split_dir / "labels" / relative, classes)
+            if label is None:
+                if skipped is not None:
+                    skipped.append((str(image), reason))
+                continue
+            items.append(LabeledImage(str(image), label, group_rule(image) if group_rule else "", split))
+    if not items:
+        raise DatasetError(f"no labelled images in the YOLO-format set {root}")
+    return items
+
+
+def from_data_dir(root: str | Path, group_rule: GroupRule | None = None
+                  ) -> tuple[list[LabeledImage], list[tuple[str, str]]]:
+    """A local data folder, YOLO-format or class sub-folders (recognised by itself), and the images left out."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"data folder {root} does not exist or is not a folder")
+    skipped: list[tuple[str, str]] = []
+    if is_yolo_dataset(root):
+        return from_yolo(root, group_rule, skipped), skipped
+    return from_class_folders(root, group_rule), skipped
 
 
 def _pick_column(header: list[str], wanted: str | None, hints: Iterable[str], what: str) -> str:

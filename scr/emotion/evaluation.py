@@ -47,6 +47,7 @@ def evaluate_labels(true: Sequence[str], predicted: Sequence[str], model_labels:
     unknown = sorted(set(true.tolist()) - set(model_labels))
     return {
         "accuracy": float(hits.sum() / len(true)),
+        "balanced_accuracy": float(recall[support > 0].mean()),
         "macro_f1": float(f1[present].mean()),
         "n": int(len(true)),
         "labels": labels,
@@ -64,7 +65,7 @@ def evaluate_predictor(predictor, table: LandmarkTable) -> dict:
     """:func:`evaluate_labels` of a :class:`~emotion.model_bundle.Predictor` on a landmark table."""
     if not len(table):
         raise EvaluationError("the table has no samples to evaluate")
-    return evaluate_labels(table.labels, predictor.predict(table.features()), predictor.labels)
+    return evaluate_labels(table.labels, predictor.predict(table.features(predictor.feature_set)), predictor.labels)
 
 
 def format_report(metrics: dict) -> str:

@@ -51,22 +51,47 @@ class ExtractionReport:
         )
 
 
-def landmarks_of_files(paths: Sequence[str]) -> list[tuple[np.ndarray | None, int, int, str]]:
-    """Landmarks of the first face in each image file: (landmarks or None, width, height, failure reason)."""
+MIN_SIDE = 128
+"""Images smaller than this (e.g. AffectNet's 96x96 crops) are enlarged before Face Mesh: see :func:`prepare`."""
+
+
+def prepare(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
+    """Enlarge a tiny face crop by a whole factor (bicubic) until its short side reaches ``min_side``.
+
+    Face Mesh's detector misses or misplaces faces that fill a very small picture
+    edge to edge; measured on AffectNet's 96x96 crops by ``benchmarks/affectnet.py``.
+    """
+    factor = -(-min_side // max(1, min(image.shape[:2])))
+    if factor <= 1:
+        return image
+    return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+
+
+Row = tuple[np.ndarray | None, np.ndarray | None, int, int, str]
+
+
+def landmarks_of_files(paths: Sequence[str], appearance: bool = True, min_side: int = MIN_SIDE) -> list[Row]:
+    """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
+
+    Images are decoded by content (a ``.png`` holding JPEG data reads fine).
+    """
+    from .appearance import describe
     from .detect import get_detector
 
     detector = get_detector(static=True, max_faces=1)
-    out = []
+    out: list[Row] = []
     for path in paths:
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
-            out.append((None, 0, 0, UNREADABLE))
+            out.append((None, None, 0, 0, UNREADABLE))
             continue
+        image = prepare(image, min_side)
         faces = detector(image)
         if len(faces):
-            out.append((faces.landmarks[0], faces.width, faces.height, ""))
+            descriptor = describe(image, faces.landmarks[0]) if appearance else None
+            out.append((faces.landmarks[0], descriptor, faces.width, faces.height, ""))
         else:
-            out.append((None, faces.width, faces.height, NO_FACE))
+            out.append((None, None, faces.width, faces.height, NO_FACE))
     return out
 
 
@@ -106,25 +131,33 @@ def extract_table(
     chunk_size: int = 32,
     progress: bool = True,
     meta: dict | None = None,
+    appearance: bool = True,
+    min_side: int = MIN_SIDE,
 ) -> tuple[LandmarkTable, ExtractionReport]:
-    """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done."""
+    """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done.
+
+    With ``appearance`` each face's appearance descriptor is stored beside its landmarks.
+    """
     import mediapipe
+
+    from .appearance import APPEARANCE_VERSION
 
     report = ExtractionReport()
     chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
-    rows: list[tuple[LabeledImage, np.ndarray, int, int]] = []
+    rows: list[tuple[LabeledImage, np.ndarray, np.ndarray | None, int, int]] = []
     start = time.perf_counter()
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
     try:
         parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
-        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk]) for chunk in chunks)
+        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side)
+                           for chunk in chunks)
         for chunk, result in zip(chunks, results):
-            for item, (landmarks, width, height, reason) in zip(chunk, result):
+            for item, (landmarks, descriptor, width, height, reason) in zip(chunk, result):
                 report.images += 1
                 if landmarks is None:
                     report.skipped.append((item.path, reason))
                 else:
-                    rows.append((item, landmarks, width, height))
+                    rows.append((item, landmarks, descriptor, width, height))
             bar.update(len(chunk))
     except KeyboardInterrupt:
         report.interrupted = True
@@ -132,10 +165,16 @@ def extract_table(
         bar.close()
         report.seconds = time.perf_counter() - start
     report.faces = len(rows)
+    descriptors = None
+    if appearance:
+        from .appearance import N_DESCRIPTOR
+
+        descriptors = np.stack([r[2] for r in rows]) if rows else np.zeros((0, N_DESCRIPTOR), np.float32)
     table = LandmarkTable(
         np.stack([r[1] for r in rows]) if rows else np.zeros((0, 468, 3), np.float32),
-        [r[2] for r in rows], [r[3] for r in rows],
+        [r[3] for r in rows], [r[4] for r in rows],
         [r[0].label for r in rows], [r[0].path for r in rows], [r[0].group for r in rows],
+        splits=[r[0].split for r in rows], descriptors=descriptors,
     )
     table.meta = dict(
         meta or {},
@@ -146,6 +185,8 @@ def extract_table(
         interrupted=report.interrupted,
         mediapipe_version=mediapipe.__version__,
         feature_version=FEATURE_VERSION,
+        appearance_version=APPEARANCE_VERSION if appearance else None,
+        min_side=min_side,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     return table, report

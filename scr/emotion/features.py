@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, N_HOG, N_PATCH, describe
 from .canonical_face import CANONICAL_VERTICES, MIRROR_PERMUTATION, RIGID_LANDMARK_WEIGHTS
 
 FEATURE_VERSION = "procrustes-rigid-v1"
 """Bump whenever :func:`normalize` changes what it returns; models trained on another version are refused."""
 
 N_FEATURES = 468 * 3
+
+LANDMARKS = "landmarks"
+HYBRID = "landmarks+appearance"
+FEATURE_SETS: dict[str, tuple[str, int]] = {
+    LANDMARKS: (FEATURE_VERSION, N_FEATURES),
+    HYBRID: (f"{FEATURE_VERSION}+{APPEARANCE_VERSION}", N_FEATURES + N_DESCRIPTOR),
+}
+"""Feature set -> (its version string, its vector length): what a bundle records and checks."""
+FEATURE_BLOCKS: dict[str, tuple[int, ...]] = {LANDMARKS: (N_FEATURES,), HYBRID: (N_FEATURES, N_HOG, N_PATCH)}
+"""The blocks of each feature set's vector, in order: landmarks, then HOG and patches of the aligned face."""
 
 _PERM = np.asarray(MIRROR_PERMUTATION, dtype=np.intp)
 _RIGID_IDS = np.asarray(list(RIGID_LANDMARK_WEIGHTS), dtype=np.intp)
@@ -68,6 +79,29 @@ def normalize(landmarks: np.ndarray, width, height) -> np.ndarray:
         raise ValueError(f"expected landmarks of shape (..., 468, 3), got {landmarks.shape}")
     aligned = align(to_pixel_units(landmarks, width, height))
     return aligned.reshape(*landmarks.shape[:-2], N_FEATURES).astype(np.float32)
+
+
+def face_vectors(feature_set: str, landmarks: np.ndarray, width, height,
+                 descriptors: np.ndarray | None = None) -> np.ndarray:
+    """The vectors a model of ``feature_set`` reads: normalized landmarks, then (hybrid) appearance descriptors.
+
+    The one place where a face becomes a model input, for tables, recordings and live frames alike.
+    """
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; expected one of {', '.join(FEATURE_SETS)}")
+    shape = normalize(landmarks, width, height)
+    if feature_set == LANDMARKS:
+        return shape
+    if descriptors is None:
+        raise ValueError(f"features {feature_set!r} need appearance descriptors")
+    return np.concatenate([shape, np.asarray(descriptors, np.float32).reshape(*shape.shape[:-1], -1)], axis=-1)
+
+
+def image_vectors(feature_set: str, image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """:func:`face_vectors` of faces found in an image, describing their appearance when the set needs it."""
+    height, width = image_bgr.shape[:2]
+    descriptors = None if feature_set == LANDMARKS else describe(image_bgr, landmarks)
+    return face_vectors(feature_set, landmarks, width, height, descriptors)
 
 
 def mirror(landmarks: np.ndarray) -> np.ndarray:

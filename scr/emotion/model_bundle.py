@@ -4,9 +4,10 @@ A bundle holds everything needed to classify a face and to know what the numbers
 
 - ``model.keras``   the Keras network (loaded with ``safe_mode=True``: no code from the file runs);
 - ``forward.npz``   the same weights as plain arrays, for the NumPy :class:`Predictor`;
-- ``scaler.npz``    the StandardScaler as two arrays (``mean``, ``scale``), not a pickle;
-- ``bundle.json``   kind (base/personal), ordered labels, feature version, training arguments,
-  creation time and a checksum of each model file;
+- ``scaler.npz``    the StandardScaler as two arrays (``mean``, ``scale``), not a pickle, and for
+  block-wise whitened PCA a ``components`` matrix (:mod:`emotion.preprocess`);
+- ``bundle.json``   kind (base/personal), ordered labels, feature set and its version, training
+  arguments, creation time and a checksum of each model file;
 - ``metrics.json``  what the model scored; optional ``replay.npz`` (a small class-balanced
   sample of the training table, for fine-tuning without forgetting) and figures (``*.png``).
 
@@ -29,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FEATURE_VERSION, N_FEATURES
+from .features import FEATURE_SETS, LANDMARKS
 from .labels import UnknownLabelError, canonical_labels
+from .preprocess import Preprocess
 from .table import LandmarkTable, TableError, load_table, save_table
 
 MODEL_FILE = "model.keras"
@@ -94,27 +96,33 @@ class _Step:
 
 
 class Predictor:
-    """Class probabilities of normalized feature vectors, by a NumPy forward pass of the bundle's network.
+    """Class probabilities of feature vectors, by a NumPy forward pass of the bundle's network.
 
-    Applies the bundle's scaler itself, so callers pass :func:`emotion.features.normalize` output.
+    Applies the bundle's scaler (and projection) itself, so callers pass
+    :func:`emotion.features.face_vectors` output of the bundle's ``feature_set``.
     """
 
     def __init__(self, labels: Sequence[str], scaler_mean: np.ndarray, scaler_scale: np.ndarray,
-                 steps: Sequence[_Step]) -> None:
+                 steps: Sequence[_Step], components: np.ndarray | None = None,
+                 feature_set: str = LANDMARKS) -> None:
         self.labels = list(labels)
-        self._mean = np.asarray(scaler_mean, np.float32)
-        self._inv_scale = (1.0 / np.asarray(scaler_scale, np.float64)).astype(np.float32)
+        self.feature_set = feature_set
+        self.preprocess = Preprocess(scaler_mean, scaler_scale, components)
         self._steps = list(steps)
 
+    @property
+    def n_features(self) -> int:
+        return self.preprocess.n_features
+
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(1404,) or (n, 1404) features -> (n, len(labels)) float32 probabilities."""
+        """(d,) or (n, d) features -> (n, len(labels)) float32 probabilities."""
         x = np.asarray(features, np.float32)
         if x.ndim == 1:
             x = x[None]
-        if x.ndim != 2 or x.shape[1] != len(self._mean):
-            raise ValueError(f"expected features of shape ({len(self._mean)},) or (n, {len(self._mean)}), "
-                             f"got {np.shape(features)}")
-        x = (x - self._mean) * self._inv_scale
+        d = self.n_features
+        if x.ndim != 2 or x.shape[1] != d:
+            raise ValueError(f"expected features of shape ({d},) or (n, {d}), got {np.shape(features)}")
+        x = self.preprocess.transform(x)
         for step in self._steps:
             x = x * step.weight + step.bias if step.elementwise else x @ step.weight + step.bias
             x = ACTIVATIONS[step.activation](x)
@@ -157,10 +165,10 @@ def _steps_from_keras(model) -> list[_Step]:
             for s in steps]
 
 
-def predictor_from_keras(model, labels: Sequence[str], scaler_mean: np.ndarray,
-                         scaler_scale: np.ndarray) -> Predictor:
+def predictor_from_keras(model, labels: Sequence[str], scaler_mean: np.ndarray, scaler_scale: np.ndarray,
+                         components: np.ndarray | None = None, feature_set: str = LANDMARKS) -> Predictor:
     """The fast predictor of a network still in memory (e.g. to evaluate it before it is saved)."""
-    return Predictor(labels, scaler_mean, scaler_scale, _steps_from_keras(model))
+    return Predictor(labels, scaler_mean, scaler_scale, _steps_from_keras(model), components, feature_set)
 
 
 def _activation_name(activation, layer_name: str) -> str:
@@ -204,9 +212,17 @@ class ModelBundle:
     info: dict
     metrics: dict
     _steps: list[_Step] = field(default_factory=list, repr=False)
+    components: np.ndarray | None = None
+    feature_set: str = LANDMARKS
+
+    @property
+    def preprocess(self) -> Preprocess:
+        """Feature vectors -> what the network's first layer reads."""
+        return Preprocess(self.scaler_mean, self.scaler_scale, self.components)
 
     def predictor(self) -> Predictor:
-        return Predictor(self.labels, self.scaler_mean, self.scaler_scale, self._steps)
+        return Predictor(self.labels, self.scaler_mean, self.scaler_scale, self._steps, self.components,
+                         self.feature_set)
 
     def keras_model(self):
         """A fresh, uncompiled ``keras.Model`` (safe mode: the file cannot run code)."""
@@ -247,13 +263,22 @@ def _check_labels(labels: Sequence[str]) -> list[str]:
     return labels
 
 
-def _check_scaler(mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_scaler(mean: np.ndarray, scale: np.ndarray, components: np.ndarray | None,
+                  feature_set: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if feature_set not in FEATURE_SETS:
+        raise BundleError(f"unknown feature set {feature_set!r}; this code knows {', '.join(FEATURE_SETS)}")
+    n = FEATURE_SETS[feature_set][1]
     mean, scale = np.asarray(mean, np.float64), np.asarray(scale, np.float64)
-    if mean.shape != (N_FEATURES,) or scale.shape != (N_FEATURES,):
-        raise BundleError(f"scaler mean and scale must have shape ({N_FEATURES},), got {mean.shape} and {scale.shape}")
+    if mean.shape != (n,) or scale.shape != (n,):
+        raise BundleError(f"scaler mean and scale must have shape ({n},) for features {feature_set!r}, "
+                          f"got {mean.shape} and {scale.shape}")
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
         raise BundleError("scaler mean must be finite and scale finite and positive")
-    return mean, scale
+    if components is not None:
+        components = np.asarray(components, np.float32)
+        if components.ndim != 2 or components.shape[0] != n or not np.all(np.isfinite(components)):
+            raise BundleError(f"scaler components must be a finite ({n}, k) matrix, got shape {components.shape}")
+    return mean, scale, components
 
 
 def load_bundle(path: str | os.PathLike) -> ModelBundle:
@@ -269,11 +294,15 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         info = json.loads((path / INFO_FILE).read_text())
         metrics = json.loads((path / METRICS_FILE).read_text())
         version, labels, checksums = info["feature_version"], info["labels"], info["sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        feature_set = info.get("feature_set", LANDMARKS)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BundleError(f"model bundle {path}: unreadable {INFO_FILE} or {METRICS_FILE} ({exc!r})") from None
-    if version != FEATURE_VERSION:
+    if feature_set not in FEATURE_SETS:
+        raise BundleError(f"model bundle {path} needs features {feature_set!r}, which this code does not compute "
+                          f"(it knows {', '.join(FEATURE_SETS)})")
+    if version != FEATURE_SETS[feature_set][0]:
         raise BundleError(f"model bundle {path} was trained on features {version!r}, but this code computes "
-                          f"{FEATURE_VERSION!r}; retrain it on the landmark table with: {TRAIN_HINT}")
+                          f"{FEATURE_SETS[feature_set][0]!r}; retrain it on the landmark table with: {TRAIN_HINT}")
     labels = _check_labels(labels)
     for name in CHECKED_FILES:
         if _sha256(path / name) != checksums.get(name):
@@ -282,33 +311,37 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
     try:
         with np.load(path / SCALER_FILE, allow_pickle=False) as scaler:
             mean, scale = scaler["mean"], scaler["scale"]
+            components = scaler["components"] if "components" in scaler.files else None
         steps = _read_forward(path / FORWARD_FILE)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise BundleError(f"model bundle {path}: unreadable {SCALER_FILE} or {FORWARD_FILE} ({exc})") from None
-    mean, scale = _check_scaler(mean, scale)
-    if steps[0].weight.shape[0] != N_FEATURES or steps[-1].bias.shape != (len(labels),):
-        raise BundleError(f"model bundle {path}: the network does not map {N_FEATURES} features to "
+    mean, scale, components = _check_scaler(mean, scale, components, feature_set)
+    inputs = len(mean) if components is None else components.shape[1]
+    if steps[0].weight.shape[0] != inputs or steps[-1].bias.shape != (len(labels),):
+        raise BundleError(f"model bundle {path}: the network does not map {inputs} inputs to "
                           f"{len(labels)} labels")
-    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps)
+    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, components, feature_set)
 
 
 def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, scaler_scale: np.ndarray,
                 labels: Sequence[str], info: Mapping, metrics: Mapping, replay: LandmarkTable | None = None,
                 force: bool = False, figures: Mapping[str, object] | None = None,
-                files: Mapping[str, bytes] | None = None) -> Path:
+                files: Mapping[str, bytes] | None = None, components: np.ndarray | None = None,
+                feature_set: str = LANDMARKS) -> Path:
     """Write a bundle to ``path``: into a temporary folder next to it, then renamed into place.
 
     An existing ``path`` is refused unless ``force`` (then it is replaced only once the new
     bundle is complete), so a trained model is never overwritten silently or half-way.
     ``figures`` maps file names (``confusion.png``) to matplotlib figures, ``files`` other
-    file names to their bytes (e.g. ``model.tflite``). ``info`` is
-    completed with labels, feature version, kind, creation time and file checksums.
+    file names to their bytes (e.g. ``model.tflite``). ``components`` is the projection of
+    :mod:`emotion.preprocess`, if any. ``info`` is completed with labels, feature set and
+    version, kind, creation time and file checksums.
     """
     path = Path(path)
     if path.exists() and not force:
         raise BundleError(f"{path} exists; pass --force to replace it, or choose another --out")
     labels = _check_labels(labels)
-    mean, scale = _check_scaler(scaler_mean, scaler_scale)
+    mean, scale, components = _check_scaler(scaler_mean, scaler_scale, components, feature_set)
     if list(info.get("labels", labels)) != labels:
         raise BundleError(f"info lists labels {list(info['labels'])} but the model's labels are {labels}")
     extra = [*(figures or {}), *(files or {})]
@@ -316,17 +349,19 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     if reserved:
         raise BundleError(f"extra bundle file name(s) {', '.join(reserved)} are reserved or not plain file names")
     steps = _steps_from_keras(keras_model)
-    if steps[0].weight.shape[0] != N_FEATURES or steps[-1].bias.shape != (len(labels),):
-        raise BundleError(f"the network must map {N_FEATURES} features to {len(labels)} labels "
+    predictor = Predictor(labels, mean, scale, steps, components, feature_set)
+    inputs = predictor.preprocess.n_outputs
+    if steps[0].weight.shape[0] != inputs or steps[-1].bias.shape != (len(labels),):
+        raise BundleError(f"the network must map {inputs} inputs to {len(labels)} labels "
                           f"({', '.join(labels)})")
-    _check_agreement(keras_model, Predictor(labels, mean, scale, steps), mean, scale)
+    _check_agreement(keras_model, predictor)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         _inference_copy(keras_model).save(tmp / MODEL_FILE)
         _write_forward(tmp / FORWARD_FILE, steps)
-        np.savez(tmp / SCALER_FILE, mean=mean, scale=scale)
+        np.savez_compressed(tmp / SCALER_FILE, **predictor.preprocess.arrays())
         if replay is not None:
             save_table(replay, tmp / REPLAY_FILE)
         for name, figure in (figures or {}).items():
@@ -339,7 +374,8 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
             "base": None,
             **info,
             "labels": labels,
-            "feature_version": FEATURE_VERSION,
+            "feature_set": feature_set,
+            "feature_version": FEATURE_SETS[feature_set][0],
             "sha256": {name: _sha256(tmp / name) for name in CHECKED_FILES},
         }
         (tmp / INFO_FILE).write_text(json.dumps(full_info, indent=2, default=_json_default) + "\n")
@@ -352,12 +388,12 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     return path
 
 
-def _check_agreement(keras_model, predictor: Predictor, mean: np.ndarray, scale: np.ndarray) -> None:
+def _check_agreement(keras_model, predictor: Predictor) -> None:
     """Refuse a network whose NumPy forward pass differs from Keras (e.g. an unsupported layer option)."""
     rng = np.random.default_rng(0)
-    features = (mean + scale * rng.normal(size=(16, N_FEATURES))).astype(np.float32)
-    x = ((features - mean.astype(np.float32)) * (1.0 / scale).astype(np.float32)).astype(np.float32)
-    expected = np.asarray(keras_model(x, training=False))
+    pre = predictor.preprocess
+    features = (pre.mean + pre.scale * rng.normal(size=(16, pre.n_features))).astype(np.float32)
+    expected = np.asarray(keras_model(pre.transform(features), training=False))
     diff = float(np.max(np.abs(predictor.predict_proba(features) - expected)))
     if not diff <= TOLERANCE:
         raise BundleError(f"the NumPy predictor differs from the Keras network by {diff:.2g} (> {TOLERANCE}); "

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
+from .features import LANDMARKS
 from .labels import ordered
 from .table import LandmarkTable, TableError, load_table
-from .training import scaled, training_features
+from .training import training_features
 
 if TYPE_CHECKING:
     from .model_bundle import ModelBundle
@@ -50,6 +51,8 @@ class PersonalData:
     table: LandmarkTable
     files: list[Path]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    landmarks_only: list[Path] = field(default_factory=list)
+    """Sessions recorded without appearance descriptors (``--features landmarks``)."""
 
 
 def load_sessions(data_dir: str | Path) -> PersonalData:
@@ -77,7 +80,9 @@ def load_sessions(data_dir: str | Path) -> PersonalData:
     if not tables:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped)
         raise PersonalDataError(f"none of the {len(paths)} session files in {data_dir} is usable ({reasons})")
-    return PersonalData(LandmarkTable.concatenate(tables, {"sessions": [p.name for p in files]}), files, skipped)
+    landmarks_only = [path for path, table in zip(files, tables) if table.descriptors is None]
+    return PersonalData(LandmarkTable.concatenate(tables, {"sessions": [p.name for p in files]}), files, skipped,
+                        landmarks_only)
 
 
 def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples: int) -> None:
@@ -97,6 +102,17 @@ def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples
         )
 
 
+def check_features(data: PersonalData, feature_set: str) -> None:
+    """Refuse sessions that lack what the base model reads (appearance descriptors), naming them."""
+    if feature_set == LANDMARKS:
+        return
+    if data.landmarks_only:
+        raise PersonalDataError(
+            f"the base model reads {feature_set}, but session(s) {', '.join(p.name for p in data.landmarks_only)} "
+            "hold landmarks only; record them again without --features landmarks, or fine-tune a landmarks-only "
+            "base model")
+
+
 def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Train and held-out indices: the last ``fraction`` (at least one) of each label's samples.
 
@@ -114,11 +130,11 @@ def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.n
 
 
 def _inputs(bundle: "ModelBundle", table: LandmarkTable, with_mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs (scaled with the bundle's scaler) and one-hot targets of a table, mirror images added if asked."""
+    """Model inputs (through the bundle's preprocessing) and one-hot targets of a table, mirror images added if asked."""
     index = {label: i for i, label in enumerate(bundle.labels)}
-    features, labels = training_features(table, with_mirror)
+    features, labels = training_features(table, with_mirror, bundle.feature_set)
     targets = np.eye(len(bundle.labels), dtype=np.float32)[[index[label] for label in labels]]
-    return scaled(features, bundle.scaler_mean, bundle.scaler_scale), targets
+    return bundle.preprocess.transform(features), targets
 
 
 def default_freeze(n_dense: int) -> int:
@@ -209,8 +225,8 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     weights = np.ones(len(y_train), np.float32)
     replay = base.replay_table()
     if replay is not None and len(replay) and settings.replay_weight > 0:
-        features = replay.features()
-        x_replay = scaled(features, base.scaler_mean, base.scaler_scale)
+        features = replay.features(base.feature_set)
+        x_replay = base.preprocess.transform(features)
         y_replay = base.predictor().predict_proba(features)
         weights = np.concatenate([weights, np.full(len(y_replay), settings.replay_weight * len(y_train) / len(y_replay),
                                                    np.float32)])

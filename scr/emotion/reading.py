@@ -1,8 +1,8 @@
-"""One frame -> the emotion of every face in it: detect, normalize, classify, track, smooth.
+"""One frame -> the emotion of every face in it: detect, describe, classify, track, smooth.
 
 The per-frame work of the demo, kept apart from windows, keys and files so it can
 be tested and timed on its own. It is lean on purpose: one Face Mesh call, one
-batched :func:`~emotion.features.normalize` and one ``predict_proba`` for all faces.
+:func:`~emotion.features.image_vectors` call and one ``predict_proba`` for all faces.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .emoji import UNCERTAIN, emoji_char
 from .detect import get_detector
 from .face_search import Detector, FaceSearch
 from .face_tracking import FaceTracker
-from .features import normalize
+from .features import LANDMARKS, image_vectors
 from .model_bundle import ModelBundle
 from .smoothing import WINDOW, TrackSmoothers
 
@@ -64,6 +64,7 @@ class EmotionReader:
         self.detector = detector
         self.predictor = predictor
         self.labels = list(predictor.labels)
+        self.feature_set = getattr(predictor, "feature_set", LANDMARKS)  # what the model reads; landmarks if unsaid
         self.min_confidence = min_confidence
         self.tracker = FaceTracker()
         self.smoothers = TrackSmoothers(smoothing_frames)
@@ -75,7 +76,7 @@ class EmotionReader:
         self.smoothers.keep_only(self.tracker.ids)
         if not len(faces):
             return []
-        probs = self.predictor.predict_proba(normalize(faces.landmarks, faces.width, faces.height))
+        probs = self.predictor.predict_proba(image_vectors(self.feature_set, image, faces.landmarks))
         smoothed, best = self.smoothers.update(tracks, probs)
         readings = []
         for i, track in enumerate(tracks):

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, describe
 from .detect import Faces
 from .features import FEATURE_VERSION
 from .frames import Frame, FrameSource, ImageFolderSource
@@ -60,8 +61,11 @@ class Session:
     label: str
     source: str
     static: bool
+    appearance: bool = True
+    """Also keep each face's appearance descriptor (never the picture), for hybrid models."""
     started: datetime = field(default_factory=lambda: datetime.now().astimezone())
     landmarks: list[np.ndarray] = field(default_factory=list)
+    descriptors: list[np.ndarray] = field(default_factory=list)
     widths: list[int] = field(default_factory=list)
     heights: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
@@ -86,6 +90,8 @@ class Session:
                 self.no_face += 1
             return False
         self.landmarks.append(faces.landmarks[0])
+        if self.appearance:
+            self.descriptors.append(describe(frame.image, faces.landmarks[0]))
         self.widths.append(faces.width)
         self.heights.append(faces.height)
         self.names.append(frame.name if self.static else f"{frame.name}#{frame.index}")
@@ -94,6 +100,9 @@ class Session:
     def table(self) -> LandmarkTable:
         n = len(self)
         landmarks = np.stack(self.landmarks) if n else np.zeros((0, 468, 3), np.float32)
+        descriptors = None
+        if self.appearance:
+            descriptors = np.stack(self.descriptors) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
         return LandmarkTable(
             landmarks, self.widths, self.heights, [self.label] * n, self.names, [self.group] * n,
             {
@@ -104,12 +113,14 @@ class Session:
                 "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "mediapipe_version": _mediapipe_version(),
                 "feature_version": FEATURE_VERSION,
+                "appearance_version": APPEARANCE_VERSION if self.appearance else None,
                 "static_detection": self.static,
                 "frames_read": self.frames_read,
                 "skipped_counts": {"no_face": self.no_face, "several_faces": self.several_faces,
                             "unreadable": self.unreadable},
                 "interrupted": self.interrupted,
             },
+            descriptors=descriptors,
         )
 
     @property
@@ -264,6 +275,7 @@ def record(
     preview: bool = False,
     progress: bool = True,
     detector: Detector | None = None,
+    appearance: bool = True,
 ) -> list[tuple[Session, Path | None]]:
     """Record one session per label from ``source`` and save each non-empty one to a new file.
 
@@ -286,7 +298,7 @@ def record(
         detector = get_detector(static=static, max_faces=2)  # 2, so a second face is noticed and skipped
         if not static:
             detector.reset()  # the shared tracking graph may still hold the last video's faces
-    sessions = [Session(label, source_name, static) for label in labels]
+    sessions = [Session(label, source_name, static, appearance) for label in labels]
     try:
         if preview:
             record_preview(source, sessions, detector, samples, every)

@@ -13,15 +13,18 @@ import os
 import tempfile
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from .features import normalize
+from .appearance import mirror_descriptors
+from .features import LANDMARKS, face_vectors, mirror
 from .labels import canonical_labels
 
 TABLE_FORMAT = "landmark-table-v1"
+ARRAYS = ("landmarks", "width", "height", "labels", "paths", "groups", "splits", "descriptors")
+"""The per-sample arrays of a table, in order; ``splits`` and ``descriptors`` are optional in a file."""
 
 
 class TableError(ValueError):
@@ -33,7 +36,10 @@ class LandmarkTable:
     """Labelled landmarks: ``landmarks`` (n, 468, 3) float32 as MediaPipe returns them.
 
     ``groups`` names the person or source of each sample ("" when unknown), so that
-    validation splits can keep one person's photos on one side.
+    validation splits can keep one person's photos on one side. ``splits`` is the
+    dataset's own split of each sample (``train``, ``valid``, ``test``; "" when none).
+    ``descriptors`` (n, d), when present, describe the appearance of each aligned face
+    (:mod:`emotion.appearance`; never pixels), stored as float16.
     """
 
     landmarks: np.ndarray
@@ -43,6 +49,8 @@ class LandmarkTable:
     paths: np.ndarray
     groups: np.ndarray
     meta: dict = field(default_factory=dict)
+    splits: np.ndarray | None = None
+    descriptors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
@@ -54,7 +62,12 @@ class LandmarkTable:
         self.labels = np.asarray(self.labels, dtype=str).reshape(-1)
         self.paths = np.asarray(self.paths, dtype=str).reshape(-1)
         self.groups = np.asarray(self.groups, dtype=str).reshape(-1)
-        sizes = {name: len(getattr(self, name)) for name in ("width", "height", "labels", "paths", "groups")}
+        self.splits = np.full(n, "", dtype="<U5") if self.splits is None else np.asarray(self.splits, str).reshape(-1)
+        if self.descriptors is not None:
+            self.descriptors = np.asarray(self.descriptors, dtype=np.float16)
+            if self.descriptors.ndim != 2:
+                raise TableError(f"descriptors must have shape (n, d), got {self.descriptors.shape}")
+        sizes = {name: len(getattr(self, name)) for name in ARRAYS[1:] if getattr(self, name) is not None}
         bad = {name: size for name, size in sizes.items() if size != n}
         if bad:
             raise TableError(
@@ -65,18 +78,24 @@ class LandmarkTable:
     def __len__(self) -> int:
         return len(self.landmarks)
 
-    def features(self) -> np.ndarray:
-        """Normalized feature vectors (n, 1404), computed with the current feature version."""
-        return normalize(self.landmarks, self.width, self.height)
+    def features(self, feature_set: str = LANDMARKS) -> np.ndarray:
+        """Feature vectors of ``feature_set`` (see :func:`emotion.features.face_vectors`), current version."""
+        if feature_set != LANDMARKS and self.descriptors is None:
+            raise TableError(f"this table has no appearance descriptors, which features {feature_set!r} need; "
+                             "re-extract it without --features landmarks")
+        return face_vectors(feature_set, self.landmarks, self.width, self.height, self.descriptors)
+
+    def mirrored(self) -> "LandmarkTable":
+        """The table of the left-right mirrored images (for augmentation): landmarks and descriptors mirrored."""
+        descriptors = None if self.descriptors is None else mirror_descriptors(self.descriptors)
+        return replace(self, landmarks=mirror(self.landmarks), descriptors=descriptors, meta=dict(self.meta))
 
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(self.labels.tolist()).items()))
 
     def subset(self, index: np.ndarray) -> "LandmarkTable":
-        return LandmarkTable(
-            self.landmarks[index], self.width[index], self.height[index], self.labels[index],
-            self.paths[index], self.groups[index], dict(self.meta),
-        )
+        arrays = {name: None if getattr(self, name) is None else getattr(self, name)[index] for name in ARRAYS}
+        return LandmarkTable(**arrays, meta=dict(self.meta))
 
     @classmethod
     def empty(cls, meta: dict | None = None) -> "LandmarkTable":
@@ -84,13 +103,14 @@ class LandmarkTable:
 
     @classmethod
     def concatenate(cls, tables: list["LandmarkTable"], meta: dict | None = None) -> "LandmarkTable":
+        """One table of several; descriptors are kept only if every table has them, of the same length."""
         if not tables:
             return cls.empty(meta)
-        return cls(
-            *(np.concatenate([getattr(t, name) for t in tables])
-              for name in ("landmarks", "width", "height", "labels", "paths", "groups")),
-            dict(meta if meta is not None else tables[0].meta),
-        )
+        widths = {None if t.descriptors is None else t.descriptors.shape[1] for t in tables}
+        keep_descriptors = None not in widths and len(widths) == 1
+        arrays = {name: np.concatenate([getattr(t, name) for t in tables])
+                  for name in ARRAYS if name != "descriptors" or keep_descriptors}
+        return cls(**arrays, meta=dict(meta if meta is not None else tables[0].meta))
 
 
 def save_table(table: LandmarkTable, path: str | os.PathLike) -> Path:
@@ -101,11 +121,8 @@ def save_table(table: LandmarkTable, path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f, landmarks=table.landmarks, width=table.width, height=table.height,
-                labels=table.labels, paths=table.paths, groups=table.groups,
-                meta=np.array(json.dumps(meta, sort_keys=True)),
-            )
+            arrays = {name: getattr(table, name) for name in ARRAYS if getattr(table, name) is not None}
+            np.savez_compressed(f, **arrays, meta=np.array(json.dumps(meta, sort_keys=True)))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -138,4 +155,5 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
     return LandmarkTable(
         arrays["landmarks"], arrays["width"], arrays["height"], labels,
         arrays.get("paths", np.full(n, "")), arrays.get("groups", np.full(n, "")), meta,
+        splits=arrays.get("splits"), descriptors=arrays.get("descriptors"),
     )

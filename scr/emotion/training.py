@@ -1,10 +1,12 @@
 """Training the base model: which classes, which split, which network, and the fit itself.
 
-- Classes with too few samples are dropped (a class seen in 9 photos is noise to the
-  network and a random guess to the user), and the caller is told which.
-- Validation and test sets are stratified and, when the table knows identities
-  (``table.groups``), group-disjoint: the same person on both sides of a split makes a
-  model that recognises people look like one that recognises expressions.
+- Classes that truly cannot train (a handful of samples) are dropped, and the caller is
+  told which; a small class is kept, since a model without it cannot even try.
+- A dataset's own train/valid/test split is kept as it is: train on train, stop and
+  choose on valid, report on test, nothing chosen on test. Otherwise validation and test
+  sets are stratified and, when the table knows identities (``table.groups``),
+  group-disjoint: the same person on both sides of a split makes a model that
+  recognises people look like one that recognises expressions.
 - Mirror images of the training faces are added (an expression has no handedness);
   class weights counter the imbalance of public datasets (mostly neutral and happy).
 - Early stopping keeps the weights of the best validation epoch; Ctrl-C stops early
@@ -19,9 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from .features import mirror, normalize
+from .features import FEATURE_BLOCKS, HYBRID, LANDMARKS
 from .labels import ordered
+from .preprocess import Preprocess, fit_preprocess
 from .table import LandmarkTable
+
+
+DEFAULT_COMPONENTS: dict[str, tuple[int, ...]] = {LANDMARKS: (150,), HYBRID: (150, 200, 100)}
+"""Whitened PCA components per feature block, chosen on AffectNet's valid split (benchmarks/affectnet.py):
+whitening 150 landmark components beat the standardised 1,404 coordinates (0.550 vs 0.537 valid accuracy)."""
 
 
 class TrainingError(ValueError):
@@ -38,7 +46,7 @@ class Recipe:
     """
 
     hidden: tuple[int, ...] = (256, 128)
-    dropout: float = 0.3
+    dropout: float = 0.5
     learning_rate: float = 3e-4
     l2: float = 1e-4
     noise: float = 0.0
@@ -49,6 +57,9 @@ class Recipe:
     class_weight_power: float = 0.25
     """Class weight = (balanced weight) ** power: 0 ignores imbalance, 1 fully balances the classes."""
     mirror: bool = True
+    components: tuple[int, ...] = ()
+    """Whitened PCA components kept of each feature block (0: the block whole, all 0: standardise only);
+    () = the feature set's default, :data:`DEFAULT_COMPONENTS`."""
 
     def __post_init__(self) -> None:
         problems = [text for bad, text in [
@@ -59,6 +70,7 @@ class Recipe:
             (self.batch_size < 1 or self.epochs < 1, "batch size and epochs must be at least 1"),
             (self.patience < 1, "patience must be at least 1"),
             (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
+            (any(k < 0 for k in self.components), "PCA component counts cannot be negative"),
         ] if bad]
         if problems:
             raise TrainingError("; ".join(problems))
@@ -72,6 +84,8 @@ class Split:
     val: np.ndarray
     test: np.ndarray
     group_disjoint: bool
+    dataset: bool = False
+    """True when these are the dataset's own train/valid/test splits."""
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -87,6 +101,24 @@ def select_classes(table: LandmarkTable, min_count: int) -> tuple[LandmarkTable,
         raise TrainingError(f"need at least two classes with at least {min_count} samples each to train, "
                             f"the table has: {listed}")
     return table.subset(np.flatnonzero(np.isin(table.labels, kept))), dropped
+
+
+DATASET_SPLITS = ("train", "valid", "test")
+
+
+def has_dataset_splits(table: LandmarkTable) -> bool:
+    """Whether the table carries its dataset's own split, with at least a train and a valid part."""
+    present = set(table.splits.tolist())
+    return {"train", "valid"} <= present and present <= {*DATASET_SPLITS}
+
+
+def dataset_split(table: LandmarkTable) -> Split:
+    """The dataset's own split: train, valid (for stopping and choosing), test (for reporting only)."""
+    train, val, test = (np.flatnonzero(table.splits == name) for name in DATASET_SPLITS)
+    missing = sorted((set(table.labels[val]) | set(table.labels[test])) - set(table.labels[train]))
+    if missing:
+        raise TrainingError(f"class(es) {', '.join(missing)} have no sample in the dataset's train split")
+    return Split(train, val, test, False, dataset=True)
 
 
 def split_table(table: LandmarkTable, val_fraction: float, test_fraction: float, seed: int) -> Split:
@@ -201,25 +233,19 @@ def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
     return Fit(model, best.history, best.best_epoch, interrupted, time.perf_counter() - started)
 
 
-def scaler_of(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """StandardScaler statistics (mean, scale) as plain arrays; constant features get scale 1."""
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(x)
-    return scaler.mean_, scaler.scale_
-
-
-def scaled(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    return ((x - mean) / scale).astype(np.float32)
-
-
-def training_features(table: LandmarkTable, with_mirror: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Normalized features of a table and its labels, plus the mirrored faces' when ``with_mirror``."""
-    x, labels = table.features(), table.labels
+def training_features(table: LandmarkTable, with_mirror: bool,
+                      feature_set: str = LANDMARKS) -> tuple[np.ndarray, np.ndarray]:
+    """Feature vectors of a table and its labels, plus the mirrored faces' when ``with_mirror``."""
+    x, labels = table.features(feature_set), table.labels
     if with_mirror:
-        x = np.concatenate([x, normalize(mirror(table.landmarks), table.width, table.height)])
+        x = np.concatenate([x, table.mirrored().features(feature_set)])
         labels = np.concatenate([labels, labels])
     return x, labels
+
+
+def default_feature_set(table: LandmarkTable) -> str:
+    """Landmarks and appearance when the table has descriptors, else landmarks alone."""
+    return LANDMARKS if table.descriptors is None else HYBRID
 
 
 @dataclass
@@ -228,35 +254,54 @@ class TrainResult:
 
     model: object
     labels: list[str]
-    scaler_mean: np.ndarray
-    scaler_scale: np.ndarray
+    preprocess: Preprocess
     table: LandmarkTable
     """The table trained on (small classes dropped); ``split`` indexes it."""
     split: Split
     fit: Fit
     dropped: dict[str, int] = field(default_factory=dict)
+    feature_set: str = LANDMARKS
+
+    def predictor(self):
+        """The NumPy predictor of the trained network (as a bundle of it would give)."""
+        from .model_bundle import predictor_from_keras
+
+        pre = self.preprocess
+        return predictor_from_keras(self.model, self.labels, pre.mean, pre.scale, pre.components, self.feature_set)
 
 
-def train(table: LandmarkTable, recipe: Recipe, *, min_class_count: int = 50, val_fraction: float = 0.15,
-          test_fraction: float = 0.15, seed: int = 0, progress: bool = True) -> TrainResult:
-    """Select classes, split, scale, fit: the base-model recipe from table to trained network."""
+MIN_CLASS_COUNT = 10
+"""Fewer samples than this cannot train a class and be checked on a held-out part; more can, if weakly."""
+
+
+def train(table: LandmarkTable, recipe: Recipe, *, min_class_count: int = MIN_CLASS_COUNT,
+          val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0, progress: bool = True,
+          feature_set: str | None = None) -> TrainResult:
+    """Select classes, split (the dataset's own split when it has one), scale, fit: table to trained network."""
     table, dropped = select_classes(table, min_class_count)
-    split = split_table(table, val_fraction, test_fraction, seed)
-    return train_on_split(table, split, recipe, seed=seed, progress=progress, dropped=dropped)
+    split = dataset_split(table) if has_dataset_splits(table) else split_table(table, val_fraction, test_fraction,
+                                                                                 seed)
+    return train_on_split(table, split, recipe, seed=seed, progress=progress, dropped=dropped,
+                          feature_set=feature_set or default_feature_set(table))
 
 
 def train_on_split(table: LandmarkTable, split: Split, recipe: Recipe, *, seed: int = 0, progress: bool = True,
-                   dropped: dict[str, int] | None = None) -> TrainResult:
-    """Mirror-augment, scale and fit on ``split.train``, stopping early on ``split.val``."""
+                   dropped: dict[str, int] | None = None, feature_set: str = LANDMARKS) -> TrainResult:
+    """Mirror-augment, fit the preprocessing and the network on ``split.train``, stopping early on ``split.val``."""
     labels = ordered(table.counts())
     index = {label: i for i, label in enumerate(labels)}
-    x_train, l_train = training_features(table.subset(split.train), recipe.mirror)
-    mean, scale = scaler_of(x_train)
+    x_train, l_train = training_features(table.subset(split.train), recipe.mirror, feature_set)
+    components = recipe.components or DEFAULT_COMPONENTS[feature_set]
+    blocks = FEATURE_BLOCKS[feature_set]
+    if any(components) and len(components) != len(blocks):
+        raise TrainingError(f"features {feature_set!r} have {len(blocks)} blocks; give one PCA component count per "
+                            f"block (e.g. {','.join(map(str, DEFAULT_COMPONENTS[feature_set]))}), or 0 for none")
+    pre = fit_preprocess(x_train, blocks, components if any(components) else None, seed)
     val = table.subset(split.val)
-    fit = fit_network(scaled(x_train, mean, scale), np.array([index[label] for label in l_train]),
-                      scaled(val.features(), mean, scale), np.array([index[label] for label in val.labels]),
+    fit = fit_network(pre.transform(x_train), np.array([index[label] for label in l_train]),
+                      pre.transform(val.features(feature_set)), np.array([index[label] for label in val.labels]),
                       len(labels), recipe, seed=seed, progress=progress)
-    return TrainResult(fit.model, labels, mean, scale, table, split, fit, dict(dropped or {}))
+    return TrainResult(fit.model, labels, pre, table, split, fit, dict(dropped or {}), feature_set)
 
 
 def replay_sample(table: LandmarkTable, per_class: int, seed: int = 0) -> LandmarkTable:
