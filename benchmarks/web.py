@@ -82,7 +82,7 @@ def measure(seconds: float, tabs: int, screenshot: Path | None) -> dict:
         clip = Path(tmp) / "camera.y4m"
         write_y4m(CLIP, clip)
         with web_server() as server, chromium(clip) as browser:
-            pages = [browser.new_page(viewport={"width": 1000, "height": 560}) for _ in range(tabs)]
+            pages = [browser.new_page(viewport={"width": 1000, "height": 620}) for _ in range(tabs)]
             for page in pages:
                 page.goto(server.url)
             for page in pages:

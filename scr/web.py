@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 
 # OPENBLAS_NUM_THREADS: the classifier is a few small matrix products per frame. OpenBLAS's second thread
-# gains nothing on them and busy-waits after each one: with camera frames 33 ms apart the server used 22.6 ms
-# of CPU per frame with 2 threads, 6.6 ms with 1 (`OPENBLAS_NUM_THREADS=2 python benchmarks/web.py`).
+# gains nothing on them and busy-waits after each one: with camera frames 33 ms apart the server used 20.2 ms
+# of CPU per frame with 2 threads, 7.7 ms with 1 (`OPENBLAS_NUM_THREADS=2 python benchmarks/web.py`).
 for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2"), ("OPENBLAS_NUM_THREADS", "1")):
     os.environ.setdefault(_var, _value)
 

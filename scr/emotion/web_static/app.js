@@ -81,10 +81,9 @@ function answer(msg) {
 
 function fillBundles(bundles, current) {
   const select = $("bundle");
-  select.replaceChildren(...bundles.map((b) => {
-    const option = new Option(`${b.id} (${b.kind}, ${b.labels.length} labels)`, b.id);
-    return option;
-  }));
+  select.replaceChildren(...bundles.map((b) => new Option(`${b.id} (${b.kind})`, b.id)));
+  select.title = "Base or personal bundles the server found; " +
+                 bundles.map((b) => `${b.id}: ${b.labels.join(", ")}`).join("; ");
   select.value = current;
 }
 
