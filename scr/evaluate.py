@@ -14,10 +14,19 @@ import json
 import sys
 from pathlib import Path
 
-from emotion.cli import fail
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
+from emotion.cli import fail, run_command
 from emotion.evaluation import EvaluationError, confusion_figure, evaluate_predictor, format_report
 from emotion.model_bundle import BundleError, load_bundle
-from emotion.table import TableError, load_table
+from emotion.outputs import OutputError, check_outputs, check_writable, write_file
+from emotion.table import TableError, describe_skipped, load_table
+
+
+FIGURE_FORMATS = ("png", "svg", "pdf", "jpg")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,26 +41,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.png and args.png.suffix.lower()[1:] not in FIGURE_FORMATS:
+            raise OutputError(f"--png must end in .{', .'.join(FIGURE_FORMATS)}, got {args.png}")
+        outputs = {"--json": args.json, "--png": args.png}
+        check_outputs({"--model": args.model, "--data": args.data}, outputs, whole=["--model"])
+        for path in filter(None, outputs.values()):
+            check_writable(path)
         bundle = load_bundle(args.model)
         table = load_table(args.data)
-        metrics = evaluate_predictor(bundle.predictor(), table)
+        skipped = describe_skipped(table.skipped)
+        if skipped:
+            print(f"warning: {args.data}: {skipped}; the scores below are on the other {len(table)}")
+        metrics = {**evaluate_predictor(bundle.predictor(), table), "skipped_rows": table.skipped}
         trained_on = {Path(p).resolve() for p in bundle.info.get("train_args", {}).get("data", [])}
         if args.data.resolve() in trained_on:
             print(f"warning: {args.model} was trained on {args.data}: these scores include training samples "
                   f"(its held-out scores are in {args.model / 'metrics.json'})")
         print(f"{args.model} on {args.data}:\n{format_report(metrics)}")
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(metrics, indent=2) + "\n")
+            text = json.dumps(metrics, indent=2) + "\n"
+            write_file(args.json, lambda tmp: tmp.write_text(text))
             print(f"wrote {args.json}")
         if args.png:
-            args.png.parent.mkdir(parents=True, exist_ok=True)
-            confusion_figure(metrics, f"{args.model.name} on {args.data.name}").savefig(args.png, dpi=100)
+            figure = confusion_figure(metrics, f"{args.model.name} on {args.data.name}")
+            write_file(args.png, lambda tmp: figure.savefig(tmp, dpi=100, format=args.png.suffix[1:] or "png"))
             print(f"wrote {args.png}")
-    except (BundleError, TableError, EvaluationError, OSError) as exc:
+    except (BundleError, TableError, EvaluationError, OutputError, OSError) as exc:
         return fail(exc)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -12,17 +12,26 @@ import os
 import sys
 from pathlib import Path
 
-from emotion.cli import fail
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
+from emotion.cli import Interrupted, fail, int_range, interrupted_code, positive_int, run_command, seed
 from emotion.dataset_source import (
     AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_csv, from_data_dir,
 )
 from emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
 from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.labels import UnknownLabelError, canonical_labels
+from emotion.outputs import OutputError, check_outputs, check_writable
 from emotion.table import TableError, save_table
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "datasets" / "affectnet_landmarks.npz"
-BACKENDS = ("loky", "multiprocessing", "threading", "dask", "ray")
+BACKENDS = ("loky", "dask", "ray")
+"""joblib backends that work with MediaPipe. Not offered: "threading" (MediaPipe crashes with a segfault when
+threads share its graph) and "multiprocessing" (its workers fail to run MediaPipe); loky starts fresh processes."""
+MAX_LOCAL_WORKERS = 2 * (os.cpu_count() or 1)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,36 +50,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(George_W_Bush_0003.jpg -> George_W_Bush), 'folder' (parent folder), 'none'")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output table (.npz, default: %(default)s)")
     p.add_argument("--force", action="store_true", help="replace an existing output table")
-    p.add_argument("--max-per-class", type=int, help="keep at most N faces per class (random, seeded)")
+    p.add_argument("--max-per-class", type=positive_int, help="keep at most N faces per class (random, seeded)")
     p.add_argument("--classes", help="comma-separated classes to keep, e.g. happy,sad,angry,neutral")
     p.add_argument("--features", choices=list(FEATURE_SETS), default=HYBRID,
                    help="what to store per face: landmarks and the appearance descriptor of the aligned face "
                         "(default), or landmarks only (no appearance data kept)")
-    p.add_argument("--min-side", type=int, default=MIN_SIDE,
+    p.add_argument("--min-side", type=int_range(0, 4096), default=MIN_SIDE,
                    help="enlarge images whose short side is below this many pixels before Face Mesh; "
                         "0 = never (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers (default: all cores)")
+    p.add_argument("--workers", type=int_range(1, 4096), default=os.cpu_count() or 1,
+                   help="parallel workers (default: all cores)")
     p.add_argument("--backend", choices=BACKENDS, default="loky",
                    help="joblib backend; dask/ray run on a cluster (see README)")
     p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
-def check_writable(out: Path, force: bool) -> None:
-    """Fail before hours of work, not after: the output must be new (or forced) and writable."""
+def check_arguments(args: argparse.Namespace) -> None:
+    """Fail before hours of work, not after: workers this machine can run; an output that is new (or forced),
+    not an input, and writable."""
+    out = args.out
     if out.suffix != ".npz":
         raise DatasetError(f"--out must end in .npz, got {out}")
-    if out.exists() and not force:
+    if out.exists() and not args.force:
         raise DatasetError(f"{out} exists; pass --force to replace it")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe = out.parent / f".{out.name}.probe"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise DatasetError(f"cannot write to {out.parent} ({exc.strerror})") from None
+    if args.backend == "loky" and args.workers > MAX_LOCAL_WORKERS:
+        raise DatasetError(f"--workers must be from 1 to {MAX_LOCAL_WORKERS} with --backend loky (two per core of "
+                           f"this machine), got {args.workers}; dask or ray can run more on a cluster")
+    check_outputs({"--data-dir": args.data_dir, "--csv": args.csv, "--image-root": args.image_root}, {"--out": out})
+    check_writable(out)
 
 
 def register_backend(backend: str, scheduler: str | None) -> None:
@@ -93,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     group_rule = GROUP_RULES[args.groups]
     try:
-        check_writable(args.out, args.force)
+        check_arguments(args)
         keep = set(canonical_labels(args.classes.split(","))) if args.classes else None
         skipped: list[tuple[str, str]] = []
         if args.csv:
@@ -119,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
         print(report.summary())
         if not len(table):
+            if report.interrupted:
+                raise Interrupted(interrupted_code() - 128)  # stopped before any face: one line, nothing written
             raise DatasetError("no faces found in any image; nothing written")
         table = cap_per_class(table, args.max_per_class)
         save_table(table, args.out)
-    except (DatasetError, UnknownLabelError, TableError, OSError) as exc:
+    except (DatasetError, UnknownLabelError, TableError, OutputError, OSError) as exc:
         return fail(exc)
     for path, reason in report.skipped[:20]:
         print(f"  skipped {path}: {reason}")
@@ -130,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ... and {len(report.skipped) - 20} more (listed in the table's metadata)")
     counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
     print(f"wrote {args.out}: {len(table)} faces ({counts})")
-    return 130 if report.interrupted else 0
+    return interrupted_code() if report.interrupted else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

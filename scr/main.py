@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import os
 
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
 # Keep the console to our own lines: no OpenCV camera-probing warnings, FFmpeg complaints or TF start-up noise.
 for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
     os.environ.setdefault(_var, _value)
@@ -21,22 +26,16 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from emotion.cli import fail, positive_int  # noqa: E402
+from emotion.cli import fail, interrupted_code, int_range, probability, run_command  # noqa: E402
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
 from emotion.frames import ImageFolderSource, SourceError  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
 from emotion.reading import build_reader  # noqa: E402
 from emotion.recording import has_display  # noqa: E402
 from emotion.smoothing import WINDOW  # noqa: E402
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
-
-
-def probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,10 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-display", action="store_true", help="run headless even when a display exists")
     p.add_argument("--output", type=Path, help="write the annotated video here (.mp4)")
     p.add_argument("--log", type=Path, help="write one JSON line per frame here (.jsonl)")
-    p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
+    p.add_argument("--max-faces", type=int_range(1, 32), default=4, help="faces per frame (default: %(default)s)")
     p.add_argument("--min-confidence", type=probability, default=0.4,
                    help="below this probability a face shows 'uncertain' (default: %(default)s)")
-    p.add_argument("--smoothing", type=positive_int, default=WINDOW,
+    p.add_argument("--smoothing", type=int_range(1, 10_000), default=WINDOW,
                    help="average each face's probabilities over about this many frames; 1 = off "
                         "(default: %(default)s)")
     return p.parse_args(argv)
@@ -77,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         output, log = args.output, args.log
         if fell_back:
             output, log = output or FALLBACK_OUTPUT, log or FALLBACK_LOG
+        try:
+            check_outputs({"--source": existing_inputs([args.source]) + ([SAMPLE_CLIP] if fell_back else []),
+                           "--model": model_dir}, {"--output": output, "--log": log}, whole=["--model"])
+            for path in filter(None, (output, log)):
+                check_writable(path)
+        except OutputError as exc:
+            return fail(exc)
+        if fell_back:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
@@ -94,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     for what, path in (("annotated video", output), ("log", log)):
         if path:
             print(f"wrote {what}: {path}")
-    return 130 if stats.interrupted else 0
+    return interrupted_code() if stats.interrupted else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

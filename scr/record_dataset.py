@@ -16,10 +16,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
+from emotion.cli import fail, interrupted_code, positive_int, run_command
 from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
-from emotion.cli import fail, positive_int
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
+from emotion.outputs import OutputError, check_writable
 from emotion.recording import RecordingError, has_display, record
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "personal_data"
@@ -51,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         labels = canonical_labels((args.labels or args.label).split(","))
+        check_writable(args.out_dir, into=True)  # before recording, not after: never capture what cannot be kept
         with open_source(args.source) as source:
             preview = source.live and has_display() and not args.no_preview
             samples = args.samples or (CAMERA_SAMPLES if source.live else None)
             name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
             results = record(source, name, labels, args.out_dir, samples, args.every, preview,
                              progress=not args.no_progress, appearance=args.features != LANDMARKS)
-    except (SourceError, RecordingError, UnknownLabelError, OSError) as exc:
+    except (SourceError, RecordingError, UnknownLabelError, OutputError, OSError) as exc:
         return fail(exc)
     interrupted = False
     for session, path in results:
@@ -65,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{session.summary()} -> {path or 'nothing written'}")
     if not any(path for _, path in results):
         print("error: no frame with exactly one face was captured; nothing written", file=sys.stderr)
-        return 130 if interrupted else 1
-    return 130 if interrupted else 0
+        return interrupted_code() if interrupted else 1
+    return interrupted_code() if interrupted else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

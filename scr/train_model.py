@@ -16,12 +16,20 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from emotion.cli import fail
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
+from emotion.cli import (fail, float_range, int_range, interrupted_code, layer_sizes, learning_rate, number_list,
+                         run_command,
+                         seed)
 from emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
 from emotion.export import TFLITE_FILE, ExportError, to_tflite
 from emotion.features import FEATURE_SETS
 from emotion.model_bundle import BundleError, save_bundle
-from emotion.table import LandmarkTable, TableError, load_table
+from emotion.outputs import OutputError, check_outputs, check_writable
+from emotion.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
 from emotion.training import (
     DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, replay_sample,
     select_classes, train,
@@ -30,64 +38,68 @@ from emotion.training import (
 DEFAULTS = Recipe()
 
 
-def sizes(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 256,128, got {text!r}") from None
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, nargs="+", required=True, help="landmark table(s) (.npz), concatenated")
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write, e.g. models/default")
     p.add_argument("--force", action="store_true", help="replace --out if it exists (only once training succeeded)")
-    p.add_argument("--min-class-count", type=int, default=MIN_CLASS_COUNT,
+    p.add_argument("--min-class-count", type=int_range(2, 10**6), default=MIN_CLASS_COUNT,
                    help="drop classes with fewer samples (default: %(default)s)")
     p.add_argument("--features", choices=list(FEATURE_SETS),
                    help="what the model reads (default: landmarks+appearance when the table has appearance "
                         "descriptors, else landmarks)")
-    p.add_argument("--components", type=sizes, default=DEFAULTS.components,
+    p.add_argument("--components", type=number_list("component counts", "150,200,100", 3, 0, 4096),
+                   default=DEFAULTS.components,
                    help="whitened PCA components kept per feature block (landmarks[,hog,patches]; 0 = the block "
                         "whole; a single 0 = standardise only); default: "
                         + "; ".join(f"{k} {','.join(map(str, v))}" for k, v in DEFAULT_COMPONENTS.items()))
-    p.add_argument("--data-name", help="the training data's name, recorded in bundle.json (default: the table's source)")
+    p.add_argument("--data-name", help="the training data's name, recorded in bundle.json (default: unknown)")
     p.add_argument("--data-source", help="where the training data comes from (an address), recorded in bundle.json "
                                          "(default: the sources the tables record)")
     p.add_argument("--data-licence", default="unknown",
                    help="the training data's licence, recorded in bundle.json: the weights inherit its terms")
-    p.add_argument("--hidden", type=sizes, default=DEFAULTS.hidden,
+    p.add_argument("--hidden", type=layer_sizes(), default=DEFAULTS.hidden,
                    help=f"hidden layer sizes (default: {','.join(map(str, DEFAULTS.hidden))})")
-    p.add_argument("--dropout", type=float, default=DEFAULTS.dropout, help="(default: %(default)s)")
-    p.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--l2", type=float, default=DEFAULTS.l2, help="L2 weight penalty (default: %(default)s)")
-    p.add_argument("--noise", type=float, default=DEFAULTS.noise,
+    p.add_argument("--dropout", type=float_range(0, 1, high_open=True), default=DEFAULTS.dropout,
+                   help="(default: %(default)s)")
+    p.add_argument("--lr", type=learning_rate, default=DEFAULTS.learning_rate,
+                   help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--l2", type=float_range(0, 1), default=DEFAULTS.l2, help="L2 weight penalty (default: %(default)s)")
+    p.add_argument("--noise", type=float_range(0, 10), default=DEFAULTS.noise,
                    help="Gaussian input noise while training, in scaled units (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="(default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="at most (default: %(default)s)")
-    p.add_argument("--patience", type=int, default=DEFAULTS.patience,
+    p.add_argument("--batch-size", type=int_range(1, 1 << 16), default=DEFAULTS.batch_size,
+                   help="(default: %(default)s)")
+    p.add_argument("--epochs", type=int_range(1, 100_000), default=DEFAULTS.epochs,
+                   help="at most (default: %(default)s)")
+    p.add_argument("--patience", type=int_range(1, 100_000), default=DEFAULTS.patience,
                    help="stop after this many epochs without a better validation loss (default: %(default)s)")
-    p.add_argument("--class-weight-power", type=float, default=DEFAULTS.class_weight_power,
+    p.add_argument("--class-weight-power", type=float_range(0, 1), default=DEFAULTS.class_weight_power,
                    help="0 = no class weights, 1 = fully balanced (default: %(default)s)")
     p.add_argument("--no-mirror", action="store_true", help="do not add mirrored training faces")
-    p.add_argument("--val-fraction", type=float, default=0.15, help="(default: %(default)s)")
-    p.add_argument("--test-fraction", type=float, default=0.15,
+    p.add_argument("--val-fraction", type=float_range(0, 0.9, low_open=True, high_open=True), default=0.15,
+                   help="(default: %(default)s)")
+    p.add_argument("--test-fraction", type=float_range(0, 0.9, high_open=True), default=0.15,
                    help="held out for the reported scores; 0 = report validation scores (default: %(default)s)")
-    p.add_argument("--replay-per-class", type=int, default=100,
+    p.add_argument("--replay-per-class", type=int_range(0, 10**6), default=100,
                    help="training samples per class kept in the bundle for fine-tuning (default: %(default)s)")
     p.add_argument("--export", choices=["tflite"], help="also write model.tflite (checked against Keras)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
 
 def load_tables(paths: list[Path]) -> LandmarkTable:
+    """The tables as one, without unusable rows or rows repeated within or across them (said in one line)."""
     tables = [load_table(path) for path in paths]
-    return LandmarkTable.concatenate(tables, {"sources": [str(path) for path in paths],
-                                              "data_sources": [str(t.meta.get("source", "")) for t in tables]})
+    table = merge_tables(tables, {"sources": [str(path) for path in paths],
+                                  "data_sources": [str(t.meta.get("source", "")) for t in tables]})
+    skipped = describe_skipped(table.skipped)
+    if skipped:
+        print(skipped)
+    return table
 
 
-def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe) -> Path:
+def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe, skipped: dict[str, int]) -> Path:
     """Score the model on the held-out people, print the scores, and write the bundle with figures."""
     predictor = result.predictor()
     split = result.split
@@ -107,6 +119,7 @@ def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe) -
         "best_epoch": result.fit.best_epoch,
         "train_seconds": round(result.fit.seconds, 1),
         "interrupted": result.fit.interrupted,
+        "skipped_rows": skipped,
     })
     files = {}
     if args.export == "tflite":
@@ -136,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.out.exists() and not args.force:
             raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")
-        if args.replay_per_class < 0:
-            raise TrainingError("--replay-per-class cannot be negative")
+        check_outputs({"--data": args.data}, {"--out": args.out})
+        check_writable(args.out)
         recipe = Recipe(args.hidden, args.dropout, args.lr, args.l2, args.noise, args.batch_size, args.epochs,
                         args.patience, args.class_weight_power, not args.no_mirror, args.components)
         table = load_tables(args.data)
@@ -154,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         fit = result.fit
         print(f"trained {len(fit.history.get('loss', []))} epochs in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
               + (" (interrupted: the best epoch so far is kept)" if fit.interrupted else ""))
-        bundle = save_result(result, args, recipe)
-    except (BundleError, TableError, TrainingError, EvaluationError, ExportError, OSError, KeyboardInterrupt) as exc:
+        bundle = save_result(result, args, recipe, table.skipped)
+    except (BundleError, TableError, TrainingError, EvaluationError, ExportError, OutputError, OSError,
+            KeyboardInterrupt) as exc:
         return fail(exc)
     print(f"wrote {bundle}")
-    return 0
+    return interrupted_code() if result.fit.interrupted else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

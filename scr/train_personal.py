@@ -16,11 +16,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion.cli import fail
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
+from emotion.cli import fail, float_range, int_range, interrupted_code, learning_rate, run_command, seed
 from emotion.model_bundle import BundleError, load_bundle, save_bundle
+from emotion.outputs import OutputError, check_outputs, check_writable
 from emotion.personal import (
     FineTuneError, FineTuneSettings, PersonalDataError, check_features, check_labels, fine_tune, load_sessions,
 )
+from emotion.table import describe_skipped
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = FineTuneSettings()
@@ -34,20 +41,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "models" / "personal",
                    help="new bundle folder; must not exist unless --force (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="replace an existing --out bundle")
-    p.add_argument("--freeze", type=int, help="freeze the first K Dense layers (default: all but the last two)")
-    p.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="at most this many (default: %(default)s)")
-    p.add_argument("--patience", type=int, default=DEFAULTS.patience,
+    p.add_argument("--freeze", type=int_range(0, 1000),
+                   help="freeze the first K Dense layers (default: all but the last two)")
+    p.add_argument("--lr", type=learning_rate, default=DEFAULTS.learning_rate,
+                   help="learning rate (default: %(default)s)")
+    p.add_argument("--epochs", type=int_range(1, 100_000), default=DEFAULTS.epochs,
+                   help="at most this many (default: %(default)s)")
+    p.add_argument("--patience", type=int_range(0, 100_000), default=DEFAULTS.patience,
                    help="stop after this many epochs without a better held-out loss (default: %(default)s)")
-    p.add_argument("--heldout", type=float, default=DEFAULTS.heldout_fraction,
+    p.add_argument("--heldout", type=float_range(0, 1, low_open=True, high_open=True),
+                   default=DEFAULTS.heldout_fraction,
                    help="fraction of each label's samples held out (default: %(default)s)")
-    p.add_argument("--replay-weight", type=float, default=DEFAULTS.replay_weight,
+    p.add_argument("--replay-weight", type=float_range(0, 1000), default=DEFAULTS.replay_weight,
                    help="weight of the base replay data relative to yours; 0 turns it off (default: %(default)s)")
-    p.add_argument("--min-samples", type=int, default=5,
+    p.add_argument("--min-samples", type=int_range(2, 10**6), default=5,
                    help="refuse labels with fewer samples; at least 2, one to train and one to check "
                         "(default: %(default)s)")
     p.add_argument("--no-mirror", action="store_true", help="do not add mirror images of your samples")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    p.add_argument("--seed", type=seed, default=DEFAULTS.seed)
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -57,10 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.out.exists() and not args.force:
             raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")
+        check_outputs({"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out},
+                      whole=["--base", "--data-dir"])
+        check_writable(args.out)
         base = load_bundle(args.base)
         data = load_sessions(args.data_dir)
         for path, reason in data.skipped:
             print(f"skipped {path.name}: {reason}")
+        if describe_skipped(data.table.skipped):
+            print(describe_skipped(data.table.skipped))
         counts = data.table.counts()
         print(f"{len(data.table)} samples from {len(data.files)} session(s) in {args.data_dir}: "
               + ", ".join(f"{label} {n}" for label, n in counts.items()))
@@ -87,14 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         out = save_bundle(args.out, result.model, base.scaler_mean, base.scaler_scale, base.labels, info,
                           metrics, replay=base.replay_table(), force=args.force, components=base.components,
                           feature_set=base.feature_set)
-    except (BundleError, PersonalDataError, FineTuneError, OSError, KeyboardInterrupt) as exc:
+    except (BundleError, PersonalDataError, FineTuneError, OutputError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
     if metrics["interrupted"]:
         print(f"interrupted: wrote {out} with the best epoch so far ({metrics['best_epoch']})")
-        return 130
+        return interrupted_code()
     print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -125,8 +125,7 @@ def test_bad_bundle_is_refused_with_a_clear_message(bundle, damage, message):
     if damage.startswith("delete"):
         (bundle / damage.split()[1]).unlink()
     elif damage == "version":
-        info = json.loads((bundle / "bundle.json").read_text())
-        (bundle / "bundle.json").write_text(json.dumps({**info, "feature_version": "landmarks-v0"}))
+        reseal(bundle, feature_version="landmarks-v0")
     elif damage == "corrupt model.keras":
         with open(bundle / "model.keras", "r+b") as f:
             f.seek(200)
@@ -137,6 +136,113 @@ def test_bad_bundle_is_refused_with_a_clear_message(bundle, damage, message):
         bundle = bundle.parent / "nothing"
     with pytest.raises(BundleError, match=message):
         load_bundle(bundle)
+
+
+def reseal(bundle: Path, **changes) -> None:
+    """Change bundle.json and write valid checksums again: what a careful tamperer (or an old version) would do."""
+    from emotion.model_bundle import _write_info
+
+    _write_info(bundle, {**json.loads((bundle / "bundle.json").read_text()), **changes})
+
+
+def rewrite_npz(path: Path, **arrays) -> None:
+    """Replace arrays of an .npz file (``None`` removes one), keeping the others."""
+    with np.load(path, allow_pickle=False) as data:
+        kept = {name: data[name] for name in data.files}
+    kept.update(arrays)
+    np.savez(path, **{name: value for name, value in kept.items() if value is not None})
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: (b / "bundle.json").write_text((b / "bundle.json").read_text().replace(
+        '"neutral",', '"__x__",').replace('"happy",', '"neutral",').replace('"__x__",', '"happy",')),
+     "bundle.json was changed after training"),
+    (lambda b: (b / "metrics.json").write_text('{"accuracy": 0.99}'), "metrics.json is corrupt or was changed"),
+    (lambda b: rewrite_npz(b / "replay.npz", labels=np.array(["happy"] * 6)), "replay.npz is corrupt or was changed"),
+    (lambda b: np.savez(b / "calibration.npz", t=np.ones(1)), "calibration.npz not covered by its checksums"),
+    (lambda b: (b / "replay.npz").unlink(), "incomplete: missing replay.npz"),
+    (lambda b: (b / "bundle.json").write_text(json.dumps(
+        {k: v for k, v in json.loads((b / "bundle.json").read_text()).items() if k != "bundle_sha256"})),
+     "has no checksum of its own.*seal_bundle"),
+], ids=["labels-swapped", "metrics-edited", "replay-edited", "file-added", "file-removed", "old-format"])
+def test_every_file_of_a_bundle_is_checksummed(bundle, damage, message):
+    damage(bundle)
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle)
+
+
+@pytest.mark.parametrize("forward, message", [
+    ({"weight_0": np.full((N_FEATURES, 24), np.nan, np.float32)}, "layer 0 has non-finite weights"),
+    ({"bias_2": np.array([0, np.inf, 0], np.float32)}, "layer 2 has non-finite weights"),
+    ({"weight_1": np.ones((23, 12), np.float32)}, r"layer 1: weight \(23, 12\) and bias \(12,\) do not fit"),
+    ({"bias_0": np.ones((24, 1), np.float32)}, "layer 0: weight"),
+    ({"weight_0": np.ones((N_FEATURES, 24), np.int64)}, "weights must be floating point"),
+    ({"spec": np.array('[{"activation": "gelu", "elementwise": false}]')}, "holds arrays"),
+    ({"spec": np.array(json.dumps([{"activation": a, "elementwise": False} for a in ("relu", "mish", "softmax")]))},
+     "layer 1 has an unknown activation"),
+    ({"spec": np.array('{"a": 1}')}, "spec must be a non-empty list"),
+    ({"spec": np.array(json.dumps([{"activation": "relu", "elementwise": False}] * 3))}, "softmax over 3 labels"),
+    ({"weight_2": None}, "holds arrays"),
+    ({"weight_0": np.full((N_FEATURES, 24), 1e37, np.float32)}, "does not give finite probabilities"),
+], ids=["nan-weight", "inf-bias", "shape-chain", "bias-shape", "int-weights", "spec-short", "activation",
+        "spec-type", "no-softmax", "array-missing", "overflow"])
+def test_malformed_forward_pass_is_refused_at_load(bundle, forward, message):
+    rewrite_npz(bundle / "forward.npz", **forward)
+    reseal(bundle)  # valid checksums: only the content checks can catch it
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: rewrite_npz(b / "scaler.npz", mean=np.zeros(10)), "scaler mean and scale must have shape"),
+    (lambda b: rewrite_npz(b / "scaler.npz", scale=np.full(N_FEATURES, np.nan)), "scale finite and positive"),
+    (lambda b: rewrite_npz(b / "scaler.npz", mean=np.array(["x"] * N_FEATURES)), "must be numbers"),
+    (lambda b: reseal(b, labels="neutral,happy,surprise"), "labels must be a list of names"),
+    (lambda b: reseal(b, labels=["neutral", "happy"]), "softmax over 2 labels"),
+    (lambda b: reseal(b, kind=["personal"]), "has a kind other than"),
+], ids=["scaler-shape", "scaler-nan", "scaler-text", "labels-text", "labels-short", "kind-type"])
+def test_badly_typed_fields_are_refused_at_load(bundle, change, message):
+    change(bundle)
+    reseal(bundle)
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle)
+
+
+def test_files_added_through_add_to_bundle_are_covered(bundle):
+    import io
+
+    from emotion.model_bundle import add_to_bundle
+
+    buffer = io.BytesIO()
+    np.savez(buffer, temperature=np.array([1.5]))
+    before = load_bundle(bundle).info
+    add_to_bundle(bundle, {"calibration.npz": buffer.getvalue()})
+    after = load_bundle(bundle)
+    assert "calibration.npz" in after.info["sha256"] and after.info["labels"] == before["labels"]
+    assert sorted(p.name for p in bundle.parent.iterdir()) == ["base"]
+    with pytest.raises(BundleError, match="reserved or not plain file names"):
+        add_to_bundle(bundle, {"../x": b"", "bundle.json": b"{}"})
+    with open(bundle / "calibration.npz", "r+b") as f:
+        f.write(b"x")
+    with pytest.raises(BundleError, match="calibration.npz is corrupt or was changed"):
+        load_bundle(bundle)
+    with pytest.raises(BundleError, match="calibration.npz is corrupt"):
+        add_to_bundle(bundle, {"notes.txt": b"x"})  # a damaged bundle is not sealed again
+
+
+def test_shipped_default_bundle_loads_and_is_sealed_whole():
+    loaded = load_bundle(ROOT / "models" / "default")
+    assert set(loaded.info["sha256"]) == {p.name for p in (ROOT / "models" / "default").iterdir()} - {"bundle.json"}
+
+
+def test_nan_weights_are_refused_before_writing(tmp_path, model, scaler):
+    import keras
+
+    broken = keras.models.clone_model(model)
+    broken.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    with pytest.raises(BundleError, match="non-finite weights"):
+        save_bundle(tmp_path / "nan", broken, *scaler, LABELS, {}, {})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):

@@ -1,26 +1,178 @@
-"""What every script in ``scr/`` does the same way: argument types, and one ``error:`` line on failure."""
+"""What every script in ``scr/`` does the same way: argument types, signals, and one ``error:`` line on failure.
+
+Every numeric flag is parsed by one of the types below, so a bad value is refused by
+argparse before any work starts, with the accepted range in the message. Signals:
+:func:`emotion.startup.quiet_startup` (the first thing a script calls) makes SIGINT, SIGTERM and SIGHUP
+end a script that is still loading with one line; :func:`run_command` then turns them into
+:class:`Interrupted` (a ``KeyboardInterrupt``), which the long loops already catch to
+keep what was done, and exits with 128 + the signal's number (130, 143, 129).
+"""
 from __future__ import annotations
 
 import argparse
+import errno
+import math
+import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from .startup import heeded
+
+MAX_SEED = 2**32 - 1
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived: stop like Ctrl-C (keep what was done), exit 128 + ``signum``."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+_last_signal = int(signal.SIGINT)
+
+
+def interrupted_code() -> int:
+    """The exit code of a run stopped by a signal: 128 + the last signal received (130 for Ctrl-C)."""
+    return 128 + _last_signal
+
+
+def _raise_interrupted(signum: int, _frame) -> None:
+    global _last_signal
+    _last_signal = signum
+    raise Interrupted(signum)
+
+
+@contextmanager
+def held_signals() -> Iterator[list[int]]:
+    """Hold stop signals while the body runs (e.g. saving what was captured); yields those that arrived.
+
+    A signal that arrives meanwhile is noted, not raised: the caller knows it was asked
+    to stop, and finishes saving instead of losing the data half-way.
+    """
+    global _last_signal
+    arrived: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # only the main thread handles signals
+        yield arrived
+        return
+    previous = {signum: signal.signal(signum, lambda signum, _frame: arrived.append(signum)) for signum in heeded()}
+    try:
+        yield arrived
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if arrived:
+            _last_signal = arrived[-1]
+
+
+def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Call a script's ``main`` with stop signals raised as :class:`Interrupted`; never a traceback for them."""
+    global _last_signal
+    _last_signal = int(signal.SIGINT)
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in heeded()}
+    try:
+        return main(argv)
+    except KeyboardInterrupt as exc:
+        return fail(exc)
+    except OSError as exc:  # e.g. the disk filled up or a pipe closed outside a command's own handling
+        return fail(exc)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def fail(exc: BaseException) -> int:
     """Print ``exc`` as one ``error:`` line on stderr (never a traceback) and return the exit code."""
     if isinstance(exc, KeyboardInterrupt):
-        print("error: interrupted; nothing written", file=sys.stderr)
-        return 130
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"error: interrupted ({signal.Signals(signum).name}); nothing written", file=sys.stderr)
+        return 128 + signum
+    if isinstance(exc, BrokenPipeError) and exc.filename is None:  # whoever read our output left (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 128 + 13  # as if killed by SIGPIPE, like other command-line tools
     if isinstance(exc, OSError):
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        if exc.errno == errno.ENOSPC:
+            message += " (disk full; what was complete before is kept)"
     else:
         message = str(exc)
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+# ---------------------------------------------------------------- argument types
+
+def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high] (no upper bound when ``high`` is None)."""
+    accepted = f"a whole number from {low} to {high}" if high is not None else f"a whole number of at least {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its own messages
+    return parse
+
+
+def float_range(low: float, high: float, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a finite number in the interval from ``low`` to ``high`` (open ends excluded)."""
+    accepted = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}") from None
+        inside = (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = int_range(1)
+"""argparse type: a whole number of at least 1."""
+
+seed = int_range(0, MAX_SEED)
+"""argparse type: a random seed NumPy and Keras accept."""
+
+probability = float_range(0.0, 1.0)
+"""argparse type: a number in [0, 1]."""
+
+fraction = float_range(0.0, 1.0, low_open=True, high_open=True)
+"""argparse type: a number strictly between 0 and 1."""
+
+learning_rate = float_range(0.0, 1.0, low_open=True)
+"""argparse type: a learning rate in (0, 1]."""
+
+
+def number_list(what: str, example: str, max_items: int, low: int, high: int) -> Callable[[str], tuple[int, ...]]:
+    """argparse type: 1 to ``max_items`` comma-separated whole numbers, each in [low, high]."""
+    accepted = f"1 to {max_items} comma-separated {what} from {low} to {high}, like {example}"
+
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            numbers = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}") from None
+        if not 1 <= len(numbers) <= max_items or not all(low <= n <= high for n in numbers):
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}")
+        return numbers
+
+    parse.__name__ = what.replace(" ", "_")
+    return parse
+
+
+def layer_sizes(max_layers: int = 8, max_units: int = 4096) -> Callable[[str], tuple[int, ...]]:
+    """argparse type: comma-separated layer sizes like ``256,128``, each in [1, max_units]."""
+    return number_list("layer sizes", "256,128", max_layers, 1, max_units)

@@ -8,7 +8,10 @@ a few kilobytes of landmarks. Any joblib backend works: ``loky`` on one machine,
 from __future__ import annotations
 
 import math
+import os
 import random
+import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -69,15 +72,43 @@ def prepare(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
 
 Row = tuple[np.ndarray | None, np.ndarray | None, int, int, str]
 
+_watched_parent: int | None = None
 
-def landmarks_of_files(paths: Sequence[str], appearance: bool = True, min_side: int = MIN_SIDE) -> list[Row]:
+
+def follow_parent(parent: int, interval: float = 0.5) -> None:
+    """In a local worker process of ``parent``: leave Ctrl-C to the parent, and exit as soon as it is gone.
+
+    Ctrl-C reaches every process of the terminal; the parent stops the run and its
+    workers, so a worker ignores it instead of printing its own traceback. loky's workers
+    also outlive a parent killed with -9 and keep the cores busy; these exit. A worker on
+    another machine (dask, ray) has another parent and is left to its own scheduler.
+    """
+    global _watched_parent
+    if _watched_parent == parent or os.getppid() != parent:
+        return
+    _watched_parent = parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def landmarks_of_files(paths: Sequence[str], appearance: bool = True, min_side: int = MIN_SIDE,
+                       parent: int | None = None) -> list[Row]:
     """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
 
-    Images are decoded by content (a ``.png`` holding JPEG data reads fine).
+    Images are decoded by content (a ``.png`` holding JPEG data reads fine). ``parent`` is the
+    extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
     """
     from .appearance import describe
     from .detect import get_detector
 
+    if parent is not None:
+        follow_parent(parent)
     detector = get_detector(static=True, max_faces=1)
     out: list[Row] = []
     for path in paths:
@@ -149,7 +180,8 @@ def extract_table(
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
     try:
         parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
-        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side)
+        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side,
+                                                        os.getpid())
                            for chunk in chunks)
         for chunk, result in zip(chunks, results):
             for item, (landmarks, descriptor, width, height, reason) in zip(chunk, result):

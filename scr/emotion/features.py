@@ -32,13 +32,18 @@ _RIGID_W = np.asarray(list(RIGID_LANDMARK_WEIGHTS.values()), dtype=np.float64)
 _RIGID_W /= _RIGID_W.sum()
 
 
-def _center_and_scale(points: np.ndarray) -> np.ndarray:
-    """Move the weighted centroid of the rigid landmarks to 0 and their weighted RMS radius to 1."""
+def _rigid_centroid_and_radius(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted centroid of the rigid landmarks and their weighted RMS distance from it."""
     rigid = points[..., _RIGID_IDS, :]
     centroid = np.einsum("k,...kd->...d", _RIGID_W, rigid)
-    points = points - centroid[..., None, :]
     radius = np.sqrt(np.einsum("k,...kd->...", _RIGID_W, (rigid - centroid[..., None, :]) ** 2))
-    return points / np.maximum(radius, 1e-12)[..., None, None]
+    return centroid, radius
+
+
+def _center_and_scale(points: np.ndarray) -> np.ndarray:
+    """Move the weighted centroid of the rigid landmarks to 0 and their weighted RMS radius to 1."""
+    centroid, radius = _rigid_centroid_and_radius(points)
+    return (points - centroid[..., None, :]) / np.maximum(radius, 1e-12)[..., None, None]
 
 
 REFERENCE_SHAPE = _center_and_scale(np.asarray(CANONICAL_VERTICES, dtype=np.float64))
@@ -51,6 +56,11 @@ def to_pixel_units(landmarks: np.ndarray, width, height) -> np.ndarray:
     height = np.asarray(height, dtype=np.float64)[..., None, None]
     scale = np.concatenate(np.broadcast_arrays(width, height, width), axis=-1)
     return np.asarray(landmarks, dtype=np.float64)[..., :3] * scale
+
+
+def face_size(landmarks: np.ndarray, width, height) -> np.ndarray:
+    """The size of each face in pixels (RMS radius of its rigid landmarks): below one, it is no face to normalize."""
+    return _rigid_centroid_and_radius(to_pixel_units(landmarks, width, height))[1]
 
 
 def align(points: np.ndarray) -> np.ndarray:

@@ -7,9 +7,14 @@ A bundle holds everything needed to classify a face and to know what the numbers
 - ``scaler.npz``    the StandardScaler as two arrays (``mean``, ``scale``), not a pickle, and for
   block-wise whitened PCA a ``components`` matrix (:mod:`emotion.preprocess`);
 - ``bundle.json``   kind (base/personal), ordered labels, feature set and its version, training
-  arguments, creation time and a checksum of each model file;
+  arguments, creation time, the checksum of every other file and one of its own content;
 - ``metrics.json``  what the model scored; optional ``replay.npz`` (a small class-balanced
   sample of the training table, for fine-tuning without forgetting) and figures (``*.png``).
+
+A bundle is verified whole: ``bundle.json`` lists a SHA-256 of every other file in the folder
+(whatever files later versions add), and ``bundle_sha256`` is the hash of its own content
+without that field. A changed, missing or added file, or an edited label list, is refused;
+so is a field of the wrong type or shape, or a non-finite weight: a bundle that loads can predict.
 
 The predictor never imports TensorFlow: ``model.predict`` costs ~60 ms per call, a NumPy
 forward pass of a small MLP well under 1 ms. :func:`save_bundle` checks that the two agree
@@ -21,9 +26,8 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +36,7 @@ import numpy as np
 
 from .features import FEATURE_SETS, LANDMARKS
 from .labels import UnknownLabelError, canonical_labels
+from .outputs import recover, recover_all, replace_folder, temporary_folder, write_file
 from .preprocess import Preprocess
 from .table import LandmarkTable, TableError, load_table, save_table
 
@@ -42,8 +47,10 @@ INFO_FILE = "bundle.json"
 METRICS_FILE = "metrics.json"
 REPLAY_FILE = "replay.npz"
 REQUIRED_FILES = (MODEL_FILE, FORWARD_FILE, SCALER_FILE, INFO_FILE, METRICS_FILE)
-CHECKED_FILES = (MODEL_FILE, FORWARD_FILE, SCALER_FILE)
-"""Files whose checksum is recorded in bundle.json: the predictor and the Keras model must be the same network."""
+LEGACY_CHECKED_FILES = (MODEL_FILE, FORWARD_FILE, SCALER_FILE)
+"""The only files whose checksums bundles written before ``bundle_sha256`` recorded (see :func:`seal_bundle`)."""
+SELF_HASH = "bundle_sha256"
+KINDS = ("base", "personal")
 
 TOLERANCE = 1e-4
 """Largest difference in probability allowed between the NumPy predictor and Keras."""
@@ -188,14 +195,45 @@ def _write_forward(path: Path, steps: Sequence[_Step]) -> None:
 
 
 def _read_forward(path: Path) -> list[_Step]:
+    """The steps of ``forward.npz``, each checked for a known activation and finite floating-point arrays."""
     with np.load(path, allow_pickle=False) as data:
         spec = json.loads(str(data["spec"]))
-        steps = [_Step(data[f"weight_{i}"], data[f"bias_{i}"], s["activation"], bool(s["elementwise"]))
-                 for i, s in enumerate(spec)]
-    unknown = {s.activation for s in steps} - set(ACTIVATIONS)
-    if unknown:
-        raise ValueError(f"unknown activation(s) {', '.join(sorted(unknown))}")
+        if not isinstance(spec, list) or not spec or not all(isinstance(s, dict) for s in spec):
+            raise ValueError("its spec must be a non-empty list of layers")
+        expected = {"spec", *(f"{kind}_{i}" for i in range(len(spec)) for kind in ("weight", "bias"))}
+        if set(data.files) != expected:
+            raise ValueError(f"it holds arrays {sorted(data.files)}, expected {sorted(expected)}")
+        steps = []
+        for i, s in enumerate(spec):
+            activation, elementwise = s.get("activation"), s.get("elementwise")
+            if not isinstance(activation, str) or activation not in ACTIVATIONS or not isinstance(elementwise, bool):
+                raise ValueError(f"layer {i} has an unknown activation or no elementwise flag ({s})")
+            weight, bias = data[f"weight_{i}"], data[f"bias_{i}"]
+            if weight.dtype.kind != "f" or bias.dtype.kind != "f":
+                raise ValueError(f"layer {i}: weights must be floating point, got {weight.dtype} and {bias.dtype}")
+            weight, bias = weight.astype(np.float32), bias.astype(np.float32)
+            if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
+                raise ValueError(f"layer {i} has non-finite weights (NaN or infinity)")
+            steps.append(_Step(weight, bias, activation, elementwise))
     return steps
+
+
+def _check_network(steps: Sequence[_Step], n_inputs: int, labels: Sequence[str]) -> None:
+    """Every step's arrays fit the width of its input, and the last is a softmax over the labels."""
+    width = n_inputs
+    for i, step in enumerate(steps):
+        weight, bias = step.weight, step.bias
+        if step.elementwise:
+            fits = all(a.ndim <= 1 and a.size in (1, width) for a in (weight, bias))
+        else:
+            fits = (weight.ndim == 2 and weight.shape[0] == width and weight.shape[1] >= 1
+                    and bias.shape == weight.shape[1:])
+            width = weight.shape[1] if fits else width
+        if not fits:
+            raise BundleError(f"layer {i}: weight {weight.shape} and bias {bias.shape} do not fit an input "
+                              f"of width {width}")
+    if width != len(labels) or steps[-1].activation != "softmax":
+        raise BundleError(f"the network does not map {n_inputs} features to a softmax over {len(labels)} labels")
 
 
 # ---------------------------------------------------------------- the bundle
@@ -253,7 +291,9 @@ def _sha256(path: Path) -> str:
 
 
 def _check_labels(labels: Sequence[str]) -> list[str]:
-    labels = [str(label) for label in labels]
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
+        raise BundleError(f"labels must be a list of names, got {labels!r}")
+    labels = list(labels)
     try:
         canonical = canonical_labels(labels)
     except UnknownLabelError as exc:
@@ -267,6 +307,8 @@ def _check_scaler(mean: np.ndarray, scale: np.ndarray, components: np.ndarray | 
                   feature_set: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     if feature_set not in FEATURE_SETS:
         raise BundleError(f"unknown feature set {feature_set!r}; this code knows {', '.join(FEATURE_SETS)}")
+    if any(a is not None and np.asarray(a).dtype.kind not in "fiu" for a in (mean, scale, components)):
+        raise BundleError("scaler mean, scale and components must be numbers")
     n = FEATURE_SETS[feature_set][1]
     mean, scale = np.asarray(mean, np.float64), np.asarray(scale, np.float64)
     if mean.shape != (n,) or scale.shape != (n,):
@@ -281,9 +323,54 @@ def _check_scaler(mean: np.ndarray, scale: np.ndarray, components: np.ndarray | 
     return mean, scale, components
 
 
+def _info_digest(info: Mapping) -> str:
+    """The hash of bundle.json's content without its own hash field (key order and spacing do not matter)."""
+    content = {key: value for key, value in info.items() if key != SELF_HASH}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"),
+                                     default=_json_default).encode()).hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """The checksum of every file in ``folder`` but bundle.json."""
+    return {entry.name: _sha256(entry) for entry in sorted(folder.iterdir()) if entry.name != INFO_FILE}
+
+
+def _verify_files(path: Path, info: dict) -> None:
+    """Refuse a bundle whose bundle.json was edited or whose files were changed, removed or added."""
+    checksums = info.get("sha256")
+    if SELF_HASH not in info:
+        raise BundleError(f"model bundle {path}: {INFO_FILE} has no checksum of its own (written before bundles "
+                          f"were checksummed whole); if you trust it, re-seal it with: python -c \"import sys; "
+                          f"sys.path.insert(0, 'scr'); from emotion.model_bundle import seal_bundle; "
+                          f"seal_bundle('{path}')\"")
+    if info[SELF_HASH] != _info_digest(info) or not isinstance(checksums, dict):
+        raise BundleError(f"model bundle {path}: {INFO_FILE} was changed after training (checksum mismatch); "
+                          f"retrain with: {TRAIN_HINT}")
+    present = {entry.name for entry in path.iterdir() if entry.name != INFO_FILE}
+    extra = sorted(present - set(checksums))
+    if extra:
+        raise BundleError(f"model bundle {path}: {', '.join(extra)} not covered by its checksums "
+                          "(added after training); remove it or retrain")
+    for name in sorted(checksums):
+        file = path / name
+        if Path(name).name != name or not file.is_file():
+            raise BundleError(f"model bundle {path} is incomplete: missing {name}; retrain it with: {TRAIN_HINT}")
+        if _sha256(file) != checksums[name]:
+            raise BundleError(f"model bundle {path}: {name} is corrupt or was changed after training "
+                              f"(checksum mismatch); retrain with: {TRAIN_HINT}")
+
+
+def _read_json(path: Path) -> dict:
+    value = json.loads(path.read_text())
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} is not a JSON object")
+    return value
+
+
 def load_bundle(path: str | os.PathLike) -> ModelBundle:
     """Read a bundle, refusing (with :class:`BundleError`) one that is incomplete, corrupt or of another version."""
     path = Path(path)
+    recover(path)  # a replace of this bundle that was killed half-way
     if not path.is_dir():
         raise BundleError(f"no model bundle at {path} (missing folder); train one with: {TRAIN_HINT}")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
@@ -291,36 +378,101 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         raise BundleError(f"model bundle {path} is incomplete: missing {', '.join(missing)}; "
                           f"retrain it with: {TRAIN_HINT}")
     try:
-        info = json.loads((path / INFO_FILE).read_text())
-        metrics = json.loads((path / METRICS_FILE).read_text())
-        version, labels, checksums = info["feature_version"], info["labels"], info["sha256"]
-        feature_set = info.get("feature_set", LANDMARKS)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise BundleError(f"model bundle {path}: unreadable {INFO_FILE} or {METRICS_FILE} ({exc!r})") from None
-    if feature_set not in FEATURE_SETS:
+        info = _read_json(path / INFO_FILE)
+        metrics = _read_json(path / METRICS_FILE)
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"model bundle {path}: unreadable {INFO_FILE} or {METRICS_FILE} ({exc})") from None
+    _verify_files(path, info)
+    version, labels = info.get("feature_version"), info.get("labels")
+    feature_set = info.get("feature_set", LANDMARKS)
+    if not isinstance(feature_set, str) or feature_set not in FEATURE_SETS:
         raise BundleError(f"model bundle {path} needs features {feature_set!r}, which this code does not compute "
                           f"(it knows {', '.join(FEATURE_SETS)})")
     if version != FEATURE_SETS[feature_set][0]:
         raise BundleError(f"model bundle {path} was trained on features {version!r}, but this code computes "
                           f"{FEATURE_SETS[feature_set][0]!r}; retrain it on the landmark table with: {TRAIN_HINT}")
-    labels = _check_labels(labels)
-    for name in CHECKED_FILES:
-        if _sha256(path / name) != checksums.get(name):
-            raise BundleError(f"model bundle {path}: {name} is corrupt or was changed after training "
-                              f"(checksum mismatch); retrain with: {TRAIN_HINT}")
+    if info.get("kind", "base") not in KINDS or not isinstance(info.get("created", ""), str):
+        raise BundleError(f"model bundle {path}: {INFO_FILE} has a kind other than {' or '.join(KINDS)} "
+                          "or a creation time that is not text")
     try:
+        labels = _check_labels(labels)
         with np.load(path / SCALER_FILE, allow_pickle=False) as scaler:
             mean, scale = scaler["mean"], scaler["scale"]
             components = scaler["components"] if "components" in scaler.files else None
         steps = _read_forward(path / FORWARD_FILE)
+        mean, scale, components = _check_scaler(mean, scale, components, feature_set)
+        _check_network(steps, len(mean) if components is None else components.shape[1], labels)
+        _check_outputs_finite(Predictor(labels, mean, scale, steps, components, feature_set), mean, scale)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise BundleError(f"model bundle {path}: unreadable {SCALER_FILE} or {FORWARD_FILE} ({exc})") from None
-    mean, scale, components = _check_scaler(mean, scale, components, feature_set)
-    inputs = len(mean) if components is None else components.shape[1]
-    if steps[0].weight.shape[0] != inputs or steps[-1].bias.shape != (len(labels),):
-        raise BundleError(f"model bundle {path}: the network does not map {inputs} inputs to "
-                          f"{len(labels)} labels")
+        detail = str(exc).removeprefix(f"model bundle {path}: ")
+        raise BundleError(f"model bundle {path}: unusable {SCALER_FILE}, {FORWARD_FILE} or labels ({detail})") from None
     return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, components, feature_set)
+
+
+def _check_outputs_finite(predictor: Predictor, mean: np.ndarray, scale: np.ndarray) -> None:
+    """Finite weights can still overflow (1e30 is finite): the network must give probabilities for typical inputs."""
+    features = mean + scale * np.random.default_rng(0).normal(size=(16, len(mean)))
+    with np.errstate(all="ignore"):
+        probabilities = predictor.predict_proba(features)
+    if not (np.all(np.isfinite(probabilities)) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)):
+        raise BundleError("the network does not give finite probabilities (its weights overflow)")
+
+
+def seal_bundle(path: str | os.PathLike) -> Path:
+    """Rewrite an older bundle's bundle.json so that its checksums cover every file (after checking the old ones).
+
+    For bundles written before every file was checksummed; the model files must still
+    match the checksums they were written with.
+    """
+    path = Path(path)
+    info = _read_json(path / INFO_FILE)
+    for name in LEGACY_CHECKED_FILES:
+        if _sha256(path / name) != info.get("sha256", {}).get(name):
+            raise BundleError(f"model bundle {path}: {name} does not match its recorded checksum; not sealed")
+    _write_info(path, info)
+    load_bundle(path)
+    return path
+
+
+def add_to_bundle(path: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
+    """Add or replace extra files of a bundle (e.g. a calibration), keeping it verified whole.
+
+    The bundle is checked, copied with the new files and its checksums, and swapped in
+    atomically: a kill at any instant leaves the old or the new bundle.
+    """
+    path = Path(path)
+    bundle = load_bundle(path)
+    _check_extra_names(files)
+    tmp = temporary_folder(path)
+    try:
+        for entry in path.iterdir():
+            shutil.copy2(entry, tmp / entry.name)
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        _write_info(tmp, bundle.info)
+        _make_ordinary(tmp)
+        replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _check_extra_names(names: Iterable[str]) -> None:
+    """Extra files are plain names, other than those of the files every bundle has."""
+    bad = [name for name in names if Path(name).name != name or name in (*REQUIRED_FILES, REPLAY_FILE)]
+    if bad:
+        raise BundleError(f"extra bundle file name(s) {', '.join(bad)} are reserved or not plain file names")
+
+
+def _write_info(folder: Path, info: Mapping) -> None:
+    """Write bundle.json with the checksums of every other file in ``folder`` and of itself."""
+    content = {key: value for key, value in info.items() if key != SELF_HASH}
+    full_info = json.loads(json.dumps(content, default=_json_default))  # hashed exactly as it will be read
+    full_info["sha256"] = _manifest(folder)
+    full_info[SELF_HASH] = _info_digest(full_info)
+    text = json.dumps(full_info, indent=2, default=_json_default) + "\n"
+    write_file(folder / INFO_FILE, lambda tmp: tmp.write_text(text))
 
 
 def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, scaler_scale: np.ndarray,
@@ -345,19 +497,18 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     if list(info.get("labels", labels)) != labels:
         raise BundleError(f"info lists labels {list(info['labels'])} but the model's labels are {labels}")
     extra = [*(figures or {}), *(files or {})]
-    reserved = [name for name in extra if Path(name).name != name or name in (*REQUIRED_FILES, REPLAY_FILE)]
-    if reserved:
-        raise BundleError(f"extra bundle file name(s) {', '.join(reserved)} are reserved or not plain file names")
+    _check_extra_names(extra)
     steps = _steps_from_keras(keras_model)
     predictor = Predictor(labels, mean, scale, steps, components, feature_set)
     inputs = predictor.preprocess.n_outputs
     if steps[0].weight.shape[0] != inputs or steps[-1].bias.shape != (len(labels),):
         raise BundleError(f"the network must map {inputs} inputs to {len(labels)} labels "
                           f"({', '.join(labels)})")
+    if not all(np.all(np.isfinite(s.weight)) and np.all(np.isfinite(s.bias)) for s in steps):
+        raise BundleError("the network has non-finite weights (NaN or infinity); nothing written")
     _check_agreement(keras_model, predictor)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = temporary_folder(path)
     try:
         _inference_copy(keras_model).save(tmp / MODEL_FILE)
         _write_forward(tmp / FORWARD_FILE, steps)
@@ -368,7 +519,8 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
             figure.savefig(tmp / name, dpi=100)
         for name, data in (files or {}).items():
             (tmp / name).write_bytes(data)
-        full_info = {
+        (tmp / METRICS_FILE).write_text(json.dumps(dict(metrics), indent=2, default=_json_default) + "\n")
+        _write_info(tmp, {
             "kind": "base",
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "base": None,
@@ -376,12 +528,11 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
             "labels": labels,
             "feature_set": feature_set,
             "feature_version": FEATURE_SETS[feature_set][0],
-            "sha256": {name: _sha256(tmp / name) for name in CHECKED_FILES},
-        }
-        (tmp / INFO_FILE).write_text(json.dumps(full_info, indent=2, default=_json_default) + "\n")
-        (tmp / METRICS_FILE).write_text(json.dumps(dict(metrics), indent=2, default=_json_default) + "\n")
+        })
         _make_ordinary(tmp)
-        _replace(tmp, path, force)
+        if path.exists() and not force:
+            raise BundleError(f"{path} exists; pass --force to replace it, or choose another --out")
+        replace_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -405,23 +556,6 @@ def _inference_copy(model):
     copy = type(model).from_config(model.get_config())  # clone_model would copy the optimizer too
     copy.set_weights(model.get_weights())
     return copy
-
-
-def _replace(tmp: Path, path: Path, force: bool) -> None:
-    """Move the finished bundle into place; an old one (with ``force``) is removed only after that succeeded."""
-    if not path.exists():
-        os.rename(tmp, path)  # fails rather than merge if someone created a non-empty `path` meanwhile
-        return
-    if not force:
-        raise BundleError(f"{path} exists; pass --force to replace it, or choose another --out")
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", suffix=".tmp", dir=path.parent))
-    os.rename(path, old / path.name)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.rename(old / path.name, path)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _make_ordinary(folder: Path) -> None:
@@ -451,6 +585,7 @@ def find_default_model(models_dir: str | os.PathLike = "models") -> Path:
     bundle is usable is :func:`load_bundle`'s to say.
     """
     models_dir = Path(models_dir)
+    recover_all(models_dir)  # replaces killed half-way: put the old bundle back before choosing
     personal = []
     for info_path in models_dir.glob(f"*/{INFO_FILE}"):
         if info_path.parent.name.startswith("."):

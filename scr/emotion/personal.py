@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .features import LANDMARKS
 from .labels import ordered
-from .table import LandmarkTable, TableError, load_table
+from .table import LandmarkTable, TableError, load_table, merge_tables
 from .training import training_features
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def load_sessions(data_dir: str | Path) -> PersonalData:
             skipped.append((path, str(exc)))
             continue
         if not len(table):
-            skipped.append((path, "no samples"))
+            skipped.append((path, "no usable samples" if table.skipped else "no samples"))
             continue
         # samples of one file stay together (e.g. for group-aware splits), even from tables without groups
         table.groups = np.where(table.groups == "", path.stem, table.groups)
@@ -81,8 +81,7 @@ def load_sessions(data_dir: str | Path) -> PersonalData:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped)
         raise PersonalDataError(f"none of the {len(paths)} session files in {data_dir} is usable ({reasons})")
     landmarks_only = [path for path, table in zip(files, tables) if table.descriptors is None]
-    return PersonalData(LandmarkTable.concatenate(tables, {"sessions": [p.name for p in files]}), files, skipped,
-                        landmarks_only)
+    return PersonalData(merge_tables(tables, {"sessions": [p.name for p in files]}), files, skipped, landmarks_only)
 
 
 def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples: int) -> None:
@@ -245,16 +244,16 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     # the base network is "epoch 0": fine-tuning is kept only if it beats the base on the held-out loss
     best.best_loss = float(model.evaluate(x_val, y_val, verbose=0)[0])
     best.weights = model.get_weights()
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     with tqdm(total=settings.epochs, unit="epoch", desc="fine-tuning", disable=not progress) as bar:
         try:
             model.fit(x_train, y_train, sample_weight=weights, validation_data=(x_val, y_val),
                       epochs=settings.epochs, batch_size=settings.batch_size, shuffle=True, verbose=0,
                       callbacks=[best, EpochBar(bar)])
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted and best.best_epoch == 0:
-        raise FineTuneError("interrupted before any epoch improved on the base model; nothing written")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through emotion.cli
+            interrupted = exc
+    if interrupted is not None and best.best_epoch == 0:
+        raise interrupted  # no epoch improved on the base model yet: nothing to write
     model.set_weights(best.weights)
     if best.best_epoch == 0:
         warnings.append("no epoch beat the base model on your held-out samples: the personal model is the base "
@@ -270,7 +269,7 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
         "replay_n": int(len(replay)) if replay is not None else 0,
         "epochs_run": len(best.history.get("loss", [])),
         "best_epoch": best.best_epoch,
-        "interrupted": interrupted,
+        "interrupted": interrupted is not None,
         "seconds": round(time.perf_counter() - started, 2),
     }
     return FineTuneResult(model, metrics, frozen, warnings)

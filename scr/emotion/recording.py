@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, describe
+from .cli import held_signals
 from .detect import Faces
 from .features import FEATURE_VERSION
 from .frames import Frame, FrameSource, ImageFolderSource
@@ -281,8 +282,10 @@ def record(
 
     Without ``preview`` only one label can be recorded (a file has no "next label"
     moment). Sessions are saved even when the loop ends with an exception, so a
-    crash mid-recording keeps what was captured. Returns each session with its
-    file (None when nothing was captured).
+    crash mid-recording keeps what was captured; a stop signal during the saving
+    waits for it. One session that cannot be written (disk full) does not keep the
+    others from being saved; its error is raised after them. Returns each session
+    with its file (None when nothing was captured).
     """
     if not labels:
         raise RecordingError("no label given")
@@ -306,5 +309,16 @@ def record(
             record_stream(source, sessions[0], detector, samples, every or 1, progress)
     finally:
         sessions[0].unreadable = len(getattr(source, "skipped", []))  # only a folder has unreadable files
-        saved = [(s, save_session(s, out_dir) if len(s) else None) for s in sessions]
+        saved, error = [], None
+        with held_signals() as arrived:
+            for session in sessions:
+                try:
+                    saved.append((session, save_session(session, out_dir) if len(session) else None))
+                except OSError as exc:
+                    error = error or exc
+                    saved.append((session, None))
+        if arrived:
+            sessions[-1].interrupted = True
+        if error:
+            raise error
     return saved

@@ -5,9 +5,17 @@ improve without re-extracting. It is plain arrays plus a JSON string, read with
 ``allow_pickle=False``: opening a table someone sent never runs code from it.
 Writes are atomic (temporary file, then rename): an interrupted run never leaves
 a half-written table behind, and never clobbers the previous one.
+
+Data is checked where it enters: :func:`load_table` refuses arrays of the wrong kind
+(labels that are not text, landmarks that are not numbers) and skips, counting them in
+``table.skipped``, rows no model can use: non-finite landmarks, an image size that is not
+a positive number of pixels, a degenerate face (all points equal, or smaller than a pixel).
+:func:`merge_tables` also skips rows that repeat an earlier one, so the same face given
+twice cannot land on both sides of a train/test split.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -19,12 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from .appearance import mirror_descriptors
-from .features import LANDMARKS, face_vectors, mirror
+from .features import LANDMARKS, face_size, face_vectors, mirror
 from .labels import canonical_labels
 
 TABLE_FORMAT = "landmark-table-v1"
 ARRAYS = ("landmarks", "width", "height", "labels", "paths", "groups", "splits", "descriptors")
 """The per-sample arrays of a table, in order; ``splits`` and ``descriptors`` are optional in a file."""
+MAX_IMAGE_SIDE = 1 << 16
+"""Largest image width or height taken as real, in pixels."""
+MIN_FACE_SIZE = 1.0
+"""Smallest face (RMS radius of its rigid landmarks, in pixels) that is not degenerate."""
 
 
 class TableError(ValueError):
@@ -51,6 +63,8 @@ class LandmarkTable:
     meta: dict = field(default_factory=dict)
     splits: np.ndarray | None = None
     descriptors: np.ndarray | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Rows left out when the table was read, by reason (not saved with it)."""
 
     def __post_init__(self) -> None:
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
@@ -113,6 +127,53 @@ class LandmarkTable:
         return cls(**arrays, meta=dict(meta if meta is not None else tables[0].meta))
 
 
+def bad_rows(landmarks: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """Why each row cannot be used ("" when it can): the first problem found."""
+    landmarks = np.asarray(landmarks, np.float64)
+    width, height = np.asarray(width, np.float64).reshape(-1), np.asarray(height, np.float64).reshape(-1)
+    reasons = np.full(len(landmarks), "", dtype=object)
+    sizes_ok = np.isfinite(width) & np.isfinite(height) & (np.minimum(width, height) >= 1) \
+        & (np.maximum(width, height) <= MAX_IMAGE_SIDE)
+    finite = np.isfinite(landmarks).all(axis=(1, 2)) if len(landmarks) else np.ones(0, bool)
+    usable = sizes_ok & finite
+    size = np.zeros(len(landmarks))
+    if usable.any():
+        size[usable] = face_size(landmarks[usable], width[usable], height[usable])
+    reasons[~sizes_ok] = "image size not a positive number of pixels"
+    reasons[sizes_ok & ~finite] = "non-finite landmarks"
+    reasons[usable & (size < MIN_FACE_SIZE)] = "degenerate face (all points equal or smaller than a pixel)"
+    return reasons.astype(str)
+
+
+def describe_skipped(skipped: dict[str, int]) -> str | None:
+    """One line saying which rows were left out and why, or None when none were."""
+    if not skipped:
+        return None
+    return (f"skipped {sum(skipped.values())} unusable row(s): "
+            + ", ".join(f"{n} {reason}" for reason, n in skipped.items()))
+
+
+def merge_tables(tables: list[LandmarkTable], meta: dict | None = None) -> LandmarkTable:
+    """Concatenate tables, skipping (and counting) rows that repeat an earlier row's landmarks and image size."""
+    merged = LandmarkTable.concatenate(tables, meta)
+    skipped: Counter[str] = Counter()
+    for table in tables:
+        skipped.update(table.skipped)
+    seen: set[bytes] = set()
+    keep = []
+    for i in range(len(merged)):
+        key = hashlib.blake2b(merged.landmarks[i].tobytes() + merged.width[i].tobytes()
+                              + merged.height[i].tobytes(), digest_size=16).digest()
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    if len(keep) < len(merged):
+        skipped["duplicate row"] += len(merged) - len(keep)
+        merged = merged.subset(np.asarray(keep, dtype=np.intp))
+    merged.skipped = dict(skipped)
+    return merged
+
+
 def save_table(table: LandmarkTable, path: str | os.PathLike) -> Path:
     """Write ``table`` to ``path`` atomically; the parent folder is created if needed."""
     path = Path(path)
@@ -147,13 +208,36 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise TableError(f"{path} is not a readable .npz landmark table ({exc})") from None
-    n = len(arrays["labels"])
+    kinds = {"landmarks": "fiu", "width": "fiu", "height": "fiu", "labels": "U", "paths": "U", "groups": "U",
+             "splits": "U", "descriptors": "f"}
+    wrong = [f"{name} ({arrays[name].dtype})" for name, kind in kinds.items()
+             if name in arrays and arrays[name].dtype.kind not in kind]
+    if wrong or not isinstance(meta, dict):
+        raise TableError(f"{path} is not a landmark table: wrong type of " + (", ".join(wrong) or "metadata"))
+    n = len(arrays["landmarks"])
+    if arrays["landmarks"].shape[1:] != (468, 3):
+        raise TableError(f"{path}: landmarks must have shape (n, 468, 3), got {arrays['landmarks'].shape}")
+    bad = {name: arrays[name].shape for name in ("width", "height", "labels", "paths", "groups", "splits")
+           if name in arrays and arrays[name].shape != (n,)}
+    if "descriptors" in arrays and (arrays["descriptors"].ndim != 2 or len(arrays["descriptors"]) != n):
+        bad["descriptors"] = arrays["descriptors"].shape
+    if bad:
+        raise TableError(f"{path}: table arrays disagree in length: landmarks has {n} rows but " + ", ".join(
+            f"{name} has {shape[0] if len(shape) == 1 else shape}" for name, shape in bad.items()))
     try:
-        labels = canonical_labels(arrays["labels"].tolist())
+        labels = np.asarray(canonical_labels(arrays["labels"].tolist()), dtype=str)
     except ValueError as exc:
         raise TableError(f"{path}: {exc}") from None
-    return LandmarkTable(
-        arrays["landmarks"], arrays["width"], arrays["height"], labels,
-        arrays.get("paths", np.full(n, "")), arrays.get("groups", np.full(n, "")), meta,
-        splits=arrays.get("splits"), descriptors=arrays.get("descriptors"),
+    reasons = bad_rows(arrays["landmarks"], arrays["width"], arrays["height"])
+    if "descriptors" in arrays:
+        broken = ~np.isfinite(arrays["descriptors"]).all(axis=1)
+        reasons[(reasons == "") & broken] = "non-finite appearance descriptor"
+    good = np.flatnonzero(reasons == "")
+    table = LandmarkTable(
+        arrays["landmarks"][good], arrays["width"][good], arrays["height"][good], labels[good],
+        arrays.get("paths", np.full(n, ""))[good], arrays.get("groups", np.full(n, ""))[good], meta,
+        splits=arrays["splits"][good] if "splits" in arrays else None,
+        descriptors=arrays["descriptors"][good] if "descriptors" in arrays else None,
     )
+    table.skipped = dict(Counter(reasons[reasons != ""].tolist()))
+    return table

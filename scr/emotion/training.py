@@ -218,19 +218,21 @@ def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss="sparse_categorical_crossentropy",
                   weighted_metrics=["accuracy"])
     best = BestEpoch(recipe.patience)
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     with tqdm(total=recipe.epochs, unit="epoch", desc="training", disable=not progress) as bar:
         try:
             model.fit(x_train, y_train, sample_weight=weights[y_train].astype(np.float32),
                       validation_data=(x_val, y_val, weights[y_val].astype(np.float32)),
                       epochs=recipe.epochs, batch_size=recipe.batch_size, shuffle=True, verbose=0,
                       callbacks=[best, EpochBar(bar)])
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through emotion.cli
+            interrupted = exc
     if best.weights is None:
-        raise TrainingError("interrupted before the first epoch ended; nothing to keep")
+        if interrupted is not None:
+            raise interrupted  # stopped before the first epoch ended: nothing to keep
+        raise TrainingError("no epoch reached a finite validation loss; nothing to keep")
     model.set_weights(best.weights)
-    return Fit(model, best.history, best.best_epoch, interrupted, time.perf_counter() - started)
+    return Fit(model, best.history, best.best_epoch, interrupted is not None, time.perf_counter() - started)
 
 
 def training_features(table: LandmarkTable, with_mirror: bool,

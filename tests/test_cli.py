@@ -1,0 +1,282 @@
+"""Every script's flags are checked before any work (with the accepted range in the message), and every way of
+stopping a script is clean: one line, exit 128 + the signal, what was done kept, no worker left behind."""
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import evaluate
+import extract_landmarks
+import main as demo_main
+import record_dataset
+import train_model
+import train_personal
+from demo_data import scene, write_video
+from emotion import cli
+from emotion.startup import SIGNALS
+from emotion.table import load_table, save_table
+from synthetic_faces import make_table
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scr"
+
+
+def test_argument_types_state_their_range():
+    rate = cli.learning_rate
+    for text in ("0", "-1", "nan", "inf", "2", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"must be a number in \(0, 1\]"):
+            rate(text)
+    assert rate("1e-3") == 1e-3 and cli.seed("4294967295") == 2**32 - 1
+    with pytest.raises(argparse.ArgumentTypeError, match="a whole number from 0 to 4294967295, got -1"):
+        cli.seed("-1")
+    with pytest.raises(argparse.ArgumentTypeError, match="1 to 8 comma-separated layer sizes from 1 to 4096"):
+        cli.layer_sizes()("256,100000")
+    assert cli.layer_sizes()("256,128") == (256, 128)
+
+
+@pytest.mark.parametrize("module, args, flag, accepted", [
+    (train_model, ["--lr", "nan"], "--lr", r"a number in \(0, 1\]"),
+    (train_model, ["--seed", "-3"], "--seed", "from 0 to 4294967295"),
+    (train_model, ["--seed", "99999999999"], "--seed", "from 0 to 4294967295"),
+    (train_model, ["--hidden", "100000000"], "--hidden", "layer sizes from 1 to 4096"),
+    (train_model, ["--hidden", "256,0"], "--hidden", "layer sizes from 1 to 4096"),
+    (train_model, ["--hidden", ",".join(["64"] * 9)], "--hidden", "1 to 8 comma-separated"),
+    (train_model, ["--dropout", "1"], "--dropout", r"a number in \[0, 1\)"),
+    (train_model, ["--batch-size", "0"], "--batch-size", "from 1 to 65536"),
+    (train_model, ["--epochs", "-5"], "--epochs", "from 1 to 100000"),
+    (train_model, ["--val-fraction", "0"], "--val-fraction", r"a number in \(0, 0.9\)"),
+    (train_model, ["--min-class-count", "0"], "--min-class-count", "from 2 to"),
+    (train_model, ["--replay-per-class", "-1"], "--replay-per-class", "from 0 to"),
+    (train_personal, ["--lr", "-1"], "--lr", r"a number in \(0, 1\]"),
+    (train_personal, ["--replay-weight", "nan"], "--replay-weight", r"a number in \[0, 1000\]"),
+    (train_personal, ["--heldout", "1"], "--heldout", r"a number in \(0, 1\)"),
+    (train_personal, ["--freeze", "-1"], "--freeze", "from 0 to 1000"),
+    (train_personal, ["--min-samples", "1"], "--min-samples", "from 2 to"),
+    (extract_landmarks, ["--workers", "0"], "--workers", "from 1 to 4096"),
+    (extract_landmarks, ["--max-per-class", "0"], "--max-per-class", "at least 1"),
+    (extract_landmarks, ["--backend", "threading"], "--backend", "invalid choice: 'threading'"),
+    (extract_landmarks, ["--backend", "multiprocessing"], "--backend", "invalid choice: 'multiprocessing'"),
+    (demo_main, ["--max-faces", "0"], "--max-faces", "from 1 to 32"),
+    (demo_main, ["--min-confidence", "nan"], "--min-confidence", r"a number in \[0, 1\]"),
+    (demo_main, ["--smoothing", "0"], "--smoothing", "from 1 to 10000"),
+    (record_dataset, ["--label", "happy", "--samples", "0"], "--samples", "at least 1"),
+])
+def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, capsys):
+    required = {train_model: ["--data", "t.npz", "--out", "m"], evaluate: ["--model", "m", "--data", "t.npz"]}
+    with pytest.raises(SystemExit) as stop:
+        module.parse_args([*required.get(module, []), *args])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"argument {flag}: " in err
+    assert re.search(accepted, err), err
+
+
+def test_a_script_with_a_bad_flag_prints_no_traceback():
+    result = subprocess.run([sys.executable, str(SCRIPTS / "train_model.py"), "--data", "x.npz", "--out", "m",
+                             "--lr", "nan"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].endswith("argument --lr: must be a number in (0, 1], got nan")
+
+
+# ---------------------------------------------------------------- stopping
+
+
+@pytest.fixture
+def restore_signals():
+    saved = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+    cli._last_signal = signal.SIGINT  # what a plain Ctrl-C in the next test's command reports
+
+
+def test_a_stop_signal_becomes_an_interrupt_with_its_exit_code(restore_signals, capsys):
+    def work(_argv):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return 0
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.run_command(work) == 143
+    assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
+    assert signal.getsignal(signal.SIGTERM) is before  # the command's handlers are removed after it
+
+
+def test_an_ignored_signal_stays_ignored(restore_signals):
+    """Under nohup (SIGHUP ignored), closing the terminal must not stop a long training run."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def work(_argv):
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.1)
+        return 0
+
+    assert cli.run_command(work) == 0 and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+
+
+def test_held_signals_let_a_save_finish(restore_signals):
+    signal.signal(signal.SIGTERM, cli._raise_interrupted)
+    with cli.held_signals() as arrived:
+        os.kill(os.getpid(), signal.SIGHUP)
+        saved = "complete"
+    assert saved == "complete" and arrived == [signal.SIGHUP] and cli.interrupted_code() == 129
+    assert signal.getsignal(signal.SIGTERM) is cli._raise_interrupted
+
+
+def heed_all_signals() -> None:
+    """In the child: a test run in the background (pytest &) ignores SIGINT, and the script would inherit that."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def start(script: str, *args: str, cwd: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    return subprocess.Popen([sys.executable, str(SCRIPTS / script), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, preexec_fn=heed_all_signals)
+
+
+def wait_for(process: subprocess.Popen, pattern: str, timeout: float = 90) -> str:
+    """Read the process's stderr until ``pattern`` appears (a progress bar shows the work is under way)."""
+    seen, deadline = "", time.monotonic() + timeout
+    fd = process.stderr.fileno()
+    while not re.search(pattern, seen):
+        assert time.monotonic() < deadline and process.poll() is None, seen
+        if select.select([fd], [], [], 0.2)[0]:
+            seen += os.read(fd, 4096).decode(errors="replace")
+    return seen
+
+
+@pytest.fixture(scope="module")
+def long_clip(astronaut, tmp_path_factory) -> Path:
+    frames = [scene(astronaut, [80 + (i % 40)]) for i in range(900)]
+    return write_video(tmp_path_factory.mktemp("clips") / "long.mp4", frames)
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.0, 2.0, 3.5])
+def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
+    """Interpreter start, imports, loading the model, importing MediaPipe and TensorFlow: wherever Ctrl-C lands."""
+    process = start("main.py", "--model", str(ROOT / "models" / "default"), "--source", str(long_clip),
+                    "--no-display")
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: interrupted"), err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path):
+    out = tmp_path / "sessions"
+    process = start("record_dataset.py", "--label", "happy", "--source", str(long_clip), "--out-dir", str(out))
+    wait_for(process, r"recording happy: [1-9]\d*face ")  # faces are being captured
+    process.send_signal(signum)
+    stdout, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum and "Traceback" not in err, err
+    (session,) = out.glob("*.npz")
+    table = load_table(session)
+    assert 0 < len(table) < 900 and table.meta["interrupted"] is True
+    assert f"happy: {len(table)} captured" in stdout and ", interrupted ->" in stdout
+
+
+def test_sigterm_during_training_writes_the_best_epoch_so_far(tmp_path):
+    data = save_table(make_table({"neutral": 40, "happy": 40}, people=16), tmp_path / "t.npz")
+    out = tmp_path / "m"
+    process = start("train_model.py", "--data", str(data), "--out", str(out), "--min-class-count", "5",
+                    "--epochs", "100000", "--patience", "100000")
+    wait_for(process, " 3/100000")
+    process.send_signal(signal.SIGTERM)
+    stdout, err = process.communicate(timeout=120)
+    assert process.returncode == 143 and "Traceback" not in err, err
+    assert "(interrupted: the best epoch so far is kept)" in stdout and f"wrote {out}" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and metrics["best_epoch"] >= 1
+
+
+WORKERS = """
+import os, sys, time
+from joblib import Parallel, delayed
+from emotion.extraction import follow_parent
+
+def work(parent):
+    follow_parent(parent, interval=0.1)
+    time.sleep(0.5)
+    return os.getpid()
+
+pids = Parallel(n_jobs=2, backend="loky")(delayed(work)(os.getpid()) for _ in range(4))
+print(" ".join(map(str, sorted(set(pids)))), flush=True)
+time.sleep(120)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_kill_9_of_an_extraction_leaves_no_worker_behind():
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
+    parent = subprocess.Popen([sys.executable, "-c", WORKERS], stdout=subprocess.PIPE, text=True, env=env)
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert workers and all(alive(pid) for pid in workers)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers)
+
+
+# ---------------------------------------------------------------- disk full
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_disk_full_is_one_line(astronaut, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100])] * 5)
+    process = start("main.py", "--model", str(ROOT / "models" / "default"), "--source", str(clip), "--no-display",
+                    "--log", "/dev/full")
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 2 and "Traceback" not in err, err
+    assert err.splitlines()[-1] == "error: No space left on device (disk full; what was complete before is kept)"
+
+
+def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, monkeypatch, capsys):
+    import emotion.recording as recording
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "s.npz"))
+
+    monkeypatch.setattr(recording, "save_session", full)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    import cv2
+
+    cv2.imwrite(str(folder / "a.jpg"), astronaut)
+    code = record_dataset.main(["--label", "happy", "--source", str(folder), "--out-dir", str(tmp_path / "s"),
+                                "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"error: No space left on device: {tmp_path / 's.npz'} "
+                                 "(disk full; what was complete before is kept)\n")
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
+    """`evaluate.py … | head -1`: the pipe closes before the report is printed; exit as `head`'s writers do."""
+    data = save_table(make_table({"neutral": 10, "happy": 10}, people=2), tmp_path / "t.npz")
+    process = subprocess.Popen([sys.executable, str(SCRIPTS / "evaluate.py"), "--model",  # reads landmarks alone
+                                str(ROOT / "models" / "facial_expressions"), "--data", str(data)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 141 and err == ""
