@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import os
 
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
 # OPENBLAS_NUM_THREADS: the classifier is a few small matrix products per frame. OpenBLAS's second thread
 # gains nothing on them and busy-waits after each one: with camera frames 33 ms apart the server used 20.2 ms
 # of CPU per frame with 2 threads, 7.7 ms with 1 (`OPENBLAS_NUM_THREADS=2 python benchmarks/web.py`).
@@ -23,7 +28,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from emotion.cli import fail, positive_int  # noqa: E402
+from emotion.cli import fail, positive_int, run_command  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model  # noqa: E402
 from emotion.smoothing import WINDOW  # noqa: E402
 from emotion.web import (DEFAULT_HOST, DEFAULT_PORT, ReaderSettings, bind, create_app, host_warning,  # noqa: E402
@@ -64,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         serve(app, sock)
     except (BundleError, OSError) as exc:
         return fail(exc)
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal: the usual way to end a server, not an error
+        pass
+    print("emoji mirror: stopped")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))
