@@ -43,25 +43,28 @@ def jpeg(path: Path = PHOTO) -> bytes:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
-    """models/default and models/mine (the same weights, marked personal), plus things that are no bundle."""
+    """models/default and models/mine (a copy), plus things that are no bundle."""
     root = tmp_path_factory.mktemp("web") / "models"
     shutil.copytree(DEFAULT, root / "default")
     shutil.copytree(DEFAULT, root / "mine")
-    info = json.loads((root / "mine" / "bundle.json").read_text())
-    (root / "mine" / "bundle.json").write_text(json.dumps({**info, "kind": "personal"}))
-    (root / ".mine-old").mkdir()
-    (root / ".mine-old" / "bundle.json").write_text((root / "mine" / "bundle.json").read_text())
+    shutil.copytree(DEFAULT, root / ".mine-old")
     (root / "broken").mkdir()
     (root / "broken" / "bundle.json").write_text("{not json")
     return root
 
 
 def test_find_bundles_lists_bundle_folders_by_id(models, tmp_path):
-    found = find_bundles([models, tmp_path / "absent"])
-    assert sorted(found) == ["models/default", "models/mine"]
-    assert found["models/mine"].kind == "personal"
+    personal = tmp_path / "personal_data" / "anna"
+    personal.mkdir(parents=True)
+    info = json.loads((DEFAULT / "bundle.json").read_text())
+    (personal / "bundle.json").write_text(json.dumps({**info, "kind": "personal"}))
+    found = find_bundles([models, personal.parent, tmp_path / "absent"])
+    assert sorted(found) == ["models/default", "models/mine", "personal_data/anna"]
+    assert found["personal_data/anna"].kind == "personal"
     assert found["models/default"].to_json() == {"id": "models/default", "kind": "base",
                                                  "labels": list(found["models/default"].labels)}
+    with pytest.raises(WebError, match="incomplete"):  # listed, but loading it still checks it
+        BundleCatalog(found, "models/default").bundle("personal_data/anna")
 
 
 @pytest.mark.parametrize("asked", ["../../etc/passwd", str(DEFAULT), "models/broken", None, 3])
@@ -157,7 +160,7 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
             hello = json.loads(await good.recv())
             json.loads(await bad.recv())
             assert hello["bundles"] == [{"id": b, "kind": k, "labels": hello["labels"]}
-                                        for b, k in (("models/default", "base"), ("models/mine", "personal"))]
+                                        for b, k in (("models/default", "base"), ("models/mine", "base"))]
             seen["garbage"] = await _exchange(bad, b"F" + b"\x00not an image" * 10)
             seen["no kind"] = await _exchange(bad, b"X" + jpeg())
             seen["text"] = await _exchange(bad, "hello?")
