@@ -115,7 +115,7 @@ class Predictor:
         self.labels = list(labels)
         self.feature_set = feature_set
         self.preprocess = Preprocess(scaler_mean, scaler_scale, components)
-        self._steps = list(steps)
+        self._steps = _fuse_preprocess(self.preprocess, list(steps))
 
     @property
     def n_features(self) -> int:
@@ -129,7 +129,6 @@ class Predictor:
         d = self.n_features
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"expected features of shape ({d},) or (n, {d}), got {np.shape(features)}")
-        x = self.preprocess.transform(x)
         for step in self._steps:
             x = x * step.weight + step.bias if step.elementwise else x @ step.weight + step.bias
             x = ACTIVATIONS[step.activation](x)
@@ -138,6 +137,28 @@ class Predictor:
     def predict(self, features: np.ndarray) -> list[str]:
         """The most probable label of each face."""
         return [self.labels[i] for i in self.predict_proba(features).argmax(axis=1)]
+
+
+def _fuse_preprocess(pre: Preprocess, steps: list[_Step]) -> list[_Step]:
+    """The steps with the (affine) preprocessing folded into the first Dense layer: one matrix product per face.
+
+    ``((x - mean) / scale) @ C @ W + b == x @ W' + b'``: for a hybrid bundle this is one
+    (4320 x 256) product instead of a (4320 x 450) projection and a (450 x 256) layer.
+    Other networks get the preprocessing as a step of its own.
+    """
+    first = steps[0] if steps else None
+    if first is None or first.elementwise:
+        if pre.components is None:
+            return [_Step((1.0 / pre.scale).astype(np.float32), (-pre.mean / pre.scale).astype(np.float32),
+                          "linear", elementwise=True), *steps]
+        matrix = pre.components / pre.scale[:, None]
+        return [_Step(matrix.astype(np.float32), (-pre.mean @ matrix).astype(np.float32), "linear"), *steps]
+    weight = first.weight.astype(np.float64)
+    if pre.components is not None:
+        weight = pre.components.astype(np.float64) @ weight
+    weight = weight / pre.scale[:, None]
+    bias = first.bias - pre.mean @ weight
+    return [_Step(weight.astype(np.float32), bias.astype(np.float32), first.activation), *steps[1:]]
 
 
 def _steps_from_keras(model) -> list[_Step]:
