@@ -7,7 +7,8 @@ Reproduces the README's AffectNet figures on a local copy of the YOLO-format upl
 
 1. Extraction at each ``--min-side`` (tiny crops enlarged before Face Mesh): images/s and
    faces found per class. Tables are kept in ``--work`` and reused by later runs.
-2. For the first ``--min-side`` (or the one whose table exists): each feature set trained on
+2. For the first ``--min-side`` (the others get the last feature set, to compare on valid), read as
+   ``train_model.py`` reads a table (repeated faces once): each feature set trained on
    ``train`` (mirrored faces added), stopped and chosen on ``valid``, scored on ``test``,
    with and without the ``ffhq_*`` images the uploader added (scored on the test images that
    are not ``ffhq_*`` too). Valid and test accuracy, macro-F1, per-class recall, train time.
@@ -33,7 +34,7 @@ from emotion.dataset_source import from_data_dir  # noqa: E402
 from emotion.evaluation import evaluate_predictor  # noqa: E402
 from emotion.extraction import extract_table  # noqa: E402
 from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS, image_vectors  # noqa: E402
-from emotion.table import LandmarkTable, load_table, save_table  # noqa: E402
+from emotion.table import LandmarkTable, describe_skipped, load_table, merge_tables, save_table  # noqa: E402
 from emotion.training import Recipe, train  # noqa: E402
 
 
@@ -121,14 +122,21 @@ def main() -> None:
         report["extraction"].append(figures)
         print(f"min side {min_side}: {figures['faces']}/{figures['images']} faces, "
               f"{figures['images_per_second']} images/s; found per class {figures['found_per_class']}", flush=True)
-    table = tables[args.min_side[0]]
+    for min_side in args.min_side[1:]:  # the same chosen model on the other extractions: valid decides
+        row = experiment(merge_tables([tables[min_side]]), args.features[-1], True, Recipe(), args.seed)
+        row.pop("predictor")
+        report["models"].append({"min_side": min_side, **row})
+        print(f"min side {min_side}, {args.features[-1]}, ffhq with: valid acc {row['valid']['accuracy']:.3f} "
+              f"F1 {row['valid']['macro_f1']:.3f}", flush=True)
+    table = merge_tables([tables[args.min_side[0]]])  # as train_model.py reads it: repeated faces once
+    print(describe_skipped(table.skipped) or "no repeated or unusable rows")
     for feature_set in args.features:
         recipe = Recipe()
         for ffhq in args.ffhq:
             row = experiment(table, feature_set, ffhq == "with", recipe, args.seed)
             predictor = row.pop("predictor")
             row["features_ms"], row["classifier_ms"] = per_face_ms(table, predictor)
-            report["models"].append(row)
+            report["models"].append({"min_side": args.min_side[0], **row})
             print(f"{feature_set:22s} ffhq {ffhq:7s}: valid acc {row['valid']['accuracy']:.3f} "
                   f"F1 {row['valid']['macro_f1']:.3f} | test acc {row['test']['accuracy']:.3f} "
                   f"F1 {row['test']['macro_f1']:.3f} | test w/o ffhq acc {row['test_without_ffhq']['accuracy']:.3f} "

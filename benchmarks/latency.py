@@ -3,8 +3,9 @@
   python benchmarks/latency.py --model models/default [--repeat 2000]
 
 Times one face at a time (what the live demo does), after a warm-up, and checks that
-all paths give the same probabilities. Feature extraction (normalize) is timed too,
-since it runs once per face as well.
+all paths give the same probabilities. Feature extraction is timed too,
+since it runs once per face as well: landmarks normalised, plus the crop and descriptors for a
+landmarks+appearance bundle, on the first face of the sample clip.
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
-from emotion.features import normalize  # noqa: E402
+from emotion.features import image_vectors  # noqa: E402
 from emotion.model_bundle import load_bundle  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def per_call_ms(fn, repeat: int) -> float:
@@ -33,21 +36,36 @@ def per_call_ms(fn, repeat: int) -> float:
     return float(np.median(times) * 1e3)
 
 
+def first_face(video: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The first frame of ``video`` and the landmarks (1, 468, 3) of its face."""
+    from emotion.detect import detect
+    from emotion.frames import open_source
+
+    with open_source(video) as source:
+        image = next(iter(source)).image
+    faces = detect(image)
+    if not len(faces):
+        sys.exit(f"error: no face in the first frame of {video}")
+    return image, faces.landmarks[:1]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=Path("models/default"))
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    p.add_argument("--video", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4",
+                   help="the face whose features are timed: the first frame of this clip")
     p.add_argument("--repeat", type=int, default=2000, help="timed calls of the fast paths")
     p.add_argument("--repeat-keras", type=int, default=100, help="timed calls of model.predict / model(x)")
     args = p.parse_args()
     bundle = load_bundle(args.model)
-    replay = bundle.replay_table()
-    landmarks = replay.landmarks[0] if replay is not None else np.random.default_rng(0).random((468, 3))
-    features = normalize(landmarks, 640, 480)
+    image, landmarks = first_face(args.video)
     predictor = bundle.predictor()
-    x = ((features - bundle.scaler_mean) / bundle.scaler_scale).astype(np.float32)[None]
+    features = image_vectors(predictor.feature_set, image, landmarks)
+    x = bundle.preprocess.transform(features)
 
     reference = predictor.predict_proba(features)
-    rows = [("normalize (landmarks -> features)", per_call_ms(lambda: normalize(landmarks, 640, 480), args.repeat)),
+    rows = [(f"features ({predictor.feature_set}): image + landmarks -> vector",
+             per_call_ms(lambda: image_vectors(predictor.feature_set, image, landmarks), args.repeat)),
             ("Predictor.predict_proba (NumPy)", per_call_ms(lambda: predictor.predict_proba(features), args.repeat))]
 
     model = bundle.keras_model()  # imports TensorFlow: after the NumPy timings

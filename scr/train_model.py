@@ -28,7 +28,7 @@ from emotion.evaluation import EvaluationError, confusion_figure, curves_figure,
 from emotion.export import TFLITE_FILE, ExportError, to_tflite
 from emotion.features import FEATURE_SETS
 from emotion.model_bundle import BundleError, save_bundle
-from emotion.outputs import OutputError, check_outputs, check_writable
+from emotion.outputs import OutputError, check_outputs, check_writable_folder
 from emotion.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
 from emotion.training import (
     DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, replay_sample,
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out.exists() and not args.force:
             raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")
         check_outputs({"--data": args.data}, {"--out": args.out})
-        check_writable(args.out)
+        check_writable_folder(args.out)
         recipe = Recipe(args.hidden, args.dropout, args.lr, args.l2, args.noise, args.batch_size, args.epochs,
                         args.patience, args.class_weight_power, not args.no_mirror, args.components)
         table = load_tables(args.data)

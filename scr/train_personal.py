@@ -23,7 +23,7 @@ if __name__ == "__main__":
 
 from emotion.cli import fail, float_range, int_range, interrupted_code, learning_rate, run_command, seed
 from emotion.model_bundle import BundleError, load_bundle, save_bundle
-from emotion.outputs import OutputError, check_outputs, check_writable
+from emotion.outputs import OutputError, check_outputs, check_writable_folder
 from emotion.personal import (
     FineTuneError, FineTuneSettings, PersonalDataError, check_features, check_labels, fine_tune, load_sessions,
 )
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")
         check_outputs({"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out},
                       whole=["--base", "--data-dir"])
-        check_writable(args.out)
+        check_writable_folder(args.out)
         base = load_bundle(args.base)
         data = load_sessions(args.data_dir)
         for path, reason in data.skipped:

@@ -100,6 +100,16 @@ def test_existing_model_is_never_overwritten_without_force(trained, data, capsys
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_force_replaces_an_existing_model(data, tmp_path):
+    out = tmp_path / "base"
+    args = ["--data", str(data), "--out", str(out), "--min-class-count", "10", *TINY]
+    assert train_model.main(args) == 0
+    first = (out / "forward.npz").read_bytes()
+    assert train_model.main([*args, "--force", "--seed", "1"]) == 0
+    assert (out / "forward.npz").read_bytes() != first and load_bundle(out).info["train_args"]["seed"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["base"]  # no leftover of the old bundle
+
+
 def test_one_class_table_is_refused(data, tmp_path):
     one = tmp_path / "one.npz"
     save_table(make_table({"happy": 30}, people=3), one)

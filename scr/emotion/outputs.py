@@ -103,6 +103,14 @@ def check_writable(path: str | os.PathLike, into: bool = False) -> None:
         raise OutputError(f"cannot write to {folder} ({exc.strerror or exc}); choose another place") from None
 
 
+def check_writable_folder(path: str | os.PathLike) -> None:
+    """Make sure a folder output (a bundle) can be written: it is built beside ``path``, then swapped in."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a file, not a folder")
+    check_writable(path.parent, into=True)
+
+
 # ---------------------------------------------------------------- atomic writes
 
 def _remove(path: Path) -> None:
