@@ -92,6 +92,9 @@ def per_stage_ms(video: Path, predictor, labels: list[str]) -> dict[str, float]:
     """Milliseconds per frame of each stage, each timed alone over the video's faces."""
     import cv2
 
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # as the demo's loop runs
     with open_source(video) as source:
         frames = [f.image for f in source]
     search = FaceSearch(4)

@@ -30,3 +30,35 @@ def test_default_bundle_records_its_affectnet_scores():
     assert metrics["evaluated_on"].startswith("test split, the dataset's own split")
     assert metrics["accuracy"] >= 0.62 and metrics["macro_f1"] >= 0.61
     assert min(c["recall"] for c in metrics["per_class"].values()) >= 0.40
+
+
+def test_personal_flow_end_to_end_on_the_default_model(tmp_path):
+    """Record from the sample clip (landmarks + appearance), fine-tune models/default on it, run the demo with it."""
+    import json
+    import subprocess
+    import sys
+
+    scripts, clip = MODELS.parent / "scr", MODELS.parent / "datasets" / "samples" / "astronaut.mp4"
+
+    def run(script: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(scripts / script), *args], capture_output=True, text=True,
+                              timeout=600, cwd=tmp_path)
+
+    sessions = tmp_path / "me"
+    for label in ("neutral", "contempt"):  # the clip's smile, recorded as two expressions: any label trains
+        result = run("record_dataset.py", "--label", label, "--source", str(clip), "--samples", "12",
+                     "--every", "4", "--out-dir", str(sessions), "--no-progress")
+        assert result.returncode == 0, result.stderr
+    result = run("train_personal.py", "--base", str(MODELS / "default"), "--data-dir", str(sessions),
+                 "--out", str(tmp_path / "personal"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    personal = load_bundle(tmp_path / "personal")
+    assert personal.info["kind"] == "personal" and personal.feature_set == HYBRID
+    assert personal.labels == list(CANONICAL_LABELS)
+    log = tmp_path / "log.jsonl"
+    result = run("main.py", "--model", str(tmp_path / "personal"), "--source", str(clip), "--no-display",
+                 "--log", str(log))
+    assert result.returncode == 0, result.stderr
+    frames = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(frames) == 150 and all(len(f["faces"]) == 1 for f in frames)
+    assert set(frames[-1]["faces"][0]["probs"]) == set(CANONICAL_LABELS)
