@@ -1,11 +1,17 @@
 """Score a model bundle on a labelled landmark table.
 
   python scr/evaluate.py --model models/default --data datasets/other_people.npz --json scores.json --png confusion.png
+  python scr/evaluate.py --model models/default --data datasets/ck.npz --calibrate neutral
 
 Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Test
 labels the model does not know count as errors and are listed. The JSON has the keys
 accuracy, macro_f1, n, labels, per_class, confusion (rows: true, columns: predicted) and
 unknown_labels.
+
+With --calibrate neutral each face is calibrated by the mean of the other neutral faces of
+the same person (the table must know who is who: extract it with --group-pattern); only
+faces with such a reference are scored, and the JSON adds scored, skipped and
+uncalibrated_accuracy (the same faces, not calibrated).
 """
 from __future__ import annotations
 
@@ -19,8 +25,11 @@ from emotion.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
+from emotion.calibration import CalibrationError
 from emotion.cli import fail, run_command
-from emotion.evaluation import EvaluationError, confusion_figure, evaluate_predictor, format_report
+from emotion.evaluation import (
+    EvaluationError, confusion_figure, evaluate_calibrated, evaluate_predictor, format_report,
+)
 from emotion.model_bundle import BundleError, load_bundle
 from emotion.outputs import OutputError, check_outputs, check_writable, write_file
 from emotion.table import TableError, describe_skipped, load_table
@@ -35,6 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, required=True, help="landmark table (.npz)")
     p.add_argument("--json", type=Path, help="write the scores here")
     p.add_argument("--png", type=Path, help="write the confusion matrix figure here")
+    p.add_argument("--calibrate", choices=["off", "neutral"], default="off",
+                   help="neutral: calibrate each face by the other neutral faces of the same person "
+                        "(default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -52,12 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         skipped = describe_skipped(table.skipped)
         if skipped:
             print(f"warning: {args.data}: {skipped}; the scores below are on the other {len(table)}")
-        metrics = {**evaluate_predictor(bundle.predictor(), table), "skipped_rows": table.skipped}
+        if args.calibrate == "neutral":
+            if bundle.references is None:
+                raise CalibrationError(f"{args.model} has no population neutral to calibrate with; retrain it")
+            scores = evaluate_calibrated(bundle.predictor(), table, bundle.references.population)
+        else:
+            scores = evaluate_predictor(bundle.predictor(), table)
+        metrics = {**scores, "skipped_rows": table.skipped}
         trained_on = {Path(p).resolve() for p in bundle.info.get("train_args", {}).get("data", [])}
         if args.data.resolve() in trained_on:
             print(f"warning: {args.model} was trained on {args.data}: these scores include training samples "
                   f"(its held-out scores are in {args.model / 'metrics.json'})")
         print(f"{args.model} on {args.data}:\n{format_report(metrics)}")
+        if args.calibrate == "neutral":
+            print(f"neutral-calibrated: {metrics['scored']} faces scored, {metrics['skipped']} skipped (no other "
+                  f"neutral face of the same person); uncalibrated accuracy on the same faces "
+                  f"{metrics['uncalibrated_accuracy']:.1%}")
         if args.json:
             text = json.dumps(metrics, indent=2) + "\n"
             write_file(args.json, lambda tmp: tmp.write_text(text))
@@ -66,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             figure = confusion_figure(metrics, f"{args.model.name} on {args.data.name}")
             write_file(args.png, lambda tmp: figure.savefig(tmp, dpi=100, format=args.png.suffix[1:] or "png"))
             print(f"wrote {args.png}")
-    except (BundleError, TableError, EvaluationError, OutputError, OSError) as exc:
+    except (BundleError, TableError, EvaluationError, CalibrationError, OutputError, OSError) as exc:
         return fail(exc)
     return 0
 

@@ -4,6 +4,7 @@ Examples:
   python scr/extract_landmarks.py                          # AffectNet from Kaggle (kagglehub)
   python scr/extract_landmarks.py --data-dir my_faces/     # class sub-folders: happy/, sad/, ...
   python scr/extract_landmarks.py --csv legend.csv --image-root images/ --groups filename
+  python scr/extract_landmarks.py --data-dir CK+/ --group-pattern '^(S\d+)_' --out datasets/ck.npz
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ if __name__ == "__main__":
 
 from emotion.cli import Interrupted, fail, int_range, interrupted_code, positive_int, run_command, seed
 from emotion.dataset_source import (
-    AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_csv, from_data_dir,
+    AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_csv, from_data_dir, group_from_pattern,
 )
 from emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
 from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--groups", choices=sorted(GROUP_RULES), default="none",
                    help="how to tell each image's person, for person-disjoint validation: 'filename' "
                         "(George_W_Bush_0003.jpg -> George_W_Bush), 'folder' (parent folder), 'none'")
+    p.add_argument("--group-pattern", metavar="REGEX",
+                   help="the person is the first capture group of REGEX searched in each file name, for any "
+                        "source, e.g. '^(S\\d+)_' for CK+ (S005_001_00000011.png -> S005); overrides --groups")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output table (.npz, default: %(default)s)")
     p.add_argument("--force", action="store_true", help="replace an existing output table")
     p.add_argument("--max-per-class", type=positive_int, help="keep at most N faces per class (random, seeded)")
@@ -101,8 +105,8 @@ def register_backend(backend: str, scheduler: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    group_rule = GROUP_RULES[args.groups]
     try:
+        group_rule = group_from_pattern(args.group_pattern) if args.group_pattern else GROUP_RULES[args.groups]
         check_arguments(args)
         keep = set(canonical_labels(args.classes.split(","))) if args.classes else None
         skipped: list[tuple[str, str]] = []

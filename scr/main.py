@@ -5,7 +5,8 @@ Examples:
   python scr/main.py --source clip.mp4 --no-display --output out.mp4 --log out.jsonl
   python scr/main.py --source photos/ --model models/personal_anna
 
-Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard.
+Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard,
+n "this is my neutral face" (about a second of the largest face becomes its reference: calibration).
 Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs headless and writes
 --output (annotated video) and --log (one JSON line per frame). Ctrl-C stops; what was written is kept.
 """
@@ -26,6 +27,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from emotion.calibration import MODES  # noqa: E402
 from emotion.cli import fail, interrupted_code, int_range, probability, run_command  # noqa: E402
 from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
 from emotion.frames import ImageFolderSource, SourceError  # noqa: E402
@@ -53,7 +55,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoothing", type=int_range(1, 10_000), default=WINDOW,
                    help="average each face's probabilities over about this many frames; 1 = off "
                         "(default: %(default)s)")
+    p.add_argument("--calibrate", choices=MODES, default="auto",
+                   help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
+                        "auto: until then, estimate each face's neutral from its own frames (measured to help: "
+                        "benchmarks/calibration.py); off: never (default: %(default)s)")
     return p.parse_args(argv)
+
+
+def describe_calibration(bundle, mode: str) -> str:
+    """The line that says how faces will be calibrated."""
+    references = bundle.references
+    if mode == "off":
+        return "calibration: off"
+    if references is None:
+        return "calibration: unavailable (the model has no population neutral)"
+    if references.person is not None:
+        return f"calibration: the personal neutral recorded with this model ({references.person_n} faces)"
+    return "calibration: " + ("estimated from each face's frames; " if mode == "auto" else "") + \
+        "press n with a neutral face to take a face's reference"
 
 
 def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
@@ -87,12 +106,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
         print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
+        photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
+        # unrelated photos hold no run of frames of one face to learn its neutral from
+        calibration = "neutral" if photos and args.calibrate == "auto" else args.calibrate
+        print(describe_calibration(bundle, calibration))
         display = not (fell_back or args.no_display) and has_display()
         where = describe_outputs(display, output, log)
         if where:
             print(where)
-        photos = isinstance(source, ImageFolderSource)  # unrelated photos: detect in each, no smoothing across
-        reader = build_reader(bundle, args.max_faces, args.min_confidence, args.smoothing, photos)
+        reader = build_reader(bundle, args.max_faces, args.min_confidence, args.smoothing, photos,
+                              calibrate=calibration)
         try:
             stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
         except DemoError as exc:

@@ -2,13 +2,15 @@
 
 Examples:
   python scr/record_dataset.py --label happy                       # camera 0, preview: SPACE captures, q stops
-  python scr/record_dataset.py --labels neutral,happy,sad,surprise --every 5   # walk through labels, auto-capture
+  python scr/record_dataset.py --labels happy,sad,surprise --every 5   # neutral first, then each label in turn
   python scr/record_dataset.py --label sad --source me_sad.mp4     # every frame with one face, up to --samples
   python scr/record_dataset.py --label happy --source photos/happy/ --samples 40
 
 Without a display (no DISPLAY/WAYLAND_DISPLAY), or from a video file or folder, every
 --every-th frame with exactly one face is recorded until --samples. Ctrl-C stops and
 saves what was captured. Files are named <start time>_<label>.npz and never overwritten.
+With --labels the walk starts with neutral (added if not listed): your neutral face is the
+reference the fine-tuned model and the demo calibrate your expressions against.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from emotion.frames import SourceError, open_source
 from emotion.labels import UnknownLabelError, canonical_labels
 from emotion.outputs import OutputError, check_writable
-from emotion.recording import RecordingError, has_display, record
+from emotion.recording import RecordingError, has_display, neutral_first, record
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "personal_data"
 CAMERA_SAMPLES = 50
@@ -36,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--label", help="the expression you will make, e.g. happy")
-    which.add_argument("--labels", help="with a camera and a display: several, in turn, e.g. neutral,happy,sad")
+    which.add_argument("--labels", help="with a camera and a display: several, in turn, neutral first "
+                                        "(added if missing), e.g. happy,sad,surprise")
     p.add_argument("--source", default="0", help="camera index, video file or image folder (default: %(default)s)")
     p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="session folder (default: %(default)s)")
     p.add_argument("--samples", type=positive_int,
@@ -57,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         labels = canonical_labels((args.labels or args.label).split(","))
+        if args.labels:
+            labels = neutral_first(labels)
+            print(f"labels in turn: {', '.join(labels)}")
         check_writable(args.out_dir, into=True)  # before recording, not after: never capture what cannot be kept
         with open_source(args.source) as source:
             preview = source.live and has_display() and not args.no_preview

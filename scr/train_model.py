@@ -7,7 +7,15 @@ A table with its dataset's own train/valid/test split (e.g. a YOLO-format Affect
 trained on train, stopped and chosen on valid and reported on test. Otherwise validation
 (early stopping) and test sets are stratified and person-disjoint when the table knows
 identities. Classes with fewer than --min-class-count samples are dropped (and named
-first). The test scores go to the bundle's metrics.json and confusion.png.
+first). The test scores go to the bundle's metrics.json and confusion.png. The bundle also
+keeps the population neutral (the mean features of the training neutral faces) that
+calibration moves each person's neutral face onto.
+
+  python scr/train_model.py --data TABLE.npz --out models/old --add-neutral
+
+gives a bundle trained before calibration existed its population neutral, from the neutral
+faces of TABLE (its train split when it has one; e.g. its own training table, or its
+replay.npz), without retraining.
 """
 from __future__ import annotations
 
@@ -15,6 +23,8 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+import numpy as np
 
 from emotion.startup import quiet_startup
 
@@ -27,12 +37,12 @@ from emotion.cli import (fail, float_range, int_range, interrupted_code, layer_s
 from emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
 from emotion.export import TFLITE_FILE, ExportError, to_tflite
 from emotion.features import FEATURE_SETS
-from emotion.model_bundle import BundleError, save_bundle
+from emotion.model_bundle import BundleError, add_references, load_bundle, save_bundle
 from emotion.outputs import OutputError, check_outputs, check_writable_folder
 from emotion.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
 from emotion.training import (
-    DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, replay_sample,
-    select_classes, train,
+    DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, has_dataset_splits,
+    population_neutral, replay_sample, select_classes, train,
 )
 
 DEFAULTS = Recipe()
@@ -83,6 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--replay-per-class", type=int_range(0, 10**6), default=100,
                    help="training samples per class kept in the bundle for fine-tuning (default: %(default)s)")
     p.add_argument("--export", choices=["tflite"], help="also write model.tflite (checked against Keras)")
+    p.add_argument("--add-neutral", action="store_true",
+                   help="do not train: add the population neutral of --data's neutral faces to the existing "
+                        "bundle --out (for bundles trained before calibration existed)")
     p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -139,13 +152,34 @@ def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe, s
                "curves.png": curves_figure(result.fit.history, result.fit.best_epoch)}
     replay = replay_sample(result.table.subset(split.train), args.replay_per_class, args.seed)
     pre = result.preprocess
+    references = population_neutral(result.table.subset(split.train), result.feature_set)
+    if references is None:
+        print("warning: no neutral faces in the training split: the model cannot be calibrated")
     return save_bundle(args.out, result.model, pre.mean, pre.scale, result.labels, info, metrics,
                        replay=replay if len(replay) else None, force=args.force, figures=figures, files=files,
-                       components=pre.components, feature_set=result.feature_set)
+                       components=pre.components, feature_set=result.feature_set, references=references)
+
+
+def add_neutral(args: argparse.Namespace) -> int:
+    try:
+        bundle = load_bundle(args.out)
+        table = load_tables(args.data)
+        if has_dataset_splits(table):  # the faces the model was trained on, as train_model.py would have used
+            table = table.subset(np.flatnonzero(table.splits == "train"))
+        references = population_neutral(table, bundle.feature_set)
+        if references is None:
+            raise TrainingError(f"no neutral faces in {', '.join(map(str, args.data))}: nothing to add")
+        add_references(args.out, references)
+    except (BundleError, TableError, TrainingError, OSError) as exc:
+        return fail(exc)
+    print(f"added the population neutral of {references.population_n} neutral faces to {args.out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.add_neutral:
+        return add_neutral(args)
     try:
         if args.out.exists() and not args.force:
             raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")

@@ -7,8 +7,11 @@ Examples:
 
 The base scaler and feature version are kept, the first --freeze Dense layers are
 frozen, the base bundle's replay data is mixed in so unrecorded expressions still
-work, and training stops early on a held-out slice of your data. The new bundle
-loads like any other (the demo picks the newest personal bundle under models/).
+work, and training stops early on a held-out slice of your data (or, with only a few
+samples per expression, runs a fixed number of epochs). With a recorded neutral face
+your features are calibrated to it, and the bundle keeps it so the demo calibrates you
+the same way. The new bundle loads like any other (the demo picks the newest personal
+bundle under models/).
 """
 from __future__ import annotations
 
@@ -54,9 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="fraction of each label's samples held out (default: %(default)s)")
     p.add_argument("--replay-weight", type=float_range(0, 1000), default=DEFAULTS.replay_weight,
                    help="weight of the base replay data relative to yours; 0 turns it off (default: %(default)s)")
-    p.add_argument("--min-samples", type=int_range(2, 10**6), default=5,
-                   help="refuse labels with fewer samples; at least 2, one to train and one to check "
+    p.add_argument("--min-samples", type=int_range(1, 10**6), default=5,
+                   help="refuse labels with fewer samples; 1 is a valid, if weak, recording (default: %(default)s)")
+    p.add_argument("--fixed-epochs", type=int_range(1, 10**6), default=DEFAULTS.fixed_epochs,
+                   help="epochs trained when too few samples per label can be held out to judge them "
                         "(default: %(default)s)")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="fine-tune on uncalibrated features even when a neutral face was recorded")
     p.add_argument("--no-mirror", action="store_true", help="do not add mirror images of your samples")
     p.add_argument("--seed", type=seed, default=DEFAULTS.seed)
     p.add_argument("--no-progress", action="store_true")
@@ -80,18 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         counts = data.table.counts()
         print(f"{len(data.table)} samples from {len(data.files)} session(s) in {args.data_dir}: "
               + ", ".join(f"{label} {n}" for label, n in counts.items()))
-        check_labels(counts, base.labels, max(2, args.min_samples))
+        check_labels(counts, base.labels, args.min_samples)
         check_features(data, base.feature_set)
         settings = FineTuneSettings(args.freeze, args.lr, args.epochs, args.patience, DEFAULTS.batch_size,
-                                    args.heldout, args.replay_weight, not args.no_mirror, args.seed)
+                                    args.heldout, args.replay_weight, not args.no_mirror, args.seed,
+                                    fixed_epochs=args.fixed_epochs, calibrate=not args.no_calibrate)
         result = fine_tune(base, data.table, settings, progress=not args.no_progress)
         for warning in result.warnings:
             print(f"warning: {warning}")
         metrics = result.metrics
-        print(f"held-out personal accuracy ({metrics['heldout_n']} samples): "
-              f"base {metrics['heldout_accuracy_base']:.1%} -> fine-tuned {metrics['heldout_accuracy']:.1%} "
-              f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']}, frozen: "
-              f"{', '.join(result.frozen) or 'none'}, {metrics['seconds']:.1f} s)")
+        if metrics["calibrated"]:
+            print(f"calibrated to your neutral face ({result.references.person_n} samples)")
+        judged = (f"held-out personal accuracy ({metrics['heldout_n']} samples): base "
+                  f"{metrics['heldout_accuracy_base']:.1%} -> fine-tuned {metrics['heldout_accuracy']:.1%}, "
+                  if metrics["heldout_n"] else "nothing held out, ")
+        print(f"{judged}{metrics['epochs_run']} epochs, kept {metrics['best_epoch']}, frozen: "
+              f"{', '.join(result.frozen) or 'none'}, {metrics['seconds']:.1f} s")
         info = {
             "kind": "personal",
             "base": str(args.base),
@@ -102,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         out = save_bundle(args.out, result.model, base.scaler_mean, base.scaler_scale, base.labels, info,
                           metrics, replay=base.replay_table(), force=args.force, components=base.components,
-                          feature_set=base.feature_set)
+                          feature_set=base.feature_set, references=result.references)
     except (BundleError, PersonalDataError, FineTuneError, OutputError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
     if metrics["interrupted"]:

@@ -28,6 +28,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from emotion.calibration import MODES  # noqa: E402
 from emotion.cli import fail, positive_int, run_command  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model  # noqa: E402
 from emotion.smoothing import WINDOW  # noqa: E402
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--personal-dir", type=Path, default=ROOT / "personal_data",
                    help="where else to look for bundles")
     p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
+    p.add_argument("--calibrate", choices=MODES, default="auto",
+                   help="as in main.py: neutral (a personal bundle's neutral or the page's button), auto (until "
+                        "then, estimated from each face's frames) or off (default: %(default)s)")
     p.add_argument("--smoothing", type=positive_int, default=WINDOW,
                    help="average each face's probabilities over about this many frames (default: %(default)s)")
     return p.parse_args(argv)
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     warning = host_warning(args.host)
     if warning:
         print(warning, flush=True)
-    settings = ReaderSettings(max_faces=args.max_faces, smoothing=args.smoothing)
+    settings = ReaderSettings(max_faces=args.max_faces, smoothing=args.smoothing, calibrate=args.calibrate)
     try:
         model = args.model or find_default_model(args.models_dir)
         sock = bind(args.host, args.port)

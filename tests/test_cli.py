@@ -62,7 +62,7 @@ def test_argument_types_state_their_range():
     (train_personal, ["--replay-weight", "nan"], "--replay-weight", r"a number in \[0, 1000\]"),
     (train_personal, ["--heldout", "1"], "--heldout", r"a number in \(0, 1\)"),
     (train_personal, ["--freeze", "-1"], "--freeze", "from 0 to 1000"),
-    (train_personal, ["--min-samples", "1"], "--min-samples", "from 2 to"),
+    (train_personal, ["--min-samples", "0"], "--min-samples", "from 1 to"),  # 1 per label is a valid recording
     (extract_landmarks, ["--workers", "0"], "--workers", "from 1 to 4096"),
     (extract_landmarks, ["--max-per-class", "0"], "--max-per-class", "at least 1"),
     (extract_landmarks, ["--backend", "threading"], "--backend", "invalid choice: 'threading'"),

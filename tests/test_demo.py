@@ -69,7 +69,8 @@ def test_headless_run_writes_a_log_line_and_a_video_frame_per_frame(clips, tmp_p
     for record in records:
         assert set(record) == {"frame", "t", "faces"} and len(record["faces"]) == 1
         face = record["faces"][0]
-        assert set(face) == {"id", "box", "label", "confidence", "emoji", "probs"}
+        assert set(face) == {"id", "box", "label", "confidence", "emoji", "probs", "calibration"}
+        assert face["calibration"] == "off"  # the stand-in model has no neutral reference
         assert face["label"] in [*LABELS, UNCERTAIN] and 0 <= face["confidence"] <= 1
         assert list(face["probs"]) == LABELS and sum(face["probs"].values()) == pytest.approx(1, abs=1e-3)
         x, y, w, h = face["box"]
@@ -99,14 +100,11 @@ def test_no_output_means_no_drawing(clips, tmp_path, monkeypatch):
 
 def test_window_loop_reacts_to_keys(clips, tmp_path, monkeypatch):
     """The display path with OpenCV's window calls replaced: 'e' shows bars from the next frame, 'q' stops."""
-    keys, shown, bars = iter([-1, ord("e"), ord("q"), -1]), [], []
+    shown, bars = [], []
     real_annotate = demo.annotate
     monkeypatch.setattr(demo, "annotate", lambda *a, **k: bars.append(a[6]) or real_annotate(*a, **k))
-    monkeypatch.setattr(demo.cv2, "namedWindow", lambda *a: None)
+    _fake_window(monkeypatch, [-1, ord("e"), ord("q"), -1])
     monkeypatch.setattr(demo.cv2, "imshow", lambda title, image: shown.append(image.shape))
-    monkeypatch.setattr(demo.cv2, "waitKey", lambda delay: next(keys))
-    monkeypatch.setattr(demo.cv2, "getWindowProperty", lambda *a: 1.0)
-    monkeypatch.setattr(demo.cv2, "destroyWindow", lambda *a: None)
     stats, _ = _run(clips["one"], tmp_path, display=True)
     assert stats.frames == 3 and len(shown) == 3 and bars == [False, False, True]
 
@@ -126,13 +124,14 @@ def test_frame_record_is_json():
     assert json.loads(json.dumps(record)) == {
         "frame": 7, "t": 0.25,
         "faces": [{"id": 2, "box": [0, 0, 50, 50], "label": "happy", "confidence": 0.9, "emoji": "\U0001F604",
-                   "probs": {"neutral": 0.1, "happy": 0.9}}],
+                   "probs": {"neutral": 0.1, "happy": 0.9}, "calibration": "off"}],
     }
 
 
 @pytest.mark.parametrize("key, action", [
     (ord("q"), Action.QUIT), (27, Action.QUIT), (ord("e"), Action.TOGGLE_BARS), (ord("m"), Action.TOGGLE_MESH),
-    (ord("s"), Action.COPY_EMOJI), (0x10000 | ord("q"), Action.QUIT), (ord("x"), None), (-1, None),
+    (ord("s"), Action.COPY_EMOJI), (ord("n"), Action.NEUTRAL), (0x10000 | ord("q"), Action.QUIT),
+    (ord("x"), None), (-1, None),
 ])
 def test_keys_map_to_actions(key, action):
     assert action_for_key(key) is action
@@ -193,3 +192,47 @@ def test_no_camera_falls_back_to_the_sample_clip(monkeypatch):
     assert reason == "no camera at index 0"
     with pytest.raises(SourceError, match="no camera at index 3"):
         open_demo_source("3")  # a source the user named is never replaced
+
+
+
+def _fake_window(monkeypatch, keys: list[int]) -> None:
+    """OpenCV's window calls replaced: nothing is shown, and ``keys`` are pressed on the first frames."""
+    pressed = iter(keys)
+    monkeypatch.setattr(demo.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(demo.cv2, "imshow", lambda title, image: None)
+    monkeypatch.setattr(demo.cv2, "waitKey", lambda delay: next(pressed, -1))
+    monkeypatch.setattr(demo.cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(demo.cv2, "destroyWindow", lambda *a: None)
+
+def _population():
+    from emotion.calibration import References
+    from emotion.features import FEATURE_VERSION
+
+    return References(np.random.default_rng(3).normal(0, 0.1, N_FEATURES).astype(np.float32), FEATURE_VERSION, 10)
+
+
+def test_n_takes_a_second_of_the_face_as_its_reference_on_the_sample_clip(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "log.jsonl"
+    _fake_window(monkeypatch, [-1] * 4 + [ord("n")])
+    shown = []
+    real_annotate = demo.annotate
+    monkeypatch.setattr(demo, "annotate", lambda *a, **k: shown.append((a[4], [f.calibration for f in a[1]]))
+                        or real_annotate(*a, **k))
+    reader = EmotionReader(FaceSearch(4), StandInPredictor(), references=_population())
+    with open_source(demo.SAMPLE_CLIP) as source:
+        stats = run(source, reader, display=True, log=log)
+    how = [[f["calibration"] for f in r["faces"]] for r in _lines(log)]
+    assert stats.frames == 150 and all(len(h) == 1 for h in how)
+    assert how[:5] == [["none"]] * 5  # `n` pressed while frame 4 was shown
+    assert how[5:35] == [["capturing"]] * 30 and how[35:] == [["captured"]] * 115
+    assert "hold a neutral face" in shown[5][0]  # the status line says what is happening
+    assert "face 0: hold a neutral face" in capsys.readouterr().out
+
+
+def test_n_with_no_face_in_view_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    blank = write_video(tmp_path / "blank.mp4", [np.full((300, 640, 3), 90, np.uint8)] * 5)
+    _fake_window(monkeypatch, [ord("n")])
+    reader = EmotionReader(FaceSearch(4), StandInPredictor(), references=_population())
+    with open_source(blank) as source:
+        assert run(source, reader, display=True).frames == 5
+    assert capsys.readouterr().out == "no face in view: look at the camera with a neutral face and try again\n"

@@ -13,7 +13,9 @@ import pytest
 
 from demo_data import count_frames, scene, write_video
 
-MAIN = Path(__file__).resolve().parent.parent / "scr" / "main.py"
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "scr" / "main.py"
+SAMPLE_CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
 LABELS = ["neutral", "happy", "sad", "surprise"]
 
 
@@ -63,8 +65,9 @@ def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"model: {tiny_bundle} (base; {', '.join(LABELS)})"
-    assert lines[1] == f"headless: video -> {out}, log -> {log}"  # no DISPLAY: headless without being told
-    assert lines[2].startswith("24 frames processed, 1 face(s) seen (24 detections), ") and "frames/s" in lines[2]
+    assert lines[1] == "calibration: unavailable (the model has no population neutral)"
+    assert lines[2] == f"headless: video -> {out}, log -> {log}"  # no DISPLAY: headless without being told
+    assert lines[3].startswith("24 frames processed, 1 face(s) seen (24 detections), ") and "frames/s" in lines[3]
     assert count_frames(out) == 24 and len(log.read_text().splitlines()) == 24
 
 
@@ -81,3 +84,58 @@ def test_without_a_camera_the_default_command_processes_the_sample_clip(tiny_bun
     records = [json.loads(line) for line in (tmp_path / "demo_output" / "log.jsonl").read_text().splitlines()]
     assert len(records) == 150 and all(len(r["faces"]) == 1 for r in records)
     assert count_frames(tmp_path / "demo_output" / "annotated.mp4") == 150
+
+
+@pytest.fixture(scope="module")
+def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
+    """The tiny network saved as a base bundle with a population neutral, and as a personal one with a user's."""
+    import keras
+
+    from emotion.calibration import References
+    from emotion.features import FEATURE_VERSION, N_FEATURES
+    from emotion.model_bundle import save_bundle
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(len(LABELS), activation="softmax")])
+    rng = np.random.default_rng(0)
+    base = References(rng.normal(0, 0.1, N_FEATURES).astype(np.float32), FEATURE_VERSION, 10)
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        kind: save_bundle(folder / kind, model, np.zeros(N_FEATURES), np.ones(N_FEATURES), LABELS, {"kind": kind},
+                          {}, references=refs)
+        for kind, refs in (("base", base), ("personal", base.with_person(rng.normal(0, 0.1, N_FEATURES), 12)))
+    }
+
+
+@pytest.mark.parametrize("kind, args, line, how", [
+    ("personal", [], "calibration: the personal neutral recorded with this model (12 faces)", "personal"),
+    ("personal", ["--calibrate", "off"], "calibration: off", "off"),
+    ("base", ["--calibrate", "neutral"], "calibration: press n with a neutral face to take a face's reference",
+     "none"),
+    ("base", [], "calibration: estimated from each face's frames; press n with a neutral face "
+                                      "to take a face's reference", "auto"),
+])
+def test_sample_clip_log_says_how_each_face_was_calibrated(calibrated_bundles, tmp_path, kind, args, line, how):
+    log = tmp_path / "log.jsonl"
+    result = demo("--model", str(calibrated_bundles[kind]), "--source", str(SAMPLE_CLIP), "--log", str(log), *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == line
+    records = [json.loads(text) for text in log.read_text().splitlines()]
+    assert len(records) == 150 and {f["calibration"] for r in records for f in r["faces"]} == {how}
+
+
+def test_a_bundle_with_a_reference_of_other_features_is_one_clear_line(calibrated_bundles, tmp_path):
+    import shutil
+
+    from emotion.calibration import REFERENCE_FILE, References
+
+    from emotion.model_bundle import add_to_bundle
+
+    bad = tmp_path / "bad"
+    shutil.copytree(calibrated_bundles["base"], bad)
+    old = References(np.zeros(1404, np.float32), "old-features", 3)
+    add_to_bundle(bad, {REFERENCE_FILE: old.to_bytes()})  # e.g. the reference of an older bundle
+    result = demo("--model", str(bad), "--source", str(SAMPLE_CLIP))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert "was computed on features 'old-features'" in result.stderr

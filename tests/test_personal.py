@@ -15,7 +15,9 @@ from emotion.model_bundle import load_bundle, save_bundle
 from emotion.personal import (
     FineTuneError, FineTuneSettings, PersonalDataError, check_labels, freeze_layers, load_sessions, split_heldout,
 )
+from emotion.calibration import calibrate
 from emotion.table import LandmarkTable, save_table
+from emotion.training import population_neutral
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_LABELS = ["neutral", "happy", "sad", "surprise"]
@@ -67,7 +69,8 @@ def base_bundle(tmp_path_factory) -> Path:
     replay = train.subset(np.concatenate([np.flatnonzero(train.labels == label)[:25] for label in BASE_LABELS]))
     path = tmp_path_factory.mktemp("models") / "base"
     info = {"kind": "base", "labels": BASE_LABELS, "base": None, "train_args": {"synthetic": True}}
-    save_bundle(path, model, mean, scale, BASE_LABELS, info, {"test_accuracy": 1.0}, replay=replay)
+    save_bundle(path, model, mean, scale, BASE_LABELS, info, {"test_accuracy": 1.0}, replay=replay,
+                references=population_neutral(train))
     return path
 
 
@@ -233,3 +236,53 @@ def test_ctrl_c_during_fine_tuning_keeps_the_best_epoch_so_far(personal_run, bas
     assert code == 130 and "interrupted: wrote" in capsys.readouterr().out
     metrics = load_bundle(out).metrics
     assert metrics["interrupted"] is True and metrics["epochs_run"] == 5 and 1 <= metrics["best_epoch"] <= 5
+
+
+def test_without_a_recorded_neutral_it_says_so_and_fine_tunes_uncalibrated(personal_run, capsys):
+    _, out, _, _ = personal_run
+    personal = load_bundle(out)
+    assert personal.metrics["calibrated"] is False
+    assert personal.references is not None and personal.references.person is None  # `n` still works in the demo
+
+
+@pytest.fixture(scope="session")
+def few_shot_run(base_bundle, tmp_path_factory):
+    """One neutral and three photos per expression of a user whose face differs from everyone's: the fixed schedule."""
+    data = tmp_path_factory.mktemp("few_shot")
+    write_sessions(data, {
+        "2026-11-22T21-05-00_neutral": ("neutral", faces("neutral", 1, seed=40, person=True)),
+        "2026-11-22T21-05-03_happy": ("happy", faces("happy", 3, seed=41, person=True, pattern="neutral")),
+        "2026-11-22T21-06-10_sad": ("sad", faces("sad", 3, seed=42, person=True)),
+    })
+    out = tmp_path_factory.mktemp("models") / "few_shot"
+    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
+                                "--no-progress", "--min-samples", "1", "--lr", "1e-3"])
+    return code, out
+
+
+def test_few_shot_recording_trains_the_fixed_schedule_on_calibrated_features(few_shot_run, base_bundle, capsys):
+    code, out = few_shot_run
+    assert code == 0
+    personal, base = load_bundle(out), load_bundle(base_bundle)
+    metrics = personal.metrics
+    assert metrics["schedule"] == "fixed 30 epochs" and metrics["epochs_run"] == 30 and metrics["heldout_n"] == 0
+    assert metrics["calibrated"] is True and metrics["train_counts"] == {"happy": 3, "neutral": 1, "sad": 3}
+    refs = personal.references
+    assert refs.person_n == 1 and np.array_equal(refs.population, base.references.population)
+    own = table_of([("neutral", faces("neutral", 1, seed=40, person=True))]).features()[0]
+    np.testing.assert_allclose(refs.person, own, atol=1e-5)
+    fresh = table_of([("happy", faces("happy", 40, seed=43, person=True, pattern="neutral"))]).features()
+    happy = BASE_LABELS.index("happy")
+    tuned = personal.predictor().predict_proba(calibrate(fresh, refs.person, refs.population))
+    assert np.mean(tuned.argmax(axis=1) == happy) > 0.8  # the user's smile, read the way the demo reads it
+    assert np.mean(base.predictor().predict_proba(fresh).argmax(axis=1) == happy) < 0.2
+
+
+def test_one_sample_per_label_is_accepted(base_bundle, tmp_path, capsys):
+    data = tmp_path / "data"
+    write_sessions(data, {"n": ("neutral", faces("neutral", 1, seed=50, person=True)),
+                          "h": ("happy", faces("happy", 1, seed=51, person=True))})
+    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(tmp_path / "o"),
+                                "--no-progress", "--min-samples", "1", "--fixed-epochs", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and "fixed schedule of 2 epochs" in out and "calibrated to your neutral face (1 samples)" in out

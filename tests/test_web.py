@@ -315,6 +315,13 @@ def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browse
         for s in sessions:  # each tab's own reader: its own frame count, its own tracker numbering from 0
             assert tabs[s]["frames"] > frames_before[s]
             assert tabs[s]["tracks"][0] == 0
+        assert pages[1].locator("#neutral").is_enabled()  # the neutral reference of tab 1 only
+        pages[1].click("#neutral")
+        pages[1].wait_for_function("mirror.answers.slice(-1)[0].faces.some(f => f.calibration === 'captured')",
+                                   timeout=60_000)
+        for page in (pages[0], pages[2]):
+            seen = {f["calibration"] for a in page.evaluate("mirror.answers") for f in a["faces"]}
+            assert not seen & {"capturing", "captured"}, seen
         blank = tmp_path / "wall.png"  # a photo with no face, in one tab only
         Image.new("RGB", (640, 480), (128, 128, 128)).save(blank)
         drop_file(pages[2], blank, "image/png")

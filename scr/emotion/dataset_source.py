@@ -50,6 +50,27 @@ def group_from_folder(path: Path) -> str:
     return path.parent.name
 
 
+def group_from_pattern(pattern: str) -> GroupRule:
+    """A rule that names the person by the first capture group of ``pattern`` searched in the file name.
+
+    ``'^(S\\d+)_'`` turns CK+'s ``S005_001_00000011.png`` into ``S005``; a name that does not
+    match gets no group ("").
+    """
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise DatasetError(f"--group-pattern {pattern!r} is not a regular expression ({exc})") from None
+    if regex.groups < 1:
+        raise DatasetError(f"--group-pattern {pattern!r} has no capture group; put the person's part in "
+                           "parentheses, e.g. '^(S\\d+)_'")
+
+    def rule(path: Path) -> str:
+        match = regex.search(path.name)
+        return (match.group(1) or "") if match else ""
+
+    return rule
+
+
 GROUP_RULES: dict[str, GroupRule | None] = {
     "none": None,
     "filename": group_from_filename,

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .calibration import CalibrationError
 from .clipboard import Clipboard
 from .frames import FrameSource, SourceError, open_source
 from .overlay import annotate
@@ -26,7 +27,7 @@ from .reading import EmotionReader, FaceReading
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "astronaut.mp4"
 FALLBACK_OUTPUT = Path("demo_output") / "annotated.mp4"
 FALLBACK_LOG = Path("demo_output") / "log.jsonl"
-HELP = "q quit  e bars  m mesh  s copy emoji"
+HELP = "q quit  e bars  m mesh  s copy emoji  n neutral face"
 STATUS_SECONDS = 3.0
 
 
@@ -39,11 +40,13 @@ class Action(Enum):
     TOGGLE_BARS = "bars"
     TOGGLE_MESH = "mesh"
     COPY_EMOJI = "copy"
+    NEUTRAL = "neutral"
 
 
 KEYS: dict[int, Action] = {
     ord("q"): Action.QUIT, 27: Action.QUIT,  # Esc
     ord("e"): Action.TOGGLE_BARS, ord("m"): Action.TOGGLE_MESH, ord("s"): Action.COPY_EMOJI,
+    ord("n"): Action.NEUTRAL,
 }
 
 
@@ -75,7 +78,9 @@ def main_face(faces: list[FaceReading]) -> FaceReading | None:
 
 
 def apply_action(action: Action, state: ViewState, faces: list[FaceReading], clipboard: Clipboard,
-                 now: float) -> None:
+                 now: float, reader: EmotionReader | None = None) -> None:
+    """Carry out a key's action; what the user should know goes to the status line and the console."""
+    message = None
     if action is Action.QUIT:
         state.running = False
     elif action is Action.TOGGLE_BARS:
@@ -85,6 +90,13 @@ def apply_action(action: Action, state: ViewState, faces: list[FaceReading], cli
     elif action is Action.COPY_EMOJI:
         face = main_face(faces)
         message = clipboard.copy(face.emoji) if face else "no face: nothing to copy"
+    elif action is Action.NEUTRAL and reader is not None:
+        try:
+            track = reader.start_neutral_capture()
+            message = f"face {track}: hold a neutral face for a second, it becomes the face's reference"
+        except CalibrationError as exc:
+            message = str(exc)
+    if message:
         state.say(message, now)
         print(message)
 
@@ -196,7 +208,7 @@ def run(source: FrameSource, reader: EmotionReader, display: bool = False, outpu
                 due = 0.0 if source.live else start + frame.t - time.perf_counter()
                 action = action_for_key(cv2.waitKey(max(1, int(due * 1000))))
                 if action:
-                    apply_action(action, state, faces, clipboard, time.perf_counter())
+                    apply_action(action, state, faces, clipboard, time.perf_counter(), reader)
                 if not state.running or cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
                     break
     except KeyboardInterrupt:

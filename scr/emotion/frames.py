@@ -31,8 +31,14 @@ class Frame:
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """Image files below ``folder`` (recursively), in a stable sorted order."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Image files below ``folder`` (recursively), in a stable sorted order.
+
+    Hidden files and folders are left out: they hold editors' and notebooks' copies
+    (e.g. ``.ipynb_checkpoints/``), which would count the same photo twice.
+    """
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 class FrameSource:

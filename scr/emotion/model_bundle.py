@@ -9,7 +9,8 @@ A bundle holds everything needed to classify a face and to know what the numbers
 - ``bundle.json``   kind (base/personal), ordered labels, feature set and its version, training
   arguments, creation time, the checksum of every other file and one of its own content;
 - ``metrics.json``  what the model scored; optional ``replay.npz`` (a small class-balanced
-  sample of the training table, for fine-tuning without forgetting) and figures (``*.png``).
+  sample of the training table, for fine-tuning without forgetting), ``neutral.npz`` (the
+  neutral references of :mod:`emotion.calibration`) and figures (``*.png``).
 
 A bundle is verified whole: ``bundle.json`` lists a SHA-256 of every other file in the folder
 (whatever files later versions add), and ``bundle_sha256`` is the hash of its own content
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import REFERENCE_FILE, CalibrationError, References, load_references
 from .features import FEATURE_SETS, LANDMARKS
 from .labels import UnknownLabelError, canonical_labels
 from .outputs import recover, recover_all, replace_folder, temporary_folder, write_file
@@ -278,6 +280,13 @@ class ModelBundle:
     def preprocess(self) -> Preprocess:
         """Feature vectors -> what the network's first layer reads."""
         return Preprocess(self.scaler_mean, self.scaler_scale, self.components)
+    references: References | None = None
+    """Neutral references for calibration (population, and the user's in a personal bundle); None: uncalibrated."""
+
+    @property
+    def n_features(self) -> int:
+        """The length of the feature vectors the bundle reads (before its scaler and projection)."""
+        return len(self.scaler_mean)
 
     def predictor(self) -> Predictor:
         return Predictor(self.labels, self.scaler_mean, self.scaler_scale, self._steps, self.components,
@@ -427,7 +436,14 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         detail = str(exc).removeprefix(f"model bundle {path}: ")
         raise BundleError(f"model bundle {path}: unusable {SCALER_FILE}, {FORWARD_FILE} or labels ({detail})") from None
-    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, components, feature_set)
+    references = None
+    if (path / REFERENCE_FILE).is_file():
+        try:
+            references = load_references(path / REFERENCE_FILE, version, len(mean))
+        except CalibrationError as exc:
+            raise BundleError(f"model bundle {path}: {exc}") from None
+    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, components, feature_set,
+                       references)
 
 
 def _check_outputs_finite(predictor: Predictor, mean: np.ndarray, scale: np.ndarray) -> None:
@@ -500,15 +516,16 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
                 labels: Sequence[str], info: Mapping, metrics: Mapping, replay: LandmarkTable | None = None,
                 force: bool = False, figures: Mapping[str, object] | None = None,
                 files: Mapping[str, bytes] | None = None, components: np.ndarray | None = None,
-                feature_set: str = LANDMARKS) -> Path:
+                feature_set: str = LANDMARKS, references: References | None = None) -> Path:
     """Write a bundle to ``path``: into a temporary folder next to it, then renamed into place.
 
     An existing ``path`` is refused unless ``force`` (then it is replaced only once the new
     bundle is complete), so a trained model is never overwritten silently or half-way.
     ``figures`` maps file names (``confusion.png``) to matplotlib figures, ``files`` other
     file names to their bytes (e.g. ``model.tflite``). ``components`` is the projection of
-    :mod:`emotion.preprocess`, if any. ``info`` is completed with labels, feature set and
-    version, kind, creation time and file checksums.
+    :mod:`emotion.preprocess`, if any; ``references`` the neutral references for calibration.
+    ``info`` is completed with labels, feature set and version, kind, creation time and file
+    checksums.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -528,6 +545,12 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     if not all(np.all(np.isfinite(s.weight)) and np.all(np.isfinite(s.bias)) for s in steps):
         raise BundleError("the network has non-finite weights (NaN or infinity); nothing written")
     _check_agreement(keras_model, predictor)
+    if references is not None and (references.feature_version != FEATURE_SETS[feature_set][0]
+                                   or np.shape(references.population) != mean.shape):
+        raise BundleError(f"the neutral reference was computed on {len(references.population)} features "
+                          f"{references.feature_version!r}, the model takes {len(mean)} "
+                          f"{FEATURE_SETS[feature_set][0]!r}")
+    files = {**(files or {}), **({REFERENCE_FILE: references.to_bytes()} if references is not None else {})}
 
     tmp = temporary_folder(path)
     try:
@@ -558,6 +581,22 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def add_references(path: str | os.PathLike, references: References) -> ModelBundle:
+    """Give an existing bundle (e.g. one trained before calibration existed) its neutral references.
+
+    Nothing else changes; the bundle stays verified whole (:func:`add_to_bundle`) and is
+    loaded again, so one that does not load afterwards is never reported as done.
+    """
+    path = Path(path)
+    bundle = load_bundle(path)
+    if references.feature_version != bundle.feature_version or np.shape(references.population) != (bundle.n_features,):
+        raise BundleError(f"the neutral reference was computed on {len(references.population)} features "
+                          f"{references.feature_version!r}, the model {path} takes {bundle.n_features} "
+                          f"{bundle.feature_version!r}")
+    add_to_bundle(path, {REFERENCE_FILE: references.to_bytes()})
+    return load_bundle(path)
 
 
 def _check_agreement(keras_model, predictor: Predictor) -> None:

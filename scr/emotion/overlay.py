@@ -22,6 +22,9 @@ LABEL_COLOURS: dict[str, tuple[int, int, int]] = {
     UNCERTAIN: GREY,
 }
 BAR_WIDTH, BAR_ROW, BAR_TEXT = 80, 14, 66
+CALIBRATION_TAGS = {"capturing": "taking neutral: hold still", "captured": "calibrated",
+                    "personal": "calibrated (personal)", "auto": "calibrated (auto)"}
+"""What the frame shows below a face about its neutral reference (nothing when it has none)."""
 
 
 def colour_of(label: str) -> tuple[int, int, int]:
@@ -80,6 +83,9 @@ def draw_reading(frame: np.ndarray, face: FaceReading, labels: list[str], show_m
     paste_sprite(frame, emoji_sprite(face.label, size), x, top)
     _text_box(frame, f"{face.label} {face.confidence:.0%}", x + size + 4, top + (size - 22) // 2, 0.6, BLACK,
               colour)
+    tag = CALIBRATION_TAGS.get(face.calibration)
+    if tag:
+        _text_box(frame, tag, x, min(y + h + 4, frame.shape[0] - 20), 0.45, WHITE, BLACK)
     if show_bars:
         right = x + w + 8
         draw_bars(frame, face, labels, right if right + BAR_WIDTH + BAR_TEXT < frame.shape[1] else

@@ -12,7 +12,12 @@ thousands of other faces towards one face, if the transfer is kept gentle:
   the user did not record are not forgotten, and neither is how common each
   expression is (a class-balanced replay with its true labels would push the
   rare expressions onto everyone);
-- training stops on the loss of a held-out slice of the personal data.
+- training stops on the loss of a held-out slice of the personal data; when the
+  recording is too small to hold out a useful slice, a fixed number of epochs is
+  trained instead (chosen by ``benchmarks/calibration.py``);
+- with a recorded neutral face and a base model that knows the population neutral,
+  the user's features are calibrated (:mod:`emotion.calibration`) before training, as
+  the demo calibrates them when it reads the user.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
+from .calibration import NEUTRAL, References, calibrate, neutral_mean
 from .features import LANDMARKS
 from .labels import ordered
 from .table import LandmarkTable, TableError, load_table, merge_tables
@@ -128,10 +134,28 @@ def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.n
     return np.concatenate(train), np.concatenate(heldout)
 
 
-def _inputs(bundle: "ModelBundle", table: LandmarkTable, with_mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs (through the bundle's preprocessing) and one-hot targets of a table, mirror images added if asked."""
+def personal_references(base: "ModelBundle", table: LandmarkTable) -> tuple[References, np.ndarray] | None:
+    """The user's neutral reference (the mean of their neutral samples) added to the base's references, and
+    the same for their mirror images; None when the user recorded no neutral or the base cannot calibrate."""
+    neutral = table.subset(np.flatnonzero(table.labels == NEUTRAL))
+    if base.references is None or not len(neutral):
+        return None
+    features, _ = training_features(neutral, True, base.feature_set)
+    own, mirrored = neutral_mean(features[: len(neutral)]), neutral_mean(features[len(neutral):])
+    return base.references.with_person(own, len(neutral)), mirrored
+
+
+def _inputs(bundle: "ModelBundle", table: LandmarkTable, with_mirror: bool = False,
+            references: tuple[References, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs (calibrated if ``references`` are given, then through the bundle's preprocessing) and
+    one-hot targets of a table, mirror images added if asked (calibrated by the mirrored neutral)."""
     index = {label: i for i, label in enumerate(bundle.labels)}
     features, labels = training_features(table, with_mirror, bundle.feature_set)
+    if references is not None:
+        refs, mirrored = references
+        n = len(table)
+        features = np.concatenate([calibrate(features[:n], refs.person, refs.population),
+                                   calibrate(features[n:], mirrored, refs.population)])
     targets = np.eye(len(bundle.labels), dtype=np.float32)[[index[label] for label in labels]]
     return bundle.preprocess.transform(features), targets
 
@@ -177,12 +201,18 @@ class FineTuneSettings:
     replay_weight: float = 1.0
     mirror: bool = True
     seed: int = 0
+    min_heldout: int = 2
+    """Held-out samples per label needed to judge epochs; with fewer, ``fixed_epochs`` are trained on all."""
+    fixed_epochs: int = 30
+    """Epochs of the fixed schedule (chosen by ``benchmarks/calibration.py`` on few-shot recordings)."""
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         problems = [
             text for bad, text in [
                 (self.learning_rate <= 0, "the learning rate must be positive"),
-                (self.epochs < 1 or self.batch_size < 1, "epochs and batch size must be at least 1"),
+                (min(self.epochs, self.batch_size, self.fixed_epochs) < 1,
+                 "epochs, fixed epochs and batch size must be at least 1"),
                 (self.patience < 0, "patience cannot be negative"),
                 (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
                 (self.replay_weight < 0, "the replay weight cannot be negative"),
@@ -194,12 +224,14 @@ class FineTuneSettings:
 
 @dataclass
 class FineTuneResult:
-    """The fine-tuned network, its metrics (for metrics.json), the frozen layers and warnings for the user."""
+    """The fine-tuned network, its metrics (for metrics.json), the frozen layers, warnings for the user and
+    the references to store (with the user's neutral when calibrated, else the base's, if any)."""
 
     model: object
     metrics: dict
     frozen: list[str]
     warnings: list[str]
+    references: References | None = None
 
 
 def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSettings,
@@ -207,9 +239,12 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     """Fine-tune a copy of ``base``'s network on ``personal``; the base bundle on disk is not touched.
 
     Labels must already be checked with :func:`check_labels`. Each label's last
-    samples are held out for early stopping and for the before/after accuracy.
-    The replay table's targets are the base model's probabilities, and its total
-    weight is ``replay_weight`` times the personal samples' total, whatever their sizes.
+    samples are held out for early stopping and for the before/after accuracy; when a
+    label has too few to hold out ``min_heldout``, every sample trains for the fixed
+    schedule instead (keeping the base because one held-out sample went wrong would
+    waste the recording). The replay table's targets are the base model's
+    probabilities, and its total weight is ``replay_weight`` times the personal
+    samples' total, whatever their sizes.
     """
     import keras
 
@@ -218,9 +253,20 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     keras.utils.set_random_seed(settings.seed)
     started = time.perf_counter()
     warnings = []
+    references = personal_references(base, personal) if settings.calibrate else None
+    if settings.calibrate and references is None:
+        warnings.append("no neutral recorded (record_dataset.py --label neutral), fine-tuned uncalibrated"
+                        if base.references is not None else
+                        "the base model has no population neutral: fine-tuned uncalibrated")
     train_idx, heldout_idx = split_heldout(personal.labels, settings.heldout_fraction)
-    x_train, y_train = _inputs(base, personal.subset(train_idx), with_mirror=settings.mirror)
-    x_val, y_val = _inputs(base, personal.subset(heldout_idx))
+    held = personal.subset(heldout_idx).counts()
+    judged = all(held.get(label, 0) >= settings.min_heldout for label in personal.counts())
+    if not judged:
+        train_idx, heldout_idx = np.arange(len(personal)), np.arange(0)
+        warnings.append(f"too few samples to hold {settings.min_heldout} per label out: trained the fixed "
+                        f"schedule of {settings.fixed_epochs} epochs on all of them")
+    x_train, y_train = _inputs(base, personal.subset(train_idx), settings.mirror, references)
+    x_val, y_val = _inputs(base, personal.subset(heldout_idx), False, references) if judged else (None, None)
     weights = np.ones(len(y_train), np.float32)
     replay = base.replay_table()
     if replay is not None and len(replay) and settings.replay_weight > 0:
@@ -237,39 +283,47 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     model = base.keras_model()
     trainable_before = [layer.trainable for layer in model.layers]
     frozen = freeze_layers(model, settings.freeze)
-    base_accuracy = accuracy(model, x_val, y_val)
+    base_accuracy = accuracy(model, x_val, y_val) if judged else None
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy",
                   weighted_metrics=["accuracy"])
-    best = BestEpoch(settings.patience)
-    # the base network is "epoch 0": fine-tuning is kept only if it beats the base on the held-out loss
-    best.best_loss = float(model.evaluate(x_val, y_val, verbose=0)[0])
-    best.weights = model.get_weights()
+    best = BestEpoch(settings.patience if judged else settings.fixed_epochs)
+    if judged:
+        # the base network is "epoch 0": fine-tuning is kept only if it beats the base on the held-out loss
+        best.best_loss = float(model.evaluate(x_val, y_val, verbose=0)[0])
+        best.weights = model.get_weights()
+    epochs = settings.epochs if judged else settings.fixed_epochs
     interrupted: KeyboardInterrupt | None = None
-    with tqdm(total=settings.epochs, unit="epoch", desc="fine-tuning", disable=not progress) as bar:
+    with tqdm(total=epochs, unit="epoch", desc="fine-tuning", disable=not progress) as bar:
         try:
-            model.fit(x_train, y_train, sample_weight=weights, validation_data=(x_val, y_val),
-                      epochs=settings.epochs, batch_size=settings.batch_size, shuffle=True, verbose=0,
+            model.fit(x_train, y_train, sample_weight=weights, validation_data=(x_val, y_val) if judged else None,
+                      epochs=epochs, batch_size=settings.batch_size, shuffle=True, verbose=0,
                       callbacks=[best, EpochBar(bar)])
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through emotion.cli
             interrupted = exc
-    if interrupted is not None and best.best_epoch == 0:
-        raise interrupted  # no epoch improved on the base model yet: nothing to write
-    model.set_weights(best.weights)
-    if best.best_epoch == 0:
-        warnings.append("no epoch beat the base model on your held-out samples: the personal model is the base "
-                        "model; record more (or more distinct) expressions")
+    epochs_run = len(best.history.get("loss", []))
+    if judged:
+        if interrupted is not None and best.best_epoch == 0:
+            raise interrupted  # no epoch improved on the base model yet: nothing to write
+        model.set_weights(best.weights)
+        if best.best_epoch == 0:
+            warnings.append("no epoch beat the base model on your held-out samples: the personal model is the base "
+                            "model; record more (or more distinct) expressions")
+    elif interrupted is not None and not epochs_run:
+        raise interrupted  # not one epoch trained yet: nothing to write
     for layer, trainable in zip(model.layers, trainable_before):
         layer.trainable = trainable  # the saved network is an ordinary one, like a base bundle's
     metrics = {
         "heldout_accuracy_base": base_accuracy,
-        "heldout_accuracy": accuracy(model, x_val, y_val),
-        "heldout_n": int(len(y_val)),
+        "heldout_accuracy": accuracy(model, x_val, y_val) if judged else None,
+        "heldout_n": int(len(heldout_idx)),
         "heldout_counts": personal.subset(heldout_idx).counts(),
         "train_counts": personal.subset(train_idx).counts(),
         "replay_n": int(len(replay)) if replay is not None else 0,
-        "epochs_run": len(best.history.get("loss", [])),
-        "best_epoch": best.best_epoch,
+        "schedule": "early stopping on the held-out slice" if judged else f"fixed {settings.fixed_epochs} epochs",
+        "calibrated": references is not None,
+        "epochs_run": epochs_run,
+        "best_epoch": best.best_epoch if judged else epochs_run,
         "interrupted": interrupted is not None,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return FineTuneResult(model, metrics, frozen, warnings)
+    return FineTuneResult(model, metrics, frozen, warnings, references[0] if references else base.references)

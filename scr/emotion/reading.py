@@ -1,8 +1,11 @@
-"""One frame -> the emotion of every face in it: detect, describe, classify, track, smooth.
+"""One frame -> the emotion of every face in it: detect, describe, calibrate, classify, track, smooth.
 
 The per-frame work of the demo, kept apart from windows, keys and files so it can
 be tested and timed on its own. It is lean on purpose: one Face Mesh call, one
 :func:`~emotion.features.image_vectors` call and one ``predict_proba`` for all faces.
+Each track can carry a neutral reference (:mod:`emotion.calibration`); the reader owns
+that state, so the demo's ``n`` key and a web page's "neutral" button call the same
+:meth:`EmotionReader.start_neutral_capture`.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .calibration import CAPTURE_FRAMES, CalibrationError, References, TrackReferences
 from .emoji import UNCERTAIN, emoji_char
 from .detect import get_detector
 from .face_search import Detector, FaceSearch
@@ -39,6 +43,7 @@ class FaceReading:
     probs: np.ndarray  # (k,) smoothed, in the model's label order
     label: str  # a model label, or UNCERTAIN when its probability is below the threshold
     confidence: float  # smoothed probability of the label the smoother holds
+    calibration: str = "off"  # how the face was calibrated: see TrackReferences.apply
 
     @property
     def emoji(self) -> str:
@@ -53,14 +58,21 @@ class FaceReading:
             "confidence": round(self.confidence, 4),
             "emoji": self.emoji,
             "probs": {name: round(float(p), 4) for name, p in zip(labels, self.probs)},
+            "calibration": self.calibration,
         }
 
 
 class EmotionReader:
-    """Read the emotions of up to the detector's ``max_faces`` faces per frame, each smoothed over its own track."""
+    """Read the emotions of up to the detector's ``max_faces`` faces per frame, each smoothed over its own track.
+
+    ``references`` (a bundle's :attr:`~emotion.model_bundle.ModelBundle.references`) enables
+    calibration; ``calibrate`` is ``neutral`` (a personal bundle's neutral, or one taken with
+    :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames) or ``off``.
+    """
 
     def __init__(self, detector: Detector, predictor: Predictor, min_confidence: float = 0.4,
-                 smoothing_frames: float = WINDOW):
+                 smoothing_frames: float = WINDOW, references: References | None = None,
+                 calibrate: str = "neutral"):
         self.detector = detector
         self.predictor = predictor
         self.labels = list(predictor.labels)
@@ -68,34 +80,75 @@ class EmotionReader:
         self.min_confidence = min_confidence
         self.tracker = FaceTracker()
         self.smoothers = TrackSmoothers(smoothing_frames)
+        self.references = TrackReferences(references, calibrate)
+        self._last: list[tuple[int, int]] = []  # (track, box area) of the faces of the last frame
+
+    def start_neutral_capture(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
+        """"This is my neutral face": take a face's next ``frames`` frames as its neutral reference.
+
+        ``track`` is a face's ``FaceReading.track`` from the last frame read; None picks the
+        largest face of that frame (the one nearest the camera). Returns the track chosen.
+        From the next frame on, that face's readings say ``calibration == "capturing"``
+        (it is read as before meanwhile); once it has been seen in ``frames`` frames (30:
+        about a second of video) the mean of its feature vectors becomes its reference and
+        its readings say ``"captured"``, calibrated until the track is lost (a face that
+        leaves and comes back is a new track and must be captured again). Calling again
+        restarts the capture and replaces the reference.
+
+        Raises :class:`~emotion.calibration.CalibrationError`, whose message is one line
+        meant for the user, when calibration is off, the model has no population neutral,
+        or no face (or no face with that track) was in the last frame. Call it between
+        frames, from the thread that calls the reader.
+        """
+        self.references.require()
+        if not self._last:
+            raise CalibrationError("no face in view: look at the camera with a neutral face and try again")
+        if track is None:
+            track = max(self._last, key=lambda item: item[1])[0]
+        elif track not in {t for t, _ in self._last}:
+            raise CalibrationError(f"no face with track {track} in view")
+        self.references.start_capture(track, frames)
+        return track
+
+    def clear_neutral(self, track: int | None = None) -> None:
+        """Forget the neutral references taken with :meth:`start_neutral_capture` (of one track, or all)."""
+        self.references.clear(track)
 
     def __call__(self, image: np.ndarray) -> list[FaceReading]:
         faces = self.detector(image)
         boxes = faces.boxes()
         tracks = self.tracker.update(boxes)
         self.smoothers.keep_only(self.tracker.ids)
+        self.references.keep_only(self.tracker.ids)
+        self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
         if not len(faces):
             return []
-        probs = self.predictor.predict_proba(image_vectors(self.feature_set, image, faces.landmarks))
+        vectors = image_vectors(self.feature_set, image, faces.landmarks)
+        features, calibration = self.references.apply(tracks, vectors)
+        probs = self.predictor.predict_proba(features)
         smoothed, best = self.smoothers.update(tracks, probs)
         readings = []
         for i, track in enumerate(tracks):
             confidence = float(smoothed[i, best[i]])
             label = self.labels[best[i]] if confidence >= self.min_confidence else UNCERTAIN
             readings.append(FaceReading(track, tuple(int(v) for v in boxes[i]), faces.landmarks[i], smoothed[i],
-                                        label, confidence))
+                                        label, confidence, calibration[i]))
         return readings
 
 
 def build_reader(bundle: ModelBundle, max_faces: int = 4, min_confidence: float = 0.4,
                  smoothing_frames: float = WINDOW, photos: bool = False,
-                 graph: Callable[[bool, int], Detector] = get_detector) -> EmotionReader:
+                 graph: Callable[[bool, int], Detector] = get_detector, calibrate: str = "auto") -> EmotionReader:
     """The reader of ``bundle`` that every live view uses (the demo, the web page), so they answer alike.
 
     Video frames are searched and tracked (:class:`FaceSearch`) and smoothed over time;
     ``photos`` are unrelated images: each is searched afresh and nothing carries over.
     ``graph(static, max_faces)`` makes the Face Mesh graphs; the default shares them per
-    process, a caller serving several independent streams passes its own.
+    process, a caller serving several independent streams passes its own. ``calibrate`` is
+    the reader's calibration mode (``neutral``, ``auto`` or ``off``) with the bundle's references.
     """
     detector = graph(True, max_faces) if photos else FaceSearch(max_faces, graph=graph)
-    return EmotionReader(detector, bundle.predictor(), min_confidence, 1 if photos else smoothing_frames)
+    if photos and calibrate == "auto":  # unrelated photos hold no run of frames of one face to learn its neutral
+        calibrate = "neutral"
+    return EmotionReader(detector, bundle.predictor(), min_confidence, 1 if photos else smoothing_frames,
+                         bundle.references, calibrate)

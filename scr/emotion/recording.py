@@ -28,6 +28,7 @@ from tqdm import tqdm
 from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, describe
 from .cli import held_signals
 from .detect import Faces
+from .calibration import NEUTRAL
 from .features import FEATURE_VERSION
 from .frames import Frame, FrameSource, ImageFolderSource
 from .labels import canonical_label
@@ -48,6 +49,15 @@ def has_display() -> bool:
     if sys.platform in ("win32", "darwin"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def neutral_first(labels: list[str]) -> list[str]:
+    """The labels of a multi-label recording with neutral first (added if missing).
+
+    The neutral face is the user's calibration reference (:mod:`emotion.calibration`), and
+    a face at rest is easiest to make before any other expression.
+    """
+    return [NEUTRAL, *(label for label in labels if label != NEUTRAL)]
 
 
 def uses_static_detection(source: FrameSource | Iterable[Frame]) -> bool:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from .features import FEATURE_BLOCKS, HYBRID, LANDMARKS
+from .calibration import NEUTRAL, References, neutral_mean
+from .features import FEATURE_BLOCKS, FEATURE_SETS, HYBRID, LANDMARKS
 from .labels import ordered
 from .preprocess import Preprocess, fit_preprocess
 from .table import LandmarkTable
@@ -304,6 +305,16 @@ def train_on_split(table: LandmarkTable, split: Split, recipe: Recipe, *, seed: 
                       pre.transform(val.features(feature_set)), np.array([index[label] for label in val.labels]),
                       len(labels), recipe, seed=seed, progress=progress)
     return TrainResult(fit.model, labels, pre, table, split, fit, dict(dropped or {}), feature_set)
+
+
+def population_neutral(table: LandmarkTable, feature_set: str = LANDMARKS) -> References | None:
+    """The mean ``feature_set`` vectors of a training table's neutral faces (mirror images too, like training):
+    the population neutral that calibration moves each person's neutral onto. None without neutral faces."""
+    neutral = table.subset(np.flatnonzero(table.labels == NEUTRAL))
+    if not len(neutral):
+        return None
+    features, _ = training_features(neutral, True, feature_set)
+    return References(neutral_mean(features), FEATURE_SETS[feature_set][0], len(neutral))
 
 
 def replay_sample(table: LandmarkTable, per_class: int, seed: int = 0) -> LandmarkTable:

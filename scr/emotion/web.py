@@ -41,6 +41,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .calibration import CalibrationError
 from .detect import FaceMeshDetector
 from .model_bundle import INFO_FILE, BundleError, ModelBundle, load_bundle
 from .reading import EmotionReader, build_reader
@@ -52,7 +53,6 @@ DEFAULT_PORT = 8765
 MAX_MESSAGE = 8 * 2**20  # a dropped photo is scaled down in the page first; a camera frame is ~50 kB
 MAX_PIXELS = 4096 * 4096  # checked from the image header, before decoding
 FRAME, PHOTO = b"F"[0], b"P"[0]
-CALIBRATION = False  # whether TabSession.set_neutral can set a neutral reference (the page enables its button)
 
 
 class WebError(ValueError):
@@ -149,6 +149,7 @@ class ReaderSettings:
     max_faces: int = 4
     min_confidence: float = 0.4
     smoothing: float = WINDOW
+    calibrate: str = "auto"
 
 
 class TabSession:
@@ -170,17 +171,24 @@ class TabSession:
 
     def _reader(self, bundle: ModelBundle, photos: bool) -> EmotionReader:
         s = self.settings
-        return build_reader(bundle, s.max_faces, s.min_confidence, s.smoothing, photos, graph=self._graph)
+        return build_reader(bundle, s.max_faces, s.min_confidence, s.smoothing, photos, graph=self._graph,
+                            calibrate=s.calibrate)
 
     def use_bundle(self, bundle_id: object) -> dict:
         bundle = self.catalog.bundle(bundle_id)
         self.video, self.photo = self._reader(bundle, False), self._reader(bundle, True)
         self.bundle = str(bundle_id)
-        return {"type": "bundle", "id": self.bundle, "labels": self.video.labels}
+        self.calibrates = self.settings.calibrate != "off" and bundle.references is not None
+        return {"type": "bundle", "id": self.bundle, "labels": self.video.labels, "neutral": self.calibrates}
 
     def set_neutral(self) -> dict:
-        """The neutral-reference button (the demo's ``n``); waits for the calibration API of #12."""
-        raise WebError("neutral calibration is not available in this version yet")
+        """The neutral-reference button: what the demo's ``n`` key does, on this tab's video reader."""
+        try:
+            track = self.video.start_neutral_capture()
+        except CalibrationError as exc:
+            raise WebError(str(exc)) from None
+        return {"type": "neutral", "track": track,
+                "message": f"face {track}: hold a neutral face for a second, it becomes the face's reference"}
 
     def read(self, message: bytes) -> dict:
         """Answer one binary message: the faces in the frame or photo it carries."""
@@ -249,7 +257,7 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
         try:
             await websocket.send_json({"type": "hello", "session": session.id, "bundles": catalog.to_json(),
                                        "bundle": session.bundle, "labels": session.video.labels,
-                                       "neutral": CALIBRATION, "max_message": MAX_MESSAGE})
+                                       "neutral": session.calibrates, "max_message": MAX_MESSAGE})
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":

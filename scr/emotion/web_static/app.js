@@ -48,9 +48,7 @@ function answer(msg) {
     mirror.session = msg.session;
     fillBundles(msg.bundles, msg.bundle);
     mirror.labels = msg.labels;
-    $("neutral").disabled = !msg.neutral;
-    $("neutral").title = msg.neutral ? "Use my face now as my neutral reference"
-                                     : "Neutral calibration is not available in this version yet";
+    neutralButton(msg.neutral);
     status(`connected (tab ${msg.session})`);
     pump();
   } else if (msg.type === "faces") {
@@ -68,6 +66,7 @@ function answer(msg) {
     pump();
   } else if (msg.type === "bundle") {
     mirror.labels = msg.labels;
+    neutralButton(msg.neutral);
     $("bundle").value = msg.id;
     status(`model ${msg.id}`);
   } else if (msg.type === "neutral") {
@@ -77,6 +76,12 @@ function answer(msg) {
     showError(msg.message);
     pump();
   }
+}
+
+function neutralButton(available) {
+  $("neutral").disabled = !available;
+  $("neutral").title = available ? "This is my neutral face: about a second of the largest face becomes its reference"
+                                 : "This model has no neutral reference to calibrate with (or calibration is off)";
 }
 
 function fillBundles(bundles, current) {
