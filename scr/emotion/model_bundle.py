@@ -160,7 +160,8 @@ def _fuse_preprocess(pre: Preprocess, steps: list[_Step]) -> list[_Step]:
         weight = pre.components.astype(np.float64) @ weight
     weight = weight / pre.scale[:, None]
     bias = first.bias - pre.mean @ weight
-    return [_Step(weight.astype(np.float32), bias.astype(np.float32), first.activation), *steps[1:]]
+    with np.errstate(over="ignore"):  # weights too large for float32 become inf, which loading then refuses
+        return [_Step(weight.astype(np.float32), bias.astype(np.float32), first.activation), *steps[1:]]
 
 
 def _steps_from_keras(model) -> list[_Step]:
