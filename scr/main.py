@@ -37,7 +37,7 @@ from emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model
 from emotion.frames import SourceError  # noqa: E402
 from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
 from emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
-from emotion.reading import EmotionReader  # noqa: E402
+from emotion.reading import build_reader  # noqa: E402
 from emotion.recording import has_display  # noqa: E402
 from emotion.smoothing import WINDOW  # noqa: E402
 
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with FaceMesh(mode, args.max_faces, landmarker=landmarker, blendshapes=args.blendshapes,
                           verbose=args.verbose) as mesh:
-                reader = EmotionReader(mesh, bundle.predictor(), args.min_confidence, 1 if photos else args.smoothing,
-                                       bundle.references, calibration)
+                reader = build_reader(bundle, mesh, args.min_confidence, args.smoothing, photos, calibration)
                 stats = run(source, reader, display, output, log,
                             title=f"emotion demo - {kind} model {model_dir.name}")
         except (DemoError, LandmarkerError) as exc:

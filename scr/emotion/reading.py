@@ -20,6 +20,7 @@ from .emoji import UNCERTAIN, emoji_char
 from .face_search import Detector
 from .face_tracking import FaceTracker
 from .features import LANDMARKS, image_vectors
+from .model_bundle import ModelBundle
 from .smoothing import WINDOW, TrackSmoothers
 
 
@@ -137,3 +138,20 @@ class EmotionReader:
                                         label, confidence, calibration[i],
                                         None if faces.blendshapes is None else faces.blendshapes[i]))
         return readings
+
+
+def build_reader(bundle: ModelBundle, detector: Detector, min_confidence: float = 0.4,
+                 smoothing_frames: float = WINDOW, photos: bool = False, calibrate: str = "auto") -> EmotionReader:
+    """The reader of ``bundle`` that every live view uses (the demo, the web page), so they answer alike.
+
+    ``detector`` is the caller's open :class:`~emotion.detect.FaceMesh` (``image`` mode for
+    ``photos``, ``video`` mode for frames that follow on). Video frames are smoothed over
+    time; ``photos`` are unrelated images: nothing carries over from one to the next.
+    ``calibrate`` is the reader's calibration mode (``neutral``, ``auto`` or ``off``) with
+    the bundle's references; photos hold no run of frames to learn a neutral from, so
+    ``auto`` becomes ``neutral`` for them.
+    """
+    if photos and calibrate == "auto":
+        calibrate = "neutral"
+    return EmotionReader(detector, bundle.predictor(), min_confidence, 1 if photos else smoothing_frames,
+                         bundle.references, calibrate)

@@ -1,0 +1,303 @@
+// The emoji mirror page: camera (or a dropped video/photo) -> JPEG over one WebSocket -> faces drawn back.
+// One frame in flight at a time: the next frame is sent only when the answer to the last one is back,
+// so a slow server lowers the frame rate instead of building a queue.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const video = $("video"), view = $("view"), viewCtx = view.getContext("2d");
+// three frames at most: the one being read, the one ready to send, the one being encoded
+const canvases = [0, 1, 2].map(() => document.createElement("canvas"));
+const MAX_FRAME_SIDE = 640, MAX_PHOTO_SIDE = 1280;
+const FRAME = 70, PHOTO = 80; // "F", "P"
+
+// What the page saw, for people reading the console and for the browser tests.
+const mirror = window.mirror = {session: null, answers: [], rtts: [], errors: [], closes: [], labels: []};
+
+let ws = null, waiting = false, sentAt = 0, pendingPhoto = null, faces = [];
+let fresh = false, encoding = false, ready = null, inFlight = null; // camera frames: see pump()
+let liveShown = false; // the view shows the video (not a photo)
+
+function status(text) { $("status").textContent = text; }
+
+function showError(text) {
+  mirror.errors.push(text);
+  $("error").textContent = text;
+  $("error").hidden = false;
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => { $("error").hidden = true; }, 6000);
+}
+
+function connect() {
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  ws.onmessage = (event) => answer(JSON.parse(event.data));
+  ws.onclose = (event) => {
+    mirror.closes.push({code: event.code, reason: event.reason});
+    if (event.code !== 1000 && event.code !== 1001) {
+      showError(`connection closed (${event.code}${event.reason ? ": " + event.reason : ""}); reconnecting`);
+    }
+    status("disconnected");
+    waiting = false;
+    setTimeout(connect, 1000);
+  };
+}
+
+function answer(msg) {
+  if (msg.type === "hello") {
+    mirror.session = msg.session;
+    fillBundles(msg.bundles, msg.bundle);
+    mirror.labels = msg.labels;
+    neutralButton(msg.neutral);
+    status(`connected (tab ${msg.session})`);
+    pump();
+  } else if (msg.type === "faces") {
+    const rtt = performance.now() - sentAt;
+    waiting = false;
+    if (msg.kind === "frame") mirror.rtts.push(rtt);
+    mirror.answers.push({kind: msg.kind, t: performance.now(), rtt, ms: msg.ms,
+                         encode: msg.kind === "frame" ? inFlight.encodeMs : 0,
+                         age: msg.kind === "frame" ? performance.now() - inFlight.started : 0,
+                         faces: msg.faces.map((f) => ({id: f.id, label: f.label, confidence: f.confidence,
+                                                       calibration: f.calibration}))});
+    if (mirror.answers.length > 5000) mirror.answers.splice(0, 1000);
+    if (mirror.rtts.length > 5000) mirror.rtts.splice(0, 1000);
+    if (msg.kind === "photo" || liveShown) draw(msg);
+    pump();
+  } else if (msg.type === "bundle") {
+    mirror.labels = msg.labels;
+    neutralButton(msg.neutral);
+    $("bundle").value = msg.id;
+    status(`model ${msg.id}`);
+  } else if (msg.type === "neutral") {
+    status(msg.message || "neutral reference set");
+  } else if (msg.type === "error") {
+    waiting = false;
+    showError(msg.message);
+    pump();
+  }
+}
+
+function neutralButton(available) {
+  $("neutral").disabled = !available;
+  $("neutral").title = available ? "This is my neutral face: about a second of the largest face becomes its reference"
+                                 : "This model has no neutral reference to calibrate with (or calibration is off)";
+}
+
+function fillBundles(bundles, current) {
+  const select = $("bundle");
+  select.replaceChildren(...bundles.map((b) => new Option(`${b.id} (${b.kind})`, b.id)));
+  select.title = "Base or personal bundles the server found; " +
+                 bundles.map((b) => `${b.id}: ${b.labels.join(", ")}`).join("; ");
+  select.value = current;
+}
+
+// --- sending ---------------------------------------------------------------------------------
+
+function fit(width, height, maxSide) {
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  return [Math.round(width * scale), Math.round(height * scale)];
+}
+
+function send(kind, blob) {
+  waiting = true;
+  sentAt = performance.now();
+  ws.send(new Blob([new Uint8Array([kind]), blob]));
+}
+
+// At most one frame in flight and one encoded, ready to go: the newest camera frame is encoded while the
+// last one is being read, and sent the moment its answer is back. Older frames are dropped, never queued.
+function pump() {
+  if (waiting || !ws || ws.readyState !== WebSocket.OPEN) return;
+  if (pendingPhoto) {
+    const photo = pendingPhoto;
+    pendingPhoto = null;
+    send(PHOTO, photo);
+  } else if (ready && liveShown) {
+    inFlight = ready;
+    ready = null;
+    send(FRAME, inFlight.blob);
+  }
+}
+
+async function encode() {
+  if (encoding || !fresh || !liveShown || !video.videoWidth) return;
+  fresh = false;
+  encoding = true;
+  const started = performance.now();
+  const canvas = canvases.find((c) => c !== inFlight?.canvas && c !== ready?.canvas);
+  [canvas.width, canvas.height] = fit(video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.8));
+  encoding = false;
+  ready = {canvas, blob, started, encodeMs: performance.now() - started};
+  pump();
+  encode(); // a newer frame came while this one was encoded
+}
+
+function onVideoFrame() {
+  fresh = true;
+  encode();
+  video.requestVideoFrameCallback(onVideoFrame);
+}
+
+function playLive() {
+  liveShown = true;
+  video.play().catch(() => {});
+  video.requestVideoFrameCallback(onVideoFrame);
+}
+
+async function startCamera() {
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
+    video.removeAttribute("src");
+    $("camera").hidden = true;
+    playLive();
+  } catch (err) {
+    showError(`no camera (${err.name}): drop a photo or a video file on the page`);
+  }
+}
+
+// --- drawing ---------------------------------------------------------------------------------
+
+function draw(msg) {
+  const source = msg.kind === "photo" ? draw.photo : inFlight.canvas;
+  if (view.width !== source.width || view.height !== source.height) {
+    view.width = source.width;
+    view.height = source.height;
+  }
+  viewCtx.drawImage(source, 0, 0);
+  const sx = view.width / msg.width, sy = view.height / msg.height;
+  viewCtx.lineWidth = 3;
+  viewCtx.font = "bold 18px system-ui, sans-serif";
+  for (const face of msg.faces) {
+    const [x, y, w, h] = face.box;
+    viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
+    viewCtx.strokeRect(x * sx, y * sy, w * sx, h * sy);
+    const text = `${face.emoji} ${face.label} ${(100 * face.confidence).toFixed(0)}%`;
+    const ty = Math.max(22, y * sy - 6);
+    viewCtx.fillStyle = "rgba(0,0,0,.6)";
+    viewCtx.fillRect(x * sx, ty - 19, viewCtx.measureText(text).width + 8, 24);
+    viewCtx.fillStyle = "#fff";
+    viewCtx.fillText(text, x * sx + 4, ty);
+  }
+  faces = msg.faces;
+  $("copy").disabled = faces.length === 0;
+  listFaces(msg.faces);
+}
+
+const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "calibrated", personal: "calibrated (personal)",
+                          auto: "neutral: estimated"};
+const cards = new Map(); // (track, labels) -> the face's card, updated in place: rebuilding it cost ~2 ms a frame
+
+function card(face) {
+  const key = `${face.id}:${Object.keys(face.probs).join(",")}`;
+  if (!cards.has(key)) {
+    const item = document.createElement("li");
+    item.className = "face";
+    item.innerHTML = '<div class="head"><span class="emoji"></span><span class="label"></span>' +
+                     '<span class="confidence"></span><span class="calibration"></span></div>';
+    for (const name of Object.keys(face.probs)) {
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.innerHTML = '<span></span><span class="track"><span class="fill"></span></span><span></span>';
+      bar.children[0].textContent = name;
+      item.append(bar);
+    }
+    cards.set(key, item);
+  }
+  return cards.get(key);
+}
+
+function listFaces(list) {
+  const shown = list.map((face) => {
+    const item = card(face);
+    item.dataset.track = face.id;
+    item.dataset.label = face.label;
+    item.querySelector(".emoji").textContent = face.emoji;
+    item.querySelector(".label").textContent = face.label;
+    item.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
+    item.querySelector(".calibration").textContent = CALIBRATION_TEXT[face.calibration] || "";
+    const probs = Object.values(face.probs), top = Math.max(...probs);
+    item.querySelectorAll(".bar").forEach((bar, i) => {
+      bar.classList.toggle("top", probs[i] === top);
+      bar.querySelector(".fill").style.width = `${(100 * probs[i]).toFixed(1)}%`;
+      bar.children[2].textContent = `${(100 * probs[i]).toFixed(0)}%`;
+    });
+    return item;
+  });
+  const container = $("faces");
+  if (shown.length !== container.children.length || shown.some((item, i) => container.children[i] !== item)) {
+    container.replaceChildren(...shown);
+  }
+  for (const [key, item] of cards) if (!shown.includes(item)) cards.delete(key);
+}
+
+setInterval(() => {
+  const now = performance.now();
+  const recent = mirror.answers.filter((a) => a.kind === "frame" && now - a.t < 1000);
+  const rtt = recent.length ? recent.reduce((s, a) => s + a.rtt, 0) / recent.length : 0;
+  $("rate").textContent = recent.length ? `${recent.length} frames/s, ${rtt.toFixed(0)} ms round trip` : "";
+}, 500);
+
+// --- buttons and dropping --------------------------------------------------------------------
+
+$("bundle").onchange = () => ws.send(JSON.stringify({type: "bundle", id: $("bundle").value}));
+$("neutral").onclick = () => ws.send(JSON.stringify({type: "neutral"}));
+$("camera").onclick = startCamera;
+$("copy").onclick = async () => {
+  const face = faces.reduce((a, b) => (!a || b.box[2] * b.box[3] > a.box[2] * a.box[3] ? b : a), null);
+  if (!face) return;
+  try {
+    await navigator.clipboard.writeText(face.emoji);
+    status(`copied ${face.emoji}`);
+  } catch (err) {
+    showError(`the browser refused the clipboard (${err.name}); the emoji is ${face.emoji}`);
+  }
+};
+
+async function readPhoto(file) {
+  const bitmap = await createImageBitmap(file);
+  const canvas = draw.photo = document.createElement("canvas");
+  [canvas.width, canvas.height] = fit(bitmap.width, bitmap.height, MAX_PHOTO_SIDE);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  liveShown = false;
+  ready = null;
+  video.pause();
+  $("camera").hidden = false;
+  pendingPhoto = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+  pump();
+}
+
+function readVideo(file) {
+  if (video.srcObject) video.srcObject.getTracks().forEach((track) => track.stop());
+  video.srcObject = null;
+  video.src = URL.createObjectURL(file);
+  video.loop = true;
+  $("camera").hidden = false;
+  playLive();
+}
+
+async function dropped(file) {
+  try {
+    if (file.type.startsWith("video/")) readVideo(file);
+    else if (file.type.startsWith("image/")) await readPhoto(file);
+    else showError(`${file.name}: drop a photo or a video file`);
+  } catch (err) {
+    showError(`${file.name} cannot be read here (${err.name})`);
+  }
+}
+
+video.onerror = () => showError("this browser cannot play that video; try an .mp4 (H.264) or .webm file");
+
+document.addEventListener("dragover", (event) => { event.preventDefault(); $("stage").classList.add("dragging"); });
+document.addEventListener("dragleave", () => $("stage").classList.remove("dragging"));
+document.addEventListener("drop", (event) => {
+  event.preventDefault();
+  $("stage").classList.remove("dragging");
+  const file = event.dataTransfer.files[0];
+  if (file) dropped(file);
+});
+
+connect();
+startCamera();

@@ -1,0 +1,83 @@
+"""The emoji mirror in a browser: a local web page that reads the emotions of the faces on your camera.
+
+Examples:
+  python scr/web.py                          # http://127.0.0.1:8765/ ; open it and allow the camera
+  python scr/web.py --port 9000 --model models/personal_anna
+  python scr/web.py --host 0.0.0.0           # reachable from other machines (prints a warning)
+
+Each browser tab gets its own reader (tracking, smoothing, neutral reference), freed when the tab closes.
+Photos and video files can be dropped on the page. Frames are read in memory and never written to disk.
+The page offers the bundles found under models/ and personal_data/, and nothing else.
+"""
+from __future__ import annotations
+
+import os
+
+from emotion.startup import quiet_startup
+
+if __name__ == "__main__":
+    quiet_startup()  # first: a stop signal while the imports below load ends with one line
+
+# OPENBLAS_NUM_THREADS: the classifier is a few small matrix products per frame. OpenBLAS's second thread
+# gains nothing on them and busy-waits after each one: with camera frames 33 ms apart the server used 20.2 ms
+# of CPU per frame with 2 threads, 7.7 ms with 1 (`OPENBLAS_NUM_THREADS=2 python benchmarks/web.py`).
+for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2"), ("OPENBLAS_NUM_THREADS", "1")):
+    os.environ.setdefault(_var, _value)
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from emotion.calibration import MODES  # noqa: E402
+from emotion.cli import fail, positive_int, run_command  # noqa: E402
+from emotion.model_bundle import BundleError, find_default_model  # noqa: E402
+from emotion.smoothing import WINDOW  # noqa: E402
+from emotion.web import (DEFAULT_HOST, DEFAULT_PORT, ReaderSettings, bind, create_app, host_warning,  # noqa: E402
+                         page_url, serve)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this "
+                                                        "machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any free one)")
+    p.add_argument("--model", type=Path, help="bundle a new tab starts with (default: the newest personal "
+                                              "bundle in models/, else models/default)")
+    p.add_argument("--models-dir", type=Path, default=ROOT / "models", help="where to look for bundles")
+    p.add_argument("--personal-dir", type=Path, default=ROOT / "personal_data",
+                   help="where else to look for bundles")
+    p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
+    p.add_argument("--calibrate", choices=MODES, default="auto",
+                   help="as in main.py: neutral (a personal bundle's neutral or the page's button), auto (until "
+                        "then, estimated from each face's frames) or off (default: %(default)s)")
+    p.add_argument("--smoothing", type=positive_int, default=WINDOW,
+                   help="average each face's probabilities over about this many frames (default: %(default)s)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    warning = host_warning(args.host)
+    if warning:
+        print(warning, flush=True)
+    settings = ReaderSettings(max_faces=args.max_faces, smoothing=args.smoothing, calibrate=args.calibrate)
+    try:
+        model = args.model or find_default_model(args.models_dir)
+        sock = bind(args.host, args.port)
+        url = page_url(sock)
+        app = create_app([args.models_dir, args.personal_dir], model, settings,
+                         on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)",
+                                                flush=True))
+        serve(app, sock)
+    except (BundleError, OSError) as exc:
+        return fail(exc)
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal: the usual way to end a server, not an error
+        pass
+    print("emoji mirror: stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(main))

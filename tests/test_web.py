@@ -1,0 +1,360 @@
+"""The web page: bundle listing and image checks, the socket protocol against a running server, and the page
+itself in headless Chromium with the sample clip as its camera.
+
+One server (``scr/web.py`` in a child process) serves the whole module; it lists two
+bundles, the shipped default and a copy marked personal, so tabs can differ in what they use.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import io
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import pytest
+from PIL import Image
+
+from emotion.web import MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning
+from emotion.web_check import chromium, chromium_path, web_server, write_y4m
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "models" / "default"
+CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
+PHOTO = Path(__file__).parent / "data" / "astronaut.jpg"
+
+needs_chromium = pytest.mark.skipif(chromium_path() is None,
+                                    reason="chromium is not installed (apt-get install chromium); "
+                                           ".ci/run installs it")
+
+
+def jpeg(path: Path = PHOTO) -> bytes:
+    return path.read_bytes()
+
+
+# --- without a server ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """models/default and models/mine (a copy), plus things that are no bundle."""
+    root = tmp_path_factory.mktemp("web") / "models"
+    shutil.copytree(DEFAULT, root / "default")
+    shutil.copytree(DEFAULT, root / "mine")
+    shutil.copytree(DEFAULT, root / ".mine-old")
+    (root / "broken").mkdir()
+    (root / "broken" / "bundle.json").write_text("{not json")
+    return root
+
+
+def test_find_bundles_lists_bundle_folders_by_id(models, tmp_path):
+    personal = tmp_path / "personal_data" / "anna"
+    personal.mkdir(parents=True)
+    info = json.loads((DEFAULT / "bundle.json").read_text())
+    (personal / "bundle.json").write_text(json.dumps({**info, "kind": "personal"}))
+    found = find_bundles([models, personal.parent, tmp_path / "absent"])
+    assert sorted(found) == ["models/default", "models/mine", "personal_data/anna"]
+    assert found["personal_data/anna"].kind == "personal"
+    assert found["models/default"].to_json() == {"id": "models/default", "kind": "base",
+                                                 "labels": list(found["models/default"].labels)}
+    with pytest.raises(WebError, match="incomplete"):  # listed, but loading it still checks it
+        BundleCatalog(found, "models/default").bundle("personal_data/anna")
+
+
+@pytest.mark.parametrize("asked", ["../../etc/passwd", str(DEFAULT), "models/broken", None, 3])
+def test_catalog_refuses_anything_it_did_not_list(models, asked):
+    catalog = BundleCatalog(find_bundles([models]), "models/default")
+    with pytest.raises(WebError, match="unknown bundle"):
+        catalog.bundle(asked)
+    assert catalog.bundle("models/mine").labels == catalog.bundle("models/default").labels
+
+
+def test_decode_image_reads_jpeg_and_refuses_the_rest():
+    assert decode_image(jpeg()).shape == (512, 512, 3)
+    with pytest.raises(WebError, match="not an image"):
+        decode_image(b"\xff\xd8 this is not a jpeg")
+    with pytest.raises(WebError, match="not an image"):
+        decode_image(b"")
+    big = io.BytesIO()
+    Image.new("L", (5000, 5000)).save(big, "PNG")  # 25 megapixels in a few kB: refused from its header
+    with pytest.raises(WebError, match="too large"):
+        decode_image(big.getvalue())
+
+
+def test_host_warning_only_off_loopback():
+    assert host_warning("127.0.0.1") is None and host_warning("::1") is None and host_warning("localhost") is None
+    assert all("warning" in host_warning(host) for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"))
+
+
+def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0",
+                             "--model", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("warning: serving on 0.0.0.0")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "missing" in result.stderr
+
+
+def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
+    shutil.copytree(models / "default", tmp_path / "elsewhere")
+    result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--models-dir", str(models),
+                             "--model", str(tmp_path / "elsewhere")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "is not under" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_busy_port_is_one_error_line():
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--port", str(port)],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in result.stderr
+
+
+# --- the socket protocol, against a running server ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(models):
+    with web_server("--models-dir", str(models), "--personal-dir", str(models.parent / "personal"),
+                    "--model", str(models / "default")) as running:
+        yield running
+
+
+def get_json(server, path: str) -> dict:
+    with urllib.request.urlopen(server.url.rstrip("/") + path, timeout=30) as response:
+        return json.load(response)
+
+
+def wait_for_tabs(server, count: int, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        tabs = get_json(server, "/api/tabs")
+        if tabs["tabs"] == count or time.monotonic() > deadline:
+            return tabs
+        time.sleep(0.2)
+
+
+async def _exchange(ws, message) -> dict:
+    await ws.send(message)
+    return json.loads(await ws.recv())
+
+
+def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    url = server.url.replace("http://", "ws://") + "ws"
+
+    async def scenario() -> dict:
+        seen = {}
+        async with connect(url, max_size=None) as good, connect(url, max_size=None) as bad:
+            hello = json.loads(await good.recv())
+            json.loads(await bad.recv())
+            assert hello["bundles"] == [{"id": b, "kind": k, "labels": hello["labels"]}
+                                        for b, k in (("models/default", "base"), ("models/mine", "base"))]
+            seen["garbage"] = await _exchange(bad, b"F" + b"\x00not an image" * 10)
+            seen["no kind"] = await _exchange(bad, b"X" + jpeg())
+            seen["text"] = await _exchange(bad, "hello?")
+            seen["type"] = await _exchange(bad, json.dumps({"type": "rm -rf"}))
+            seen["path"] = await _exchange(bad, json.dumps({"type": "bundle", "id": str(models / "default")}))
+            seen["escape"] = await _exchange(bad, json.dumps({"type": "bundle", "id": "models/../../etc"}))
+            seen["still reads"] = await _exchange(bad, b"P" + jpeg())
+            try:
+                await bad.send(b"F" + bytes(50 * 2**20))
+                seen["huge"] = await asyncio.wait_for(bad.recv(), 30)
+            except ConnectionClosed as closed:
+                seen["huge"] = closed.rcvd
+            seen["other tab"] = await _exchange(good, b"P" + jpeg())
+        async with connect(url, max_size=None) as late:
+            json.loads(await late.recv())
+            seen["new tab"] = await _exchange(late, b"P" + jpeg())
+        return seen
+
+    seen = asyncio.run(scenario())
+    for what, expected in (("garbage", "not an image"), ("no kind", "starts with F"), ("text", "must be JSON"),
+                           ("type", "unknown message type"), ("path", "unknown bundle"),
+                           ("escape", "unknown bundle")):
+        assert seen[what]["type"] == "error" and expected in seen[what]["message"], (what, seen[what])
+    for what in ("still reads", "other tab", "new tab"):
+        assert seen[what]["type"] == "faces" and len(seen[what]["faces"]) == 1, what
+    assert seen["huge"].code == 1009, seen["huge"]  # "message too big", with the limit in the reason
+    assert str(MAX_MESSAGE) in seen["huge"].reason
+    assert server.alive()
+    assert wait_for_tabs(server, 0)["tabs"] == 0  # every closed socket freed its session
+
+
+# --- the page in a real browser ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def camera_clip(tmp_path_factory) -> Path:
+    clip = tmp_path_factory.mktemp("camera") / "astronaut.y4m"
+    assert write_y4m(CLIP, clip) == 150
+    return clip
+
+
+@pytest.fixture(scope="module")
+def browser(camera_clip):
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
+    with chromium(camera_clip) as running:
+        yield running
+
+
+def wait_answers(page, count: int, kind: str = "frame", timeout: float = 60_000) -> None:
+    page.wait_for_function(f"mirror.answers.filter(a => a.kind === {kind!r}).length >= {count}", timeout=timeout)
+
+
+def drop_file(page, path: Path, mime: str) -> None:
+    """Drop a file on the page as a user dragging it from their desktop would."""
+    page.evaluate("""([b64, name, mime]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], name, {type: mime}));
+        document.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}))
+    }""", [base64.b64encode(path.read_bytes()).decode(), path.name, mime])
+
+
+def main_py_labels(tmp_path: Path) -> collections.Counter:
+    log = tmp_path / "log.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "scr" / "main.py"), "--source", str(CLIP), "--no-display",
+                    "--model", str(DEFAULT), "--log", str(log)], check=True, capture_output=True, timeout=300)
+    return collections.Counter(face["label"] for line in log.read_text().splitlines()
+                               for face in json.loads(line)["faces"])
+
+
+@needs_chromium
+def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server, browser, tmp_path):
+    expected = main_py_labels(tmp_path)
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        wait_answers(page, 60)
+        answers = page.evaluate("mirror.answers")
+        shown = collections.Counter(face["label"] for a in answers for face in a["faces"])
+        # one face in every answered frame, and the label main.py gives the clip most often is the page's too
+        assert all(len(a["faces"]) == 1 for a in answers[5:]), answers
+        top, count = expected.most_common(1)[0]
+        assert shown.most_common(1)[0][0] == top, (shown, expected)
+        assert abs(shown[top] / sum(shown.values()) - count / sum(expected.values())) < 0.2, (shown, expected)
+        # what the page shows for the face: box on the canvas, label, confidence, emoji and one bar per label
+        card = page.locator("#faces .face").first
+        assert card.get_attribute("data-label") == top
+        assert card.locator(".bar").count() == len(page.evaluate("mirror.labels"))
+        assert page.locator("#copy").is_enabled()
+        assert page.evaluate("mirror.errors") == []
+
+        drop_file(page, PHOTO, "image/jpeg")
+        wait_answers(page, 1, kind="photo")
+        photo = [a for a in page.evaluate("mirror.answers") if a["kind"] == "photo"][0]
+        assert [face["label"] for face in photo["faces"]] == [top]
+        page.screenshot(path=str(tmp_path / "web.png"))
+        assert (tmp_path / "web.png").stat().st_size > 10_000
+    finally:
+        page.close()
+
+
+def write_webm(path: Path, frames: int = 60) -> None:
+    """The first ``frames`` of the sample clip as VP8 WebM, a format every Chromium plays."""
+    capture = cv2.VideoCapture(str(CLIP))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), 30, (640, 480))
+    for _ in range(frames):
+        ok, image = capture.read()
+        assert ok
+        writer.write(image)
+    writer.release()
+    capture.release()
+
+
+@needs_chromium
+def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
+    video = tmp_path / "clip.webm"
+    write_webm(video)
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        wait_answers(page, 5)
+        drop_file(page, video, "video/webm")
+        page.wait_for_function("document.querySelector('#video').src.startsWith('blob:')")
+        assert page.evaluate("document.querySelector('#video').srcObject") is None  # the camera is stopped
+        assert page.locator("#camera").is_visible()
+        wait_answers(page, page.evaluate("mirror.answers.length") + 20)
+        latest = page.evaluate("mirror.answers.slice(-10)")
+        assert all(len(a["faces"]) == 1 for a in latest), latest
+        assert page.evaluate("mirror.errors") == []
+    finally:
+        page.close()
+
+
+@needs_chromium
+def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browser, tmp_path):
+    pages = [browser.new_page() for _ in range(3)]
+    try:
+        for page in pages:
+            page.goto(server.url)
+        for page in pages:
+            wait_answers(page, 10)
+        sessions = [page.evaluate("mirror.session") for page in pages]
+        assert len(set(sessions)) == 3
+        pages[0].select_option("#bundle", "models/mine")  # the chooser changes this tab's bundle only
+        pages[0].wait_for_function("document.querySelector('#status').textContent.includes('models/mine')")
+        frames_before = {s["id"]: s["frames"] for s in get_json(server, "/api/tabs")["sessions"]}
+        for page in pages:
+            wait_answers(page, page.evaluate("mirror.answers.length") + 5)
+        tabs = {s["id"]: s for s in get_json(server, "/api/tabs")["sessions"]}
+        assert sorted(tabs) == sorted(sessions)
+        assert [tabs[s]["bundle"] for s in sessions] == ["models/mine", "models/default", "models/default"]
+        for s in sessions:  # each tab's own reader: its own frame count, its own tracker numbering from 0
+            assert tabs[s]["frames"] > frames_before[s]
+            assert tabs[s]["tracks"][0] == 0
+        assert pages[1].locator("#neutral").is_enabled()  # the neutral reference of tab 1 only
+        pages[1].click("#neutral")
+        pages[1].wait_for_function("mirror.answers.slice(-1)[0].faces.some(f => f.calibration === 'captured')",
+                                   timeout=60_000)
+        for page in (pages[0], pages[2]):
+            seen = {f["calibration"] for a in page.evaluate("mirror.answers") for f in a["faces"]}
+            assert not seen & {"capturing", "captured"}, seen
+        blank = tmp_path / "wall.png"  # a photo with no face, in one tab only
+        Image.new("RGB", (640, 480), (128, 128, 128)).save(blank)
+        drop_file(pages[2], blank, "image/png")
+        wait_answers(pages[2], 1, kind="photo")
+        assert [a["faces"] for a in pages[2].evaluate("mirror.answers") if a["kind"] == "photo"] == [[]]
+        assert pages[2].locator("#faces .face").count() == 0
+        for page in pages[:2]:  # the other tabs still see their face
+            wait_answers(page, page.evaluate("mirror.answers.length") + 5)
+            assert all(len(a["faces"]) == 1 for a in page.evaluate("mirror.answers.slice(-5)"))
+        pages[1].close()
+        tabs = wait_for_tabs(server, 2)
+        assert sorted(t["id"] for t in tabs["sessions"]) == sorted([sessions[0], sessions[2]])
+        wait_answers(pages[0], pages[0].evaluate("mirror.answers.length") + 5)
+    finally:
+        for page in pages:
+            if not page.is_closed():
+                page.close()
+    assert wait_for_tabs(server, 0)["tabs"] == 0
+
+
+@needs_chromium
+def test_the_page_reports_a_bad_bundle_id_and_keeps_reading(server, browser):
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        wait_answers(page, 5)
+        page.evaluate("""() => {
+            const option = new Option('planted', '/etc/passwd');
+            document.querySelector('#bundle').append(option);
+        }""")
+        page.select_option("#bundle", "/etc/passwd")
+        page.wait_for_function("mirror.errors.length > 0")
+        assert "unknown bundle '/etc/passwd'" in page.evaluate("mirror.errors")[0]
+        wait_answers(page, page.evaluate("mirror.answers.length") + 5)
+    finally:
+        page.close()
