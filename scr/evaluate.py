@@ -20,6 +20,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from emotion.startup import quiet_startup
 
 if __name__ == "__main__":
@@ -42,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True, help="model bundle folder")
     p.add_argument("--data", type=Path, required=True, help="landmark table (.npz)")
+    p.add_argument("--split", choices=["train", "valid", "test"],
+                   help="score only the faces of this split of the dataset (a table that records its splits)")
     p.add_argument("--json", type=Path, help="write the scores here")
     p.add_argument("--png", type=Path, help="write the confusion matrix figure here")
     p.add_argument("--calibrate", choices=["off", "neutral"], default="off",
@@ -61,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
             check_writable(path)
         bundle = load_bundle(args.model)
         table = load_table(args.data)
-        skipped = describe_skipped(table.skipped)
+        skipped_rows = table.skipped
+        if args.split:
+            table = table.subset(np.flatnonzero(table.splits == args.split))
+            if not len(table):
+                raise EvaluationError(f"{args.data} has no faces of the {args.split!r} split")
+        skipped = describe_skipped(skipped_rows)
         if skipped:
             print(f"warning: {args.data}: {skipped}; the scores below are on the other {len(table)}")
         if args.calibrate == "neutral":
@@ -70,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             scores = evaluate_calibrated(bundle.predictor(), table, bundle.references.population)
         else:
             scores = evaluate_predictor(bundle.predictor(), table)
-        metrics = {**scores, "skipped_rows": table.skipped}
+        metrics = {**scores, "skipped_rows": skipped_rows}
         trained_on = {Path(p).resolve() for p in bundle.info.get("train_args", {}).get("data", [])}
-        if args.data.resolve() in trained_on:
+        if args.data.resolve() in trained_on and args.split != "test":
             print(f"warning: {args.model} was trained on {args.data}: these scores include training samples "
                   f"(its held-out scores are in {args.model / 'metrics.json'})")
         print(f"{args.model} on {args.data}:\n{format_report(metrics)}")

@@ -121,3 +121,17 @@ def test_splits_without_valid_fall_back_to_a_held_out_split():
     table = make_table({"neutral": 40, "happy": 40}, people=8)
     table.splits = np.where(np.arange(len(table)) % 4 == 0, "test", "train")
     assert not has_dataset_splits(table)
+
+
+def test_evaluate_scores_one_split(tmp_path):
+    import evaluate
+    from emotion.table import save_table
+
+    table = _with_splits(make_table({"neutral": 30, "happy": 30}, people=6))
+    data = save_table(table, tmp_path / "t.npz")
+    out = tmp_path / "scores.json"
+    assert evaluate.main(["--model", str(Path(__file__).resolve().parent.parent / "models" / "facial_expressions"),
+                          "--data", str(data), "--split", "test", "--json", str(out)]) == 0
+    import json
+
+    assert json.loads(out.read_text())["n"] == int(np.sum(table.splits == "test"))
