@@ -169,9 +169,12 @@ def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
                     "--no-display")
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("error: interrupted"), err
+    if err:  # still starting: one line says so
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: interrupted"), err
+    else:  # on a fast machine the clip was already being read: the run's own summary says it was interrupted
+        assert "frames processed" in out and "interrupted" in out, out
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])

@@ -33,6 +33,8 @@ class Interrupted(KeyboardInterrupt):
 
 
 _last_signal = int(signal.SIGINT)
+_pending: int | None = None
+"""A stop signal whose exception has not reached our code yet (native code may have swallowed it)."""
 
 
 def interrupted_code() -> int:
@@ -41,9 +43,22 @@ def interrupted_code() -> int:
 
 
 def _raise_interrupted(signum: int, _frame) -> None:
-    global _last_signal
-    _last_signal = signum
+    global _last_signal, _pending
+    _last_signal = _pending = signum
     raise Interrupted(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Raise a stop signal again if its exception was lost on the way.
+
+    A signal that lands while MediaPipe runs Python code from C++ (opening a graph, its
+    first frames) raises there, and MediaPipe catches and logs the exception: the command
+    would carry on as if nothing was asked. Long loops and graph openings call this.
+    """
+    global _pending
+    if _pending is not None:
+        signum, _pending = _pending, None
+        raise Interrupted(signum)
 
 
 @contextmanager
@@ -70,8 +85,8 @@ def held_signals() -> Iterator[list[int]]:
 
 def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call a script's ``main`` with stop signals raised as :class:`Interrupted`; never a traceback for them."""
-    global _last_signal
-    _last_signal = int(signal.SIGINT)
+    global _last_signal, _pending
+    _last_signal, _pending = int(signal.SIGINT), None
     previous = {signum: signal.signal(signum, _raise_interrupted) for signum in heeded()}
     try:
         return main(argv)

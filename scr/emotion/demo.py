@@ -19,6 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .calibration import CalibrationError
+from .cli import raise_if_interrupted
 from .clipboard import Clipboard
 from .frames import FrameSource, SourceError, open_source
 from .overlay import annotate
@@ -188,6 +189,7 @@ def run(source: FrameSource, reader: EmotionReader, display: bool = False, outpu
     start = time.perf_counter()
     try:
         for frame in source:
+            raise_if_interrupted()
             faces = reader(frame.image)
             stats.frames += 1
             stats.detections += len(faces)

@@ -33,6 +33,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from .cli import raise_if_interrupted
 from .frames import ImageFolderSource
 
 N_LANDMARKS = 468
@@ -316,6 +317,7 @@ def graph_factory(landmarker: str | None = None, min_confidence: float = 0.5, bl
                 graph = TasksGraph(tracking, max_faces, min_confidence, blendshapes)
             if not verbose:  # its threads log as they start, a moment after it opens: one blank frame now waits them out
                 graph(np.zeros((64, 64, 3), np.uint8))
+        raise_if_interrupted()  # a Ctrl-C while the graph opened was caught inside MediaPipe
         return graph if verbose else QuietStart(graph)
 
     make.landmarker = name  # type: ignore[attr-defined]
