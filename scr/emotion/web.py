@@ -278,7 +278,7 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
     @asynccontextmanager
     async def lifespan(app: Starlette):
         # import MediaPipe (seconds) before the first tab, not in it
-        await to_thread.run_sync(importlib.import_module, "mediapipe.python.solutions.face_mesh")
+        await to_thread.run_sync(importlib.import_module, "mediapipe")
         on_ready()
         yield
 
