@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, N_HOG, N_PATCH, describe
+from .appearance import APPEARANCE_VERSION, N_HOG, N_PATCH, describe
 from .canonical_face import CANONICAL_VERTICES, MIRROR_PERMUTATION, RIGID_LANDMARK_WEIGHTS
 
 FEATURE_VERSION = "procrustes-rigid-v1"
@@ -18,13 +18,13 @@ N_FEATURES = 468 * 3
 
 LANDMARKS = "landmarks"
 HYBRID = "landmarks+appearance"
-FEATURE_SETS: dict[str, tuple[str, int]] = {
-    LANDMARKS: (FEATURE_VERSION, N_FEATURES),
-    HYBRID: (f"{FEATURE_VERSION}+{APPEARANCE_VERSION}", N_FEATURES + N_DESCRIPTOR),
-}
-"""Feature set -> (its version string, its vector length): what a bundle records and checks."""
 FEATURE_BLOCKS: dict[str, tuple[int, ...]] = {LANDMARKS: (N_FEATURES,), HYBRID: (N_FEATURES, N_HOG, N_PATCH)}
 """The blocks of each feature set's vector, in order: landmarks, then HOG and patches of the aligned face."""
+_VERSIONS = {LANDMARKS: FEATURE_VERSION, HYBRID: f"{FEATURE_VERSION}+{APPEARANCE_VERSION}"}
+FEATURE_SETS: dict[str, tuple[str, int]] = {
+    name: (_VERSIONS[name], sum(blocks)) for name, blocks in FEATURE_BLOCKS.items()
+}
+"""Feature set -> (its version string, its vector length): what a bundle records and checks."""
 
 _PERM = np.asarray(MIRROR_PERMUTATION, dtype=np.intp)
 _RIGID_IDS = np.asarray(list(RIGID_LANDMARK_WEIGHTS), dtype=np.intp)
