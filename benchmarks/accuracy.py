@@ -6,7 +6,7 @@
     normalisation), StandardScaler, MLP 1024-512-256-128 with dropout 0.3, Adam lr 1e-5,
     batch 32, no class weights, no mirroring; early stopping on the same validation people
     within --earlier-epochs;
-(b) ours: emotion.training defaults (normalized features, mirror augmentation, class
+(b) ours: landmark_emotion.training defaults (normalized features, mirror augmentation, class
     weights, a smaller MLP).
 Both see the same classes and the same train/validation/test people. Each seed is
 another person-disjoint split; seed 0 is the split train_model.py reports on.
@@ -28,13 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
-from emotion.evaluation import evaluate_labels  # noqa: E402
-from emotion.labels import ordered  # noqa: E402
-from emotion.features import N_FEATURES  # noqa: E402
-from emotion.model_bundle import Predictor, predictor_from_keras  # noqa: E402
-from emotion.preprocess import fit_preprocess  # noqa: E402
-from emotion.table import LandmarkTable, load_table  # noqa: E402
-from emotion.training import (  # noqa: E402
+from landmark_emotion.evaluation import evaluate_labels  # noqa: E402
+from landmark_emotion.labels import ordered  # noqa: E402
+from landmark_emotion.features import N_FEATURES  # noqa: E402
+from landmark_emotion.model_bundle import Predictor, predictor_from_keras  # noqa: E402
+from landmark_emotion.preprocess import fit_preprocess  # noqa: E402
+from landmark_emotion.table import LandmarkTable, load_table  # noqa: E402
+from landmark_emotion.training import (  # noqa: E402
     Recipe, fit_network, select_classes, split_table, train_on_split,
 )
 

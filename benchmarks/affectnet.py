@@ -30,12 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
-from emotion.dataset_source import from_data_dir  # noqa: E402
-from emotion.evaluation import evaluate_predictor  # noqa: E402
-from emotion.extraction import extract_table  # noqa: E402
-from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS, image_vectors  # noqa: E402
-from emotion.table import LandmarkTable, describe_skipped, load_table, merge_tables, save_table  # noqa: E402
-from emotion.training import Recipe, train  # noqa: E402
+from landmark_emotion.dataset_source import from_data_dir  # noqa: E402
+from landmark_emotion.evaluation import evaluate_predictor  # noqa: E402
+from landmark_emotion.extraction import extract_table  # noqa: E402
+from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS, image_vectors  # noqa: E402
+from landmark_emotion.table import LandmarkTable, describe_skipped, load_table, merge_tables, save_table  # noqa: E402
+from landmark_emotion.training import Recipe, train  # noqa: E402
 
 
 def is_ffhq(table: LandmarkTable) -> np.ndarray:

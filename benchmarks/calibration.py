@@ -41,11 +41,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from emotion.calibration import NEUTRAL, TrackReferences, calibrate, neutral_mean  # noqa: E402
-from emotion.evaluation import evaluate_calibrated, evaluate_labels  # noqa: E402
-from emotion.model_bundle import load_bundle, predictor_from_keras  # noqa: E402
-from emotion.personal import FineTuneSettings, fine_tune  # noqa: E402
-from emotion.table import LandmarkTable, load_table  # noqa: E402
+from landmark_emotion.calibration import NEUTRAL, TrackReferences, calibrate, neutral_mean  # noqa: E402
+from landmark_emotion.evaluation import evaluate_calibrated, evaluate_labels  # noqa: E402
+from landmark_emotion.model_bundle import load_bundle, predictor_from_keras  # noqa: E402
+from landmark_emotion.personal import FineTuneSettings, fine_tune  # noqa: E402
+from landmark_emotion.table import LandmarkTable, load_table  # noqa: E402
 
 
 def person_neutrals(features: np.ndarray, table: LandmarkTable) -> dict[str, np.ndarray]:

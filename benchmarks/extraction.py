@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
-from emotion.dataset_source import LabeledImage  # noqa: E402
-from emotion.detect import LANDMARKERS, default_landmarker  # noqa: E402
-from emotion.extraction import extract_table  # noqa: E402
-from emotion.frames import list_images  # noqa: E402
+from landmark_emotion.dataset_source import LabeledImage  # noqa: E402
+from landmark_emotion.detect import LANDMARKERS, default_landmarker  # noqa: E402
+from landmark_emotion.extraction import extract_table  # noqa: E402
+from landmark_emotion.frames import list_images  # noqa: E402
 
 
 def main() -> None:

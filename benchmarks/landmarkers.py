@@ -33,13 +33,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scr"), str(ROOT / "tests"), str(Path(__file__).resolve().parent)]
 
-from emotion.dataset_source import from_yolo  # noqa: E402
-from emotion.detect import FaceMesh, default_landmarker, graph_factory, mediapipe_version  # noqa: E402
-from emotion.evaluation import evaluate_labels  # noqa: E402
-from emotion.extraction import extract_table  # noqa: E402
-from emotion.features import normalize  # noqa: E402
-from emotion.model_bundle import find_default_model, load_bundle  # noqa: E402
-from emotion.table import LandmarkTable, save_table  # noqa: E402
+from landmark_emotion.dataset_source import from_yolo  # noqa: E402
+from landmark_emotion.detect import FaceMesh, default_landmarker, graph_factory, mediapipe_version  # noqa: E402
+from landmark_emotion.evaluation import evaluate_labels  # noqa: E402
+from landmark_emotion.extraction import extract_table  # noqa: E402
+from landmark_emotion.features import normalize  # noqa: E402
+from landmark_emotion.model_bundle import find_default_model, load_bundle  # noqa: E402
+from landmark_emotion.table import LandmarkTable, save_table  # noqa: E402
 from realtime import demo_rate, earlier_loop, rate  # noqa: E402
 
 LEGACY = mediapipe_version().startswith("0.")

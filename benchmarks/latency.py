@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
-from emotion.features import image_vectors  # noqa: E402
-from emotion.model_bundle import load_bundle  # noqa: E402
+from landmark_emotion.features import image_vectors  # noqa: E402
+from landmark_emotion.model_bundle import load_bundle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,8 +38,8 @@ def per_call_ms(fn, repeat: int) -> float:
 
 def first_face(video: Path) -> tuple[np.ndarray, np.ndarray]:
     """The first frame of ``video`` and the landmarks (1, 468, 3) of its face."""
-    from emotion.detect import detect
-    from emotion.frames import open_source
+    from landmark_emotion.detect import detect
+    from landmark_emotion.frames import open_source
 
     with open_source(video) as source:
         image = next(iter(source)).image

@@ -31,11 +31,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from emotion.labels import ordered  # noqa: E402
-from emotion.model_bundle import load_bundle, save_bundle  # noqa: E402
-from emotion.personal import FineTuneSettings, fine_tune  # noqa: E402
-from emotion.table import LandmarkTable, load_table  # noqa: E402
-from emotion.training import Recipe, replay_sample, select_classes, split_table, train  # noqa: E402
+from landmark_emotion.labels import ordered  # noqa: E402
+from landmark_emotion.model_bundle import load_bundle, save_bundle  # noqa: E402
+from landmark_emotion.personal import FineTuneSettings, fine_tune  # noqa: E402
+from landmark_emotion.table import LandmarkTable, load_table  # noqa: E402
+from landmark_emotion.training import Recipe, replay_sample, select_classes, split_table, train  # noqa: E402
 
 
 def accuracies(probabilities: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -35,15 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scr"), str(ROOT / "tests")]
 
 from demo_data import label_changes, noisy_sequence, settle_frames  # noqa: E402
-from emotion.demo import frame_record, run  # noqa: E402
-from emotion.detect import LANDMARKERS, FaceMesh, default_landmarker, graph_factory  # noqa: E402
-from emotion.face_tracking import FaceTracker  # noqa: E402
-from emotion.features import image_vectors  # noqa: E402
-from emotion.frames import SourceError, open_source  # noqa: E402
-from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
-from emotion.overlay import annotate  # noqa: E402
-from emotion.reading import EmotionReader  # noqa: E402
-from emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha  # noqa: E402
+from landmark_emotion.demo import frame_record, run  # noqa: E402
+from landmark_emotion.detect import LANDMARKERS, FaceMesh, default_landmarker, graph_factory  # noqa: E402
+from landmark_emotion.face_tracking import FaceTracker  # noqa: E402
+from landmark_emotion.features import image_vectors  # noqa: E402
+from landmark_emotion.frames import SourceError, open_source  # noqa: E402
+from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from landmark_emotion.overlay import annotate  # noqa: E402
+from landmark_emotion.reading import EmotionReader  # noqa: E402
+from landmark_emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha  # noqa: E402
 
 
 def rate(fn, video: Path, repeats: int) -> list[float]:
@@ -61,7 +61,7 @@ def rate(fn, video: Path, repeats: int) -> list[float]:
 
 
 def demo_rate(video: Path, predictor, make_mesh, repeats: int, **outputs) -> list[float]:
-    """Frames/s of the demo's own loop (``emotion.demo.run``), headless, in each of ``repeats`` runs after a warm-up.
+    """Frames/s of the demo's own loop (``landmark_emotion.demo.run``), headless, in each of ``repeats`` runs after a warm-up.
 
     ``make_mesh()`` opens the face mesh of one run (a context manager); it is closed after the run.
     """
@@ -136,7 +136,7 @@ def per_stage_ms(video: Path, predictor, labels: list[str], search) -> dict[str,
 
 
 def smoothing_report(noise: float, runs: int = 100) -> str:
-    """Label changes and settling of the default smoother (``emotion.smoothing`` defaults) on noisy sequences."""
+    """Label changes and settling of the default smoother (``landmark_emotion.smoothing`` defaults) on noisy sequences."""
     raw_ratio, smooth_ratio, settles, accuracy = [], [], [], []
     for seed in range(runs):
         truth, probs = noisy_sequence(np.random.default_rng(seed), noise=noise)

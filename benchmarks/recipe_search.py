@@ -5,7 +5,7 @@
 The test split that train_model.py reports on (seed 0) is set aside first. On the rest,
 each candidate recipe is trained --seeds times with different person-disjoint
 train/validation/score splits and scored (accuracy and macro-F1) on the score split.
-The defaults of ``emotion.training.Recipe`` are the winner of this search.
+The defaults of ``landmark_emotion.training.Recipe`` are the winner of this search.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
-from emotion.evaluation import evaluate_predictor  # noqa: E402
-from emotion.table import load_table  # noqa: E402
-from emotion.training import Recipe, select_classes, split_table, train  # noqa: E402
+from landmark_emotion.evaluation import evaluate_predictor  # noqa: E402
+from landmark_emotion.table import load_table  # noqa: E402
+from landmark_emotion.training import Recipe, select_classes, split_table, train  # noqa: E402
 
 BASE = Recipe()
 CANDIDATES = {

@@ -25,7 +25,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scr"))
 
-from emotion.web_check import chromium, web_server, write_y4m  # noqa: E402
+from landmark_emotion.web_check import chromium, web_server, write_y4m  # noqa: E402
 
 CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
 

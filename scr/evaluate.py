@@ -22,19 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.startup import quiet_startup
+from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from emotion.calibration import CalibrationError
-from emotion.cli import fail, run_command
-from emotion.evaluation import (
+from landmark_emotion.calibration import CalibrationError
+from landmark_emotion.cli import fail, run_command
+from landmark_emotion.evaluation import (
     EvaluationError, confusion_figure, evaluate_calibrated, evaluate_predictor, format_report,
 )
-from emotion.model_bundle import BundleError, load_bundle
-from emotion.outputs import OutputError, check_outputs, check_writable, write_file
-from emotion.table import TableError, describe_skipped, load_table
+from landmark_emotion.model_bundle import BundleError, load_bundle
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable, write_file
+from landmark_emotion.table import TableError, describe_skipped, load_table
 
 
 FIGURE_FORMATS = ("png", "svg", "pdf", "jpg")

@@ -13,24 +13,24 @@ import os
 import sys
 from pathlib import Path
 
-from emotion.startup import quiet_startup
+from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from emotion.cli import (
+from landmark_emotion.cli import (
     Interrupted, add_landmarker_options, fail, int_range, interrupted_code, positive_int, quiet_native_logs,
     run_command, seed,
 )
-from emotion.dataset_source import (
+from landmark_emotion.dataset_source import (
     AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_csv, from_data_dir, group_from_pattern,
 )
-from emotion.detect import LandmarkerError
-from emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
-from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
-from emotion.labels import UnknownLabelError, canonical_labels
-from emotion.outputs import OutputError, check_outputs, check_writable
-from emotion.table import TableError, save_table
+from landmark_emotion.detect import LandmarkerError
+from landmark_emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
+from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
+from landmark_emotion.labels import UnknownLabelError, canonical_labels
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable
+from landmark_emotion.table import TableError, save_table
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "datasets" / "affectnet_landmarks.npz"
 BACKENDS = ("loky", "dask", "ray")

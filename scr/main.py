@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 
-from emotion.startup import quiet_startup
+from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
 # Keep the console to our own lines: no OpenCV camera-probing warnings or FFmpeg complaints
-# (MediaPipe's and TensorFlow's start-up lines: see emotion.cli.quiet_native_logs).
+# (MediaPipe's and TensorFlow's start-up lines: see landmark_emotion.cli.quiet_native_logs).
 for _var, _value in (("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
     os.environ.setdefault(_var, _value)
 
@@ -28,18 +28,18 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from emotion.calibration import MODES  # noqa: E402
-from emotion.cli import (  # noqa: E402
+from landmark_emotion.calibration import MODES  # noqa: E402
+from landmark_emotion.cli import (  # noqa: E402
     add_landmarker_options, fail, int_range, interrupted_code, probability, quiet_native_logs, run_command,
 )
-from emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
-from emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
-from emotion.frames import SourceError  # noqa: E402
-from emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
-from emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
-from emotion.reading import build_reader  # noqa: E402
-from emotion.recording import has_display  # noqa: E402
-from emotion.smoothing import WINDOW  # noqa: E402
+from landmark_emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
+from landmark_emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
+from landmark_emotion.frames import SourceError  # noqa: E402
+from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
+from landmark_emotion.reading import build_reader  # noqa: E402
+from landmark_emotion.recording import has_display  # noqa: E402
+from landmark_emotion.smoothing import WINDOW  # noqa: E402
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

@@ -18,18 +18,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion.startup import quiet_startup
+from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from emotion.cli import add_landmarker_options, fail, interrupted_code, positive_int, quiet_native_logs, run_command
-from emotion.detect import LandmarkerError
-from emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
-from emotion.frames import SourceError, open_source
-from emotion.labels import UnknownLabelError, canonical_labels
-from emotion.outputs import OutputError, check_writable
-from emotion.recording import RecordingError, has_display, neutral_first, record
+from landmark_emotion.cli import add_landmarker_options, fail, interrupted_code, positive_int, quiet_native_logs, run_command
+from landmark_emotion.detect import LandmarkerError
+from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
+from landmark_emotion.frames import SourceError, open_source
+from landmark_emotion.labels import UnknownLabelError, canonical_labels
+from landmark_emotion.outputs import OutputError, check_writable
+from landmark_emotion.recording import RecordingError, has_display, neutral_first, record
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "personal_data"
 CAMERA_SAMPLES = 50

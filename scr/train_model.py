@@ -26,21 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.startup import quiet_startup
+from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from emotion.cli import (fail, float_range, int_range, interrupted_code, layer_sizes, learning_rate, number_list,
+from landmark_emotion.cli import (fail, float_range, int_range, interrupted_code, layer_sizes, learning_rate, number_list,
                          run_command,
                          seed)
-from emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
-from emotion.export import TFLITE_FILE, ExportError, to_tflite
-from emotion.features import FEATURE_SETS
-from emotion.model_bundle import BundleError, add_references, load_bundle, save_bundle
-from emotion.outputs import OutputError, check_outputs, check_writable_folder
-from emotion.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
-from emotion.training import (
+from landmark_emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
+from landmark_emotion.export import TFLITE_FILE, ExportError, to_tflite
+from landmark_emotion.features import FEATURE_SETS
+from landmark_emotion.model_bundle import BundleError, add_references, load_bundle, save_bundle
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder
+from landmark_emotion.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
+from landmark_emotion.training import (
     DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, has_dataset_splits,
     population_neutral, replay_sample, select_classes, train,
 )

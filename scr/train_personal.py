@@ -19,18 +19,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion.startup import quiet_startup
+from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from emotion.cli import fail, float_range, int_range, interrupted_code, learning_rate, run_command, seed
-from emotion.model_bundle import BundleError, load_bundle, save_bundle
-from emotion.outputs import OutputError, check_outputs, check_writable_folder
-from emotion.personal import (
+from landmark_emotion.cli import fail, float_range, int_range, interrupted_code, learning_rate, run_command, seed
+from landmark_emotion.model_bundle import BundleError, load_bundle, save_bundle
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder
+from landmark_emotion.personal import (
     FineTuneError, FineTuneSettings, PersonalDataError, check_features, check_labels, fine_tune, load_sessions,
 )
-from emotion.table import describe_skipped
+from landmark_emotion.table import describe_skipped
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = FineTuneSettings()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from emotion.startup import quiet_startup
+from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
@@ -28,11 +28,11 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from emotion.calibration import MODES  # noqa: E402
-from emotion.cli import fail, positive_int, run_command  # noqa: E402
-from emotion.model_bundle import BundleError, find_default_model  # noqa: E402
-from emotion.smoothing import WINDOW  # noqa: E402
-from emotion.web import (DEFAULT_HOST, DEFAULT_PORT, ReaderSettings, bind, create_app, host_warning,  # noqa: E402
+from landmark_emotion.calibration import MODES  # noqa: E402
+from landmark_emotion.cli import fail, positive_int, run_command  # noqa: E402
+from landmark_emotion.model_bundle import BundleError, find_default_model  # noqa: E402
+from landmark_emotion.smoothing import WINDOW  # noqa: E402
+from landmark_emotion.web import (DEFAULT_HOST, DEFAULT_PORT, ReaderSettings, bind, create_app, host_warning,  # noqa: E402
                          page_url, serve)
 
 ROOT = Path(__file__).resolve().parent.parent

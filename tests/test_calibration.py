@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 
 import evaluate
-from emotion.calibration import (
+from landmark_emotion.calibration import (
     REFERENCE_FILE, CalibrationError, References, RunningNeutral, TrackReferences, calibrate, neutral_mean,
     person_references,
 )
-from emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
-from emotion.detect import Faces
-from emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
-from emotion.model_bundle import BundleError, add_to_bundle, load_bundle, save_bundle
-from emotion.reading import EmotionReader
-from emotion.recording import neutral_first
-from emotion.table import LandmarkTable, save_table
-from emotion.training import population_neutral
+from landmark_emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
+from landmark_emotion.detect import Faces
+from landmark_emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
+from landmark_emotion.model_bundle import BundleError, add_to_bundle, load_bundle, save_bundle
+from landmark_emotion.reading import EmotionReader
+from landmark_emotion.recording import neutral_first
+from landmark_emotion.table import LandmarkTable, save_table
+from landmark_emotion.training import population_neutral
 from synthetic_faces import SIZE, make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -302,8 +302,8 @@ def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_pat
 
 
 def test_the_frame_shows_how_a_face_is_calibrated():
-    from emotion.overlay import draw_reading
-    from emotion.reading import FaceReading
+    from landmark_emotion.overlay import draw_reading
+    from landmark_emotion.reading import FaceReading
 
     def drawn(calibration: str) -> np.ndarray:
         frame = np.zeros((300, 300, 3), np.uint8)
@@ -320,8 +320,8 @@ def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_
     """The fixed schedule with [landmarks | appearance] vectors: nothing held out, the user's neutral kept."""
     import keras
 
-    from emotion.features import FEATURE_SETS, HYBRID
-    from emotion.personal import FineTuneSettings, fine_tune
+    from landmark_emotion.features import FEATURE_SETS, HYBRID
+    from landmark_emotion.personal import FineTuneSettings, fine_tune
 
     n = FEATURE_SETS[HYBRID][1]
     keras.utils.set_random_seed(0)

@@ -23,9 +23,9 @@ import record_dataset
 import train_model
 import train_personal
 from demo_data import scene, write_video
-from emotion import cli
-from emotion.startup import SIGNALS
-from emotion.table import load_table, save_table
+from landmark_emotion import cli
+from landmark_emotion.startup import SIGNALS
+from landmark_emotion.table import load_table, save_table
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,7 +208,7 @@ def test_sigterm_during_training_writes_the_best_epoch_so_far(tmp_path):
 WORKERS = """
 import os, sys, time
 from joblib import Parallel, delayed
-from emotion.extraction import follow_parent
+from landmark_emotion.extraction import follow_parent
 
 def work(parent):
     follow_parent(parent, interval=0.1)
@@ -256,7 +256,7 @@ def test_disk_full_is_one_line(astronaut, tmp_path):
 
 
 def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, monkeypatch, capsys):
-    import emotion.recording as recording
+    import landmark_emotion.recording as recording
 
     def full(*_args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "s.npz"))

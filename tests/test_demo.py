@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from demo_data import count_frames, scene, write_video
-from emotion import demo
-from emotion.clipboard import UNAVAILABLE, Clipboard, clipboard_command
-from emotion.demo import (
+from landmark_emotion import demo
+from landmark_emotion.clipboard import UNAVAILABLE, Clipboard, clipboard_command
+from landmark_emotion.demo import (
     HELP, Action, FpsMeter, ViewState, action_for_key, apply_action, frame_record, open_demo_source, run,
 )
-from emotion.emoji import UNCERTAIN
-from emotion.detect import FaceMesh
-from emotion.features import N_FEATURES
-from emotion.frames import SourceError, VideoFileSource, open_source
-from emotion.reading import EmotionReader, FaceReading
+from landmark_emotion.emoji import UNCERTAIN
+from landmark_emotion.detect import FaceMesh
+from landmark_emotion.features import N_FEATURES
+from landmark_emotion.frames import SourceError, VideoFileSource, open_source
+from landmark_emotion.reading import EmotionReader, FaceReading
 
 LABELS = ["neutral", "happy", "sad", "surprise"]
 
@@ -204,8 +204,8 @@ def _fake_window(monkeypatch, keys: list[int]) -> None:
     monkeypatch.setattr(demo.cv2, "destroyWindow", lambda *a: None)
 
 def _population():
-    from emotion.calibration import References
-    from emotion.features import FEATURE_VERSION
+    from landmark_emotion.calibration import References
+    from landmark_emotion.features import FEATURE_VERSION
 
     return References(np.random.default_rng(3).normal(0, 0.1, N_FEATURES).astype(np.float32), FEATURE_VERSION, 10)
 

@@ -11,9 +11,9 @@ import pytest
 
 import evaluate
 import train_model
-from emotion.evaluation import evaluate_labels
-from emotion.model_bundle import load_bundle
-from emotion.table import save_table
+from landmark_emotion.evaluation import evaluate_labels
+from landmark_emotion.model_bundle import load_bundle
+from landmark_emotion.table import save_table
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +68,7 @@ def test_train_model_writes_a_complete_bundle(trained):
 
 
 def test_tflite_export_runs_and_matches(trained):
-    from emotion.export import run_tflite
+    from landmark_emotion.export import run_tflite
 
     _, out = trained
     bundle = load_bundle(out)

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from demo_data import scene, write_video
-from emotion.demo import run
-from emotion.detect import (
+from landmark_emotion.demo import run
+from landmark_emotion.detect import (
     BLENDSHAPES, TASK_FILE, FaceMesh, LandmarkerError, Mode, default_landmarker, detect, landmarker_for_model,
     mode_for,
 )
-from emotion.features import normalize
-from emotion.frames import open_source
-from emotion.reading import EmotionReader
+from landmark_emotion.features import normalize
+from landmark_emotion.frames import open_source
+from landmark_emotion.reading import EmotionReader
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
@@ -145,9 +145,9 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
     """A script's terminal shows only its own lines: both landmarkers, opened, used and closed."""
     code = (
         "import cv2\n"
-        "from emotion.cli import quiet_native_logs\n"
+        "from landmark_emotion.cli import quiet_native_logs\n"
         "quiet_native_logs(False)\n"
-        "from emotion.detect import FaceMesh\n"
+        "from landmark_emotion.detect import FaceMesh\n"
         f"image = cv2.imread({str(ROOT / 'tests' / 'data' / 'astronaut.jpg')!r})\n"
         f"for name in {[p if isinstance(p, str) else p.values[0] for p in LANDMARKERS] if LEGACY_INSTALLED else ['tasks']!r}:\n"
         "    for mode in ('image', 'video'):\n"
@@ -186,14 +186,14 @@ class CountingMesh:
 def test_extraction_opens_one_face_mesh_per_chunk_and_closes_it(monkeypatch, tmp_path, astronaut, astronaut_faces):
     import cv2
 
-    import emotion.detect
-    from emotion.extraction import landmarks_of_files
+    import landmark_emotion.detect
+    from landmark_emotion.extraction import landmarks_of_files
 
     paths = []
     for i in range(3):
         paths.append(str(tmp_path / f"{i}.jpg"))
         cv2.imwrite(paths[-1], astronaut)
-    monkeypatch.setattr(emotion.detect, "FaceMesh", CountingMesh)
+    monkeypatch.setattr(landmark_emotion.detect, "FaceMesh", CountingMesh)
     CountingMesh.opened, CountingMesh.faces = [], astronaut_faces
     rows = landmarks_of_files(paths)
     assert [r[0] is not None for r in rows] == [True] * 3
@@ -202,7 +202,7 @@ def test_extraction_opens_one_face_mesh_per_chunk_and_closes_it(monkeypatch, tmp
 
 def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(monkeypatch, tmp_path, astronaut,
                                                                              astronaut_faces):
-    from emotion import recording
+    from landmark_emotion import recording
 
     clip = write_video(tmp_path / "c.mp4", [astronaut] * 3)
     monkeypatch.setattr(recording, "FaceMesh", CountingMesh)
@@ -240,7 +240,7 @@ def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
 
 
 def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut_faces):
-    from emotion.table import LandmarkTable, save_table
+    from landmark_emotion.table import LandmarkTable, save_table
     from train_model import load_tables
 
     def table(name: str, landmarker: str) -> Path:

@@ -5,8 +5,8 @@ from demo_data import scene
 import numpy as np
 import pytest
 
-from emotion.detect import FaceMesh, Faces, detect
-from emotion.face_search import FaceSearch
+from landmark_emotion.detect import FaceMesh, Faces, detect
+from landmark_emotion.face_search import FaceSearch
 
 
 class FakeGraph:

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion.frames import ImageFolderSource, SourceError, VideoFileSource, open_source
+from landmark_emotion.frames import ImageFolderSource, SourceError, VideoFileSource, open_source
 
 
 def _write_video(path, frames: int, size=(64, 48)) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion.features import N_FEATURES
-from emotion.model_bundle import BundleError, find_default_model, load_bundle, save_bundle
+from landmark_emotion.features import N_FEATURES
+from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle, save_bundle
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +140,7 @@ def test_bad_bundle_is_refused_with_a_clear_message(bundle, damage, message):
 
 def reseal(bundle: Path, **changes) -> None:
     """Change bundle.json and write valid checksums again: what a careful tamperer (or an old version) would do."""
-    from emotion.model_bundle import _write_info
+    from landmark_emotion.model_bundle import _write_info
 
     _write_info(bundle, {**json.loads((bundle / "bundle.json").read_text()), **changes})
 
@@ -211,7 +211,7 @@ def test_badly_typed_fields_are_refused_at_load(bundle, change, message):
 def test_files_added_through_add_to_bundle_are_covered(bundle):
     import io
 
-    from emotion.model_bundle import add_to_bundle
+    from landmark_emotion.model_bundle import add_to_bundle
 
     buffer = io.BytesIO()
     np.savez(buffer, temperature=np.array([1.5]))
@@ -259,7 +259,7 @@ def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):
 
 def test_predicting_does_not_import_tensorflow(bundle, table):
     np.save(bundle.parent / "x.npy", table.features()[:2])
-    code = ("import sys, numpy as np; from emotion.model_bundle import load_bundle; "
+    code = ("import sys, numpy as np; from landmark_emotion.model_bundle import load_bundle; "
             f"p = load_bundle({str(bundle)!r}).predictor(); "
             f"print(p.predict_proba(np.load({str(bundle.parent / 'x.npy')!r})).shape); "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from emotion import outputs
-from emotion.outputs import (OutputError, check_outputs, check_writable, recover, remove_leftovers, replace_folder,
+from landmark_emotion import outputs
+from landmark_emotion.outputs import (OutputError, check_outputs, check_writable, recover, remove_leftovers, replace_folder,
                              write_file)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def test_replace_folder_swaps_old_for_new(tmp_path, atomic, monkeypatch):
 
 
 def test_a_replace_killed_between_its_renames_is_recovered(tmp_path):
-    from emotion.model_bundle import find_default_model
+    from landmark_emotion.model_bundle import find_default_model
 
     target = make_folder(tmp_path / "personal", "old")
     new = make_folder(tmp_path / f".personal.{2**22 + 7}.abc.tmp", "new")  # its writer is dead
@@ -127,7 +127,7 @@ def test_temporaries_of_a_running_writer_are_kept(tmp_path):
 KILL_LOOP = """
 import sys, itertools
 from pathlib import Path
-from emotion.outputs import replace_folder, temporary_folder
+from landmark_emotion.outputs import replace_folder, temporary_folder
 target = Path(sys.argv[1])
 print("ready", flush=True)
 for i in itertools.count():

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 import train_personal
-from emotion.canonical_face import CANONICAL_VERTICES
-from emotion.model_bundle import load_bundle, save_bundle
-from emotion.personal import (
+from landmark_emotion.canonical_face import CANONICAL_VERTICES
+from landmark_emotion.model_bundle import load_bundle, save_bundle
+from landmark_emotion.personal import (
     FineTuneError, FineTuneSettings, PersonalDataError, check_labels, freeze_layers, load_sessions, split_heldout,
 )
-from emotion.calibration import calibrate
-from emotion.table import LandmarkTable, save_table
-from emotion.training import population_neutral
+from landmark_emotion.calibration import calibrate
+from landmark_emotion.table import LandmarkTable, save_table
+from landmark_emotion.training import population_neutral
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_LABELS = ["neutral", "happy", "sad", "surprise"]
@@ -219,7 +219,7 @@ def test_script_error_has_no_traceback(tmp_path):
 
 def test_ctrl_c_during_fine_tuning_keeps_the_best_epoch_so_far(personal_run, base_bundle, tmp_path, monkeypatch,
                                                                 capsys):
-    from emotion.callbacks import EpochBar
+    from landmark_emotion.callbacks import EpochBar
 
     _, _, data, _ = personal_run
     original = EpochBar.on_epoch_end

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import record_dataset
-from emotion import recording
-from emotion.appearance import N_DESCRIPTOR
-from emotion.detect import Faces
-from emotion.frames import Frame
-from emotion.recording import RecordingError, Session, record, record_preview, save_session
-from emotion.table import load_table
+from landmark_emotion import recording
+from landmark_emotion.appearance import N_DESCRIPTOR
+from landmark_emotion.detect import Faces
+from landmark_emotion.frames import Frame
+from landmark_emotion.recording import RecordingError, Session, record, record_preview, save_session
+from landmark_emotion.table import load_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from demo_data import label_changes, noisy_sequence, settle_frames
-from emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha
+from landmark_emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha
 
 
 def test_smoothed_labels_change_only_with_the_expression_and_settle_fast():

@@ -3,7 +3,7 @@
 As with MediaPipe's own API, the caller owns the graph in a ``with`` block
 (:class:`FaceMesh`) and names its mode once: ``image`` for unrelated photos
 (detection on every image), ``video`` for consecutive camera or clip frames
-(faces tracked, see :mod:`emotion.face_search`). :func:`mode_for` is the one place
+(faces tracked, see :mod:`landmark_emotion.face_search`). :func:`mode_for` is the one place
 that decides which a frame source needs. Nothing is cached at module level: two
 owners get two independent graphs, and a closed one is gone.
 
@@ -329,7 +329,7 @@ class FaceMesh:
 
     ``image`` mode detects in every image; ``video`` mode searches for up to
     ``max_faces`` faces every ``rescan`` frames and tracks the ones present in between
-    (:class:`emotion.face_search.FaceSearch`). Start-up chatter of MediaPipe and
+    (:class:`landmark_emotion.face_search.FaceSearch`). Start-up chatter of MediaPipe and
     TensorFlow is hidden unless ``verbose``. Close it (or leave the ``with`` block):
     a Tasks graph left to the garbage collector prints a traceback at exit.
     """

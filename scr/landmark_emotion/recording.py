@@ -1,13 +1,13 @@
 """Record labelled landmarks of one person's face into session files.
 
 A session is one run for one label. It is stored in the landmark-table format
-(:func:`emotion.table.save_table`): the 468 landmarks per captured frame and
+(:func:`landmark_emotion.table.save_table`): the 468 landmarks per captured frame and
 metadata, never the image itself. Every session gets a new file whose name
 holds its start time and label; a name that is already taken is never
 overwritten, so recording again can only add data.
 
 The same loop serves a camera, a video file and an image folder
-(:func:`emotion.frames.open_source`). Frames with no face or with several faces
+(:func:`landmark_emotion.frames.open_source`). Frames with no face or with several faces
 are skipped and counted: a sample of someone else, or a guess between two
 faces, would teach the model the wrong face.
 """
@@ -54,7 +54,7 @@ def has_display() -> bool:
 def neutral_first(labels: list[str]) -> list[str]:
     """The labels of a multi-label recording with neutral first (added if missing).
 
-    The neutral face is the user's calibration reference (:mod:`emotion.calibration`), and
+    The neutral face is the user's calibration reference (:mod:`landmark_emotion.calibration`), and
     a face at rest is easiest to make before any other expression.
     """
     return [NEUTRAL, *(label for label in labels if label != NEUTRAL)]
@@ -287,7 +287,7 @@ def record(
     crash mid-recording keeps what was captured; a stop signal during the saving
     waits for it. One session that cannot be written (disk full) does not keep the
     others from being saved; its error is raised after them. Without a ``detector``,
-    a face mesh of the source's mode (:func:`emotion.detect.mode_for`) is opened for
+    a face mesh of the source's mode (:func:`landmark_emotion.detect.mode_for`) is opened for
     this recording and closed after it. Returns each session with its file (None when
     nothing was captured).
     """

@@ -1,7 +1,7 @@
 """Labelled images -> a landmark table, in parallel with joblib.
 
 Images are sent to workers in chunks of many images, and each chunk is read by one
-face mesh its worker opens and closes (:class:`emotion.detect.FaceMesh`): nothing
+face mesh its worker opens and closes (:class:`landmark_emotion.detect.FaceMesh`): nothing
 outlives the chunk, and opening and closing a graph (12-17 ms) is spread over
 hundreds of images. The pickling cost per image is a few kilobytes of landmarks.
 Any joblib backend works: ``loky`` on one machine, ``dask`` or ``ray`` on a cluster

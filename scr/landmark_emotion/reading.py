@@ -2,8 +2,8 @@
 
 The per-frame work of the demo, kept apart from windows, keys and files so it can
 be tested and timed on its own. It is lean on purpose: one Face Mesh call, one
-:func:`~emotion.features.image_vectors` call and one ``predict_proba`` for all faces.
-Each track can carry a neutral reference (:mod:`emotion.calibration`); the reader owns
+:func:`~landmark_emotion.features.image_vectors` call and one ``predict_proba`` for all faces.
+Each track can carry a neutral reference (:mod:`landmark_emotion.calibration`); the reader owns
 that state, so the demo's ``n`` key and a web page's "neutral" button call the same
 :meth:`EmotionReader.start_neutral_capture`.
 """
@@ -25,7 +25,7 @@ from .smoothing import WINDOW, TrackSmoothers
 
 
 class Predictor(Protocol):
-    """What the reader needs of a model (see ``emotion.model_bundle.Predictor``)."""
+    """What the reader needs of a model (see ``landmark_emotion.model_bundle.Predictor``)."""
 
     labels: list[str]
 
@@ -43,7 +43,7 @@ class FaceReading:
     label: str  # a model label, or UNCERTAIN when its probability is below the threshold
     confidence: float  # smoothed probability of the label the smoother holds
     calibration: str = "off"  # how the face was calibrated: see TrackReferences.apply
-    blendshapes: np.ndarray | None = None  # (52,) scores in emotion.detect.BLENDSHAPES order, when asked for
+    blendshapes: np.ndarray | None = None  # (52,) scores in landmark_emotion.detect.BLENDSHAPES order, when asked for
 
     @property
     def emoji(self) -> str:
@@ -68,7 +68,7 @@ class FaceReading:
 class EmotionReader:
     """Read the emotions of up to the detector's ``max_faces`` faces per frame, each smoothed over its own track.
 
-    ``references`` (a bundle's :attr:`~emotion.model_bundle.ModelBundle.references`) enables
+    ``references`` (a bundle's :attr:`~landmark_emotion.model_bundle.ModelBundle.references`) enables
     calibration; ``calibrate`` is ``neutral`` (a personal bundle's neutral, or one taken with
     :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames) or ``off``.
     """
@@ -98,7 +98,7 @@ class EmotionReader:
         leaves and comes back is a new track and must be captured again). Calling again
         restarts the capture and replaces the reference.
 
-        Raises :class:`~emotion.calibration.CalibrationError`, whose message is one line
+        Raises :class:`~landmark_emotion.calibration.CalibrationError`, whose message is one line
         meant for the user, when calibration is off, the model has no population neutral,
         or no face (or no face with that track) was in the last frame. Call it between
         frames, from the thread that calls the reader.
@@ -144,7 +144,7 @@ def build_reader(bundle: ModelBundle, detector: Detector, min_confidence: float 
                  smoothing_frames: float = WINDOW, photos: bool = False, calibrate: str = "auto") -> EmotionReader:
     """The reader of ``bundle`` that every live view uses (the demo, the web page), so they answer alike.
 
-    ``detector`` is the caller's open :class:`~emotion.detect.FaceMesh` (``image`` mode for
+    ``detector`` is the caller's open :class:`~landmark_emotion.detect.FaceMesh` (``image`` mode for
     ``photos``, ``video`` mode for frames that follow on). Video frames are smoothed over
     time; ``photos`` are unrelated images: nothing carries over from one to the next.
     ``calibrate`` is the reader's calibration mode (``neutral``, ``auto`` or ``off``) with

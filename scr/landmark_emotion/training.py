@@ -226,7 +226,7 @@ def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
                       validation_data=(x_val, y_val, weights[y_val].astype(np.float32)),
                       epochs=recipe.epochs, batch_size=recipe.batch_size, shuffle=True, verbose=0,
                       callbacks=[best, EpochBar(bar)])
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through emotion.cli
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through landmark_emotion.cli
             interrupted = exc
     if best.weights is None:
         if interrupted is not None:

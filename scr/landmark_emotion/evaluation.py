@@ -62,7 +62,7 @@ def evaluate_labels(true: Sequence[str], predicted: Sequence[str], model_labels:
 
 
 def evaluate_predictor(predictor, table: LandmarkTable) -> dict:
-    """:func:`evaluate_labels` of a :class:`~emotion.model_bundle.Predictor` on a landmark table."""
+    """:func:`evaluate_labels` of a :class:`~landmark_emotion.model_bundle.Predictor` on a landmark table."""
     if not len(table):
         raise EvaluationError("the table has no samples to evaluate")
     return evaluate_labels(table.labels, predictor.predict(table.features(predictor.feature_set)), predictor.labels)

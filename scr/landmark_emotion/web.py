@@ -3,7 +3,7 @@
 The page (``web_static/``: plain HTML and JavaScript, no CDN, no build step) sends
 camera frames as JPEG over its WebSocket and draws the answers. Each tab gets its own
 :class:`TabSession`: its own face meshes, tracker, smoothers and neutral
-reference, built by the demo's :func:`~emotion.reading.build_reader`, and freed when
+reference, built by the demo's :func:`~landmark_emotion.reading.build_reader`, and freed when
 the socket closes. The page sends a frame only once the answer to the previous one
 is back, so nothing queues and latency cannot grow.
 

@@ -16,7 +16,7 @@ thousands of other faces towards one face, if the transfer is kept gentle:
   recording is too small to hold out a useful slice, a fixed number of epochs is
   trained instead (chosen by ``benchmarks/calibration.py``);
 - with a recorded neutral face and a base model that knows the population neutral,
-  the user's features are calibrated (:mod:`emotion.calibration`) before training, as
+  the user's features are calibrated (:mod:`landmark_emotion.calibration`) before training, as
   the demo calibrates them when it reads the user.
 """
 from __future__ import annotations
@@ -298,7 +298,7 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
             model.fit(x_train, y_train, sample_weight=weights, validation_data=(x_val, y_val) if judged else None,
                       epochs=epochs, batch_size=settings.batch_size, shuffle=True, verbose=0,
                       callbacks=[best, EpochBar(bar)])
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through emotion.cli
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through landmark_emotion.cli
             interrupted = exc
     epochs_run = len(best.history.get("loss", []))
     if judged:

@@ -5,12 +5,12 @@ A bundle holds everything needed to classify a face and to know what the numbers
 - ``model.keras``   the Keras network (loaded with ``safe_mode=True``: no code from the file runs);
 - ``forward.npz``   the same weights as plain arrays, for the NumPy :class:`Predictor`;
 - ``scaler.npz``    the StandardScaler as two arrays (``mean``, ``scale``), not a pickle, and for
-  block-wise whitened PCA a ``components`` matrix (:mod:`emotion.preprocess`);
+  block-wise whitened PCA a ``components`` matrix (:mod:`landmark_emotion.preprocess`);
 - ``bundle.json``   kind (base/personal), ordered labels, feature set and its version, training
   arguments, creation time, the checksum of every other file and one of its own content;
 - ``metrics.json``  what the model scored; optional ``replay.npz`` (a small class-balanced
   sample of the training table, for fine-tuning without forgetting), ``neutral.npz`` (the
-  neutral references of :mod:`emotion.calibration`) and figures (``*.png``).
+  neutral references of :mod:`landmark_emotion.calibration`) and figures (``*.png``).
 
 A bundle is verified whole: ``bundle.json`` lists a SHA-256 of every other file in the folder
 (whatever files later versions add), and ``bundle_sha256`` is the hash of its own content
@@ -108,7 +108,7 @@ class Predictor:
     """Class probabilities of feature vectors, by a NumPy forward pass of the bundle's network.
 
     Applies the bundle's scaler (and projection) itself, so callers pass
-    :func:`emotion.features.face_vectors` output of the bundle's ``feature_set``.
+    :func:`landmark_emotion.features.face_vectors` output of the bundle's ``feature_set``.
     """
 
     def __init__(self, labels: Sequence[str], scaler_mean: np.ndarray, scaler_scale: np.ndarray,
@@ -372,7 +372,7 @@ def _verify_files(path: Path, info: dict) -> None:
     if SELF_HASH not in info:
         raise BundleError(f"model bundle {path}: {INFO_FILE} has no checksum of its own (written before bundles "
                           f"were checksummed whole); if you trust it, re-seal it with: python -c \"import sys; "
-                          f"sys.path.insert(0, 'scr'); from emotion.model_bundle import seal_bundle; "
+                          f"sys.path.insert(0, 'scr'); from landmark_emotion.model_bundle import seal_bundle; "
                           f"seal_bundle('{path}')\"")
     if info[SELF_HASH] != _info_digest(info) or not isinstance(checksums, dict):
         raise BundleError(f"model bundle {path}: {INFO_FILE} was changed after training (checksum mismatch); "
@@ -524,7 +524,7 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     bundle is complete), so a trained model is never overwritten silently or half-way.
     ``figures`` maps file names (``confusion.png``) to matplotlib figures, ``files`` other
     file names to their bytes (e.g. ``model.tflite``). ``components`` is the projection of
-    :mod:`emotion.preprocess`, if any; ``references`` the neutral references for calibration.
+    :mod:`landmark_emotion.preprocess`, if any; ``references`` the neutral references for calibration.
     ``info`` is completed with labels, feature set and version, kind, creation time and file
     checksums.
     """

@@ -51,7 +51,7 @@ class LandmarkTable:
     validation splits can keep one person's photos on one side. ``splits`` is the
     dataset's own split of each sample (``train``, ``valid``, ``test``; "" when none).
     ``descriptors`` (n, d), when present, describe the appearance of each aligned face
-    (:mod:`emotion.appearance`; never pixels), stored as float16.
+    (:mod:`landmark_emotion.appearance`; never pixels), stored as float16.
     """
 
     landmarks: np.ndarray
@@ -93,7 +93,7 @@ class LandmarkTable:
         return len(self.landmarks)
 
     def features(self, feature_set: str = LANDMARKS) -> np.ndarray:
-        """Feature vectors of ``feature_set`` (see :func:`emotion.features.face_vectors`), current version."""
+        """Feature vectors of ``feature_set`` (see :func:`landmark_emotion.features.face_vectors`), current version."""
         if feature_set != LANDMARKS and self.descriptors is None:
             raise TableError(f"this table has no appearance descriptors, which features {feature_set!r} need; "
                              "re-extract it without --features landmarks")

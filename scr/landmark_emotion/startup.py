@@ -1,6 +1,6 @@
 """The first thing a script does: a stop signal while it is still loading ends it with one line, not a traceback.
 
-Kept apart from :mod:`emotion.cli` so that it loads in no time: it imports nothing but
+Kept apart from :mod:`landmark_emotion.cli` so that it loads in no time: it imports nothing but
 ``os``, ``signal`` and ``sys``, which the interpreter has loaded already.
 """
 import os

@@ -2,7 +2,7 @@
 
 Every numeric flag is parsed by one of the types below, so a bad value is refused by
 argparse before any work starts, with the accepted range in the message. Signals:
-:func:`emotion.startup.quiet_startup` (the first thing a script calls) makes SIGINT, SIGTERM and SIGHUP
+:func:`landmark_emotion.startup.quiet_startup` (the first thing a script calls) makes SIGINT, SIGTERM and SIGHUP
 end a script that is still loading with one line; :func:`run_command` then turns them into
 :class:`Interrupted` (a ``KeyboardInterrupt``), which the long loops already catch to
 keep what was done, and exits with 128 + the signal's number (130, 143, 129).
