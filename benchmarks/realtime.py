@@ -4,12 +4,14 @@
                                 [--landmarker legacy|tasks]
 
 Speed: frames per second over the whole video (decoding included; start-up excluded:
-every graph is created and warmed on the video before the clock starts), for
+every graph is created and warmed on the video before the clock starts), each configuration
+one pass per round, rounds interleaved so that the machine's load falls on all alike, for
   - the earlier system's loop: face mesh, sklearn StandardScaler.transform and Keras
     model.predict on every frame;
   - face mesh alone (tracking mode, one face): the floor under any loop;
-  - the demo headless with --log (as `scr/main.py --no-display --log`), with the face
-    search it uses and with one plain 4-face tracking graph;
+  - the demo headless with --log (as `scr/main.py --no-display --log`, its reader built as the
+    demo builds it), with the face search it uses and with one plain 4-face tracking graph;
+  - the same reader called one frame at a time (no face mesh running ahead, no log);
   - the demo headless with --log and --output (drawing and video encoding).
 Then the cost of each stage per frame, timed on its own over the faces of the video.
 
@@ -25,7 +27,8 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import closing
+from collections.abc import Callable
+from contextlib import ExitStack, closing
 from functools import partial
 from pathlib import Path
 
@@ -42,35 +45,38 @@ from landmark_emotion.features import image_vectors  # noqa: E402
 from landmark_emotion.frames import SourceError, open_source  # noqa: E402
 from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
 from landmark_emotion.overlay import annotate  # noqa: E402
-from landmark_emotion.reading import EmotionReader  # noqa: E402
+from landmark_emotion.reading import EmotionReader, build_reader  # noqa: E402
 from landmark_emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha  # noqa: E402
 
 
-def rate(fn, video: Path, repeats: int) -> list[float]:
-    """Frames/s of ``fn(frame_image)`` over the video in each of ``repeats`` passes, after one warm-up pass."""
-    rates = []
-    for i in range(repeats + 1):
-        with open_source(video) as source:
-            start, frames = time.perf_counter(), 0
-            for frame in source:
-                fn(frame.image)
-                frames += 1
-            if i:
-                rates.append(frames / (time.perf_counter() - start))
-    return rates
+def frame_rate(fn, video: Path) -> float:
+    """Frames/s of ``fn(frame_image)`` over one pass of the video."""
+    with open_source(video) as source:
+        start, frames = time.perf_counter(), 0
+        for frame in source:
+            fn(frame.image)
+            frames += 1
+    return frames / (time.perf_counter() - start)
 
 
-def demo_rate(video: Path, predictor, make_mesh, repeats: int, **outputs) -> list[float]:
-    """Frames/s of the demo's own loop (``landmark_emotion.demo.run``), headless, in each of ``repeats`` runs after a warm-up.
+def demo_rate(video: Path, bundle, mesh, **outputs) -> float:
+    """Frames/s of the demo's own loop (``landmark_emotion.demo.run``) with the reader it builds, over one pass."""
+    with open_source(video) as source:
+        stats = run(source, build_reader(bundle, mesh), display=False, **outputs)
+    return stats.frames / stats.seconds
 
-    ``make_mesh()`` opens the face mesh of one run (a context manager); it is closed after the run.
+
+def side_by_side(passes: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    """Each configuration's frames/s in ``repeats`` rounds of one pass of each, after a warm-up round.
+
+    Interleaved, so that a change of load on the machine falls on every configuration alike.
     """
-    rates = []
-    for i in range(repeats + 1):
-        with make_mesh() as mesh, open_source(video) as source:
-            stats = run(source, EmotionReader(mesh, predictor), display=False, **outputs)
-        if i:
-            rates.append(stats.frames / stats.seconds)
+    rates: dict[str, list[float]] = {name: [] for name in passes}
+    for round_ in range(repeats + 1):
+        for name, one_pass in passes.items():
+            fps = one_pass()
+            if round_:
+                rates[name].append(fps)
     return rates
 
 
@@ -177,21 +183,24 @@ def main() -> None:
           f"{args.landmarker} landmarker")
 
     graph = graph_factory(args.landmarker)
-    demo_mesh = partial(FaceMesh, "video", 4, landmarker=args.landmarker)
-    rows: list[tuple[str, list[float]]] = []
-    with closing(graph(True, 1)) as mesh:
-        if not args.skip_earlier:
-            rows.append(("earlier loop: mesh + StandardScaler + keras predict",
-                         rate(earlier_loop(earlier_bundle, mesh), args.video, 2)))
-        rows.append(("face mesh alone (tracking, 1 face) + decode", rate(mesh, args.video, args.repeats)))
-    with tempfile.TemporaryDirectory() as tmp:
+    with ExitStack() as opened, tempfile.TemporaryDirectory() as tmp:
         log, out = Path(tmp) / "log.jsonl", Path(tmp) / "out.mp4"
-        rows.append(("demo headless --log (face search, --max-faces 4)",
-                     demo_rate(args.video, predictor, demo_mesh, args.repeats, log=log)))
-        rows.append(("demo headless --log, one plain 4-face tracking graph",
-                     demo_rate(args.video, predictor, lambda: closing(graph(True, 4)), args.repeats, log=log)))
-        rows.append(("demo headless --log --output (draw + encode)",
-                     demo_rate(args.video, predictor, demo_mesh, args.repeats, log=log, output=out)))
+        bare, plain = opened.enter_context(closing(graph(True, 1))), opened.enter_context(closing(graph(True, 4)))
+        search = opened.enter_context(FaceMesh("video", 4, landmarker=args.landmarker))
+        passes = {} if args.skip_earlier else {
+            "earlier loop: mesh + StandardScaler + keras predict": partial(
+                frame_rate, earlier_loop(earlier_bundle, opened.enter_context(closing(graph(True, 1)))), args.video)}
+        passes.update({
+            "face mesh alone (tracking, 1 face) + decode": partial(frame_rate, bare, args.video),
+            "demo headless --log (face search, --max-faces 4)": partial(demo_rate, args.video, bundle, search, log=log),
+            "  the same reader, one frame at a time, no log": partial(frame_rate, build_reader(bundle, search),
+                                                                      args.video),
+            "demo headless --log, one plain 4-face tracking graph": partial(demo_rate, args.video, bundle, plain,
+                                                                           log=log),
+            "demo headless --log --output (draw + encode)": partial(demo_rate, args.video, bundle, search, log=log,
+                                                                    output=out),
+        })
+        rows = list(side_by_side(passes, args.repeats).items())
     base = statistics.median(rows[0][1]) if not args.skip_earlier else None
     print(f"\n{'configuration':56s} {'median':>7s} {'best':>7s} frames/s  {'vs earlier (median)':>10s}")
     for name, rates in rows:
@@ -199,7 +208,7 @@ def main() -> None:
         print(f"{name:56s} {fps:7.1f} {max(rates):7.1f}           {f'{fps / base:.1f}x' if base else ''}")
 
     print("\nper frame, each stage alone (ms):")
-    with demo_mesh() as search:
+    with FaceMesh("video", 4, landmarker=args.landmarker) as search:
         stages = per_stage_ms(args.video, predictor, bundle.labels, search)
     for name, ms in stages.items():
         print(f"  {name:44s} {ms:6.3f}")

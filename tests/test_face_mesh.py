@@ -142,7 +142,9 @@ def test_blendshapes_reach_the_log(tmp_path, astronaut):
 
 
 def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
-    """A script's terminal shows only its own lines: both landmarkers, opened, used and closed."""
+    """A script's terminal shows only its own lines: both landmarkers, opened, used and closed.
+
+    Neither loads TensorFlow on the way (MediaPipe would, only because it is installed)."""
     code = (
         "import cv2\n"
         "from landmark_emotion.cli import quiet_native_logs\n"
@@ -153,6 +155,8 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
         "    for mode in ('image', 'video'):\n"
         "        with FaceMesh(mode, landmarker=name) as mesh:\n"
         "            assert [len(mesh(image)) for _ in range(6)] == [1] * 6\n"
+        "import sys\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow loaded (or left unimportable) by mediapipe'\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,

@@ -23,6 +23,7 @@ from .cli import raise_if_interrupted
 from .clipboard import Clipboard
 from .frames import FrameSource, SourceError, open_source
 from .overlay import annotate
+from .pipelining import ahead
 from .reading import EmotionReader, FaceReading
 
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "astronaut.mp4"
@@ -173,7 +174,11 @@ def _open_for_writing(path: Path, what: str) -> Path:
 
 def run(source: FrameSource, reader: EmotionReader, display: bool = False, output: Path | None = None,
         log: Path | None = None, title: str = "emotion demo", clipboard: Clipboard | None = None) -> RunStats:
-    """Process every frame of ``source`` until it ends, ``q`` or Ctrl-C; files written so far are kept."""
+    """Process every frame of ``source`` until it ends, ``q`` or Ctrl-C; files written so far are kept.
+
+    The face mesh of the next frame runs on a worker thread while this frame is read,
+    drawn and logged (:mod:`landmark_emotion.pipelining`).
+    """
     video = VideoOutput(_open_for_writing(output, "video"), source.fps) if output else None
     log_file: IO[str] | None = _open_for_writing(log, "log").open("w", encoding="utf-8") if log else None
     clipboard = clipboard or Clipboard.detect()
@@ -188,31 +193,32 @@ def run(source: FrameSource, reader: EmotionReader, display: bool = False, outpu
     blas = threadpool_limits(limits=1, user_api="blas")
     start = time.perf_counter()
     try:
-        for frame in source:
-            raise_if_interrupted()
-            faces = reader(frame.image)
-            stats.frames += 1
-            stats.detections += len(faces)
-            stats.tracks.update(f.track for f in faces)
-            now = time.perf_counter()
-            rate = fps.tick(now)
-            if log_file:
-                log_file.write(json.dumps(frame_record(frame.index, frame.t, faces, reader.labels),
-                                          ensure_ascii=False) + "\n")
-            if draw:
-                image = annotate(frame.image, faces, reader.labels, rate, state.status_at(now) if display else "",
-                                 state.show_mesh, state.show_bars)
-                if video:
-                    video.write(image)
-            if display:
-                cv2.imshow(title, image)
-                # a video or folder is shown at its own pace, not the CPU's; a camera sets its own
-                due = 0.0 if source.live else start + frame.t - time.perf_counter()
-                action = action_for_key(cv2.waitKey(max(1, int(due * 1000))))
-                if action:
-                    apply_action(action, state, faces, clipboard, time.perf_counter(), reader)
-                if not state.running or cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
-                    break
+        with ahead(source, lambda frame: reader.detector(frame.image)) as found:
+            for frame, landmarks in found:
+                raise_if_interrupted()
+                faces = reader.read(frame.image, landmarks)
+                stats.frames += 1
+                stats.detections += len(faces)
+                stats.tracks.update(f.track for f in faces)
+                now = time.perf_counter()
+                rate = fps.tick(now)
+                if log_file:
+                    log_file.write(json.dumps(frame_record(frame.index, frame.t, faces, reader.labels),
+                                              ensure_ascii=False) + "\n")
+                if draw:
+                    image = annotate(frame.image, faces, reader.labels, rate, state.status_at(now) if display else "",
+                                     state.show_mesh, state.show_bars)
+                    if video:
+                        video.write(image)
+                if display:
+                    cv2.imshow(title, image)
+                    # a video or folder is shown at its own pace, not the CPU's; a camera sets its own
+                    due = 0.0 if source.live else start + frame.t - time.perf_counter()
+                    action = action_for_key(cv2.waitKey(max(1, int(due * 1000))))
+                    if action:
+                        apply_action(action, state, faces, clipboard, time.perf_counter(), reader)
+                    if not state.running or cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
+                        break
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:

@@ -14,11 +14,13 @@ pipeline (``benchmarks/landmarkers.py`` measures how alike they are):
   - ``tasks``: the Tasks ``FaceLandmarker`` with the ``face_landmarker.task`` file shipped in
     ``emotion/models`` (478 points, of which the first 468 are Face Mesh's; optionally 52 blendshapes).
     It is the only one in later mediapipe releases (Python 3.13, numpy 2).
-Importing MediaPipe takes seconds (0.10.x also imports TensorFlow), so it happens when a graph opens.
+Importing MediaPipe happens when a graph opens, through :func:`import_mediapipe`, which keeps it
+from importing TensorFlow (3 s and a gigabyte that reading landmarks never uses).
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 import threading
@@ -28,6 +30,7 @@ from enum import Enum
 from functools import partial
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import cv2
@@ -113,6 +116,25 @@ def mediapipe_version() -> str:
         return metadata.version("mediapipe")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def import_mediapipe() -> ModuleType:
+    """``mediapipe``, imported without TensorFlow even where TensorFlow is installed.
+
+    MediaPipe imports TensorFlow only if it finds it (to open model files through
+    ``tf.io`` and for its documentation tools) and falls back to plain files without
+    it; left to itself it spends ~3 s and ~1 GB loading a library that landmarks
+    never use. TensorFlow is hidden while mediapipe loads, unless something has
+    imported it already (training), and stays importable afterwards.
+    """
+    if "mediapipe" in sys.modules or "tensorflow" in sys.modules:
+        return importlib.import_module("mediapipe")
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # "import tensorflow" raises ModuleNotFoundError
+    try:
+        return importlib.import_module("mediapipe")
+    finally:
+        if sys.modules.get("tensorflow", False) is None:
+            del sys.modules["tensorflow"]
 
 
 def legacy_installed() -> bool:
@@ -204,6 +226,7 @@ class LegacyGraph:
 
     def __init__(self, tracking: bool, max_faces: int, min_confidence: float = 0.5):
         try:
+            import_mediapipe()
             from mediapipe.python.solutions import face_mesh
         except ImportError:
             raise LandmarkerError("the legacy Face Mesh needs mediapipe 0.10.x (Python <= 3.12); "
@@ -241,7 +264,7 @@ class TasksGraph:
                  task_file: Path = TASK_FILE):
         if not task_file.is_file():
             raise LandmarkerError(f"the face landmarker model {task_file} is missing; restore it from the repository")
-        import mediapipe as mp
+        mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
         self._image = partial(mp.Image, image_format=mp.ImageFormat.SRGB)

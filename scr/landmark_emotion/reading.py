@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from .calibration import CAPTURE_FRAMES, CalibrationError, References, TrackReferences
-from .detect import BLENDSHAPES
+from .detect import BLENDSHAPES, Faces
 from .emoji import UNCERTAIN, emoji_char
 from .face_search import Detector
 from .face_tracking import FaceTracker
@@ -118,7 +118,14 @@ class EmotionReader:
         self.references.clear(track)
 
     def __call__(self, image: np.ndarray) -> list[FaceReading]:
-        faces = self.detector(image)
+        return self.read(image, self.detector(image))
+
+    def read(self, image: np.ndarray, faces: Faces) -> list[FaceReading]:
+        """The readings of the faces the detector found in ``image``.
+
+        Apart from :meth:`__call__` so that a loop can run the detector on the next frame
+        meanwhile (:mod:`landmark_emotion.pipelining`); frames must still come in order.
+        """
         boxes = faces.boxes()
         tracks = self.tracker.update(boxes)
         self.smoothers.keep_only(self.tracker.ids)

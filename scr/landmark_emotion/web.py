@@ -18,7 +18,6 @@ Frames live in memory only; nothing the page sends is written to disk.
 """
 from __future__ import annotations
 
-import importlib
 import io
 import ipaddress
 import itertools
@@ -42,7 +41,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .calibration import CalibrationError
-from .detect import FaceMesh, Mode
+from .detect import FaceMesh, Mode, import_mediapipe
 from .model_bundle import INFO_FILE, BundleError, ModelBundle, load_bundle
 from .reading import EmotionReader, build_reader
 from .smoothing import WINDOW
@@ -278,7 +277,7 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
     @asynccontextmanager
     async def lifespan(app: Starlette):
         # import MediaPipe (seconds) before the first tab, not in it
-        await to_thread.run_sync(importlib.import_module, "mediapipe")
+        await to_thread.run_sync(import_mediapipe)
         on_ready()
         yield
 
