@@ -21,7 +21,7 @@ from .features import FEATURE_SETS, LANDMARKS
 from .inference import Predictor, check_agreement, steps_from_keras, write_forward
 from .model_bundle import (
     FORWARD_FILE, METRICS_FILE, MODEL_FILE, REPLAY_FILE, REQUIRED_FILES, SCALER_FILE, BundleError, ModelBundle,
-    check_labels, check_scaler, json_default, load_bundle, write_info,
+    check_label_list, check_scaler, json_default, load_bundle, write_info,
 )
 from .outputs import refuse_existing, replace_folder, temporary_folder
 from .table import LandmarkTable, save_table
@@ -75,7 +75,7 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
     """
     path = Path(path)
     refuse_existing(path, force, BundleError)
-    labels = check_labels(labels)
+    labels = check_label_list(labels)
     mean, scale, components = check_scaler(scaler_mean, scaler_scale, components, feature_set)
     if list(info.get("labels", labels)) != labels:
         raise BundleError(f"info lists labels {list(info['labels'])} but the model's labels are {labels}")

@@ -119,7 +119,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_labels(labels: Sequence[str]) -> list[str]:
+def check_label_list(labels: Sequence[str]) -> list[str]:
     if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
         raise BundleError(f"labels must be a list of names, got {labels!r}")
     labels = list(labels)
@@ -224,7 +224,7 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         raise BundleError(f"model bundle {path}: {INFO_FILE} has a kind other than {' or '.join(KINDS)} "
                           "or a creation time that is not text")
     try:
-        labels = check_labels(labels)
+        labels = check_label_list(labels)
         with np.load(path / SCALER_FILE, allow_pickle=False) as scaler:
             mean, scale = scaler["mean"], scaler["scale"]
             components = scaler["components"] if "components" in scaler.files else None
