@@ -32,10 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from landmark_emotion.labels import ordered  # noqa: E402
-from landmark_emotion.model_bundle import load_bundle, save_bundle  # noqa: E402
-from landmark_emotion.personal import FineTuneSettings, fine_tune  # noqa: E402
+from landmark_emotion.model import EmotionModel  # noqa: E402
+from landmark_emotion.personal import FineTuneSettings  # noqa: E402
 from landmark_emotion.table import LandmarkTable, load_table  # noqa: E402
-from landmark_emotion.training import Recipe, replay_sample, select_classes, split_table, train  # noqa: E402
+from landmark_emotion.training import (  # noqa: E402
+    MIN_CLASS_COUNT, REPLAY_PER_CLASS, Recipe, select_classes, split_table,
+)
 
 
 def accuracies(probabilities: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -44,7 +46,7 @@ def accuracies(probabilities: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(hit.mean()), float(np.mean([hit[y == c].mean() for c in np.unique(y)]))
 
 
-def unseen_part(base, table: LandmarkTable, table_path: Path) -> tuple[LandmarkTable, str]:
+def unseen_part(base: EmotionModel, table: LandmarkTable, table_path: Path) -> tuple[LandmarkTable, str]:
     """The rows the base model never trained on: its test split if it was trained on this table, else all."""
     args = base.info.get("train_args", {})
     if table_path.name not in {Path(p).name for p in args.get("data", [])}:
@@ -57,18 +59,22 @@ def unseen_part(base, table: LandmarkTable, table_path: Path) -> tuple[LandmarkT
     return kept.subset(split.test), f"the base model's test split ({len(split.test)} photos, person-disjoint)"
 
 
-def train_without(base, table: LandmarkTable, people: list[str], folder: Path):
-    """A base bundle trained like ``base`` (recipe, split settings, replay size) on ``table`` without ``people``."""
+def train_without(base: EmotionModel, table: LandmarkTable, people: list[str],
+                  folder: Path) -> tuple[EmotionModel, LandmarkTable]:
+    """A base model trained like ``base`` (recipe, split settings, replay size) on ``table`` without ``people``,
+    saved and loaded again, and its test part."""
     args = base.info.get("train_args", {})
-    recipe = Recipe(**{**args.get("recipe", {}), "hidden": tuple(args.get("recipe", {}).get("hidden", Recipe.hidden))})
+    recipe = Recipe(**{**args.get("recipe", {}), "hidden": tuple(args.get("recipe", {}).get("hidden", Recipe.hidden)),
+                       "components": tuple(args.get("recipe", {}).get("components", Recipe.components))})
     rest = table.subset(np.flatnonzero(~np.isin(table.groups, people)))
-    result = train(rest, recipe, min_class_count=int(args.get("min_class_count", 50)),
-                   val_fraction=float(args.get("val_fraction", 0.15)),
-                   test_fraction=float(args.get("test_fraction", 0.15)), seed=int(args.get("seed", 0)))
-    replay = replay_sample(result.table.subset(result.split.train), int(args.get("replay_per_class", 150)))
-    path = save_bundle(folder / "base", result.model, result.scaler_mean, result.scaler_scale, result.labels,
-                       {"kind": "base", "train_args": {"leave_out": people}}, {}, replay=replay)
-    return load_bundle(path), result.table.subset(result.split.test)
+    model = EmotionModel.fit(rest, recipe, min_class_count=int(args.get("min_class_count", MIN_CLASS_COUNT)),
+                             val_fraction=float(args.get("val_fraction", 0.15)),
+                             test_fraction=float(args.get("test_fraction", 0.15)), seed=int(args.get("seed", 0)),
+                             feature_set=args.get("features") or base.feature_set,
+                             replay_per_class=int(args.get("replay_per_class", REPLAY_PER_CLASS)),
+                             train_args={"leave_out": people})
+    trained = model.training
+    return EmotionModel.load(model.save(folder / "base")), trained.table.subset(trained.split.test)
 
 
 def pick_people(table: LandmarkTable, labels: list[str], k: int, min_test: int, n: int) -> list[tuple[str, list[str]]]:
@@ -83,64 +89,64 @@ def pick_people(table: LandmarkTable, labels: list[str], k: int, min_test: int, 
     return [(group, expressions) for _, group, expressions in people[:n]]
 
 
-def personal_predictor(base, result):
-    """The fine-tuned model's predictor, through a saved and reloaded bundle, as the demo would use it."""
+def through_bundle(model: EmotionModel) -> EmotionModel:
+    """The model saved and loaded again, as the demo would use it."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = save_bundle(Path(tmp) / "personal", result.model, base.scaler_mean, base.scaler_scale, base.labels,
-                           {"kind": "personal", "base": str(base.path)}, result.metrics)
-        return load_bundle(path).predictor()
+        return EmotionModel.load(model.save(Path(tmp) / "model"))
 
 
-def simulate(base, table: LandmarkTable, person: str, expressions: list[str], k: int, others: LandmarkTable,
-             settings: FineTuneSettings, seed: int) -> dict:
+def simulate(base: EmotionModel, table: LandmarkTable, person: str, expressions: list[str], k: int,
+             others: LandmarkTable, settings: FineTuneSettings, seed: int) -> dict:
     """Fine-tune on k photos per expression of ``person``; score on their other photos and on ``others``."""
     rng = np.random.default_rng(seed)
-    index = {label: i for i, label in enumerate(base.labels)}
+    index = {label: i for i, label in enumerate(base.classes_)}
     mine = {label: rng.permutation(np.flatnonzero((table.groups == person) & (table.labels == label)))
             for label in expressions}
     personal = table.subset(np.concatenate([rows[:k] for rows in mine.values()]))
     test = table.subset(np.concatenate([rows[k:] for rows in mine.values()]))
-    x_test, y_test = test.features(), np.array([index[label] for label in test.labels])
-    x_others, y_others = others.features(), np.array([index[label] for label in others.labels])
-    result = fine_tune(base, personal, settings, progress=False)
-    tuned = personal_predictor(base, result)
+    x_test, y_test = test.features(base.feature_set), np.array([index[label] for label in test.labels])
+    x_others, y_others = others.features(base.feature_set), np.array([index[label] for label in others.labels])
+    tuned = base.fine_tune(personal, settings, min_samples=1, progress=False)
+    seconds = tuned.metrics["seconds"]
+    tuned = through_bundle(tuned)
     return {
         "person": person, "k": k, "n_test": len(test),
-        "base": accuracies(base.predictor().predict_proba(x_test), y_test),
+        "base": accuracies(base.predict_proba(x_test), y_test),
         "tuned": accuracies(tuned.predict_proba(x_test), y_test),
-        "others_base": accuracies(base.predictor().predict_proba(x_others), y_others),
+        "others_base": accuracies(base.predict_proba(x_others), y_others),
         "others_tuned": accuracies(tuned.predict_proba(x_others), y_others),
-        "seconds": result.metrics["seconds"],
+        "seconds": seconds,
     }
 
 
-def time_fine_tuning(base, table: LandmarkTable, settings: FineTuneSettings, per_class: int = 50) -> None:
+def time_fine_tuning(base: EmotionModel, table: LandmarkTable, settings: FineTuneSettings,
+                     per_class: int = 50) -> None:
     """Fine-tune once on ``per_class`` samples of every base label (as many as the table has) and print the time."""
     rng = np.random.default_rng(0)
-    rows = [rng.permutation(np.flatnonzero(table.labels == label))[:per_class] for label in base.labels]
+    rows = [rng.permutation(np.flatnonzero(table.labels == label))[:per_class] for label in base.classes_]
     personal = table.subset(np.concatenate(rows))
-    result = fine_tune(base, personal, settings, progress=False)
+    metrics = base.fine_tune(personal, settings, min_samples=1, progress=False).metrics
     counts = ", ".join(f"{label} {n}" for label, n in personal.counts().items())
-    print(f"timing: fine_tune on {len(personal)} samples ({counts}) + {result.metrics['replay_n']} replay: "
-          f"{result.metrics['seconds']:.1f} s, {result.metrics['epochs_run']} epochs")
+    print(f"timing: fine_tune on {len(personal)} samples ({counts}) + {metrics['replay_n']} replay: "
+          f"{metrics['seconds']:.1f} s, {metrics['epochs_run']} epochs")
 
 
 def points(before: float, after: float) -> str:
     return f"{before:.1%} -> {after:.1%} ({100 * (after - before):+.1f} pts)"
 
 
-def simulated_people(args: argparse.Namespace, base, table: LandmarkTable, workdir: Path):
+def simulated_people(args: argparse.Namespace, base: EmotionModel, table: LandmarkTable, workdir: Path):
     """The base to fine-tune, the unseen rows, the people to simulate with their expressions, and a description."""
     if not args.leave_out:
         unseen, where = unseen_part(base, table, args.table)
-        return base, unseen, pick_people(unseen, ordered(base.labels), max(args.k), args.min_test, args.people), where
-    people = pick_people(table, ordered(base.labels), max(args.k), args.min_test, args.people)
+        return base, unseen, pick_people(unseen, ordered(base.classes_), max(args.k), args.min_test, args.people), where
+    people = pick_people(table, ordered(base.classes_), max(args.k), args.min_test, args.people)
     names = [name for name, _ in people]
     print(f"training a base model like {args.base} without {', '.join(names)} ...")
     base, test = train_without(base, table, names, workdir)
-    people = [(name, [e for e in expressions if e in base.labels]) for name, expressions in people]
+    people = [(name, [e for e in expressions if e in base.classes_]) for name, expressions in people]
     unseen = LandmarkTable.concatenate([table.subset(np.flatnonzero(np.isin(table.groups, names))), test])
-    unseen = unseen.subset(np.flatnonzero(np.isin(unseen.labels, base.labels)))
+    unseen = unseen.subset(np.flatnonzero(np.isin(unseen.labels, base.classes_)))
     where = f"people left out of training plus the new base's test split ({len(test)} photos)"
     return base, unseen, [(name, e) for name, e in people if len(e) >= 2], where
 
@@ -173,9 +179,9 @@ def main() -> None:
                    help="train a new base without the simulated people (see above) instead of using "
                         "--base's test split")
     args = p.parse_args()
-    base = load_bundle(args.base)
+    base = EmotionModel.load(args.base)
     table = load_table(args.table)
-    table = table.subset(np.flatnonzero(np.isin(table.labels, base.labels)))
+    table = table.subset(np.flatnonzero(np.isin(table.labels, base.classes_)))
     settings = FineTuneSettings(freeze=args.freeze, learning_rate=args.lr, replay_weight=args.replay_weight)
     if args.timing:
         time_fine_tuning(base, table, settings)
@@ -183,7 +189,7 @@ def main() -> None:
         base, unseen, people, where = simulated_people(args, base, table, Path(workdir))
         if not people:
             sys.exit(f"error: nobody in {where} has {max(args.k) + args.min_test}+ photos of two expressions")
-        print(f"base ({', '.join(base.labels)}); people from {where}:\n  "
+        print(f"base ({', '.join(base.classes_)}); people from {where}:\n  "
               + "; ".join(f"{g} ({', '.join(e)})" for g, e in people))
         rows = []
         for person, expressions in people:

@@ -29,7 +29,7 @@ from landmark_emotion.detect import LandmarkerError
 from landmark_emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
 from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
-from landmark_emotion.outputs import OutputError, check_outputs, check_writable
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable, refuse_existing
 from landmark_emotion.table import TableError, save_table
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "datasets" / "affectnet_landmarks.npz"
@@ -83,8 +83,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     out = args.out
     if out.suffix != ".npz":
         raise DatasetError(f"--out must end in .npz, got {out}")
-    if out.exists() and not args.force:
-        raise DatasetError(f"{out} exists; pass --force to replace it")
+    refuse_existing(out, args.force, DatasetError, flag=None)
     if args.backend == "loky" and args.workers > MAX_LOCAL_WORKERS:
         raise DatasetError(f"--workers must be from 1 to {MAX_LOCAL_WORKERS} with --backend loky (two per core of "
                            f"this machine), got {args.workers}; dask or ray can run more on a cluster")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +33,17 @@ if __name__ == "__main__":
 from landmark_emotion.cli import (fail, float_range, int_range, interrupted_code, layer_sizes, learning_rate, number_list,
                          run_command,
                          seed)
-from landmark_emotion.evaluation import EvaluationError, confusion_figure, curves_figure, evaluate_predictor, format_report
-from landmark_emotion.export import TFLITE_FILE, ExportError, to_tflite
+from landmark_emotion.bundle_write import add_references
+from landmark_emotion.evaluation import EvaluationError, format_report
+from landmark_emotion.export import ExportError
 from landmark_emotion.features import FEATURE_SETS
-from landmark_emotion.model_bundle import BundleError, add_references, load_bundle, save_bundle
-from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder
+from landmark_emotion.model import EmotionModel
+from landmark_emotion.model_bundle import BundleError, load_bundle
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
 from landmark_emotion.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
 from landmark_emotion.training import (
-    DEFAULT_COMPONENTS, MIN_CLASS_COUNT, Recipe, TrainingError, TrainResult, default_feature_set, has_dataset_splits,
-    population_neutral, replay_sample, select_classes, train,
+    DEFAULT_COMPONENTS, MIN_CLASS_COUNT, REPLAY_PER_CLASS, Recipe, TrainingError, default_feature_set,
+    has_dataset_splits, population_neutral, select_classes,
 )
 
 DEFAULTS = Recipe()
@@ -90,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="(default: %(default)s)")
     p.add_argument("--test-fraction", type=float_range(0, 0.9, high_open=True), default=0.15,
                    help="held out for the reported scores; 0 = report validation scores (default: %(default)s)")
-    p.add_argument("--replay-per-class", type=int_range(0, 10**6), default=100,
+    p.add_argument("--replay-per-class", type=int_range(0, 10**6), default=REPLAY_PER_CLASS,
                    help="training samples per class kept in the bundle for fine-tuning (default: %(default)s)")
     p.add_argument("--export", choices=["tflite"], help="also write model.tflite (checked against Keras)")
     p.add_argument("--add-neutral", action="store_true",
@@ -114,53 +115,10 @@ def load_tables(paths: list[Path]) -> LandmarkTable:
     return table
 
 
-def save_result(result: TrainResult, args: argparse.Namespace, recipe: Recipe, skipped: dict[str, int]) -> Path:
-    """Score the model on the held-out people, print the scores, and write the bundle with figures."""
-    predictor = result.predictor()
-    split = result.split
-    held_out = "test" if len(split.test) else "validation"
-    test = result.table.subset(split.test if len(split.test) else split.val)
-    metrics = evaluate_predictor(predictor, test)
-    validation = evaluate_predictor(predictor, result.table.subset(split.val))
-    people = ("the dataset's own split" if split.dataset else
-              "person-disjoint" if split.group_disjoint else "random (the table has no groups)")
-    print(f"{held_out} split ({people}):\n{format_report(metrics)}")
-    metrics.update({
-        "evaluated_on": f"{held_out} split, {people}",
-        "validation": {key: validation[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "n")},
-        "split": split.sizes(),
-        "dropped_classes": result.dropped,
-        "epochs_run": len(result.fit.history.get("loss", [])),
-        "best_epoch": result.fit.best_epoch,
-        "train_seconds": round(result.fit.seconds, 1),
-        "interrupted": result.fit.interrupted,
-        "skipped_rows": skipped,
-    })
-    files = {}
-    if args.export == "tflite":
-        check = result.preprocess.transform(test.features(result.feature_set)[:256])
-        files[TFLITE_FILE], metrics["tflite_max_difference"] = to_tflite(result.model, check)
-        print(f"TFLite export matches Keras within {metrics['tflite_max_difference']:.1g}")
-    info = {
-        "kind": "base",
-        "train_args": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                       "data": [str(path) for path in args.data], "recipe": asdict(recipe)},
-        "train_counts": result.table.subset(split.train).counts(),
-        "landmarker": result.table.meta.get("landmarker"),  # None: trained on both, reads either
-        "training_data": {"name": args.data_name or "unknown",
-                          "source": args.data_source or result.table.meta.get("data_sources", []),
-                          "licence": args.data_licence},
-    }
-    figures = {"confusion.png": confusion_figure(metrics, f"{held_out} split ({people})"),
-               "curves.png": curves_figure(result.fit.history, result.fit.best_epoch)}
-    replay = replay_sample(result.table.subset(split.train), args.replay_per_class, args.seed)
-    pre = result.preprocess
-    references = population_neutral(result.table.subset(split.train), result.feature_set)
-    if references is None:
-        print("warning: no neutral faces in the training split: the model cannot be calibrated")
-    return save_bundle(args.out, result.model, pre.mean, pre.scale, result.labels, info, metrics,
-                       replay=replay if len(replay) else None, force=args.force, figures=figures, files=files,
-                       components=pre.components, feature_set=result.feature_set, references=references)
+def train_args(args: argparse.Namespace) -> dict:
+    """The command's arguments as bundle.json records them."""
+    return {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "data": [str(path) for path in args.data]}
 
 
 def add_neutral(args: argparse.Namespace) -> int:
@@ -184,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.add_neutral:
         return add_neutral(args)
     try:
-        if args.out.exists() and not args.force:
-            raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")
+        refuse_existing(args.out, args.force, BundleError)
         check_outputs({"--data": args.data}, {"--out": args.out})
         check_writable_folder(args.out)
         recipe = Recipe(args.hidden, args.dropout, args.lr, args.l2, args.noise, args.batch_size, args.epochs,
@@ -198,18 +155,27 @@ def main(argv: list[str] | None = None) -> int:
                   "know them: " + ", ".join(f"{label} ({n})" for label, n in dropped.items()))
         feature_set = args.features or default_feature_set(table)
         print(f"features: {feature_set}")
-        result = train(table, recipe, min_class_count=args.min_class_count, val_fraction=args.val_fraction,
-                       test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
-                       feature_set=feature_set)
-        fit = result.fit
+        model = EmotionModel.fit(table, recipe, min_class_count=args.min_class_count, val_fraction=args.val_fraction,
+                                 test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
+                                 feature_set=feature_set, replay_per_class=args.replay_per_class,
+                                 tflite=args.export == "tflite", train_args=train_args(args),
+                                 training_data={"name": args.data_name, "source": args.data_source,
+                                                "licence": args.data_licence})
+        fit = model.training.fit
         print(f"trained {len(fit.history.get('loss', []))} epochs in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
               + (" (interrupted: the best epoch so far is kept)" if fit.interrupted else ""))
-        bundle = save_result(result, args, recipe, table.skipped)
+        held_out, _, people = model.training.split.scored()
+        print(f"{held_out} split ({people}):\n{format_report(model.metrics)}")
+        if "tflite_max_difference" in model.metrics:
+            print(f"TFLite export matches Keras within {model.metrics['tflite_max_difference']:.1g}")
+        for warning in model.warnings:
+            print(f"warning: {warning}")
+        bundle = model.save(args.out, force=args.force)
     except (BundleError, TableError, TrainingError, EvaluationError, ExportError, OutputError, OSError,
             KeyboardInterrupt) as exc:
         return fail(exc)
     print(f"wrote {bundle}")
-    return interrupted_code() if result.fit.interrupted else 0
+    return interrupted_code() if model.training.fit.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -25,11 +25,10 @@ if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
 from landmark_emotion.cli import fail, float_range, int_range, interrupted_code, learning_rate, run_command, seed
-from landmark_emotion.model_bundle import BundleError, load_bundle, save_bundle
-from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder
-from landmark_emotion.personal import (
-    FineTuneError, FineTuneSettings, PersonalDataError, check_features, check_labels, fine_tune, load_sessions,
-)
+from landmark_emotion.model import EmotionModel
+from landmark_emotion.model_bundle import BundleError
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
+from landmark_emotion.personal import MIN_SAMPLES, FineTuneError, FineTuneSettings, PersonalDataError, load_sessions
 from landmark_emotion.table import describe_skipped
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="fraction of each label's samples held out (default: %(default)s)")
     p.add_argument("--replay-weight", type=float_range(0, 1000), default=DEFAULTS.replay_weight,
                    help="weight of the base replay data relative to yours; 0 turns it off (default: %(default)s)")
-    p.add_argument("--min-samples", type=int_range(1, 10**6), default=5,
+    p.add_argument("--min-samples", type=int_range(1, 10**6), default=MIN_SAMPLES,
                    help="refuse labels with fewer samples; 1 is a valid, if weak, recording (default: %(default)s)")
     p.add_argument("--fixed-epochs", type=int_range(1, 10**6), default=DEFAULTS.fixed_epochs,
                    help="epochs trained when too few samples per label can be held out to judge them "
@@ -73,12 +72,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        if args.out.exists() and not args.force:
-            raise BundleError(f"{args.out} exists; pass --force to replace it, or choose another --out")
+        refuse_existing(args.out, args.force, BundleError)
         check_outputs({"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out},
                       whole=["--base", "--data-dir"])
         check_writable_folder(args.out)
-        base = load_bundle(args.base)
+        base = EmotionModel.load(args.base)
         data = load_sessions(args.data_dir)
         for path, reason in data.skipped:
             print(f"skipped {path.name}: {reason}")
@@ -87,33 +85,22 @@ def main(argv: list[str] | None = None) -> int:
         counts = data.table.counts()
         print(f"{len(data.table)} samples from {len(data.files)} session(s) in {args.data_dir}: "
               + ", ".join(f"{label} {n}" for label, n in counts.items()))
-        check_labels(counts, base.labels, args.min_samples)
-        check_features(data, base.feature_set)
         settings = FineTuneSettings(args.freeze, args.lr, args.epochs, args.patience, DEFAULTS.batch_size,
                                     args.heldout, args.replay_weight, not args.no_mirror, args.seed,
                                     fixed_epochs=args.fixed_epochs, calibrate=not args.no_calibrate)
-        result = fine_tune(base, data.table, settings, progress=not args.no_progress)
-        for warning in result.warnings:
+        model = base.fine_tune(data, settings, min_samples=args.min_samples, progress=not args.no_progress,
+                               train_args=vars(args))
+        for warning in model.warnings:
             print(f"warning: {warning}")
-        metrics = result.metrics
+        metrics = model.metrics
         if metrics["calibrated"]:
-            print(f"calibrated to your neutral face ({result.references.person_n} samples)")
+            print(f"calibrated to your neutral face ({model.references.person_n} samples)")
         judged = (f"held-out personal accuracy ({metrics['heldout_n']} samples): base "
                   f"{metrics['heldout_accuracy_base']:.1%} -> fine-tuned {metrics['heldout_accuracy']:.1%}, "
                   if metrics["heldout_n"] else "nothing held out, ")
         print(f"{judged}{metrics['epochs_run']} epochs, kept {metrics['best_epoch']}, frozen: "
-              f"{', '.join(result.frozen) or 'none'}, {metrics['seconds']:.1f} s")
-        info = {
-            "kind": "personal",
-            "base": str(args.base),
-            "train_args": vars(args),
-            "sessions": [p.name for p in data.files],
-            "skipped_sessions": [{"file": p.name, "reason": r} for p, r in data.skipped],
-            "frozen_layers": result.frozen,
-        }
-        out = save_bundle(args.out, result.model, base.scaler_mean, base.scaler_scale, base.labels, info,
-                          metrics, replay=base.replay_table(), force=args.force, components=base.components,
-                          feature_set=base.feature_set, references=result.references)
+              f"{', '.join(model.info['frozen_layers']) or 'none'}, {metrics['seconds']:.1f} s")
+        out = model.save(args.out, force=args.force)
     except (BundleError, PersonalDataError, FineTuneError, OutputError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
     if metrics["interrupted"]:

@@ -101,7 +101,7 @@ def test_table_keeps_descriptors_and_mirrors_them(tmp_path, astronaut_faces, ref
 
 
 def test_hybrid_bundle_refuses_a_table_without_descriptors_in_one_line(tmp_path, astronaut_faces):
-    from landmark_emotion.model_bundle import save_bundle
+    from landmark_emotion.bundle_write import save_bundle
     import keras
 
     n = FEATURE_SETS[HYBRID][1]

@@ -18,7 +18,8 @@ from landmark_emotion.calibration import (
 from landmark_emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
 from landmark_emotion.detect import Faces
 from landmark_emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
-from landmark_emotion.model_bundle import BundleError, add_to_bundle, load_bundle, save_bundle
+from landmark_emotion.bundle_write import add_to_bundle, save_bundle
+from landmark_emotion.model_bundle import BundleError, load_bundle
 from landmark_emotion.reading import EmotionReader
 from landmark_emotion.recording import neutral_first
 from landmark_emotion.table import LandmarkTable, save_table

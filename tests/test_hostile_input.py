@@ -19,7 +19,8 @@ import train_model
 import train_personal
 from demo_data import scene, write_video
 from landmark_emotion.features import N_FEATURES
-from landmark_emotion.model_bundle import load_bundle, save_bundle
+from landmark_emotion.bundle_write import save_bundle
+from landmark_emotion.model_bundle import load_bundle
 from landmark_emotion.personal import load_sessions
 from landmark_emotion.table import LandmarkTable, TableError, describe_skipped, load_table, save_table
 from synthetic_faces import make_table

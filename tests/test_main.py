@@ -25,7 +25,7 @@ def tiny_bundle(tmp_path_factory) -> Path:
     import keras
 
     from landmark_emotion.features import N_FEATURES
-    from landmark_emotion.model_bundle import save_bundle
+    from landmark_emotion.bundle_write import save_bundle
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
@@ -93,7 +93,7 @@ def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
 
     from landmark_emotion.calibration import References
     from landmark_emotion.features import FEATURE_VERSION, N_FEATURES
-    from landmark_emotion.model_bundle import save_bundle
+    from landmark_emotion.bundle_write import save_bundle
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
@@ -130,7 +130,7 @@ def test_a_bundle_with_a_reference_of_other_features_is_one_clear_line(calibrate
 
     from landmark_emotion.calibration import REFERENCE_FILE, References
 
-    from landmark_emotion.model_bundle import add_to_bundle
+    from landmark_emotion.bundle_write import add_to_bundle
 
     bad = tmp_path / "bad"
     shutil.copytree(calibrated_bundles["base"], bad)

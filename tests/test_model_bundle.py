@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from landmark_emotion.features import N_FEATURES
-from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle, save_bundle
+from landmark_emotion.bundle_write import save_bundle
+from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,9 +141,9 @@ def test_bad_bundle_is_refused_with_a_clear_message(bundle, damage, message):
 
 def reseal(bundle: Path, **changes) -> None:
     """Change bundle.json and write valid checksums again: what a careful tamperer (or an old version) would do."""
-    from landmark_emotion.model_bundle import _write_info
+    from landmark_emotion.model_bundle import write_info
 
-    _write_info(bundle, {**json.loads((bundle / "bundle.json").read_text()), **changes})
+    write_info(bundle, {**json.loads((bundle / "bundle.json").read_text()), **changes})
 
 
 def rewrite_npz(path: Path, **arrays) -> None:
@@ -211,7 +212,7 @@ def test_badly_typed_fields_are_refused_at_load(bundle, change, message):
 def test_files_added_through_add_to_bundle_are_covered(bundle):
     import io
 
-    from landmark_emotion.model_bundle import add_to_bundle
+    from landmark_emotion.bundle_write import add_to_bundle
 
     buffer = io.BytesIO()
     np.savez(buffer, temperature=np.array([1.5]))

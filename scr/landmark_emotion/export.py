@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .model_bundle import TOLERANCE
+from .inference import TOLERANCE
 
 TFLITE_FILE = "model.tflite"
 

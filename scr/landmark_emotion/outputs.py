@@ -80,6 +80,15 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object], w
                 raise OutputError(f"{flag} {out} and {other_flag} {other} are the same place; give each its own")
 
 
+def refuse_existing(path: str | os.PathLike, force: bool, error: type[Exception] = OutputError,
+                    flag: str | None = "--out") -> None:
+    """Refuse an output that exists unless ``force``: nothing is replaced without being asked (raises ``error``,
+    naming ``flag`` as the way to choose another place)."""
+    if Path(path).exists() and not force:
+        other = f", or choose another {flag}" if flag else ""
+        raise error(f"{path} exists; pass --force to replace it{other}")
+
+
 def check_writable(path: str | os.PathLike, into: bool = False) -> None:
     """Make sure ``path`` can be written (``into``: files can be created inside the folder ``path``).
 

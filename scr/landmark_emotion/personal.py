@@ -28,18 +28,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from .calibration import NEUTRAL, References, calibrate, neutral_mean
 from .features import LANDMARKS
 from .labels import ordered
 from .table import LandmarkTable, TableError, load_table, merge_tables
-from .training import training_features
+from .training import check_settings, fit_loop, training_features
 
 if TYPE_CHECKING:
-    from .model_bundle import ModelBundle
+    from .model import EmotionModel
 
 RECORD_HINT = "record some with: python scr/record_dataset.py --label LABEL"
+MIN_SAMPLES = 5
+"""Fewer samples of a label are refused by default; 1 is a valid, if weak, recording (``--min-samples 1``)."""
 
 
 class PersonalDataError(ValueError):
@@ -116,6 +117,9 @@ def check_features(data: PersonalData, feature_set: str) -> None:
             f"the base model reads {feature_set}, but session(s) {', '.join(p.name for p in data.landmarks_only)} "
             "hold landmarks only; record them again without --features landmarks, or fine-tune a landmarks-only "
             "base model")
+    if data.table.descriptors is None:
+        raise PersonalDataError(f"the base model reads {feature_set}, but the personal table holds landmarks only "
+                                "(no appearance descriptors); fine-tune a landmarks-only base model")
 
 
 def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +138,7 @@ def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.n
     return np.concatenate(train), np.concatenate(heldout)
 
 
-def personal_references(base: "ModelBundle", table: LandmarkTable) -> tuple[References, np.ndarray] | None:
+def personal_references(base: "EmotionModel", table: LandmarkTable) -> tuple[References, np.ndarray] | None:
     """The user's neutral reference (the mean of their neutral samples) added to the base's references, and
     the same for their mirror images; None when the user recorded no neutral or the base cannot calibrate."""
     neutral = table.subset(np.flatnonzero(table.labels == NEUTRAL))
@@ -145,7 +149,7 @@ def personal_references(base: "ModelBundle", table: LandmarkTable) -> tuple[Refe
     return base.references.with_person(own, len(neutral)), mirrored
 
 
-def _inputs(bundle: "ModelBundle", table: LandmarkTable, with_mirror: bool = False,
+def _inputs(bundle: "EmotionModel", table: LandmarkTable, with_mirror: bool = False,
             references: tuple[References, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs (calibrated if ``references`` are given, then through the bundle's preprocessing) and
     one-hot targets of a table, mirror images added if asked (calibrated by the mirrored neutral)."""
@@ -208,18 +212,14 @@ class FineTuneSettings:
     calibrate: bool = True
 
     def __post_init__(self) -> None:
-        problems = [
-            text for bad, text in [
-                (self.learning_rate <= 0, "the learning rate must be positive"),
-                (min(self.epochs, self.batch_size, self.fixed_epochs) < 1,
-                 "epochs, fixed epochs and batch size must be at least 1"),
-                (self.patience < 0, "patience cannot be negative"),
-                (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
-                (self.replay_weight < 0, "the replay weight cannot be negative"),
-            ] if bad
-        ]
-        if problems:
-            raise FineTuneError("; ".join(problems))
+        check_settings(FineTuneError, [
+            (self.learning_rate <= 0, "the learning rate must be positive"),
+            (min(self.epochs, self.batch_size, self.fixed_epochs) < 1,
+             "epochs, fixed epochs and batch size must be at least 1"),
+            (self.patience < 0, "patience cannot be negative"),
+            (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
+            (self.replay_weight < 0, "the replay weight cannot be negative"),
+        ])
 
 
 @dataclass
@@ -234,7 +234,7 @@ class FineTuneResult:
     references: References | None = None
 
 
-def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSettings,
+def fine_tune(base: "EmotionModel", personal: LandmarkTable, settings: FineTuneSettings,
               progress: bool = True) -> FineTuneResult:
     """Fine-tune a copy of ``base``'s network on ``personal``; the base bundle on disk is not touched.
 
@@ -247,8 +247,6 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     samples' total, whatever their sizes.
     """
     import keras
-
-    from .callbacks import BestEpoch, EpochBar
 
     keras.utils.set_random_seed(settings.seed)
     started = time.perf_counter()
@@ -284,22 +282,12 @@ def fine_tune(base: "ModelBundle", personal: LandmarkTable, settings: FineTuneSe
     trainable_before = [layer.trainable for layer in model.layers]
     frozen = freeze_layers(model, settings.freeze)
     base_accuracy = accuracy(model, x_val, y_val) if judged else None
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy",
-                  weighted_metrics=["accuracy"])
-    best = BestEpoch(settings.patience if judged else settings.fixed_epochs)
-    if judged:
-        # the base network is "epoch 0": fine-tuning is kept only if it beats the base on the held-out loss
-        best.best_loss = float(model.evaluate(x_val, y_val, verbose=0)[0])
-        best.weights = model.get_weights()
-    epochs = settings.epochs if judged else settings.fixed_epochs
-    interrupted: KeyboardInterrupt | None = None
-    with tqdm(total=epochs, unit="epoch", desc="fine-tuning", disable=not progress) as bar:
-        try:
-            model.fit(x_train, y_train, sample_weight=weights, validation_data=(x_val, y_val) if judged else None,
-                      epochs=epochs, batch_size=settings.batch_size, shuffle=True, verbose=0,
-                      callbacks=[best, EpochBar(bar)])
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through landmark_emotion.cli
-            interrupted = exc
+    best, interrupted = fit_loop(
+        model, x_train, y_train, weights, (x_val, y_val) if judged else None, loss="categorical_crossentropy",
+        learning_rate=settings.learning_rate, epochs=settings.epochs if judged else settings.fixed_epochs,
+        batch_size=settings.batch_size, patience=settings.patience if judged else settings.fixed_epochs,
+        desc="fine-tuning", progress=progress,
+        start_is_epoch_0=judged)  # fine-tuning is kept only if it beats the base on the held-out loss
     epochs_run = len(best.history.get("loss", []))
     if judged:
         if interrupted is not None and best.best_epoch == 0:

@@ -52,6 +52,12 @@ class Preprocess:
         z = (np.asarray(x, np.float32) - self._mean32) * self._inv_scale32
         return z if self.components is None else z @ self.components
 
+    def typical_features(self, n: int = 16, seed: int = 0) -> np.ndarray:
+        """(n, n_features) float32 random feature vectors at the scale of the training data: what checks of a
+        network (finite outputs, NumPy against Keras) feed it."""
+        normal = np.random.default_rng(seed).normal(size=(n, self.n_features))
+        return (self.mean + self.scale * normal).astype(np.float32)
+
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``scaler.npz`` holds."""
         arrays = {"mean": self.mean, "scale": self.scale}

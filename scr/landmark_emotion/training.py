@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,7 +64,7 @@ class Recipe:
     () = the feature set's default, :data:`DEFAULT_COMPONENTS`."""
 
     def __post_init__(self) -> None:
-        problems = [text for bad, text in [
+        check_settings(TrainingError, [
             (not self.hidden or min(self.hidden) < 1, "hidden layer sizes must be positive"),
             (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (self.learning_rate <= 0, "the learning rate must be positive"),
@@ -72,9 +73,15 @@ class Recipe:
             (self.patience < 1, "patience must be at least 1"),
             (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
             (any(k < 0 for k in self.components), "PCA component counts cannot be negative"),
-        ] if bad]
-        if problems:
-            raise TrainingError("; ".join(problems))
+        ])
+
+
+def check_settings(error: type[Exception], checks: Iterable[tuple[bool, str]]) -> None:
+    """Raise ``error`` naming every problem at once (``(bad, what is wrong)`` pairs): one run of the command
+    shows all that must change, not one after another."""
+    problems = [text for bad, text in checks if bad]
+    if problems:
+        raise error("; ".join(problems))
 
 
 @dataclass
@@ -90,6 +97,13 @@ class Split:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    def scored(self) -> tuple[str, np.ndarray, str]:
+        """Where the reported scores come from: ``test`` (else ``validation``), its rows, and how people were
+        split (e.g. ``person-disjoint``)."""
+        people = ("the dataset's own split" if self.dataset else
+                  "person-disjoint" if self.group_disjoint else "random (the table has no groups)")
+        return ("test", self.test, people) if len(self.test) else ("validation", self.val, people)
 
 
 def select_classes(table: LandmarkTable, min_count: int) -> tuple[LandmarkTable, dict[str, int]]:
@@ -210,30 +224,51 @@ def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
     """
     import keras
 
-    from .callbacks import BestEpoch, EpochBar
-
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
     weights = class_weights(y_train, n_classes, recipe.class_weight_power)
     model = build_mlp(x_train.shape[1], n_classes, recipe)
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss="sparse_categorical_crossentropy",
-                  weighted_metrics=["accuracy"])
-    best = BestEpoch(recipe.patience)
-    interrupted: KeyboardInterrupt | None = None
-    with tqdm(total=recipe.epochs, unit="epoch", desc="training", disable=not progress) as bar:
-        try:
-            model.fit(x_train, y_train, sample_weight=weights[y_train].astype(np.float32),
-                      validation_data=(x_val, y_val, weights[y_val].astype(np.float32)),
-                      epochs=recipe.epochs, batch_size=recipe.batch_size, shuffle=True, verbose=0,
-                      callbacks=[best, EpochBar(bar)])
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through landmark_emotion.cli
-            interrupted = exc
+    best, interrupted = fit_loop(
+        model, x_train, y_train, weights[y_train].astype(np.float32),
+        (x_val, y_val, weights[y_val].astype(np.float32)), loss="sparse_categorical_crossentropy",
+        learning_rate=recipe.learning_rate, epochs=recipe.epochs, batch_size=recipe.batch_size,
+        patience=recipe.patience, desc="training", progress=progress)
     if best.weights is None:
         if interrupted is not None:
             raise interrupted  # stopped before the first epoch ended: nothing to keep
         raise TrainingError("no epoch reached a finite validation loss; nothing to keep")
     model.set_weights(best.weights)
     return Fit(model, best.history, best.best_epoch, interrupted is not None, time.perf_counter() - started)
+
+
+def fit_loop(model, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, validation: tuple | None, *, loss: str,
+             learning_rate: float, epochs: int, batch_size: int, patience: int, desc: str, progress: bool,
+             start_is_epoch_0: bool = False):
+    """The one Keras fit of base and personal training: Adam on ``loss``, early stopping on the validation loss
+    that keeps the best weights as it goes, a progress bar, and Ctrl-C that stops it early.
+
+    Returns the :class:`~landmark_emotion.callbacks.BestEpoch` record (best weights, epoch and history) and the
+    ``KeyboardInterrupt`` that stopped it, if one did (SIGTERM/SIGHUP become one through
+    :mod:`landmark_emotion.cli`): the caller decides whether what was reached is worth keeping.
+    ``start_is_epoch_0`` counts the starting network as epoch 0, to be kept unless an epoch beats it.
+    """
+    import keras
+
+    from .callbacks import BestEpoch, EpochBar
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, weighted_metrics=["accuracy"])
+    best = BestEpoch(patience)
+    if start_is_epoch_0:
+        best.best_loss = float(model.evaluate(*validation, verbose=0)[0])
+        best.weights = model.get_weights()
+    interrupted: KeyboardInterrupt | None = None
+    with tqdm(total=epochs, unit="epoch", desc=desc, disable=not progress) as bar:
+        try:
+            model.fit(x, y, sample_weight=sample_weight, validation_data=validation, epochs=epochs,
+                      batch_size=batch_size, shuffle=True, verbose=0, callbacks=[best, EpochBar(bar)])
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    return best, interrupted
 
 
 def training_features(table: LandmarkTable, with_mirror: bool,
@@ -267,7 +302,7 @@ class TrainResult:
 
     def predictor(self):
         """The NumPy predictor of the trained network (as a bundle of it would give)."""
-        from .model_bundle import predictor_from_keras
+        from .inference import predictor_from_keras
 
         pre = self.preprocess
         return predictor_from_keras(self.model, self.labels, pre.mean, pre.scale, pre.components, self.feature_set)
@@ -317,7 +352,11 @@ def population_neutral(table: LandmarkTable, feature_set: str = LANDMARKS) -> Re
     return References(neutral_mean(features), FEATURE_SETS[feature_set][0], len(neutral))
 
 
-def replay_sample(table: LandmarkTable, per_class: int, seed: int = 0) -> LandmarkTable:
+REPLAY_PER_CLASS = 100
+"""Training samples per class a base bundle keeps (``replay.npz``) for fine-tuning without forgetting."""
+
+
+def replay_sample(table: LandmarkTable, per_class: int = REPLAY_PER_CLASS, seed: int = 0) -> LandmarkTable:
     """Up to ``per_class`` random samples of each class: the forgetting guard stored for fine-tuning."""
     rng = np.random.default_rng(seed)
     picks = [rng.permutation(np.flatnonzero(table.labels == label))[:per_class] for label in ordered(table.counts())]
