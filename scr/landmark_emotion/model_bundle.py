@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import REFERENCE_FILE, CalibrationError, References, load_references
+from .errors import LandmarkEmotionError
 from .features import FEATURE_SETS, LANDMARKS
 from .labels import UnknownLabelError, canonical_labels
 from .outputs import recover, recover_all, replace_folder, temporary_folder, write_file
@@ -60,7 +61,7 @@ TOLERANCE = 1e-4
 TRAIN_HINT = "python scr/train_model.py --data TABLE.npz --out DIR"
 
 
-class BundleError(ValueError):
+class BundleError(LandmarkEmotionError, ValueError):
     """A bundle that is missing, incomplete, corrupt, of another feature version, or in the way of a new one."""
 
 

@@ -22,11 +22,13 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from .errors import LandmarkEmotionError
+
 OLD_SUFFIX = ".old"
 TMP_SUFFIX = ".tmp"
 
 
-class OutputError(ValueError):
+class OutputError(LandmarkEmotionError, ValueError):
     """An output that would overwrite an input, or that cannot be written."""
 
 

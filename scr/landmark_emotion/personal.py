@@ -31,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .calibration import NEUTRAL, References, calibrate, neutral_mean
+from .errors import LandmarkEmotionError
 from .features import LANDMARKS
 from .labels import ordered
 from .table import LandmarkTable, TableError, load_table, merge_tables
@@ -42,11 +43,11 @@ if TYPE_CHECKING:
 RECORD_HINT = "record some with: python scr/record_dataset.py --label LABEL"
 
 
-class PersonalDataError(ValueError):
+class PersonalDataError(LandmarkEmotionError, ValueError):
     """Personal sessions that cannot be used: none, unreadable, too few, or labels the base model lacks."""
 
 
-class FineTuneError(ValueError):
+class FineTuneError(LandmarkEmotionError, ValueError):
     """Fine-tuning settings that do not fit the base model (e.g. freezing every layer)."""
 
 
