@@ -51,7 +51,7 @@ def sample_image() -> Path:
     return SAMPLE_IMAGE
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Face:
     """One face and its emotion.
 
@@ -189,7 +189,10 @@ class Reader:
         return list(self.model.labels)
 
     def read(self, image: Image, *, rgb: bool = False) -> list[Face]:
-        """The faces in one photo (see :data:`Image`), in MediaPipe's order; a photo without a face gives ``[]``."""
+        """The faces in one photo, in MediaPipe's order; a photo without a face gives ``[]``.
+
+        ``image`` is a uint8 array in BGR order (RGB with ``rgb=True``) or an image file's path (see :data:`Image`).
+        """
         return [_face(r, self.labels, tracked=False) for r in self._photo_reader()(_as_bgr(image, rgb))]
 
     def stream(self, source: str | int | os.PathLike | Iterable[np.ndarray], *, rgb: bool = False) -> Stream:
@@ -200,9 +203,9 @@ class Reader:
         self._streams.add(stream)
         return stream
 
-    def set_neutral(self, images: Image | Iterable[Image], *, rgb: bool = False) -> None:
-        """Read faces relative to this neutral face from now on: the largest face of ``images`` (one or several
-        photos of the same person at rest; their mean is the reference).
+    def set_neutral(self, images: Image | list[Image] | tuple[Image, ...], *, rgb: bool = False) -> None:
+        """Read faces relative to this neutral face from now on: the largest face of ``images`` (a photo, or a
+        list of photos of the same person at rest; their mean is the reference).
 
         Calibration moves that person's features so their neutral lands on everyone's:
         it helps most for a face the model reads as sad or angry at rest. It applies to
@@ -295,7 +298,7 @@ class Stream:
 
     Faces keep their ``track`` id while they stay in view, and each track's
     probabilities are smoothed over its recent frames (a folder of photos is read as
-    unrelated photos: no tracking or smoothing across them). A stream can be iterated
+    unrelated photos: no tracking (``track`` is None) or smoothing across them). A stream can be iterated
     once; it closes its source and graph when the frames end, on :meth:`close`, when its
     ``with`` block or its reader closes.
     """
@@ -321,6 +324,7 @@ class Stream:
             self.close()
             raise
         self._reader = reader._pipeline(self._mesh)
+        self._tracked = mode is Mode.VIDEO
 
     def __iter__(self) -> Iterator[FrameFaces]:
         frames, self._frames = self._frames, None
@@ -328,7 +332,7 @@ class Stream:
             raise LandmarkEmotionError("this stream is closed or was already read; open a new one")
         try:
             for index, t, image in frames:
-                faces = [_face(r, self.labels, tracked=True) for r in self._reader(image)]
+                faces = [_face(r, self.labels, self._tracked) for r in self._reader(image)]
                 yield FrameFaces(index, t, image, faces)
         finally:
             self.close()
