@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import LandmarkEmotionError
+
 NEUTRAL = "neutral"
 REFERENCE_FILE = "neutral.npz"
 CAPTURE_FRAMES = 30
@@ -34,7 +36,7 @@ AUTO_WINDOW = 900.0
 """In ``auto`` mode the running mean forgets frames older than about this many (~30 s at 30 fps)."""
 
 
-class CalibrationError(ValueError):
+class CalibrationError(LandmarkEmotionError, ValueError):
     """A reference that cannot be used: another feature version or length, none to calibrate with, no face."""
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import LandmarkEmotionError
 from .frames import IMAGE_SUFFIXES, list_images
 from .labels import ALIASES, CANONICAL_LABELS, UnknownLabelError, canonical_label
 
@@ -18,7 +19,7 @@ AFFECTNET_HANDLE = "mstjebashazida/affectnet"
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation"})
 
 
-class DatasetError(ValueError):
+class DatasetError(LandmarkEmotionError, ValueError):
     """A data source that cannot be read as a labelled image set."""
 
 

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from .calibration import CalibrationError
 from .cli import raise_if_interrupted
 from .clipboard import Clipboard
+from .errors import LandmarkEmotionError
 from .frames import FrameSource, SourceError, open_source
 from .overlay import annotate
 from .pipelining import ahead
@@ -33,7 +34,7 @@ HELP = "q quit  e bars  m mesh  s copy emoji  n neutral face"
 STATUS_SECONDS = 3.0
 
 
-class DemoError(RuntimeError):
+class DemoError(LandmarkEmotionError, RuntimeError):
     """An output that cannot be written, or a source that cannot be used."""
 
 

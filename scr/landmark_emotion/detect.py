@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from .cli import raise_if_interrupted
+from .errors import LandmarkEmotionError
 from .frames import ImageFolderSource
 
 N_LANDMARKS = 468
@@ -106,7 +107,7 @@ class Graph(Protocol):
 GraphFactory = Callable[[bool, int], Graph]  # (tracking, max_faces) -> a new graph
 
 
-class LandmarkerError(RuntimeError):
+class LandmarkerError(LandmarkEmotionError, RuntimeError):
     """A landmarker that cannot run here (not installed, unknown name, missing model file)."""
 
 

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import LandmarkEmotionError
 from .labels import CANONICAL_LABELS
 from .table import LandmarkTable
 
 
-class EvaluationError(ValueError):
+class EvaluationError(LandmarkEmotionError, ValueError):
     """Nothing to evaluate (an empty table)."""
 
 

@@ -11,12 +11,13 @@ import warnings
 
 import numpy as np
 
+from .errors import LandmarkEmotionError
 from .inference import TOLERANCE
 
 TFLITE_FILE = "model.tflite"
 
 
-class ExportError(RuntimeError):
+class ExportError(LandmarkEmotionError, RuntimeError):
     """The converter failed, or the converted model does not reproduce the Keras one."""
 
 

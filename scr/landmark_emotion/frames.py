@@ -15,10 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import LandmarkEmotionError
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
 
-class SourceError(RuntimeError):
+class SourceError(LandmarkEmotionError, RuntimeError):
     """A source that cannot be opened; the message says what to try instead."""
 
 

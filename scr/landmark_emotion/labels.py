@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .errors import LandmarkEmotionError
+
 CANONICAL_LABELS: tuple[str, ...] = (
     "neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt",
 )
@@ -34,7 +36,7 @@ EMOJI: dict[str, str] = {
 }
 
 
-class UnknownLabelError(ValueError):
+class UnknownLabelError(LandmarkEmotionError, ValueError):
     """A class name that is neither canonical nor a known alias."""
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import REFERENCE_FILE, CalibrationError, References, load_references
+from .errors import LandmarkEmotionError
 from .features import FEATURE_SETS, LANDMARKS
 from .inference import Predictor, Step, check_network, check_outputs_finite, read_forward
 from .inference import predictor_from_keras  # noqa: F401  (the benchmarks import it from here)
@@ -54,7 +55,7 @@ KINDS = ("base", "personal")
 TRAIN_HINT = "python scr/train_model.py --data TABLE.npz --out DIR"
 
 
-class BundleError(ValueError):
+class BundleError(LandmarkEmotionError, ValueError):
     """A bundle that is missing, incomplete, corrupt, of another feature version, or in the way of a new one."""
 
 

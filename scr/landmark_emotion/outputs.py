@@ -22,11 +22,13 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from .errors import LandmarkEmotionError
+
 OLD_SUFFIX = ".old"
 TMP_SUFFIX = ".tmp"
 
 
-class OutputError(ValueError):
+class OutputError(LandmarkEmotionError, ValueError):
     """An output that would overwrite an input, or that cannot be written."""
 
 
@@ -81,12 +83,12 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object], w
 
 
 def refuse_existing(path: str | os.PathLike, force: bool, error: type[Exception] = OutputError,
-                    flag: str | None = "--out") -> None:
+                    flag: str | None = "--out", force_flag: str = "--force") -> None:
     """Refuse an output that exists unless ``force``: nothing is replaced without being asked (raises ``error``,
-    naming ``flag`` as the way to choose another place)."""
+    naming ``force_flag`` as the way to replace it and ``flag`` as the way to choose another place)."""
     if Path(path).exists() and not force:
         other = f", or choose another {flag}" if flag else ""
-        raise error(f"{path} exists; pass --force to replace it{other}")
+        raise error(f"{path} exists; pass {force_flag} to replace it{other}")
 
 
 def check_writable(path: str | os.PathLike, into: bool = False) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .calibration import NEUTRAL, References, calibrate, neutral_mean
+from .errors import LandmarkEmotionError
 from .features import LANDMARKS
 from .labels import ordered
 from .table import LandmarkTable, TableError, load_table, merge_tables
@@ -43,11 +44,11 @@ MIN_SAMPLES = 5
 """Fewer samples of a label are refused by default; 1 is a valid, if weak, recording (``--min-samples 1``)."""
 
 
-class PersonalDataError(ValueError):
+class PersonalDataError(LandmarkEmotionError, ValueError):
     """Personal sessions that cannot be used: none, unreadable, too few, or labels the base model lacks."""
 
 
-class FineTuneError(ValueError):
+class FineTuneError(LandmarkEmotionError, ValueError):
     """Fine-tuning settings that do not fit the base model (e.g. freezing every layer)."""
 
 

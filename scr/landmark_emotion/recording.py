@@ -29,6 +29,7 @@ from .appearance import APPEARANCE_VERSION, N_DESCRIPTOR, describe
 from .cli import held_signals
 from .calibration import NEUTRAL
 from .detect import Faces, FaceMesh, Mode, mediapipe_version, mode_for
+from .errors import LandmarkEmotionError
 from .features import FEATURE_VERSION
 from .frames import Frame, FrameSource
 from .labels import canonical_label
@@ -40,7 +41,7 @@ Detector = Callable[[np.ndarray], Faces]
 KEY_CAPTURE, KEY_AUTO, KEY_NEXT, KEY_QUIT, KEY_ESC = ord(" "), ord("a"), ord("n"), ord("q"), 27
 
 
-class RecordingError(ValueError):
+class RecordingError(LandmarkEmotionError, ValueError):
     """Bad recording arguments (e.g. several labels without a camera and a display)."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .appearance import mirror_descriptors
+from .errors import LandmarkEmotionError
 from .features import LANDMARKS, face_size, face_vectors, mirror
 from .labels import canonical_labels
 
@@ -39,7 +40,7 @@ MIN_FACE_SIZE = 1.0
 """Smallest face (RMS radius of its rigid landmarks, in pixels) that is not degenerate."""
 
 
-class TableError(ValueError):
+class TableError(LandmarkEmotionError, ValueError):
     """A table file that is missing, unreadable, or not a landmark table."""
 
 

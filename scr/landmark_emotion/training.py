@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .calibration import NEUTRAL, References, neutral_mean
+from .errors import LandmarkEmotionError
 from .features import FEATURE_BLOCKS, FEATURE_SETS, HYBRID, LANDMARKS
 from .labels import ordered
 from .preprocess import Preprocess, fit_preprocess
@@ -34,7 +35,7 @@ DEFAULT_COMPONENTS: dict[str, tuple[int, ...]] = {LANDMARKS: (150,), HYBRID: (15
 whitening 150 landmark components beat the standardised 1,404 coordinates (0.550 vs 0.537 valid accuracy)."""
 
 
-class TrainingError(ValueError):
+class TrainingError(LandmarkEmotionError, ValueError):
     """A table or settings that cannot train a model (too few classes, bad fractions...)."""
 
 

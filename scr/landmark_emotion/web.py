@@ -42,6 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .calibration import CalibrationError
 from .detect import FaceMesh, Mode, import_mediapipe
+from .errors import LandmarkEmotionError
 from .model_bundle import INFO_FILE, BundleError, ModelBundle, load_bundle
 from .reading import EmotionReader, build_reader
 from .smoothing import WINDOW
@@ -54,7 +55,7 @@ MAX_PIXELS = 4096 * 4096  # checked from the image header, before decoding
 FRAME, PHOTO = b"F"[0], b"P"[0]
 
 
-class WebError(ValueError):
+class WebError(LandmarkEmotionError, ValueError):
     """A bad message from a page: told to that page, and the socket stays open."""
 
 

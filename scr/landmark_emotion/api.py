@@ -1,0 +1,424 @@
+"""The library from Python: photos, videos and cameras in, each face's emotion out.
+
+    import landmark_emotion
+
+    with landmark_emotion.Reader() as reader:            # the default model, or Reader("models/mine")
+        for face in reader.read(landmark_emotion.sample_image()):   # a path, or a BGR uint8 array
+            print(face.label, round(face.confidence, 2))
+
+As with MediaPipe's solutions, a :class:`Reader` owns the face-mesh graphs it opens: close it
+with :meth:`Reader.close` or a ``with`` block. It is the demo's own pipeline (``frames``,
+``detect.FaceMesh``, ``reading.build_reader``), so a photo or a clip reads here as it does there.
+Importing this module imports neither MediaPipe nor TensorFlow: graphs open on first use,
+TensorFlow only for :func:`fine_tune`. Every error raised on purpose is a
+:class:`~landmark_emotion.errors.LandmarkEmotionError` with a one-sentence message; a photo
+without a face is no error (no faces: an empty list).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import warnings
+import weakref
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple, Union
+
+import cv2
+import numpy as np
+
+from .calibration import CAPTURE_FRAMES, MODES, CalibrationError, References, neutral_mean
+from .detect import BLENDSHAPES, LANDMARKERS, FaceMesh, Mode, landmarker_for_model, mode_for
+from .emoji import emoji_char
+from .errors import InputError, LandmarkEmotionError
+from .features import image_vectors
+from .frames import FrameSource, open_source
+from .bundle_write import add_references
+from .model import EmotionModel
+from .model_bundle import find_default_model
+from .reading import EmotionReader, FaceReading, build_reader
+from .smoothing import WINDOW
+
+Image = Union[np.ndarray, str, os.PathLike]
+"""A photo: a uint8 array (height, width, 3) in BGR order as OpenCV gives it (RGB with ``rgb=True``;
+(height, width) grayscale and 4-channel arrays are accepted too), or the path of an image file."""
+
+SAMPLE_IMAGE = Path(__file__).resolve().parent / "samples" / "astronaut.jpg"
+CALIBRATED = frozenset({"personal", "captured", "auto"})
+"""The ``Face.calibration`` values of a face read relative to a neutral reference."""
+
+
+def sample_image() -> Path:
+    """The photo shipped with the package (NASA's public-domain portrait of Eileen Collins), to try things on."""
+    return SAMPLE_IMAGE
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Face:
+    """One face and its emotion.
+
+    ``label`` is the most probable of the model's labels, or ``"uncertain"`` when its
+    probability is below the reader's ``min_confidence``; ``probabilities`` maps every
+    label of the model to its probability (smoothed over the face's recent frames in a
+    stream). ``calibration`` says how the face was read: ``off`` or ``none`` (not
+    calibrated), ``personal`` (the model's or :meth:`Reader.set_neutral`'s neutral),
+    ``auto`` (estimated from its own frames), ``captured`` (taken with
+    :meth:`Stream.capture_neutral`) or ``capturing``.
+    """
+
+    box: tuple[int, int, int, int]
+    """x, y, width, height in pixels."""
+    landmarks: np.ndarray
+    """(468, 3) float32 face-mesh points: x by the image width, y by its height, z roughly by the width."""
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    calibration: str
+    track: int | None = None
+    """In a stream: the face's id, the same from frame to frame while it stays in view. None for a photo."""
+    blendshapes: dict[str, float] | None = None
+    """The 52 MediaPipe blendshape scores by name, when the reader was made with ``blendshapes=True``."""
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the face was read relative to a neutral reference."""
+        return self.calibration in CALIBRATED
+
+    @property
+    def emoji(self) -> str:
+        return emoji_char(self.label)
+
+
+def _face(reading: FaceReading, labels: list[str], tracked: bool) -> Face:
+    return Face(reading.box, reading.landmarks, reading.label, reading.confidence,
+                {name: float(p) for name, p in zip(labels, reading.probs)}, reading.calibration,
+                reading.track if tracked else None,
+                None if reading.blendshapes is None else dict(zip(BLENDSHAPES, map(float, reading.blendshapes))))
+
+
+class FrameFaces(NamedTuple):
+    """One frame of a stream: its index, its time in seconds (None for frames passed as arrays), the BGR image
+    and its faces."""
+
+    index: int
+    t: float | None
+    image: np.ndarray
+    faces: list[Face]
+
+
+def _as_bgr(image: Image, rgb: bool = False) -> np.ndarray:
+    """``image`` as the (height, width, 3) uint8 BGR array the pipeline reads, or :class:`InputError` saying why not.
+
+    A path is decoded by OpenCV (``rgb`` does not apply: a file says its own order).
+    """
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if not path.exists():
+            raise InputError(f"no such image file: {path}")
+        if path.is_dir():
+            raise InputError(f"{path} is a folder, not an image; read the photos in it with stream({str(path)!r})")
+        decoded = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise InputError(f"{path} is not an image OpenCV can read (for a video file, use stream())")
+        return decoded
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"expected an image: a NumPy array of shape (height, width, 3) or a file path, "
+                         f"got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        hint = "; for floats in [0, 1] pass (image * 255).astype(np.uint8)" if image.dtype.kind == "f" else ""
+        raise InputError(f"expected a uint8 image (values 0-255, as cv2.imread gives), got dtype {image.dtype}{hint}")
+    channels = 1 if image.ndim == 2 else image.shape[-1]
+    if image.ndim not in (2, 3) or channels not in (1, 3, 4):
+        raise InputError(f"expected an image of shape (height, width, 3), (height, width, 4) or (height, width), "
+                         f"got {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InputError(f"the image is empty (shape {image.shape})")
+    if channels == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if channels == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2BGR if rgb else cv2.COLOR_BGRA2BGR)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise InputError(message)
+
+
+class Reader:
+    """Reads the emotions of the faces in photos (:meth:`read`) and in videos, cameras and folders (:meth:`stream`).
+
+    ``model`` is a model from :func:`load_model`, the path of a model folder, or None for
+    :func:`load_model`'s default. ``max_faces`` faces are read per image; a face whose most
+    probable label is below ``min_confidence`` is labelled ``"uncertain"``. ``calibrate``:
+    ``"neutral"`` reads each face relative to the model's personal neutral or the one given
+    to :meth:`set_neutral`; ``"auto"`` (streams) also estimates each face's neutral from its
+    own frames until then; ``"off"`` never calibrates. ``smoothing`` averages a streamed
+    face's probabilities over about that many frames (1: off). ``landmarker`` is ``"legacy"``
+    or ``"tasks"`` (None: the model's own where installed); ``blendshapes=True`` gives each
+    face MediaPipe's 52 blendshape scores (it runs the Tasks landmarker).
+    """
+
+    def __init__(self, model: EmotionModel | str | os.PathLike | None = None, *, max_faces: int = 4,
+                 min_confidence: float = 0.4, calibrate: str = "auto", smoothing: int = WINDOW,
+                 landmarker: str | None = None, blendshapes: bool = False) -> None:
+        _require(isinstance(max_faces, int) and not isinstance(max_faces, bool) and max_faces >= 1,
+                 f"max_faces must be an integer of at least 1, got {max_faces!r}")
+        _require(isinstance(min_confidence, (int, float)) and 0.0 <= min_confidence <= 1.0,
+                 f"min_confidence must be a probability in [0, 1], got {min_confidence!r}")
+        _require(calibrate in MODES, f"calibrate must be one of {', '.join(map(repr, MODES))}, got {calibrate!r}")
+        _require(isinstance(smoothing, (int, float)) and smoothing >= 1,
+                 f"smoothing must be a number of frames of at least 1 (1: off), got {smoothing!r}")
+        _require(landmarker is None or landmarker in LANDMARKERS,
+                 f"landmarker must be one of {', '.join(map(repr, LANDMARKERS))} or None, got {landmarker!r}")
+        self._loaded = _as_model(model)
+        self.model = self._loaded
+        """The model faces are read with (with the neutral of :meth:`set_neutral`, once set)."""
+        self.max_faces, self.min_confidence, self.calibrate = max_faces, float(min_confidence), calibrate
+        self.smoothing, self.blendshapes = smoothing, blendshapes
+        self.landmarker, mismatch = landmarker_for_model(self.model.info.get("landmarker"),
+                                                         "tasks" if blendshapes else landmarker)
+        if mismatch:
+            warnings.warn(mismatch.removeprefix("warning: "), stacklevel=2)
+        self._mesh: FaceMesh | None = None
+        self._photos: EmotionReader | None = None
+        self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
+        self._closed = False
+
+    @property
+    def labels(self) -> list[str]:
+        """The model's labels, in the order of its probabilities."""
+        return list(self.model.labels)
+
+    def read(self, image: Image, *, rgb: bool = False) -> list[Face]:
+        """The faces in one photo, in MediaPipe's order; a photo without a face gives ``[]``.
+
+        ``image`` is a uint8 array in BGR order (RGB with ``rgb=True``) or an image file's path (see :data:`Image`).
+        """
+        return [_face(r, self.labels, tracked=False) for r in self._photo_reader()(_as_bgr(image, rgb))]
+
+    def stream(self, source: str | int | os.PathLike | Iterable[np.ndarray], *, rgb: bool = False) -> Stream:
+        """The frames of a video file, a camera (its index), a folder of images, or any iterable of image arrays,
+        each with its faces, tracked from frame to frame (see :class:`Stream`)."""
+        self._check_open()
+        stream = Stream(self, source, rgb)
+        self._streams.add(stream)
+        return stream
+
+    def set_neutral(self, images: Image | list[Image] | tuple[Image, ...], *, rgb: bool = False) -> None:
+        """Read faces relative to this neutral face from now on: the largest face of ``images`` (a photo, or a
+        list of photos of the same person at rest; their mean is the reference).
+
+        Calibration moves that person's features so their neutral lands on everyone's:
+        it helps most for a face the model reads as sad or angry at rest. It applies to
+        every later :meth:`read` and new :meth:`stream`; :meth:`save_neutral` keeps it in a
+        model folder. Raises :class:`CalibrationError` when calibration is off, the model
+        has no population neutral, or a photo has no face.
+        """
+        references = self._loaded.references
+        if self.calibrate == "off":
+            raise CalibrationError("calibration is off (calibrate='off'); make the reader with calibrate='neutral'")
+        if references is None:
+            raise CalibrationError("this model has no population neutral (trained without neutral faces, or before "
+                                   "calibration existed), so it cannot be calibrated")
+        many = isinstance(images, (list, tuple))
+        vectors = []
+        for i, image in enumerate(images if many else [images]):
+            bgr = _as_bgr(image, rgb)
+            faces = self._photo_mesh()(bgr)
+            if not len(faces):
+                name = image if isinstance(image, (str, os.PathLike)) else f"image {i}"
+                raise CalibrationError(f"no face in {name}; a neutral reference needs a face at rest")
+            largest = int(np.argmax(np.prod(faces.boxes()[:, 2:], axis=1)))
+            vectors.append(image_vectors(self.model.feature_set, bgr, faces.landmarks[largest:largest + 1])[0])
+        if not vectors:
+            raise CalibrationError("no image given; a neutral reference needs at least one")
+        self._use(_with_references(self._loaded, references.with_person(neutral_mean(np.stack(vectors)),
+                                                                         len(vectors))))
+
+    def clear_neutral(self) -> None:
+        """Forget the neutral of :meth:`set_neutral`: back to the model's own references."""
+        self._use(self._loaded)
+
+    def save_neutral(self, path: str | os.PathLike) -> Path:
+        """Store the neutral of :meth:`set_neutral` in the model folder ``path`` (its ``neutral.npz``), so that
+        loading that model later reads this person calibrated. The folder stays verified whole."""
+        if self.model is self._loaded:
+            raise CalibrationError("no neutral set; call set_neutral() with a photo of the face at rest first")
+        add_references(path, self.model.references)
+        return Path(path)
+
+    def close(self) -> None:
+        """Close the face-mesh graphs (and any open stream); the reader cannot be used afterwards."""
+        for stream in list(self._streams):
+            stream.close()
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+        self._photos = None
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LandmarkEmotionError("this Reader is closed; make a new one")
+
+    def _photo_mesh(self) -> FaceMesh:
+        self._check_open()
+        if self._mesh is None:
+            self._mesh = self._open_mesh(Mode.IMAGE)
+        return self._mesh
+
+    def _photo_reader(self) -> EmotionReader:
+        if self._photos is None:
+            self._photos = self._pipeline(self._photo_mesh())
+        return self._photos
+
+    def _open_mesh(self, mode: Mode) -> FaceMesh:
+        return FaceMesh(mode, self.max_faces, landmarker=self.landmarker, blendshapes=self.blendshapes)
+
+    def _pipeline(self, mesh: FaceMesh) -> EmotionReader:
+        """The demo's reader over ``mesh``: unrelated photos in ``image`` mode, smoothed frames in ``video`` mode."""
+        return build_reader(self.model, mesh, self.min_confidence, self.smoothing, mesh.mode is Mode.IMAGE,
+                            self.calibrate)
+
+    def _use(self, model: EmotionModel) -> None:
+        self.model, self._photos = model, None  # the photo pipeline is rebuilt with it on the next read
+
+
+class Stream:
+    """The frames of one source, each with its faces: ``for frame in reader.stream("clip.mp4"): frame.faces``.
+
+    Faces keep their ``track`` id while they stay in view, and each track's
+    probabilities are smoothed over its recent frames (a folder of photos is read as
+    unrelated photos: no tracking (``track`` is None) or smoothing across them). A stream can be iterated
+    once; it closes its source and graph when the frames end, on :meth:`close`, when its
+    ``with`` block or its reader closes.
+    """
+
+    def __init__(self, reader: Reader, source: str | int | os.PathLike | Iterable[np.ndarray], rgb: bool = False):
+        self._source: FrameSource | None = None
+        self._mesh: FaceMesh | None = None
+        self.labels = reader.labels
+        if isinstance(source, (str, int, os.PathLike)) and not isinstance(source, bool):
+            self._source = open_source(source if isinstance(source, int) else os.fspath(source))
+            mode = mode_for(self._source)
+            self._frames: Iterator[tuple[int, float | None, np.ndarray]] | None = (
+                (frame.index, frame.t, frame.image) for frame in self._source)
+        elif isinstance(source, Iterable) and not isinstance(source, (np.ndarray, bytes)):
+            mode = Mode.VIDEO
+            self._frames = ((i, None, _as_bgr(image, rgb)) for i, image in enumerate(source))
+        else:
+            raise InputError(f"expected a video file, a camera index, a folder of images or an iterable of image "
+                             f"arrays, got {type(source).__name__}; for one photo use read()")
+        try:
+            self._mesh = reader._open_mesh(mode)
+        except BaseException:
+            self.close()
+            raise
+        self._reader = reader._pipeline(self._mesh)
+        self._tracked = mode is Mode.VIDEO
+
+    def __iter__(self) -> Iterator[FrameFaces]:
+        frames, self._frames = self._frames, None
+        if frames is None:
+            raise LandmarkEmotionError("this stream is closed or was already read; open a new one")
+        try:
+            for index, t, image in frames:
+                faces = [_face(r, self.labels, self._tracked) for r in self._reader(image)]
+                yield FrameFaces(index, t, image, faces)
+        finally:
+            self.close()
+
+    def capture_neutral(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
+        """"This is my neutral face": the next ``frames`` frames of a face (``track``, or the largest face of the
+        last frame) become its reference while it stays in view. Returns its track."""
+        return self._reader.start_neutral_capture(track, frames)
+
+    def close(self) -> None:
+        self._frames = None
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- the model: the only code here that knows its type
+
+def load_model(path: str | os.PathLike | None = None) -> EmotionModel:
+    """The model in the folder ``path`` (a base or personal model), verified whole; with None, the model the demo
+    uses: the newest personal model under ``models/``, else the shipped default.
+
+    Raises :class:`~landmark_emotion.model_bundle.BundleError` for a folder that is not a
+    complete, intact model of this version.
+    """
+    if path is None:
+        path = find_default_model(Path(__file__).resolve().parents[2] / "models")
+    elif not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"expected the path of a model folder, got {type(path).__name__}")
+    return EmotionModel.load(path)
+
+
+def _as_model(model: EmotionModel | str | os.PathLike | None) -> EmotionModel:
+    return model if isinstance(model, EmotionModel) else load_model(model)
+
+
+def _with_references(model: EmotionModel, references: References) -> EmotionModel:
+    """The same model with other neutral references (the folder on disk is not touched)."""
+    twin = copy.copy(model)
+    twin.references = references
+    return twin
+
+
+def fine_tune(model: EmotionModel | str | os.PathLike | None, sessions: str | os.PathLike,
+              out: str | os.PathLike | None = None, *, force: bool = False, min_samples: int = 5,
+              progress: bool = False, **options) -> EmotionModel:
+    """A personal model: ``model`` fine-tuned on the sessions recorded into the folder ``sessions``
+    (``scr/record_dataset.py``), returned, and written to the folder ``out`` if given; ``model`` is not changed.
+
+    As ``scr/train_personal.py`` does it (:meth:`EmotionModel.fine_tune`): ``options`` are its
+    settings (:class:`~landmark_emotion.personal.FineTuneSettings`: ``epochs``,
+    ``learning_rate``, ``freeze``...). A recorded neutral face calibrates the new model.
+    ``out`` must not exist unless ``force``; labels with fewer than ``min_samples`` samples
+    are refused. What the user should know (no neutral recorded, sessions skipped) comes as
+    warnings. Needs TensorFlow.
+    """
+    from .outputs import check_outputs, check_writable_folder, refuse_existing
+    from .personal import FineTuneSettings
+
+    names = [field.name for field in dataclasses.fields(FineTuneSettings)]
+    unknown = sorted(set(options) - set(names))
+    _require(not unknown, f"unknown fine-tuning option(s) {', '.join(unknown)}; expected some of {', '.join(names)}")
+    base = _as_model(model)
+    if out is not None:
+        refuse_existing(out, force, InputError, flag="out", force_flag="force=True")
+        check_outputs({"model": base.path, "sessions": sessions}, {"out": out}, whole=["model", "sessions"])
+        check_writable_folder(out)
+    settings = FineTuneSettings(**options)
+    tuned = base.fine_tune(sessions, settings, min_samples=min_samples, progress=progress,
+                           train_args=dataclasses.asdict(settings))
+    for skipped in tuned.info["skipped_sessions"]:
+        warnings.warn(f"skipped session {skipped['file']}: {skipped['reason']}", stacklevel=2)
+    for warning in tuned.warnings:
+        warnings.warn(warning, stacklevel=2)
+    if out is not None:
+        tuned.save(out, force=force)
+    return tuned
