@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import evaluate
 from landmark_emotion.calibration import (
     REFERENCE_FILE, CalibrationError, References, RunningNeutral, TrackReferences, calibrate, neutral_mean,
     person_references,
 )
+from landmark_emotion.commands import evaluate
 from landmark_emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
 from landmark_emotion.detect import Faces
 from landmark_emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from landmark_emotion.features import N_FEATURES
-from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle, save_bundle
+from landmark_emotion.model_bundle import BundleError, load_bundle, save_bundle
+from landmark_emotion.resources import find_default_model
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent

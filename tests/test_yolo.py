@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-import extract_landmarks
+from landmark_emotion.commands import extract_landmarks
 from landmark_emotion.dataset_source import DatasetError, from_data_dir, is_yolo_dataset
 from landmark_emotion.table import load_table
 from landmark_emotion.training import Recipe, dataset_split, has_dataset_splits, train

@@ -24,8 +24,8 @@ from .clipboard import Clipboard
 from .frames import FrameSource, SourceError, open_source
 from .overlay import annotate
 from .reading import EmotionReader, FaceReading
+from .resources import SAMPLE_CLIP
 
-SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "astronaut.mp4"
 FALLBACK_OUTPUT = Path("demo_output") / "annotated.mp4"
 FALLBACK_LOG = Path("demo_output") / "log.jsonl"
 HELP = "q quit  e bars  m mesh  s copy emoji  n neutral face"
