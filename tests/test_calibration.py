@@ -247,7 +247,7 @@ def test_records_start_with_neutral():
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """A base bundle trained on synthetic people, and a test table of other people with their neutral faces."""
-    import train_model
+    from landmark_emotion.commands import train_model
 
     folder = tmp_path_factory.mktemp("eval")
     save_table(make_table({"neutral": 48, "happy": 48, "surprise": 48}, people=12), folder / "train.npz")
@@ -287,7 +287,7 @@ def test_evaluate_calibration_needs_people(evaluated):
 
 
 def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_path, model, capsys):
-    import train_model
+    from landmark_emotion.commands import train_model
 
     path = save(tmp_path / "old", model, None)
     table = make_table({"neutral": 4, "happy": 4}, people=2)

@@ -241,7 +241,7 @@ def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
 
 def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut_faces):
     from landmark_emotion.table import LandmarkTable, save_table
-    from train_model import load_tables
+    from landmark_emotion.commands.train_model import load_tables
 
     def table(name: str, landmarker: str) -> Path:
         return save_table(LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], [name], [""],

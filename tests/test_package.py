@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -16,7 +17,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from landmark_emotion import resources
+from landmark_emotion import launch, resources
 from landmark_emotion.resources import MODELS_ENV, ModelNotFoundError, find_default_model
 
 COMMANDS = ["extract", "train", "evaluate", "record", "fine-tune", "demo", "web"]
@@ -57,6 +58,17 @@ def test_the_files_it_needs_are_found_from_another_directory(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True,
                             text=True, timeout=300)
     assert result.stdout.split() == ["8", "True"], result.stderr
+
+
+def test_a_command_without_its_extra_says_which_to_install(monkeypatch, capsys):
+    monkeypatch.setattr(launch, "quiet_startup", lambda: None)  # leave this process's signal handlers alone
+    for name in ("anyio", "starlette"):  # as if the web extra was not installed
+        monkeypatch.setitem(sys.modules, name, None)
+    for name in ("landmark_emotion.web", "landmark_emotion.commands.web"):  # imported anew
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert launch.web() == 2
+    assert re.fullmatch(r'error: (anyio|starlette) is not installed; this command needs: '
+                        r'pip install "landmark-emotion\[web\]"\n', capsys.readouterr().err)
 
 
 def bundle(folder: Path, kind: str, created: str = "2026-01-01") -> Path:

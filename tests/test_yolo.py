@@ -124,7 +124,7 @@ def test_splits_without_valid_fall_back_to_a_held_out_split():
 
 
 def test_evaluate_scores_one_split(tmp_path):
-    import evaluate
+    from landmark_emotion.commands import evaluate
     from landmark_emotion.table import save_table
 
     table = _with_splits(make_table({"neutral": 30, "happy": 30}, people=6))

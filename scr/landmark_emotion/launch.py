@@ -10,48 +10,40 @@ stop signal while the script's imports load ends with one line.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 from .startup import quiet_startup
 
 
+EXTRAS = {"train_model": "train", "train_personal": "train", "web": "web"}
+"""The optional dependencies (pyproject.toml's extras) a command needs beyond a plain ``pip install``."""
+
+
 def _run(script: str) -> int:
     quiet_startup()
-    module = importlib.import_module(f"landmark_emotion.commands.{script}")
-    from .cli import run_command
+    from .cli import fail, run_command
 
-    return run_command(module.main)
-
-
-def extract() -> int:
-    """``landmark-emotion-extract``: scr/extract_landmarks.py."""
-    return _run("extract_landmarks")
-
-
-def train() -> int:
-    """``landmark-emotion-train``: scr/train_model.py."""
-    return _run("train_model")
+    try:
+        return run_command(importlib.import_module(f"landmark_emotion.commands.{script}").main)
+    except ModuleNotFoundError as exc:  # an extra that was not installed: one line that says which
+        extra = EXTRAS.get(script)
+        fix = f'pip install "landmark-emotion[{extra}]"' if extra else "reinstall landmark-emotion"
+        return fail(ModuleNotFoundError(f"{exc.name} is not installed; this command needs: {fix}"))
 
 
-def evaluate() -> int:
-    """``landmark-emotion-evaluate``: scr/evaluate.py."""
-    return _run("evaluate")
+def _command(script: str) -> Callable[[], int]:
+    """The console-script entry point that runs ``scr/<script>.py``."""
+    def command() -> int:
+        return _run(script)
+
+    command.__doc__ = f"Run scr/{script}.py as an installed command."
+    return command
 
 
-def record() -> int:
-    """``landmark-emotion-record``: scr/record_dataset.py."""
-    return _run("record_dataset")
-
-
-def fine_tune() -> int:
-    """``landmark-emotion-fine-tune``: scr/train_personal.py."""
-    return _run("train_personal")
-
-
-def demo() -> int:
-    """``landmark-emotion-demo``: scr/main.py."""
-    return _run("main")
-
-
-def web() -> int:
-    """``landmark-emotion-web``: scr/web.py."""
-    return _run("web")
+extract = _command("extract_landmarks")  # landmark-emotion-extract
+train = _command("train_model")  # landmark-emotion-train
+evaluate = _command("evaluate")  # landmark-emotion-evaluate
+record = _command("record_dataset")  # landmark-emotion-record
+fine_tune = _command("train_personal")  # landmark-emotion-fine-tune
+demo = _command("main")  # landmark-emotion-demo
+web = _command("web")  # landmark-emotion-web
