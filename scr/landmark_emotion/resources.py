@@ -1,6 +1,7 @@
 """Where the files a command needs at run time are, whether the package is installed or run from a checkout.
 
-Model bundles are looked for in one order (:func:`model_places`), first match wins:
+Model bundles are looked for in one order (:func:`model_places`); the first place that holds a
+personal bundle or a ``default/`` one wins (a missing or empty folder does not stop the search):
 
 1. the folder the caller names (a command's ``--models-dir``), and then nowhere else;
 2. ``$LANDMARK_EMOTION_MODELS``, a folder of bundles;
@@ -26,8 +27,8 @@ MODELS_ENV = "LANDMARK_EMOTION_MODELS"
 """Environment variable: a folder of model bundles to use instead of the workspace's or the shipped ones."""
 
 PACKAGE = Path(__file__).resolve().parent
-CHECKOUT = PACKAGE.parents[1] if PACKAGE.parent.name == "scr" and (PACKAGE.parents[1] / "pyproject.toml").is_file() \
-    else None
+_ROOT = PACKAGE.parents[1]
+CHECKOUT = _ROOT if PACKAGE.parent.name == "scr" and (_ROOT / "pyproject.toml").is_file() else None
 """The repository this code runs from (``scr/landmark_emotion`` inside it), or None when the package is installed."""
 
 SHIPPED_MODELS = PACKAGE / "shipped"
