@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from landmark_emotion.evaluation import evaluate_labels  # noqa: E402
 from landmark_emotion.labels import ordered  # noqa: E402

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from landmark_emotion.dataset_source import from_data_dir  # noqa: E402
 from landmark_emotion.evaluation import evaluate_predictor  # noqa: E402

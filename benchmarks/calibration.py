@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from landmark_emotion.calibration import NEUTRAL, TrackReferences, calibrate, neutral_mean  # noqa: E402

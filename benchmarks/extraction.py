@@ -14,7 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from landmark_emotion.dataset_source import LabeledImage  # noqa: E402
 from landmark_emotion.detect import LANDMARKERS, default_landmarker  # noqa: E402

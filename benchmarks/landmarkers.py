@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scr"), str(ROOT / "tests"), str(Path(__file__).resolve().parent)]
 
 from landmark_emotion.dataset_source import from_yolo  # noqa: E402
 from landmark_emotion.detect import FaceMesh, default_landmarker, graph_factory, mediapipe_version  # noqa: E402
 from landmark_emotion.evaluation import evaluate_labels  # noqa: E402
 from landmark_emotion.extraction import extract_table  # noqa: E402
 from landmark_emotion.features import normalize  # noqa: E402
-from landmark_emotion.model_bundle import find_default_model, load_bundle  # noqa: E402
+from landmark_emotion.model_bundle import load_bundle  # noqa: E402
+from landmark_emotion.resources import find_default_model  # noqa: E402
 from landmark_emotion.table import LandmarkTable, save_table  # noqa: E402
 from realtime import demo_rate, earlier_loop, rate  # noqa: E402
 
@@ -77,7 +77,7 @@ def compat(args: argparse.Namespace) -> None:
     print("  points that differ most (mean distance): "
           + ", ".join(f"{i} ({per_point[:, i].mean():.3f})" for i in worst))
 
-    bundle = load_bundle(args.model or find_default_model(ROOT / "models"))
+    bundle = load_bundle(args.model or find_default_model())
     predictor = bundle.predictor()
     truth = read["legacy"].labels
     predicted = {name: predictor.predict(t.features(predictor.feature_set)) for name, t in read.items()}
@@ -91,7 +91,7 @@ def compat(args: argparse.Namespace) -> None:
 
 
 def speed(args: argparse.Namespace) -> None:
-    bundle = load_bundle(args.model or find_default_model(ROOT / "models"))
+    bundle = load_bundle(args.model or find_default_model())
     predictor = bundle.predictor()
     print(f"video {args.video} ; mediapipe {mediapipe_version()} ; model {bundle.path}")
     rows: list[tuple[str, list[float]]] = []

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from landmark_emotion.features import image_vectors  # noqa: E402
 from landmark_emotion.model_bundle import load_bundle  # noqa: E402

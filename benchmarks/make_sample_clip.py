@@ -1,4 +1,4 @@
-"""Make the demo's sample clip, datasets/samples/astronaut.mp4, from tests/data/astronaut.jpg.
+"""Make the demo's sample clip, datasets/samples/astronaut.mp4, from datasets/samples/astronaut.jpg.
 
   python benchmarks/make_sample_clip.py [--out datasets/samples/astronaut.mp4] [--seconds 5]
 
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTO = ROOT / "tests" / "data" / "astronaut.jpg"
+PHOTO = ROOT / "datasets" / "samples" / "astronaut.jpg"
 SIZE = (640, 480)
 FPS = 30.0
 FACE_CENTRE = (250.0, 130.0)  # roughly the middle of the astronaut's face in the 512x512 photo

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from landmark_emotion.labels import ordered  # noqa: E402

@@ -35,18 +35,18 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scr"), str(ROOT / "tests")]
 
-from demo_data import label_changes, noisy_sequence, settle_frames  # noqa: E402
 from landmark_emotion.demo import frame_record, run  # noqa: E402
 from landmark_emotion.detect import LANDMARKERS, FaceMesh, default_landmarker, graph_factory  # noqa: E402
 from landmark_emotion.face_tracking import FaceTracker  # noqa: E402
 from landmark_emotion.features import image_vectors  # noqa: E402
 from landmark_emotion.frames import SourceError, open_source  # noqa: E402
-from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from landmark_emotion.model_bundle import BundleError, load_bundle  # noqa: E402
 from landmark_emotion.overlay import annotate  # noqa: E402
+from landmark_emotion.resources import find_default_model  # noqa: E402
 from landmark_emotion.reading import EmotionReader, build_reader  # noqa: E402
 from landmark_emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha  # noqa: E402
+from landmark_emotion.smoothing_check import label_changes, noisy_sequence, settle_frames  # noqa: E402
 
 
 def frame_rate(fn, video: Path) -> float:
@@ -173,7 +173,7 @@ def main() -> None:
     p.add_argument("--landmarker", choices=LANDMARKERS, default=default_landmarker())
     args = p.parse_args()
     try:
-        bundle = load_bundle(args.model or find_default_model(ROOT / "models"))
+        bundle = load_bundle(args.model or find_default_model())
         earlier_bundle = None if args.skip_earlier else load_bundle(args.earlier_model)
         open_source(args.video).close()
     except (BundleError, SourceError) as exc:

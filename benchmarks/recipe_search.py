@@ -10,14 +10,12 @@ The defaults of ``landmark_emotion.training.Recipe`` are the winner of this sear
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scr"))
 
 from landmark_emotion.evaluation import evaluate_predictor  # noqa: E402
 from landmark_emotion.table import load_table  # noqa: E402

@@ -23,7 +23,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scr"))
 
 from landmark_emotion.web_check import chromium, web_server, write_y4m  # noqa: E402
 

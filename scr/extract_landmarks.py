@@ -30,9 +30,10 @@ from landmark_emotion.extraction import MIN_SIDE, cap_per_class, extract_table, 
 from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, refuse_existing
+from landmark_emotion.resources import workspace
 from landmark_emotion.table import TableError, save_table
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "datasets" / "affectnet_landmarks.npz"
+DEFAULT_OUT = workspace() / "datasets" / "affectnet_landmarks.npz"
 BACKENDS = ("loky", "dask", "ray")
 """joblib backends that work with MediaPipe. Not offered: "threading" (MediaPipe crashes with a segfault when
 threads share its graph) and "multiprocessing" (its workers fail to run MediaPipe); loky starts fresh processes."""

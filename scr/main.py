@@ -35,13 +35,12 @@ from landmark_emotion.cli import (  # noqa: E402
 from landmark_emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
 from landmark_emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
 from landmark_emotion.frames import SourceError  # noqa: E402
-from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle  # noqa: E402
+from landmark_emotion.model_bundle import BundleError, load_bundle  # noqa: E402
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
 from landmark_emotion.reading import build_reader  # noqa: E402
 from landmark_emotion.recording import has_display  # noqa: E402
+from landmark_emotion.resources import find_default_model  # noqa: E402
 from landmark_emotion.smoothing import WINDOW  # noqa: E402
-
-MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source", help="camera index, video file or image folder (default: camera 0, "
                                     f"or the sample clip {SAMPLE_CLIP.name} when there is no camera)")
     p.add_argument("--model", type=Path, help="model bundle folder (default: the newest personal bundle in "
-                                              "models/, else models/default)")
+                                              "models/, else models/default; see README)")
     p.add_argument("--no-display", action="store_true", help="run headless even when a display exists")
     p.add_argument("--output", type=Path, help="write the annotated video here (.mp4)")
     p.add_argument("--log", type=Path, help="write one JSON line per frame here (.jsonl)")
@@ -94,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_native_logs(args.verbose)
     try:
-        model_dir = args.model or find_default_model(MODELS)
+        model_dir = args.model or find_default_model()
         bundle = load_bundle(model_dir)
         source, fell_back = open_demo_source(args.source)
     except (BundleError, SourceError) as exc:

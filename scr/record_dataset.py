@@ -30,8 +30,9 @@ from landmark_emotion.frames import SourceError, open_source
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.outputs import OutputError, check_writable
 from landmark_emotion.recording import RecordingError, has_display, neutral_first, record
+from landmark_emotion.resources import workspace
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "personal_data"
+DEFAULT_OUT = workspace() / "personal_data"
 CAMERA_SAMPLES = 50
 
 

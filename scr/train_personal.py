@@ -29,15 +29,16 @@ from landmark_emotion.model import EmotionModel
 from landmark_emotion.model_bundle import BundleError
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
 from landmark_emotion.personal import MIN_SAMPLES, FineTuneError, FineTuneSettings, PersonalDataError, load_sessions
+from landmark_emotion.resources import find_default_model, workspace
 from landmark_emotion.table import describe_skipped
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = workspace()
 DEFAULTS = FineTuneSettings()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base", type=Path, default=ROOT / "models" / "default", help="base bundle (default: %(default)s)")
+    p.add_argument("--base", type=Path, help="base bundle (default: models/default, else the shipped one; see README)")
     p.add_argument("--data-dir", type=Path, default=ROOT / "personal_data",
                    help="folder of recorded sessions (default: %(default)s)")
     p.add_argument("--out", type=Path, default=ROOT / "models" / "personal",
@@ -72,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        args.base = args.base or find_default_model(personal=False)
         refuse_existing(args.out, args.force, BundleError)
         check_outputs({"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out},
                       whole=["--base", "--data-dir"])

@@ -30,12 +30,11 @@ from pathlib import Path  # noqa: E402
 
 from landmark_emotion.calibration import MODES  # noqa: E402
 from landmark_emotion.cli import fail, positive_int, run_command  # noqa: E402
-from landmark_emotion.model_bundle import BundleError, find_default_model  # noqa: E402
+from landmark_emotion.model_bundle import BundleError  # noqa: E402
+from landmark_emotion.resources import find_default_model, workspace  # noqa: E402
 from landmark_emotion.smoothing import WINDOW  # noqa: E402
 from landmark_emotion.web import (DEFAULT_HOST, DEFAULT_PORT, ReaderSettings, bind, create_app, host_warning,  # noqa: E402
                          page_url, serve)
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,8 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any free one)")
     p.add_argument("--model", type=Path, help="bundle a new tab starts with (default: the newest personal "
                                               "bundle in models/, else models/default)")
-    p.add_argument("--models-dir", type=Path, default=ROOT / "models", help="where to look for bundles")
-    p.add_argument("--personal-dir", type=Path, default=ROOT / "personal_data",
+    p.add_argument("--models-dir", type=Path, help="where to look for bundles (default: where the default model "
+                                                    "is found: models/, else the shipped bundles; see README)")
+    p.add_argument("--personal-dir", type=Path, default=workspace() / "personal_data",
                    help="where else to look for bundles")
     p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
     p.add_argument("--calibrate", choices=MODES, default="auto",
@@ -64,10 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         print(warning, flush=True)
     settings = ReaderSettings(max_faces=args.max_faces, smoothing=args.smoothing, calibrate=args.calibrate)
     try:
-        model = args.model or find_default_model(args.models_dir)
+        default = find_default_model(args.models_dir)
+        models_dir, model = default.parent, args.model or default
         sock = bind(args.host, args.port)
         url = page_url(sock)
-        app = create_app([args.models_dir, args.personal_dir], model, settings,
+        app = create_app([models_dir, args.personal_dir], model, settings,
                          on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)",
                                                 flush=True))
         serve(app, sock)

@@ -1,4 +1,4 @@
-"""Data for the demo's tests and benchmark: frames made from the real face photo, and noisy probability sequences.
+"""Data for the demo's tests: frames made from the real face photo.
 
 The photo's face fills only a fifth of it, too small for Face Mesh's detector when two
 copies share a frame, so the face is cropped first.
@@ -39,34 +39,3 @@ def count_frames(path: Path) -> int:
     capture.release()
     return n
 
-
-def noisy_sequence(rng: np.random.Generator, k: int = 7, hold: int = 30, segments: int = 12,
-                   noise: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
-    """A classifier's output on a face holding each of ``segments`` expressions for ``hold`` frames.
-
-    Per frame: softmax of a bump of 1.6 on the true class plus Gaussian noise (``noise``
-    0.8: the frame's best class is right ~75% of the time; 1.0: ~60%). Returns the true
-    class per frame and the (frames, k) probabilities.
-    """
-    truth = [0]
-    for _ in range(segments - 1):
-        truth.append(int(rng.choice([c for c in range(k) if c != truth[-1]])))
-    labels = np.repeat(truth, hold)
-    logits = rng.normal(0, noise, (len(labels), k))
-    logits[np.arange(len(labels)), labels] += 1.6
-    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    return labels, probs.astype(np.float32)
-
-
-def label_changes(labels: np.ndarray) -> int:
-    return int(np.count_nonzero(np.diff(labels)))
-
-
-def settle_frames(truth: np.ndarray, labels: np.ndarray, window: int = 30) -> list[int]:
-    """For each change of ``truth``: frames until ``labels`` shows the new class and keeps it (window if never)."""
-    out = []
-    for start in np.flatnonzero(np.diff(truth)) + 1:
-        held = labels[start : start + window] == truth[start]
-        settle = int(np.argmax(held)) if held.any() else window
-        out.append(settle if held[settle:].all() else window)
-    return out

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import evaluate
 from landmark_emotion.calibration import (
     REFERENCE_FILE, CalibrationError, References, RunningNeutral, TrackReferences, calibrate, neutral_mean,
     person_references,
 )
+from landmark_emotion.commands import evaluate
 from landmark_emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
 from landmark_emotion.detect import Faces
 from landmark_emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
@@ -248,7 +248,7 @@ def test_records_start_with_neutral():
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """A base bundle trained on synthetic people, and a test table of other people with their neutral faces."""
-    import train_model
+    from landmark_emotion.commands import train_model
 
     folder = tmp_path_factory.mktemp("eval")
     save_table(make_table({"neutral": 48, "happy": 48, "surprise": 48}, people=12), folder / "train.npz")
@@ -288,7 +288,7 @@ def test_evaluate_calibration_needs_people(evaluated):
 
 
 def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_path, model, capsys):
-    import train_model
+    from landmark_emotion.commands import train_model
 
     path = save(tmp_path / "old", model, None)
     table = make_table({"neutral": 4, "happy": 4}, people=2)

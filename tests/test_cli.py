@@ -16,14 +16,11 @@ from pathlib import Path
 
 import pytest
 
-import evaluate
-import extract_landmarks
-import main as demo_main
-import record_dataset
-import train_model
-import train_personal
 from demo_data import scene, write_video
 from landmark_emotion import cli
+from landmark_emotion.commands import (
+    evaluate, extract_landmarks, main as demo_main, record_dataset, train_model, train_personal,
+)
 from landmark_emotion.startup import SIGNALS
 from landmark_emotion.table import load_table, save_table
 from synthetic_faces import make_table

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import evaluate
-import train_model
+from landmark_emotion.commands import evaluate, train_model
 from landmark_emotion.evaluation import evaluate_labels
 from landmark_emotion.model_bundle import load_bundle
 from landmark_emotion.table import save_table

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-import extract_landmarks
+from landmark_emotion.commands import extract_landmarks
 from landmark_emotion.detect import default_landmarker
 from landmark_emotion.dataset_source import DatasetError, from_class_folders, from_csv, group_from_filename
 from landmark_emotion.table import TableError, load_table, save_table

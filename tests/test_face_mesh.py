@@ -150,7 +150,7 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
         "from landmark_emotion.cli import quiet_native_logs\n"
         "quiet_native_logs(False)\n"
         "from landmark_emotion.detect import FaceMesh\n"
-        f"image = cv2.imread({str(ROOT / 'tests' / 'data' / 'astronaut.jpg')!r})\n"
+        f"image = cv2.imread({str(ROOT / 'datasets' / 'samples' / 'astronaut.jpg')!r})\n"
         f"for name in {[p if isinstance(p, str) else p.values[0] for p in LANDMARKERS] if LEGACY_INSTALLED else ['tasks']!r}:\n"
         "    for mode in ('image', 'video'):\n"
         "        with FaceMesh(mode, landmarker=name) as mesh:\n"
@@ -245,7 +245,7 @@ def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
 
 def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut_faces):
     from landmark_emotion.table import LandmarkTable, save_table
-    from train_model import load_tables
+    from landmark_emotion.commands.train_model import load_tables
 
     def table(name: str, landmarker: str) -> Path:
         return save_table(LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], [name], [""],

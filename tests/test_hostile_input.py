@@ -12,12 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import evaluate
-import extract_landmarks
-import record_dataset
-import train_model
-import train_personal
 from demo_data import scene, write_video
+from landmark_emotion.commands import evaluate, extract_landmarks, record_dataset, train_model, train_personal
 from landmark_emotion.features import N_FEATURES
 from landmark_emotion.bundle_write import save_bundle
 from landmark_emotion.model_bundle import load_bundle

@@ -12,7 +12,8 @@ import pytest
 
 from landmark_emotion.features import N_FEATURES
 from landmark_emotion.bundle_write import save_bundle
-from landmark_emotion.model_bundle import BundleError, find_default_model, load_bundle
+from landmark_emotion.model_bundle import BundleError, load_bundle
+from landmark_emotion.resources import find_default_model
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import train_personal
 from landmark_emotion.canonical_face import CANONICAL_VERTICES
 from landmark_emotion.bundle_write import save_bundle
+from landmark_emotion.commands import train_personal
 from landmark_emotion.model_bundle import load_bundle
 from landmark_emotion.personal import (
     FineTuneError, FineTuneSettings, PersonalDataError, check_labels, freeze_layers, load_sessions, split_heldout,

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-import record_dataset
 from landmark_emotion import recording
 from landmark_emotion.appearance import N_DESCRIPTOR
+from landmark_emotion.commands import record_dataset
 from landmark_emotion.detect import Faces
 from landmark_emotion.frames import Frame
 from landmark_emotion.recording import RecordingError, Session, record, record_preview, save_session

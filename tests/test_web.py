@@ -28,7 +28,7 @@ from landmark_emotion.web_check import chromium, chromium_path, web_server, writ
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "models" / "default"
 CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
-PHOTO = Path(__file__).parent / "data" / "astronaut.jpg"
+PHOTO = Path(__file__).resolve().parent.parent / "datasets" / "samples" / "astronaut.jpg"
 
 needs_chromium = pytest.mark.skipif(chromium_path() is None,
                                     reason="chromium is not installed (apt-get install chromium); "

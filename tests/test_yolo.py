@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-import extract_landmarks
+from landmark_emotion.commands import extract_landmarks
 from landmark_emotion.dataset_source import DatasetError, from_data_dir, is_yolo_dataset
 from landmark_emotion.table import load_table
 from landmark_emotion.training import Recipe, dataset_split, has_dataset_splits, train
@@ -124,7 +124,7 @@ def test_splits_without_valid_fall_back_to_a_held_out_split():
 
 
 def test_evaluate_scores_one_split(tmp_path):
-    import evaluate
+    from landmark_emotion.commands import evaluate
     from landmark_emotion.table import save_table
 
     table = _with_splits(make_table({"neutral": 30, "happy": 30}, people=6))

@@ -36,7 +36,7 @@ from .features import image_vectors
 from .frames import FrameSource, open_source
 from .bundle_write import add_references
 from .model import EmotionModel
-from .model_bundle import find_default_model
+from .resources import SAMPLE_PHOTO, find_default_model
 from .reading import EmotionReader, FaceReading, build_reader
 from .smoothing import WINDOW
 
@@ -44,14 +44,13 @@ Image = Union[np.ndarray, str, os.PathLike]
 """A photo: a uint8 array (height, width, 3) in BGR order as OpenCV gives it (RGB with ``rgb=True``;
 (height, width) grayscale and 4-channel arrays are accepted too), or the path of an image file."""
 
-SAMPLE_IMAGE = Path(__file__).resolve().parent / "samples" / "astronaut.jpg"
 CALIBRATED = frozenset({"personal", "captured", "auto"})
 """The ``Face.calibration`` values of a face read relative to a neutral reference."""
 
 
 def sample_image() -> Path:
     """The photo shipped with the package (NASA's public-domain portrait of Eileen Collins), to try things on."""
-    return SAMPLE_IMAGE
+    return SAMPLE_PHOTO
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -365,13 +364,15 @@ class Stream:
 
 def load_model(path: str | os.PathLike | None = None) -> EmotionModel:
     """The model in the folder ``path`` (a base or personal model), verified whole; with None, the model the demo
-    uses: the newest personal model under ``models/``, else the shipped default.
+    uses: the newest personal model, else the default, of the first place that has one
+    (:func:`~landmark_emotion.resources.find_default_model`: ``$LANDMARK_EMOTION_MODELS``, the
+    workspace's ``models/``, the model shipped in the package).
 
     Raises :class:`~landmark_emotion.model_bundle.BundleError` for a folder that is not a
     complete, intact model of this version.
     """
     if path is None:
-        path = find_default_model(Path(__file__).resolve().parents[2] / "models")
+        path = find_default_model()
     elif not isinstance(path, (str, os.PathLike)):
         raise InputError(f"expected the path of a model folder, got {type(path).__name__}")
     return EmotionModel.load(path)

@@ -26,8 +26,8 @@ from .frames import FrameSource, SourceError, open_source
 from .overlay import annotate
 from .pipelining import ahead
 from .reading import EmotionReader, FaceReading
+from .resources import SAMPLE_CLIP
 
-SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "astronaut.mp4"
 FALLBACK_OUTPUT = Path("demo_output") / "annotated.mp4"
 FALLBACK_LOG = Path("demo_output") / "log.jsonl"
 HELP = "q quit  e bars  m mesh  s copy emoji  n neutral face"

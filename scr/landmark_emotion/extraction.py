@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 import cv2
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
 from .dataset_source import LabeledImage
@@ -191,7 +191,8 @@ def extract_table(
     start = time.perf_counter()
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
     try:
-        parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
+        with parallel_config(backend=backend):  # joblib registers its dask backend here, not in Parallel()
+            parallel = Parallel(n_jobs=workers, return_as="generator")
         results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side,
                                                        os.getpid(), landmarker, verbose)
                            for chunk in chunks)

@@ -36,7 +36,7 @@ from .features import FEATURE_SETS, LANDMARKS
 from .inference import Predictor, Step, check_network, check_outputs_finite, read_forward
 from .inference import predictor_from_keras  # noqa: F401  (the benchmarks import it from here)
 from .labels import UnknownLabelError, canonical_labels
-from .outputs import recover, recover_all, write_file
+from .outputs import recover, write_file
 from .preprocess import Preprocess
 from .table import LandmarkTable, TableError, load_table
 
@@ -282,23 +282,3 @@ def json_default(value):
         return os.fspath(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
-
-def find_default_model(models_dir: str | os.PathLike = "models") -> Path:
-    """The newest personal bundle under ``models_dir`` (by creation time), else ``models_dir/default``.
-
-    A folder whose bundle.json cannot be read is not a candidate; whether the chosen
-    bundle is usable is :func:`load_bundle`'s to say.
-    """
-    models_dir = Path(models_dir)
-    recover_all(models_dir)  # replaces killed half-way: put the old bundle back before choosing
-    personal = []
-    for info_path in models_dir.glob(f"*/{INFO_FILE}"):
-        if info_path.parent.name.startswith("."):
-            continue  # a bundle still being written, or an old one being replaced
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(info, dict) and info.get("kind") == "personal":
-            personal.append((str(info.get("created", "")), info_path.stat().st_mtime, info_path.parent))
-    return max(personal)[2] if personal else models_dir / "default"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import cv2
 
-WEB_SCRIPT = Path(__file__).resolve().parents[1] / "web.py"
+WEB_COMMAND = ["-m", "landmark_emotion.commands.web"]
+"""``scr/web.py``, run from the installed package (or the checkout of an editable install)."""
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
@@ -51,12 +52,12 @@ def write_y4m(video: Path, out: Path, size: tuple[int, int] = (640, 480), fps: i
 
 
 class WebServer:
-    """``scr/web.py`` in a child process on a free port (its URL is the line it prints when ready)."""
+    """``scr/web.py`` (landmark-emotion-web) in a child process on a free port (its URL is the line it prints when ready)."""
 
     def __init__(self, *args: str, log: Path | None = None):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(log, "wb") if log else subprocess.DEVNULL
-        self.process = subprocess.Popen([sys.executable, str(WEB_SCRIPT), "--port", "0", *args],
+        self.process = subprocess.Popen([sys.executable, *WEB_COMMAND, "--port", "0", *args],
                                         stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
         self.url = self._wait_for_url()
 
