@@ -32,7 +32,8 @@ from landmark_emotion.cli import fail, run_command
 from landmark_emotion.evaluation import (
     EvaluationError, confusion_figure, evaluate_calibrated, evaluate_predictor, format_report,
 )
-from landmark_emotion.model_bundle import BundleError, load_bundle
+from landmark_emotion.model import EmotionModel
+from landmark_emotion.model_bundle import BundleError
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, write_file
 from landmark_emotion.table import TableError, describe_skipped, load_table
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         check_outputs({"--model": args.model, "--data": args.data}, outputs, whole=["--model"])
         for path in filter(None, outputs.values()):
             check_writable(path)
-        bundle = load_bundle(args.model)
+        bundle = EmotionModel.load(args.model)
         table = load_table(args.data)
         skipped_rows = table.skipped
         if args.split:

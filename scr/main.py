@@ -35,7 +35,8 @@ from landmark_emotion.cli import (  # noqa: E402
 from landmark_emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
 from landmark_emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
 from landmark_emotion.frames import SourceError  # noqa: E402
-from landmark_emotion.model_bundle import BundleError, load_bundle  # noqa: E402
+from landmark_emotion.model import EmotionModel  # noqa: E402
+from landmark_emotion.model_bundle import BundleError  # noqa: E402
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
 from landmark_emotion.reading import build_reader  # noqa: E402
 from landmark_emotion.recording import has_display  # noqa: E402
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_native_logs(args.verbose)
     try:
         model_dir = args.model or find_default_model()
-        bundle = load_bundle(model_dir)
+        bundle = EmotionModel.load(model_dir)
         source, fell_back = open_demo_source(args.source)
     except (BundleError, SourceError) as exc:
         return fail(exc)

@@ -170,9 +170,8 @@ def _verify_files(path: Path, info: dict) -> None:
     checksums = info.get("sha256")
     if SELF_HASH not in info:
         raise BundleError(f"model bundle {path}: {INFO_FILE} has no checksum of its own (written before bundles "
-                          f"were checksummed whole); if you trust it, re-seal it with: python -c \"import sys; "
-                          f"sys.path.insert(0, 'scr'); from landmark_emotion.model_bundle import seal_bundle; "
-                          f"seal_bundle('{path}')\"")
+                          f"were checksummed whole); if you trust it, re-seal it with: python -c \"from "
+                          f"landmark_emotion.model_bundle import seal_bundle; seal_bundle('{path}')\"")
     if info[SELF_HASH] != _info_digest(info) or not isinstance(checksums, dict):
         raise BundleError(f"model bundle {path}: {INFO_FILE} was changed after training (checksum mismatch); "
                           f"retrain with: {TRAIN_HINT}")

@@ -10,7 +10,7 @@ that state, so the demo's ``n`` key and a web page's "neutral" button call the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -20,8 +20,10 @@ from .emoji import UNCERTAIN, emoji_char
 from .face_search import Detector
 from .face_tracking import FaceTracker
 from .features import LANDMARKS, image_vectors
-from .model_bundle import ModelBundle
 from .smoothing import WINDOW, TrackSmoothers
+
+if TYPE_CHECKING:
+    from .model import EmotionModel
 
 
 class Predictor(Protocol):
@@ -68,7 +70,7 @@ class FaceReading:
 class EmotionReader:
     """Read the emotions of up to the detector's ``max_faces`` faces per frame, each smoothed over its own track.
 
-    ``references`` (a bundle's :attr:`~landmark_emotion.model_bundle.ModelBundle.references`) enables
+    ``references`` (a model's :attr:`~landmark_emotion.model.EmotionModel.references`) enables
     calibration; ``calibrate`` is ``neutral`` (a personal bundle's neutral, or one taken with
     :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames) or ``off``.
     """
@@ -147,7 +149,7 @@ class EmotionReader:
         return readings
 
 
-def build_reader(bundle: ModelBundle, detector: Detector, min_confidence: float = 0.4,
+def build_reader(bundle: EmotionModel, detector: Detector, min_confidence: float = 0.4,
                  smoothing_frames: float = WINDOW, photos: bool = False, calibrate: str = "auto") -> EmotionReader:
     """The reader of ``bundle`` that every live view uses (the demo, the web page), so they answer alike.
 

@@ -43,7 +43,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .calibration import CalibrationError
 from .detect import FaceMesh, Mode, import_mediapipe
 from .errors import LandmarkEmotionError
-from .model_bundle import INFO_FILE, BundleError, ModelBundle, load_bundle
+from .model import EmotionModel
+from .model_bundle import INFO_FILE, BundleError
 from .reading import EmotionReader, build_reader
 from .smoothing import WINDOW
 
@@ -113,14 +114,14 @@ class BundleCatalog:
             raise BundleError(f"default bundle {default!r} is not among the bundles found: "
                               f"{', '.join(choices) or 'none'}")
         self.choices, self.default = choices, default
-        self._loaded: dict[str, ModelBundle] = {}
+        self._loaded: dict[str, EmotionModel] = {}
 
-    def bundle(self, bundle_id: object) -> ModelBundle:
+    def bundle(self, bundle_id: object) -> EmotionModel:
         if not isinstance(bundle_id, str) or bundle_id not in self.choices:
             raise WebError(f"unknown bundle {bundle_id!r}: choose one of {', '.join(self.choices)}")
         if bundle_id not in self._loaded:
             try:
-                self._loaded[bundle_id] = load_bundle(self.choices[bundle_id].path)
+                self._loaded[bundle_id] = EmotionModel.load(self.choices[bundle_id].path)
             except BundleError as exc:
                 raise WebError(str(exc)) from None
         return self._loaded[bundle_id]
@@ -168,7 +169,7 @@ class TabSession:
             self._meshes[mode] = FaceMesh(mode, self.settings.max_faces)
         return self._meshes[mode]
 
-    def _reader(self, bundle: ModelBundle, photos: bool) -> EmotionReader:
+    def _reader(self, bundle: EmotionModel, photos: bool) -> EmotionReader:
         s = self.settings
         return build_reader(bundle, self._mesh(Mode.IMAGE if photos else Mode.VIDEO), s.min_confidence,
                             s.smoothing, photos, s.calibrate)
@@ -235,7 +236,7 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
     choices = find_bundles(bundle_roots)
     default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), None)
     if default is None:
-        load_bundle(default_bundle)  # says what is wrong with it, if anything
+        EmotionModel.load(default_bundle)  # says what is wrong with it, if anything
         raise BundleError(f"{default_bundle} is not under {' or '.join(map(str, bundle_roots))}: the page offers "
                           "only bundles found there (see --models-dir, --personal-dir)")
     catalog = BundleCatalog(choices, default)
