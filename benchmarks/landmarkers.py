@@ -11,8 +11,8 @@ have RMS radius 1 there), against the distance between two different photos read
 one landmarker; then the model's accuracy on the landmarks of each, and how often the
 two agree. Both tables are kept in ``--out-dir`` for ``scr/evaluate.py``.
 
-speed: frames/s in one process, decoding included, start-up excluded (see
-``benchmarks/realtime.py``): the earlier per-frame loop, the bare landmarker loops of
+speed: frames/s in one process, decoding included, start-up excluded, the configurations
+taking turns round by round (see ``benchmarks/realtime.py``): the earlier per-frame loop, the bare landmarker loops of
 both landmarkers in each configuration (running mode, number of faces, blendshapes), and
 the headless demo (``--log``, face search for up to 4 faces) on each landmarker. Needs
 mediapipe 0.10.x for the legacy rows (it also carries the Tasks API); on mediapipe >= 1
@@ -24,7 +24,8 @@ import argparse
 import statistics
 import sys
 import tempfile
-from contextlib import closing
+from collections.abc import Callable
+from contextlib import ExitStack, closing
 from functools import partial
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from landmark_emotion.features import normalize  # noqa: E402
 from landmark_emotion.model_bundle import load_bundle  # noqa: E402
 from landmark_emotion.resources import find_default_model  # noqa: E402
 from landmark_emotion.table import LandmarkTable, save_table  # noqa: E402
-from realtime import demo_rate, earlier_loop, rate  # noqa: E402
+from realtime import demo_rate, earlier_loop, frame_rate, side_by_side  # noqa: E402
 
 LEGACY = mediapipe_version().startswith("0.")
 
@@ -92,33 +93,33 @@ def compat(args: argparse.Namespace) -> None:
 
 def speed(args: argparse.Namespace) -> None:
     bundle = load_bundle(args.model or find_default_model())
-    predictor = bundle.predictor()
     print(f"video {args.video} ; mediapipe {mediapipe_version()} ; model {bundle.path}")
-    rows: list[tuple[str, list[float]]] = []
-
-    def bare(name: str, landmarker: str, tracking: bool, faces: int, blendshapes: bool = False) -> None:
-        with closing(graph_factory(landmarker, blendshapes=blendshapes)(tracking, faces)) as graph:
-            rows.append((name, rate(graph, args.video, args.repeats)))
-
-    if LEGACY:
-        with closing(graph_factory("legacy")(True, 1)) as graph:
-            rows.append(("earlier loop (legacy mesh + StandardScaler + keras predict)",
-                         rate(earlier_loop(bundle, graph), args.video, 1)))
-        bare("bare legacy: tracking, 1 face", "legacy", True, 1)
-        bare("bare legacy: tracking, 4 faces (detects every frame)", "legacy", True, 4)
-    bare("bare tasks: VIDEO, 1 face", "tasks", True, 1)
-    bare("bare tasks: VIDEO, 1 face, blendshapes", "tasks", True, 1, blendshapes=True)
-    bare("bare tasks: VIDEO, 4 faces (detects every frame)", "tasks", True, 4)
-    bare("bare tasks: IMAGE, 1 face (detects every frame)", "tasks", False, 1)
-    with tempfile.TemporaryDirectory() as tmp:
+    with ExitStack() as opened, tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "log.jsonl"
+
+        def graph(landmarker: str, tracking: bool, faces: int, blendshapes: bool = False):
+            return opened.enter_context(closing(graph_factory(landmarker, blendshapes=blendshapes)(tracking, faces)))
+
+        def demo(**mesh_options) -> Callable[[], float]:
+            return partial(demo_rate, args.video, bundle, opened.enter_context(FaceMesh("video", 4, **mesh_options)),
+                           log=log)
+
+        passes: dict[str, Callable[[], float]] = {}
+        if LEGACY:
+            passes["earlier loop (legacy mesh + StandardScaler + keras predict)"] = partial(
+                frame_rate, earlier_loop(load_bundle(ROOT / "models" / "facial_expressions"), graph("legacy", True, 1)),
+                args.video)  # a landmarks-only bundle: the earlier loop fed raw landmarks to its network
+            passes["bare legacy: tracking, 1 face"] = partial(frame_rate, graph("legacy", True, 1), args.video)
+            passes["bare legacy: tracking, 4 faces (detects every frame)"] = partial(
+                frame_rate, graph("legacy", True, 4), args.video)
+        for name, config in {"VIDEO, 1 face": (True, 1), "VIDEO, 1 face, blendshapes": (True, 1, True),
+                             "VIDEO, 4 faces (detects every frame)": (True, 4),
+                             "IMAGE, 1 face (detects every frame)": (False, 1)}.items():
+            passes[f"bare tasks: {name}"] = partial(frame_rate, graph("tasks", *config), args.video)
         for name in ("legacy", "tasks") if LEGACY else ("tasks",):
-            rows.append((f"demo headless --log, {name} (face search, max 4 faces)",
-                         demo_rate(args.video, predictor, partial(FaceMesh, "video", 4, landmarker=name),
-                                   args.repeats, log=log)))
-        rows.append(("demo headless --log --blendshapes (tasks)",
-                     demo_rate(args.video, predictor, partial(FaceMesh, "video", 4, blendshapes=True),
-                               args.repeats, log=log)))
+            passes[f"demo headless --log, {name} (face search, max 4 faces)"] = demo(landmarker=name)
+        passes["demo headless --log --blendshapes (tasks)"] = demo(blendshapes=True)
+        rows = list(side_by_side(passes, args.repeats).items())
     medians = {name: statistics.median(r) for name, r in rows}
     earlier = next((v for k, v in medians.items() if k.startswith("earlier")), None)
     legacy = medians.get("bare legacy: tracking, 1 face")

@@ -1,7 +1,7 @@
 """Does fine-tuning on a few photos of one person help on that person's other photos, and what does it cost others?
 
   python benchmarks/personal.py --table /work/data/facial_expressions.npz --base models/default
-         [--k 2 3 5] [--people 6] [--min-test 5] [--timing] [--leave-out]
+         [--k 2 3 5] [--people 6] [--min-test 5] [--timing] [--leave-out [--features SET]]
 
 A person of the table (``groups``) plays the user: k photos per expression are their
 "recorded sessions", their other photos of those expressions are the test. For each
@@ -30,6 +30,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from landmark_emotion.features import FEATURE_SETS  # noqa: E402
 from landmark_emotion.labels import ordered  # noqa: E402
 from landmark_emotion.model import EmotionModel  # noqa: E402
 from landmark_emotion.personal import FineTuneSettings  # noqa: E402
@@ -58,10 +59,10 @@ def unseen_part(base: EmotionModel, table: LandmarkTable, table_path: Path) -> t
     return kept.subset(split.test), f"the base model's test split ({len(split.test)} photos, person-disjoint)"
 
 
-def train_without(base: EmotionModel, table: LandmarkTable, people: list[str],
-                  folder: Path) -> tuple[EmotionModel, LandmarkTable]:
-    """A base model trained like ``base`` (recipe, split settings, replay size) on ``table`` without ``people``,
-    saved and loaded again, and its test part."""
+def train_without(base: EmotionModel, table: LandmarkTable, people: list[str], folder: Path,
+                  feature_set: str | None = None) -> tuple[EmotionModel, LandmarkTable]:
+    """A base model trained like ``base`` (recipe, split settings, replay size; ``feature_set`` if given) on
+    ``table`` without ``people``, saved and loaded again, and its test part."""
     args = base.info.get("train_args", {})
     recipe = Recipe(**{**args.get("recipe", {}), "hidden": tuple(args.get("recipe", {}).get("hidden", Recipe.hidden)),
                        "components": tuple(args.get("recipe", {}).get("components", Recipe.components))})
@@ -69,7 +70,7 @@ def train_without(base: EmotionModel, table: LandmarkTable, people: list[str],
     model = EmotionModel.fit(rest, recipe, min_class_count=int(args.get("min_class_count", MIN_CLASS_COUNT)),
                              val_fraction=float(args.get("val_fraction", 0.15)),
                              test_fraction=float(args.get("test_fraction", 0.15)), seed=int(args.get("seed", 0)),
-                             feature_set=args.get("features") or base.feature_set,
+                             feature_set=feature_set or args.get("features") or base.feature_set,
                              replay_per_class=int(args.get("replay_per_class", REPLAY_PER_CLASS)),
                              train_args={"leave_out": people})
     trained = model.training
@@ -141,8 +142,9 @@ def simulated_people(args: argparse.Namespace, base: EmotionModel, table: Landma
         return base, unseen, pick_people(unseen, ordered(base.classes_), max(args.k), args.min_test, args.people), where
     people = pick_people(table, ordered(base.classes_), max(args.k), args.min_test, args.people)
     names = [name for name, _ in people]
-    print(f"training a base model like {args.base} without {', '.join(names)} ...")
-    base, test = train_without(base, table, names, workdir)
+    print(f"training a base model like {args.base} ({args.features or base.feature_set}) without "
+          f"{', '.join(names)} ...")
+    base, test = train_without(base, table, names, workdir, args.features)
     people = [(name, [e for e in expressions if e in base.classes_]) for name, expressions in people]
     unseen = LandmarkTable.concatenate([table.subset(np.flatnonzero(np.isin(table.groups, names))), test])
     unseen = unseen.subset(np.flatnonzero(np.isin(unseen.labels, base.classes_)))
@@ -177,7 +179,12 @@ def main() -> None:
     p.add_argument("--leave-out", action="store_true",
                    help="train a new base without the simulated people (see above) instead of using "
                         "--base's test split")
+    p.add_argument("--features", choices=sorted(FEATURE_SETS),
+                   help="with --leave-out: the feature set of the new base (default: --base's), to compare "
+                        "fine-tuning on landmarks alone with landmarks plus appearance on the same people")
     args = p.parse_args()
+    if args.features and not args.leave_out:
+        p.error("--features needs --leave-out (a base of another feature set is trained without the people)")
     base = EmotionModel.load(args.base)
     table = load_table(args.table)
     table = table.subset(np.flatnonzero(np.isin(table.labels, base.classes_)))
