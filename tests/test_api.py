@@ -204,6 +204,7 @@ def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):  
         "neutral": ("neutral", faces("neutral", 12, seed=21, person=True)),
     })
     base = load_model(base_bundle)
+    assert isinstance(base, landmark_emotion.EmotionModel)  # the one model object, exported at the top level
     with pytest.warns(UserWarning):  # the held-out slice is too small to judge epochs: said, not hidden
         personal = fine_tune(base, data, tmp_path / "me", epochs=5, fixed_epochs=3)
     assert personal.info["kind"] == "personal" and personal.labels == BASE_LABELS

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 _WHERE = {
     **dict.fromkeys(("Reader", "Stream", "Face", "FrameFaces", "load_model", "fine_tune", "sample_image"), ".api"),
+    "EmotionModel": ".model",
     **dict.fromkeys(("LandmarkEmotionError", "InputError"), ".errors"),
 }
 __all__ = list(_WHERE)
@@ -26,6 +27,7 @@ __all__ = list(_WHERE)
 if TYPE_CHECKING:
     from .api import Face, FrameFaces, Reader, Stream, fine_tune, load_model, sample_image
     from .errors import InputError, LandmarkEmotionError
+    from .model import EmotionModel
 
 
 def __getattr__(name: str) -> object:
