@@ -130,6 +130,22 @@ def test_held_signals_let_a_save_finish(restore_signals):
     assert signal.getsignal(signal.SIGTERM) is cli._raise_interrupted
 
 
+def test_a_deferred_signal_is_raised_once_the_body_has_run(restore_signals, capsys):
+    """A stop signal must not cut a native object's constructor short (MediaPipe's Image then errs when freed)."""
+    steps = []
+
+    def work(_argv):
+        with cli.deferred_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler has run by now, and not raised
+            steps.append("body finished")
+        steps.append("after the body")  # not reached: the signal is raised as the body ends
+        return 0
+
+    assert cli.run_command(work) == 143 and steps == ["body finished"]
+    assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
+
+
 def heed_all_signals() -> None:
     """In the child: a test run in the background (pytest &) ignores SIGINT, and the script would inherit that."""
     for signum in SIGNALS:

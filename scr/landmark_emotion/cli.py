@@ -35,6 +35,8 @@ class Interrupted(KeyboardInterrupt):
 _last_signal = int(signal.SIGINT)
 _pending: int | None = None
 """A stop signal whose exception has not reached our code yet (native code may have swallowed it)."""
+_deferring = False
+"""True while :func:`deferred_signals` holds a stop signal back."""
 
 
 def interrupted_code() -> int:
@@ -45,7 +47,8 @@ def interrupted_code() -> int:
 def _raise_interrupted(signum: int, _frame) -> None:
     global _last_signal, _pending
     _last_signal = _pending = signum
-    raise Interrupted(signum)
+    if not _deferring:
+        raise Interrupted(signum)
 
 
 def raise_if_interrupted() -> None:
@@ -59,6 +62,28 @@ def raise_if_interrupted() -> None:
     if _pending is not None:
         signum, _pending = _pending, None
         raise Interrupted(signum)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Let a stop signal wait until the body has run, then raise it (cheap enough for every frame).
+
+    For native objects made from Python, such as MediaPipe's ``Image``: an exception raised
+    inside their constructor leaves a half-made object whose destructor prints a traceback
+    when it is collected. Unlike :func:`held_signals` no handler is swapped: the handler of
+    :func:`run_command` notes the signal and :func:`raise_if_interrupted` raises it after.
+    Signals are handled on the main thread only, so elsewhere this does nothing.
+    """
+    global _deferring
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+    raise_if_interrupted()
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .cli import raise_if_interrupted
+from .cli import deferred_signals, raise_if_interrupted
 from .errors import LandmarkEmotionError
 from .frames import ImageFolderSource
 
@@ -284,12 +284,13 @@ class TasksGraph:
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         rgb = _checked(image_bgr)
-        image = self._image(data=rgb)
-        if self._tracking:
-            self._t += self.FRAME_MS
-            result = self._landmarker.detect_for_video(image, self._t)
-        else:
-            result = self._landmarker.detect(image)
+        with deferred_signals():  # a stop signal inside mp.Image() would leave a half-made one that errs when freed
+            image = self._image(data=rgb)
+            if self._tracking:
+                self._t += self.FRAME_MS
+                result = self._landmarker.detect_for_video(image, self._t)
+            else:
+                result = self._landmarker.detect(image)
         found = result.face_landmarks
         landmarks = np.array(
             [[(p.x, p.y, p.z) for p in face[:N_LANDMARKS]] for face in found], dtype=np.float32
