@@ -5,6 +5,8 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
+from .cli import stop_requested
+
 
 class BestEpoch(keras.callbacks.Callback):
     """Early stopping on the validation loss that keeps the best weights as the run goes.
@@ -28,6 +30,19 @@ class BestEpoch(keras.callbacks.Callback):
         if loss < self.best_loss:
             self.best_loss, self.best_epoch, self.weights = loss, epoch + 1, self.model.get_weights()
         elif epoch + 1 - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends training after the current batch once a stop signal is waiting (see ``cli.deferred_signals``).
+
+    The signal is not raised inside Keras' loop, where an exception between TensorFlow's
+    steps can leave its runtime in a state that crashes the process; it is raised after
+    ``fit`` returns, and the best epoch so far is kept as with Ctrl-C.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        if stop_requested():
             self.model.stop_training = True
 
 

@@ -64,13 +64,19 @@ def raise_if_interrupted() -> None:
         raise Interrupted(signum)
 
 
+def stop_requested() -> bool:
+    """Whether a stop signal is waiting to be raised (by :func:`raise_if_interrupted`)."""
+    return _pending is not None
+
+
 @contextmanager
 def deferred_signals() -> Iterator[None]:
     """Let a stop signal wait until the body has run, then raise it (cheap enough for every frame).
 
-    For native objects made from Python, such as MediaPipe's ``Image``: an exception raised
-    inside their constructor leaves a half-made object whose destructor prints a traceback
-    when it is collected. Unlike :func:`held_signals` no handler is swapped: the handler of
+    For native work driven from Python: an exception raised inside MediaPipe's ``Image``
+    constructor leaves a half-made object whose destructor prints a traceback when it is
+    collected, and one raised between TensorFlow's training steps can crash the process
+    (Keras' loop polls :func:`stop_requested` instead, see ``callbacks.StopOnSignal``). Unlike :func:`held_signals` no handler is swapped: the handler of
     :func:`run_command` notes the signal and :func:`raise_if_interrupted` raises it after.
     Signals are handled on the main thread only, so elsewhere this does nothing.
     """

@@ -255,7 +255,8 @@ def fit_loop(model, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, val
     """
     import keras
 
-    from .callbacks import BestEpoch, EpochBar
+    from .callbacks import BestEpoch, EpochBar, StopOnSignal
+    from .cli import deferred_signals
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, weighted_metrics=["accuracy"])
     best = BestEpoch(patience)
@@ -265,8 +266,10 @@ def fit_loop(model, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, val
     interrupted: KeyboardInterrupt | None = None
     with tqdm(total=epochs, unit="epoch", desc=desc, disable=not progress) as bar:
         try:
-            model.fit(x, y, sample_weight=sample_weight, validation_data=validation, epochs=epochs,
-                      batch_size=batch_size, shuffle=True, verbose=0, callbacks=[best, EpochBar(bar)])
+            with deferred_signals():  # a stop signal ends the fit after its batch (StopOnSignal), then is raised
+                model.fit(x, y, sample_weight=sample_weight, validation_data=validation, epochs=epochs,
+                          batch_size=batch_size, shuffle=True, verbose=0,
+                          callbacks=[best, EpochBar(bar), StopOnSignal()])
         except KeyboardInterrupt as exc:
             interrupted = exc
     return best, interrupted
