@@ -38,6 +38,7 @@ from landmark_emotion.detect import FaceMesh, default_landmarker, graph_factory,
 from landmark_emotion.evaluation import evaluate_labels  # noqa: E402
 from landmark_emotion.extraction import extract_table  # noqa: E402
 from landmark_emotion.features import normalize  # noqa: E402
+from landmark_emotion.model import EmotionModel  # noqa: E402
 from landmark_emotion.model_bundle import load_bundle  # noqa: E402
 from landmark_emotion.resources import find_default_model  # noqa: E402
 from landmark_emotion.table import LandmarkTable, save_table  # noqa: E402
@@ -92,7 +93,7 @@ def compat(args: argparse.Namespace) -> None:
 
 
 def speed(args: argparse.Namespace) -> None:
-    bundle = load_bundle(args.model or find_default_model())
+    bundle = EmotionModel.load(args.model or find_default_model())
     print(f"video {args.video} ; mediapipe {mediapipe_version()} ; model {bundle.path}")
     with ExitStack() as opened, tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "log.jsonl"

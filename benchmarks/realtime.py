@@ -41,6 +41,7 @@ from landmark_emotion.detect import LANDMARKERS, FaceMesh, default_landmarker, g
 from landmark_emotion.face_tracking import FaceTracker  # noqa: E402
 from landmark_emotion.features import image_vectors  # noqa: E402
 from landmark_emotion.frames import SourceError, open_source  # noqa: E402
+from landmark_emotion.model import EmotionModel  # noqa: E402
 from landmark_emotion.model_bundle import BundleError, load_bundle  # noqa: E402
 from landmark_emotion.overlay import annotate  # noqa: E402
 from landmark_emotion.resources import find_default_model  # noqa: E402
@@ -59,10 +60,10 @@ def frame_rate(fn, video: Path) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def demo_rate(video: Path, bundle, mesh, **outputs) -> float:
+def demo_rate(video: Path, model: EmotionModel, mesh, **outputs) -> float:
     """Frames/s of the demo's own loop (``landmark_emotion.demo.run``) with the reader it builds, over one pass."""
     with open_source(video) as source:
-        stats = run(source, build_reader(bundle, mesh), display=False, **outputs)
+        stats = run(source, build_reader(model, mesh), display=False, **outputs)
     return stats.frames / stats.seconds
 
 
@@ -173,7 +174,7 @@ def main() -> None:
     p.add_argument("--landmarker", choices=LANDMARKERS, default=default_landmarker())
     args = p.parse_args()
     try:
-        bundle = load_bundle(args.model or find_default_model())
+        bundle = EmotionModel.load(args.model or find_default_model())  # as scr/main.py loads it
         earlier_bundle = None if args.skip_earlier else load_bundle(args.earlier_model)
         open_source(args.video).close()
     except (BundleError, SourceError) as exc:
