@@ -10,8 +10,9 @@ frozen, the base bundle's replay data is mixed in so unrecorded expressions stil
 work, and training stops early on a held-out slice of your data (or, with only a few
 samples per expression, runs a fixed number of epochs). With a recorded neutral face
 your features are calibrated to it, and the bundle keeps it so the demo calibrates you
-the same way. The new bundle loads like any other (the demo picks the newest personal
-bundle under models/).
+the same way. The personal model answers neutral and the expressions you recorded
+(--keep-unrecorded keeps the base's others too). The new bundle loads like any other (the
+demo picks the newest personal bundle under models/).
 """
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: %(default)s)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="fine-tune on uncalibrated features even when a neutral face was recorded")
+    p.add_argument("--keep-unrecorded", action="store_true",
+                   help="keep reading the base model's expressions you did not record (default: the personal "
+                        "model answers neutral and what you recorded)")
     p.add_argument("--no-mirror", action="store_true", help="do not add mirror images of your samples")
     p.add_argument("--seed", type=seed, default=DEFAULTS.seed)
     p.add_argument("--no-progress", action="store_true")
@@ -89,12 +93,16 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{label} {n}" for label, n in counts.items()))
         settings = FineTuneSettings(args.freeze, args.lr, args.epochs, args.patience, DEFAULTS.batch_size,
                                     args.heldout, args.replay_weight, not args.no_mirror, args.seed,
-                                    fixed_epochs=args.fixed_epochs, calibrate=not args.no_calibrate)
+                                    fixed_epochs=args.fixed_epochs, calibrate=not args.no_calibrate,
+                                    keep_unrecorded=args.keep_unrecorded)
         model = base.fine_tune(data, settings, min_samples=args.min_samples, progress=not args.no_progress,
                                train_args=vars(args))
         for warning in model.warnings:
             print(f"warning: {warning}")
         metrics = model.metrics
+        if metrics["unrecorded_dropped"]:
+            print(f"answers {', '.join(model.classes_)}; not {', '.join(metrics['unrecorded_dropped'])}, which you "
+                  "did not record (--keep-unrecorded keeps them)")
         if metrics["calibrated"]:
             print(f"calibrated to your neutral face ({model.references.person_n} samples)")
         judged = (f"held-out personal accuracy ({metrics['heldout_n']} samples): base "

@@ -14,7 +14,8 @@ from landmark_emotion.bundle_write import save_bundle
 from landmark_emotion.commands import train_personal
 from landmark_emotion.model_bundle import load_bundle
 from landmark_emotion.personal import (
-    FineTuneError, FineTuneSettings, PersonalDataError, check_labels, freeze_layers, load_sessions, split_heldout,
+    FineTuneError, FineTuneSettings, PersonalDataError, answered_labels, check_labels, freeze_layers, load_sessions,
+    split_heldout,
 )
 from landmark_emotion.calibration import calibrate
 from landmark_emotion.table import LandmarkTable, save_table
@@ -81,15 +82,20 @@ def write_sessions(folder: Path, sessions: dict[str, np.ndarray]) -> None:
         save_table(table_of([(label, landmarks)]), folder / f"{name}.npz")
 
 
-@pytest.fixture(scope="session")
-def personal_run(base_bundle, tmp_path_factory):
+def personal_sessions(folder: Path) -> Path:
     """The user's 'happy' looks like everyone's 'neutral' (plus their own face); also a corrupt session file."""
-    data = tmp_path_factory.mktemp("personal_data")
-    write_sessions(data, {
+    write_sessions(folder, {
         "2026-11-22T21-05-03_happy": ("happy", faces("happy", 24, seed=10, person=True, pattern="neutral")),
         "2026-11-22T21-06-10_sad": ("sad", faces("sad", 24, seed=11, person=True)),
     })
-    (data / "2026-11-22T21-07-00_angry.npz").write_bytes(b"PK\x03\x04 truncated")
+    (folder / "2026-11-22T21-07-00_angry.npz").write_bytes(b"PK\x03\x04 truncated")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def personal_run(base_bundle, tmp_path_factory):
+    """train_personal.py's defaults on that recording, and what it printed."""
+    data = personal_sessions(tmp_path_factory.mktemp("personal_data"))
     before = {p.name: p.read_bytes() for p in data.iterdir()}
     out = tmp_path_factory.mktemp("models") / "personal"
     code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
@@ -97,24 +103,61 @@ def personal_run(base_bundle, tmp_path_factory):
     return code, out, data, before
 
 
+@pytest.fixture(scope="session")
+def keep_unrecorded_run(base_bundle, tmp_path_factory) -> Path:
+    """The same recording and seed with --keep-unrecorded."""
+    data = personal_sessions(tmp_path_factory.mktemp("personal_data"))
+    out = tmp_path_factory.mktemp("models") / "personal_all"
+    assert train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
+                                "--no-progress", "--min-samples", "5", "--keep-unrecorded"]) == 0
+    return out
+
+
 def test_fine_tuning_moves_predictions_toward_the_personal_labels(personal_run, base_bundle, capsys):
     code, out, data, before = personal_run
     assert code == 0
     base, personal = load_bundle(base_bundle), load_bundle(out)
     fresh = table_of([("happy", faces("happy", 40, seed=20, person=True, pattern="neutral"))]).features()
-    happy = BASE_LABELS.index("happy")
     base_p, personal_p = base.predictor().predict_proba(fresh), personal.predictor().predict_proba(fresh)
-    assert np.mean(base_p.argmax(axis=1) == happy) < 0.2  # the base model calls this user's smile neutral
+    happy_base, happy = base.labels.index("happy"), personal.labels.index("happy")
+    assert np.mean(base_p.argmax(axis=1) == happy_base) < 0.2  # the base model calls this user's smile neutral
     assert np.mean(personal_p.argmax(axis=1) == happy) > 0.8
-    assert personal_p[:, happy].mean() > base_p[:, happy].mean() + 0.5
+    assert personal_p[:, happy].mean() > base_p[:, happy_base].mean() + 0.5
 
 
-def test_unrecorded_expressions_survive_fine_tuning(personal_run):
+def test_the_personal_model_answers_neutral_and_what_was_recorded(personal_run, keep_unrecorded_run):
     _, out, _, _ = personal_run
-    predictor = load_bundle(out).predictor()
+    personal, kept = load_bundle(out), load_bundle(keep_unrecorded_run)
+    assert personal.labels == ["neutral", "happy", "sad"] and kept.labels == BASE_LABELS
+    assert personal.metrics["unrecorded_dropped"] == ["surprise"] and kept.metrics["unrecorded_dropped"] == []
+    assert set(personal.replay_table().labels) == {"neutral", "happy", "sad"}  # faces of what it answers
+    # the same fine-tuning, its output cut to those labels: the kept model's probabilities shared among them alone
+    x = table_of([(label, faces(label, 10, seed=60 + i)) for i, label in enumerate(BASE_LABELS)]).features()
+    everything = kept.predictor().predict_proba(x)[:, [BASE_LABELS.index(label) for label in personal.labels]]
+    np.testing.assert_allclose(personal.predictor().predict_proba(x),
+                               everything / everything.sum(axis=1, keepdims=True), atol=1e-5)
+
+
+def test_which_labels_a_personal_model_answers():
+    assert answered_labels(BASE_LABELS, ["sad", "happy"], False) == ["neutral", "happy", "sad"]  # the base's order
+    assert answered_labels(BASE_LABELS, ["happy"], True) == BASE_LABELS
+    assert answered_labels(BASE_LABELS, ["neutral"], False) == BASE_LABELS  # one answer is no classifier
+    assert answered_labels(["happy", "sad", "surprise"], ["sad"], False) == ["happy", "sad", "surprise"]
+    assert answered_labels(["happy", "sad", "surprise"], ["sad", "happy"], False) == ["happy", "sad"]
+
+
+def test_unrecorded_expressions_survive_fine_tuning_when_kept(keep_unrecorded_run):
+    predictor = load_bundle(keep_unrecorded_run).predictor()
     for label in ("neutral", "surprise"):  # not recorded: kept by the replay table
         x = table_of([(label, faces(label, 40, seed=30 + BASE_LABELS.index(label)))]).features()
         assert np.mean(predictor.predict_proba(x).argmax(axis=1) == BASE_LABELS.index(label)) > 0.8
+
+
+def test_neutral_is_still_read_by_a_model_of_the_recorded_labels(personal_run):
+    _, out, _, _ = personal_run
+    personal = load_bundle(out)  # neutral was not recorded, but a face at rest needs an answer
+    x = table_of([("neutral", faces("neutral", 40, seed=30))]).features()
+    assert np.mean(np.asarray(personal.predictor().predict(x)) == "neutral") > 0.8
 
 
 def test_personal_bundle_keeps_scaler_labels_and_frozen_layers(personal_run, base_bundle):
@@ -122,14 +165,14 @@ def test_personal_bundle_keeps_scaler_labels_and_frozen_layers(personal_run, bas
     base, personal = load_bundle(base_bundle), load_bundle(out)
     assert np.array_equal(personal.scaler_mean, base.scaler_mean)
     assert np.array_equal(personal.scaler_scale, base.scaler_scale)
-    assert personal.labels == base.labels and personal.feature_version == base.feature_version
+    assert personal.feature_version == base.feature_version
     assert personal.info["kind"] == "personal" and personal.info["base"] == str(base_bundle)
     base_dense, personal_dense = base.keras_model().layers, personal.keras_model().layers
     for layer_base, layer_personal in zip(base_dense[:1], personal_dense[:1]):  # default: all but the last two
         for w_base, w_personal in zip(layer_base.get_weights(), layer_personal.get_weights()):
             assert np.array_equal(w_base, w_personal)
-    assert not np.allclose(base_dense[-1].get_weights()[0], personal_dense[-1].get_weights()[0])
-    assert len(personal.replay_table()) == len(base.replay_table())
+    columns = [base.labels.index(label) for label in personal.labels]
+    assert not np.allclose(base_dense[-1].get_weights()[0][:, columns], personal_dense[-1].get_weights()[0])
 
 
 def test_metrics_and_skipped_corrupt_session(personal_run):
@@ -273,10 +316,9 @@ def test_few_shot_recording_trains_the_fixed_schedule_on_calibrated_features(few
     own = table_of([("neutral", faces("neutral", 1, seed=40, person=True))]).features()[0]
     np.testing.assert_allclose(refs.person, own, atol=1e-5)
     fresh = table_of([("happy", faces("happy", 40, seed=43, person=True, pattern="neutral"))]).features()
-    happy = BASE_LABELS.index("happy")
-    tuned = personal.predictor().predict_proba(calibrate(fresh, refs.person, refs.population))
-    assert np.mean(tuned.argmax(axis=1) == happy) > 0.8  # the user's smile, read the way the demo reads it
-    assert np.mean(base.predictor().predict_proba(fresh).argmax(axis=1) == happy) < 0.2
+    tuned = personal.predictor().predict(calibrate(fresh, refs.person, refs.population))
+    assert np.mean(np.asarray(tuned) == "happy") > 0.8  # the user's smile, read the way the demo reads it
+    assert np.mean(np.asarray(base.predictor().predict(fresh)) == "happy") < 0.2
 
 
 def test_one_sample_per_label_is_accepted(base_bundle, tmp_path, capsys):
@@ -287,3 +329,4 @@ def test_one_sample_per_label_is_accepted(base_bundle, tmp_path, capsys):
                                 "--no-progress", "--min-samples", "1", "--fixed-epochs", "2"])
     out = capsys.readouterr().out
     assert code == 0 and "fixed schedule of 2 epochs" in out and "calibrated to your neutral face (1 samples)" in out
+    assert "answers neutral, happy; not sad, surprise, which you did not record (--keep-unrecorded keeps them)" in out

@@ -397,7 +397,8 @@ def fine_tune(model: EmotionModel | str | os.PathLike | None, sessions: str | os
 
     As ``scr/train_personal.py`` does it (:meth:`EmotionModel.fine_tune`): ``options`` are its
     settings (:class:`~landmark_emotion.personal.FineTuneSettings`: ``epochs``,
-    ``learning_rate``, ``freeze``...). A recorded neutral face calibrates the new model.
+    ``learning_rate``, ``freeze``...). A recorded neutral face calibrates the new model, which
+    answers neutral and the recorded expressions (all of ``model``'s with ``keep_unrecorded=True``).
     ``out`` must not exist unless ``force``; labels with fewer than ``min_samples`` samples
     are refused. What the user should know (no neutral recorded, sessions skipped) comes as
     warnings. Needs TensorFlow.

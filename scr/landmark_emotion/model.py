@@ -250,8 +250,10 @@ class EmotionModel:
         or a table. Labels this model lacks, fewer than ``min_samples`` samples of a label, or
         sessions without what the model reads raise
         :class:`~landmark_emotion.personal.PersonalDataError`. This model (and its bundle) is not
-        changed; the new one keeps its scaler, labels and replay sample, and its user's neutral
-        face when one was recorded. Its ``warnings`` say what the user may want to know.
+        changed; the new one keeps its scaler and replay sample, and its user's neutral face when
+        one was recorded; it answers neutral and the recorded labels only, unless
+        ``settings.keep_unrecorded`` (then all of this model's). Its ``warnings`` say what the user
+        may want to know.
         """
         from .personal import (
             MIN_SAMPLES, FineTuneSettings, PersonalData, check_features, check_labels, fine_tune, load_sessions,
@@ -273,7 +275,10 @@ class EmotionModel:
             "frozen_layers": result.frozen,
         }
         pre = self.preprocess
-        predictor = predictor_from_keras(result.model, self.classes_, pre.mean, pre.scale, pre.components,
+        predictor = predictor_from_keras(result.model, result.labels, pre.mean, pre.scale, pre.components,
                                          self.feature_set)
+        replay = self.replay_table()
+        if replay is not None:  # only faces of what the new model answers
+            replay = replay.subset(np.flatnonzero(np.isin(replay.labels, result.labels)))
         return EmotionModel(predictor, info, result.metrics, result.references, network=result.model,
-                            replay=self.replay_table(), warnings=result.warnings)
+                            replay=replay if replay is not None and len(replay) else None, warnings=result.warnings)

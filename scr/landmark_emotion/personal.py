@@ -17,7 +17,11 @@ thousands of other faces towards one face, if the transfer is kept gentle:
   trained instead (chosen by ``benchmarks/calibration.py``);
 - with a recorded neutral face and a base model that knows the population neutral,
   the user's features are calibrated (:mod:`landmark_emotion.calibration`) before training, as
-  the demo calibrates them when it reads the user.
+  the demo calibrates them when it reads the user;
+- the personal model then answers only neutral and the expressions the user recorded
+  (its output layer keeps their columns): with a few photos each, it often took what the user
+  showed for an expression they never showed (``benchmarks/calibration.py``: +3 to +9 points).
+  ``keep_unrecorded`` keeps the base's other expressions, which fine-tuning leaves as they were.
 """
 from __future__ import annotations
 
@@ -211,6 +215,8 @@ class FineTuneSettings:
     fixed_epochs: int = 30
     """Epochs of the fixed schedule (chosen by ``benchmarks/calibration.py`` on few-shot recordings)."""
     calibrate: bool = True
+    keep_unrecorded: bool = False
+    """Keep reading the base's expressions the user did not record (by default: neutral and the recorded ones)."""
 
     def __post_init__(self) -> None:
         check_settings(FineTuneError, [
@@ -233,6 +239,31 @@ class FineTuneResult:
     frozen: list[str]
     warnings: list[str]
     references: References | None = None
+    labels: list[str] = field(default_factory=list)
+    """What the network answers, in its output order: the base's labels, or neutral and the recorded ones."""
+
+
+def answered_labels(base_labels: Sequence[str], recorded: Sequence[str], keep_unrecorded: bool) -> list[str]:
+    """The labels a personal model answers: neutral (a face at rest must have an answer) and those recorded,
+    in the base's order; all of the base's when asked, or when that would leave fewer than two."""
+    labels = [label for label in base_labels if label == NEUTRAL or label in recorded]
+    return list(base_labels) if keep_unrecorded or len(labels) < 2 else labels
+
+
+def restrict_outputs(model, keep: Sequence[int]):
+    """The network answering only the classes ``keep``: its output layer cut to their columns, so the softmax
+    shares all probability among them (the layers before it are shared with ``model``, not copied)."""
+    import keras
+
+    last = model.layers[-1]
+    if not isinstance(last, keras.layers.Dense):
+        raise FineTuneError(f"the base network must end in a Dense layer to answer only the recorded labels, "
+                            f"not {type(last).__name__}; use keep_unrecorded (--keep-unrecorded)")
+    kernel, bias = last.get_weights()
+    head = keras.layers.Dense(len(keep), activation=last.activation, name=last.name)
+    restricted = keras.Sequential([keras.Input(model.input_shape[1:]), *model.layers[:-1], head])
+    head.set_weights([kernel[:, keep], bias[keep]])
+    return restricted
 
 
 def fine_tune(base: "EmotionModel", personal: LandmarkTable, settings: FineTuneSettings,
@@ -301,6 +332,11 @@ def fine_tune(base: "EmotionModel", personal: LandmarkTable, settings: FineTuneS
         raise interrupted  # not one epoch trained yet: nothing to write
     for layer, trainable in zip(model.layers, trainable_before):
         layer.trainable = trainable  # the saved network is an ordinary one, like a base bundle's
+    labels = answered_labels(base.labels, list(personal.counts()), settings.keep_unrecorded)
+    if labels != list(base.labels):
+        keep = [base.labels.index(label) for label in labels]
+        model = restrict_outputs(model, keep)
+        y_val = y_val[:, keep] if judged else None
     metrics = {
         "heldout_accuracy_base": base_accuracy,
         "heldout_accuracy": accuracy(model, x_val, y_val) if judged else None,
@@ -310,9 +346,10 @@ def fine_tune(base: "EmotionModel", personal: LandmarkTable, settings: FineTuneS
         "replay_n": int(len(replay)) if replay is not None else 0,
         "schedule": "early stopping on the held-out slice" if judged else f"fixed {settings.fixed_epochs} epochs",
         "calibrated": references is not None,
+        "unrecorded_dropped": [label for label in base.labels if label not in labels],
         "epochs_run": epochs_run,
         "best_epoch": best.best_epoch if judged else epochs_run,
         "interrupted": interrupted is not None,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return FineTuneResult(model, metrics, frozen, warnings, references[0] if references else base.references)
+    return FineTuneResult(model, metrics, frozen, warnings, references[0] if references else base.references, labels)
