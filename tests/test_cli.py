@@ -122,7 +122,8 @@ def test_an_ignored_signal_stays_ignored(restore_signals):
 
 
 def test_held_signals_let_a_save_finish(restore_signals):
-    signal.signal(signal.SIGTERM, cli._raise_interrupted)
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # heeded even when the run was started under nohup
+        signal.signal(signum, cli._raise_interrupted)
     with cli.held_signals() as arrived:
         os.kill(os.getpid(), signal.SIGHUP)
         saved = "complete"
