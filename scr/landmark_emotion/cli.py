@@ -125,9 +125,31 @@ def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None 
         return fail(exc)
     except OSError as exc:  # e.g. the disk filled up or a pipe closed outside a command's own handling
         return fail(exc)
+    except Exception as exc:
+        interrupt = interrupt_behind(exc)
+        if interrupt is None:
+            raise
+        return fail(interrupt)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The stop signal an error was raised from, if any.
+
+    Code a signal lands in may re-raise its exception as another: a native module's
+    initialisation as ImportError, Python 3.11 defining a class as RuntimeError ("Error calling
+    __set_name__"). Only explicit causes count: an error raised while handling an interrupt
+    (saving what was done, say) is an error of its own.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return None
 
 
 def fail(exc: BaseException) -> int:

@@ -127,15 +127,21 @@ def import_mediapipe() -> ModuleType:
     it; left to itself it spends ~3 s and ~1 GB loading a library that landmarks
     never use. TensorFlow is hidden while mediapipe loads, unless something has
     imported it already (training), and stays importable afterwards.
+
+    A stop signal waits until the import is done (half a second): the code it would land in
+    swallows it or re-raises it as another error (pybind11's module initialisation as
+    ImportError, matplotlib's rc parsing as ValueError), and the command would report a
+    missing mediapipe, or a traceback, instead of stopping.
     """
-    if "mediapipe" in sys.modules or "tensorflow" in sys.modules:
-        return importlib.import_module("mediapipe")
-    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # "import tensorflow" raises ModuleNotFoundError
-    try:
-        return importlib.import_module("mediapipe")
-    finally:
-        if sys.modules.get("tensorflow", False) is None:
-            del sys.modules["tensorflow"]
+    with deferred_signals():
+        if "mediapipe" in sys.modules or "tensorflow" in sys.modules:
+            return importlib.import_module("mediapipe")
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]  # "import tensorflow" raises ModuleNotFoundError
+        try:
+            return importlib.import_module("mediapipe")
+        finally:
+            if sys.modules.get("tensorflow", False) is None:
+                del sys.modules["tensorflow"]
 
 
 def legacy_installed() -> bool:
