@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from importlib import metadata
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 
 from demo_data import scene, write_video
+from landmark_emotion import cli
+from landmark_emotion import detect as detect_module
 from landmark_emotion.demo import run
 from landmark_emotion.detect import (
     BLENDSHAPES, TASK_FILE, FaceMesh, LandmarkerError, Mode, default_landmarker, detect, landmarker_for_model,
@@ -96,6 +99,26 @@ def test_closing_ends_the_graph_and_the_owner_may_close_twice(astronaut):
     mesh.close()
     with pytest.raises(RuntimeError, match="closed"):
         mesh(astronaut)
+
+
+def test_a_graph_stopped_while_it_opens_is_closed_at_once(monkeypatch):
+    """Left to the garbage collector, it logs its start-up after the command's one error line (or a traceback)."""
+    closed = []
+
+    class StoppedGraph(detect_module.LegacyGraph):
+        def __init__(self, *_args):
+            pass
+
+        def __call__(self, image_bgr):
+            raise cli.Interrupted(signal.SIGINT)  # Ctrl-C on the graph's first (blank) frame
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(detect_module, "LegacyGraph", StoppedGraph)
+    with pytest.raises(cli.Interrupted):
+        detect_module.graph_factory("legacy")(True, 1)
+    assert closed == [True]
 
 
 def test_two_owners_get_independent_graphs(astronaut):

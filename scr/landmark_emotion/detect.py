@@ -346,9 +346,13 @@ def graph_factory(landmarker: str | None = None, min_confidence: float = 0.5, bl
                 graph: Graph = LegacyGraph(tracking, max_faces, min_confidence)
             else:
                 graph = TasksGraph(tracking, max_faces, min_confidence, blendshapes)
-            if not verbose:  # its threads log as they start, a moment after it opens: one blank frame now waits them out
-                graph(np.zeros((64, 64, 3), np.uint8))
-        raise_if_interrupted()  # a Ctrl-C while the graph opened was caught inside MediaPipe
+            try:
+                if not verbose:  # its threads log as they start, a moment after it opens: one blank frame now waits them out
+                    graph(np.zeros((64, 64, 3), np.uint8))
+                raise_if_interrupted()  # a Ctrl-C while the graph opened was caught inside MediaPipe
+            except BaseException:
+                graph.close()  # now, quietly: left to the collector it logs its start-up after our error line
+                raise
         return graph if verbose else QuietStart(graph)
 
     make.landmarker = name  # type: ignore[attr-defined]
