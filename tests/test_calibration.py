@@ -199,7 +199,11 @@ def test_reader_takes_the_largest_faces_reference_on_request():
     reader.clear_neutral()
     assert [f.calibration for f in reader(image)] == ["none", "none"]
     detector.landmarks = np.zeros((0, 468, 3), np.float32)
-    assert reader(image) == []
+    assert reader(image) == []  # one missed detection: the faces are still in view (a web test's flake)
+    assert reader.start_neutral_capture(frames=3) == track
+    reader.clear_neutral()
+    for _ in range(reader.tracker.max_missing):
+        assert reader(image) == []  # gone long enough for the tracker to drop them
     with pytest.raises(CalibrationError, match="no face in view"):
         reader.start_neutral_capture()
 

@@ -53,6 +53,23 @@ def test_tracks_with_a_fresh_graph_sized_to_the_faces_and_searches_every_rescan_
         search(frame(1))
 
 
+def test_a_tracking_graph_that_fails_to_open_leaves_each_graph_closed_once():
+    """A Ctrl-C while the next tracking graph opens: closing the search must not close the old one again."""
+    log: list = []
+
+    def graph(tracking: bool, k: int) -> FakeGraph:
+        if k == 2:
+            raise KeyboardInterrupt
+        return FakeGraph(tracking, k, log)
+
+    search = FaceSearch(4, rescan=0, graph=graph)
+    search(frame(1))
+    with pytest.raises(KeyboardInterrupt):
+        search(frame(2))
+    search.close()
+    assert [entry for entry in log if entry[0] == "close"] == [("close", "track1"), ("close", "search")]
+
+
 def test_a_new_tracking_graph_reports_where_faces_are_now(astronaut):
     """One face at the left, then two faces, then one face far right: tracking moves back to one face."""
     frames = [scene(astronaut, [0])] * 4 + [scene(astronaut, [0, 400])] * 4 + [scene(astronaut, [400])] * 6

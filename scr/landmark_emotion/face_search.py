@@ -51,6 +51,7 @@ class FaceSearch:
         """Track ``count`` faces from the next frame on (none: search every frame until one appears)."""
         if self._tracking is not None:
             self._tracking.close()
+            self._tracking = None  # closed: if the next one fails to open, close() must not close it again
         self._tracked = count
         self._tracking = self._graph(True, count) if count else None
         self.switches += 1

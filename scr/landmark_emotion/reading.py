@@ -102,8 +102,9 @@ class EmotionReader:
 
         Raises :class:`~landmark_emotion.calibration.CalibrationError`, whose message is one line
         meant for the user, when calibration is off, the model has no population neutral,
-        or no face (or no face with that track) was in the last frame. Call it between
-        frames, from the thread that calls the reader.
+        or no face (or no face with that track) is in view: in the last frame that had faces,
+        and still tracked (a missed detection does not count). Call it between frames, from
+        the thread that calls the reader.
         """
         self.references.require()
         if not self._last:
@@ -132,7 +133,11 @@ class EmotionReader:
         tracks = self.tracker.update(boxes)
         self.smoothers.keep_only(self.tracker.ids)
         self.references.keep_only(self.tracker.ids)
-        self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
+        if len(faces):
+            self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
+        else:  # a missed detection does not take a face out of view while the tracker keeps its track
+            alive = set(self.tracker.ids)
+            self._last = [(track, area) for track, area in self._last if track in alive]
         if not len(faces):
             return []
         vectors = image_vectors(self.feature_set, image, faces.landmarks)
