@@ -133,13 +133,11 @@ class EmotionReader:
         tracks = self.tracker.update(boxes)
         self.smoothers.keep_only(self.tracker.ids)
         self.references.keep_only(self.tracker.ids)
-        if len(faces):
-            self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
-        else:  # a missed detection does not take a face out of view while the tracker keeps its track
+        if not len(faces):  # a missed detection does not take a face out of view while the tracker keeps its track
             alive = set(self.tracker.ids)
             self._last = [(track, area) for track, area in self._last if track in alive]
-        if not len(faces):
             return []
+        self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
         vectors = image_vectors(self.feature_set, image, faces.landmarks)
         features, calibration = self.references.apply(tracks, vectors)
         probs = self.predictor.predict_proba(features)
