@@ -19,11 +19,13 @@ from importing TensorFlow (3 s and a gigabyte that reading landmarks never uses)
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -178,7 +180,7 @@ class _Stderr:
     """Points file descriptor 2 at /dev/null while anyone in the process asks for quiet (threads nest safely)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a graph's finalizer may ask for quiet from inside hush() (see NativeGraph)
         self._depth = 0
         self._saved: int | None = None
 
@@ -228,7 +230,49 @@ def _checked(image_bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
-class LegacyGraph:
+class NativeGraph:
+    """What both landmarkers share: the native graph is released once, and never left to the collector.
+
+    Python runs bytecodes between a graph opening and its owner storing it (in a ``with``,
+    a field), and a stop signal can land there: the owner never gets it. Left to the collector
+    it would be closed after our ``error:`` line, printing MediaPipe's start-up logs, or at
+    interpreter shutdown, printing a traceback. So every open graph is known here, and one
+    dropped unclosed is released quietly at once (``__del__``) or before shutdown (``atexit``).
+    """
+
+    _open = False
+
+    def _opened(self) -> None:
+        self._open = True
+        _OPEN_GRAPHS.add(self)
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            _OPEN_GRAPHS.discard(self)
+            self._release()
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def __del__(self) -> None:
+        if self._open:
+            with native_quiet():
+                self.close()
+
+
+_OPEN_GRAPHS: weakref.WeakSet[NativeGraph] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_graphs() -> None:
+    """Release, quietly and while MediaPipe is still loaded, the graphs nobody closed."""
+    for graph in list(_OPEN_GRAPHS):
+        with native_quiet():
+            graph.close()
+
+
+class LegacyGraph(NativeGraph):
     """MediaPipe 0.10.x Face Mesh solution (468 points)."""
 
     def __init__(self, tracking: bool, max_faces: int, min_confidence: float = 0.5):
@@ -238,13 +282,15 @@ class LegacyGraph:
         except ImportError:
             raise LandmarkerError("the legacy Face Mesh needs mediapipe 0.10.x (Python <= 3.12); "
                                   f"set {LANDMARKER_ENV}=tasks to use the Tasks face landmarker") from None
-        self._mesh = face_mesh.FaceMesh(
-            static_image_mode=not tracking,
-            max_num_faces=max_faces,
-            refine_landmarks=False,
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
+        with deferred_signals():  # opened and known at once (see NativeGraph)
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=not tracking,
+                max_num_faces=max_faces,
+                refine_landmarks=False,
+                min_detection_confidence=min_confidence,
+                min_tracking_confidence=min_confidence,
+            )
+            self._opened()
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         rgb = _checked(image_bgr)
@@ -254,11 +300,11 @@ class LegacyGraph:
         ).reshape(len(found), N_LANDMARKS, 3)
         return Faces(landmarks, rgb.shape[1], rgb.shape[0])
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self._mesh.close()
 
 
-class TasksGraph:
+class TasksGraph(NativeGraph):
     """MediaPipe Tasks ``FaceLandmarker`` (478 points, the first 468 kept; optional blendshapes).
 
     Tracking uses its VIDEO running mode, which needs increasing timestamps: frames are
@@ -276,17 +322,19 @@ class TasksGraph:
 
         self._image = partial(mp.Image, image_format=mp.ImageFormat.SRGB)
         self._blendshapes = blendshapes
-        self._landmarker = vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(task_file)),
-            running_mode=vision.RunningMode.VIDEO if tracking else vision.RunningMode.IMAGE,
-            num_faces=max_faces,
-            min_face_detection_confidence=min_confidence,
-            min_face_presence_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-            output_face_blendshapes=blendshapes,
-        ))
         self._tracking = tracking
         self._t = 0
+        with deferred_signals():  # opened and known at once (see NativeGraph)
+            self._landmarker = vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(task_file)),
+                running_mode=vision.RunningMode.VIDEO if tracking else vision.RunningMode.IMAGE,
+                num_faces=max_faces,
+                min_face_detection_confidence=min_confidence,
+                min_face_presence_confidence=min_confidence,
+                min_tracking_confidence=min_confidence,
+                output_face_blendshapes=blendshapes,
+            ))
+            self._opened()
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         rgb = _checked(image_bgr)
@@ -307,7 +355,7 @@ class TasksGraph:
                               dtype=np.float32).reshape(len(found), len(BLENDSHAPES))
         return Faces(landmarks, rgb.shape[1], rgb.shape[0], scores)
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self._landmarker.close()
 
 
