@@ -43,9 +43,9 @@ def test_tracks_with_a_fresh_graph_sized_to_the_faces_and_searches_every_rescan_
         ("search", 1),  # same count: the graph that has been tracking carries on
         ("track1", 2), ("track1", 2), ("track1", 2),  # max 1: the second face is not looked for
         ("search", 2), ("close", "track1"), ("open", "track2"),  # found now: a 2-face graph takes over
-        ("track2", 0), ("track2", 0), ("track2", 0),  # both gone: the 2-face graph sees nobody...
-        ("search", 0), ("close", "track2"),  # ...and once the search agrees, search every frame until someone comes
-        ("search", 0),
+        ("track2", 0),  # both gone: the 2-face graph lost them...
+        ("search", 0), ("close", "track2"),  # ...the same frame is searched, and then every frame until someone comes
+        ("search", 0), ("search", 0), ("search", 0), ("search", 0),
         ("close", "search"),  # closing the search closes every graph it still holds
     ]
     assert search.switches == 3
@@ -91,3 +91,14 @@ def test_same_faces_as_full_detection_on_a_still_frame(astronaut, rescan):
             got = mesh(image).boxes()
     order = np.argsort(got[:, 0])
     np.testing.assert_allclose(got[order], expected[np.argsort(expected[:, 0])], atol=6)
+
+
+def test_a_face_that_moved_far_since_the_last_frame_is_still_found(astronaut):
+    """A reader of a few frames a second: between two of them the face crossed the frame.
+
+    The tracking graph loses it there; without a search of that same frame it would be missing from it."""
+    frames = [scene(astronaut, [x]) for x in [0, 0, 400, 400, 0, 400, 0]]
+    with FaceMesh("video", 4) as mesh:
+        found = [mesh(f).boxes() for f in frames]
+    assert [len(boxes) for boxes in found] == [1] * len(frames)
+    assert [int(boxes[0, 0] > 300) for boxes in found] == [0, 0, 1, 1, 0, 1, 0]

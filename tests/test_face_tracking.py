@@ -44,3 +44,21 @@ def test_two_close_faces_are_not_merged(shift):
     boxes = np.array([[0, 0, 40, 40], [30, 0, 40, 40]])
     ids = tracker.update(boxes)
     assert tracker.update(boxes + [shift, 0, 0, 0]) == ids and len(set(ids)) == 2
+
+
+def test_a_face_that_jumped_less_than_its_size_keeps_its_id():
+    """A reader of a few frames a second: no overlap left between two frames, but the nearest free track."""
+    tracker = FaceTracker()
+    (a,) = tracker.update(np.array([[100, 100, 100, 100]]))
+    assert tracker.update(np.array([[190, 120, 100, 100]])) == [a]  # moved 0.92 of its size: overlap 0.05
+    (far,) = tracker.update(np.array([[400, 120, 100, 100]]))  # 2.1 sizes away: somebody else
+    assert far != a
+
+
+def test_a_newcomer_beside_a_followed_face_gets_its_own_id():
+    """The nearest-centre step only pairs what overlap left free: a followed face is never handed over."""
+    tracker = FaceTracker()
+    (a,) = tracker.update(np.array([[100, 100, 100, 100]]))
+    b_left, b_right = np.array([104, 100, 100, 100]), np.array([180, 100, 100, 100])
+    assert tracker.update(np.stack([b_right, b_left])) == [a + 1, a]
+    assert tracker.update(np.stack([b_left + 2, b_right + 2])) == [a, a + 1]

@@ -7,7 +7,9 @@ tracked by a graph sized to their number (no detection while they stay), and a
 stateless full search for up to ``max_faces`` faces runs every ``rescan`` frames;
 when it counts a different number of faces, a fresh tracking graph of that size
 takes over (a new graph holds no stale faces). A newcomer is therefore picked up
-within ``rescan`` frames (one second at 30 fps). The search owns every graph it
+within ``rescan`` frames (one second at 30 fps). A frame in which the tracking graph
+loses a face is searched at once: MediaPipe would look for it again only on the next
+frame, and the face would be missing from this one. The search owns every graph it
 opens and closes them.
 """
 from __future__ import annotations
@@ -40,7 +42,11 @@ class FaceSearch:
             raise RuntimeError("this face search is closed")
         if self._tracking is not None and self._since_search < self.rescan:
             self._since_search += 1
-            return self._tracking(image)
+            faces = self._tracking(image)
+            if len(faces) == self._tracked:
+                return faces
+            # the tracker lost a face: gone, or moved too far since the last frame (a slow reader of a few
+            # frames a second, a fast turn of the head); searching this frame at once keeps it in view
         faces = self._search(image)
         self._since_search = 0
         if len(faces) != self._tracked:

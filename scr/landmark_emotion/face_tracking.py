@@ -1,10 +1,13 @@
 """Give each face a stable id from frame to frame, by the overlap of its box with last frame's boxes.
 
 Face Mesh returns the faces of a frame in no guaranteed order, so per-face state
-(the smoothed probabilities) is keyed by a track id instead of a list position.
-Between two video frames a face moves little, so the box that overlaps a track's
-last box most is that face; a face unseen for a few frames keeps its id, so one
-missed detection does not restart its smoothing.
+(the smoothed probabilities, a neutral reference) is keyed by a track id instead of a
+list position. Between two video frames a face moves little, so the box that overlaps a
+track's last box most is that face; a face unseen for a few frames keeps its id, so one
+missed detection does not restart its smoothing. A reader of a few frames a second (a
+slow machine, a busy server) sees a moving face jump further than overlap can follow, so
+a face left unmatched then takes the unmatched track it is nearest to, within about its
+own size.
 """
 from __future__ import annotations
 
@@ -33,9 +36,10 @@ class _Track:
 class FaceTracker:
     """Match each frame's face boxes to the tracks of earlier frames."""
 
-    def __init__(self, min_iou: float = 0.2, max_missing: int = 15):
+    def __init__(self, min_iou: float = 0.2, max_missing: int = 15, max_shift: float = 1.0):
         self.min_iou = min_iou
         self.max_missing = max_missing
+        self.max_shift = max_shift  # how far a face may jump, in its track's box sizes, and keep its id
         self._tracks: dict[int, _Track] = {}
         self._next_id = 0
 
@@ -47,20 +51,19 @@ class FaceTracker:
     def update(self, boxes: np.ndarray) -> list[int]:
         """Track ids for this frame's boxes (n, 4), in the order given; unmatched boxes start new tracks.
 
-        Greedy matching, best overlap first: with a handful of faces it gives the same
-        pairs as an optimal assignment whenever the faces do not overlap each other.
+        Greedy matching, best overlap first, then nearest centre first for what is left:
+        with a handful of faces it gives the same pairs as an optimal assignment whenever
+        the faces do not overlap each other.
         """
         boxes = np.asarray(boxes).reshape(-1, 4)
-        ids = list(self._tracks)
+        ids: list[int | None] = list(self._tracks)
         result: list[int | None] = [None] * len(boxes)
         if ids and len(boxes):
-            overlap = iou(boxes, np.stack([self._tracks[t].box for t in ids]))
-            for flat in np.argsort(overlap, axis=None)[::-1]:
-                row, col = divmod(int(flat), len(ids))
-                if overlap[row, col] < self.min_iou:
-                    break
-                if result[row] is None and ids[col] is not None:
-                    result[row], ids[col] = ids[col], None
+            last = np.stack([self._tracks[t].box for t in self._tracks]).astype(np.float64)
+            self._match(iou(boxes, last), self.min_iou, result, ids)
+            centres = boxes[:, None, :2] + boxes[:, None, 2:] / 2 - (last[None, :, :2] + last[None, :, 2:] / 2)
+            shift = np.linalg.norm(centres, axis=2) / np.maximum(last[:, 2:].max(axis=1), 1.0)
+            self._match(-shift, -self.max_shift, result, ids)
         seen = set()
         for row, box in enumerate(boxes):
             if result[row] is None:
@@ -72,3 +75,13 @@ class FaceTracker:
             if self._tracks[track_id].missing > self.max_missing:
                 del self._tracks[track_id]
         return result  # type: ignore[return-value]
+
+    @staticmethod
+    def _match(score: np.ndarray, least: float, result: list[int | None], ids: list[int | None]) -> None:
+        """Pair boxes (rows) and tracks (columns) still free, best ``score`` first, down to ``least``."""
+        for flat in np.argsort(score, axis=None)[::-1]:
+            row, col = divmod(int(flat), len(ids))
+            if score[row, col] < least:
+                break
+            if result[row] is None and ids[col] is not None:
+                result[row], ids[col] = ids[col], None
