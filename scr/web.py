@@ -33,8 +33,8 @@ from landmark_emotion.cli import fail, positive_int, run_command  # noqa: E402
 from landmark_emotion.model_bundle import BundleError  # noqa: E402
 from landmark_emotion.resources import find_default_model, workspace  # noqa: E402
 from landmark_emotion.smoothing import WINDOW  # noqa: E402
-from landmark_emotion.web import (DEFAULT_HOST, DEFAULT_PORT, ReaderSettings, bind, create_app, host_warning,  # noqa: E402
-                         page_url, serve)
+from landmark_emotion.web import (DEFAULT_HOST, DEFAULT_PORT, MAX_TABS, ReaderSettings, bind, create_app,  # noqa: E402
+                                  host_warning, page_url, serve)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--personal-dir", type=Path, default=workspace() / "personal_data",
                    help="where else to look for bundles")
     p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
+    p.add_argument("--max-tabs", type=positive_int, default=MAX_TABS,
+                   help="browser tabs read at once; one more waits for a free one (default: %(default)s)")
     p.add_argument("--calibrate", choices=MODES, default="auto",
                    help="as in main.py: neutral (a personal bundle's neutral or the page's button), auto (until "
                         "then, estimated from each face's frames) or off (default: %(default)s)")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         url = page_url(sock)
         app = create_app([models_dir, args.personal_dir], model, settings,
                          on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)",
-                                                flush=True))
+                                                flush=True), max_tabs=args.max_tabs)
         serve(app, sock)
     except (BundleError, OSError) as exc:
         return fail(exc)

@@ -28,6 +28,7 @@ from landmark_emotion.web_check import chromium, chromium_path, web_server, writ
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "models" / "default"
 CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
+MAX_TABS = 4  # the test server's --max-tabs: room for the three-tab test
 PHOTO = Path(__file__).resolve().parent.parent / "datasets" / "samples" / "astronaut.jpg"
 
 needs_chromium = pytest.mark.skipif(chromium_path() is None,
@@ -125,7 +126,7 @@ def test_busy_port_is_one_error_line():
 @pytest.fixture(scope="module")
 def server(models):
     with web_server("--models-dir", str(models), "--personal-dir", str(models.parent / "personal"),
-                    "--model", str(models / "default")) as running:
+                    "--model", str(models / "default"), "--max-tabs", str(MAX_TABS)) as running:
         yield running
 
 
@@ -190,6 +191,37 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     assert str(MAX_MESSAGE) in seen["huge"].reason
     assert server.alive()
     assert wait_for_tabs(server, 0)["tabs"] == 0  # every closed socket freed its session
+
+
+def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
+    """A page opened in a loop must not exhaust the server: each tab holds its own graphs."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    url = server.url.replace("http://", "ws://") + "ws"
+    assert wait_for_tabs(server, 0)["tabs"] == 0
+
+    async def scenario() -> tuple[object, dict]:
+        tabs = [await connect(url, max_size=None) for _ in range(MAX_TABS)]
+        for ws in tabs:
+            assert json.loads(await ws.recv())["type"] == "hello"
+        async with connect(url, max_size=None) as extra:
+            try:
+                refused = await asyncio.wait_for(extra.recv(), 30)
+            except ConnectionClosed as closed:
+                refused = closed.rcvd
+        await tabs.pop().close()
+        async with connect(url, max_size=None) as late:
+            json.loads(await late.recv())
+            answer = await _exchange(late, b"P" + jpeg())
+        for ws in tabs:
+            await ws.close()
+        return refused, answer
+
+    refused, answer = asyncio.run(scenario())
+    assert refused.code == 1013 and f"reads {MAX_TABS} tabs" in refused.reason, refused
+    assert answer["type"] == "faces" and len(answer["faces"]) == 1
+    assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
 # --- the page in a real browser ----------------------------------------------------------------

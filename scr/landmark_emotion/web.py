@@ -13,7 +13,10 @@ Protocol (one socket per tab)
   server -> page:         ``hello`` (session id, bundles, labels), ``faces`` (per face: box, label,
                           confidence, emoji, probabilities), ``bundle``, ``neutral`` or ``error`` (a message).
 A message over :data:`MAX_MESSAGE` bytes closes that socket with code 1009 and the
-reason; every other bad message gets an ``error`` and the socket stays open.
+reason; every other bad message gets an ``error`` and the socket stays open. A tab
+beyond ``max_tabs`` open at once is closed at once with code 1013 ("try again later")
+and the reason: each tab holds its own graphs (about 55 MB and 6 threads), and a page
+opened in a loop must not exhaust the server.
 Frames live in memory only; nothing the page sends is written to disk.
 """
 from __future__ import annotations
@@ -52,6 +55,7 @@ STATIC = Path(__file__).with_name("web_static")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_MESSAGE = 8 * 2**20  # a dropped photo is scaled down in the page first; a camera frame is ~50 kB
+MAX_TABS = 8  # a 2-core machine reads 3 tabs at a few frames a second each: 8 is room, not a target
 MAX_PIXELS = 4096 * 4096  # checked from the image header, before decoding
 FRAME, PHOTO = b"F"[0], b"P"[0]
 
@@ -228,10 +232,11 @@ class TabSession:
 
 
 def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: ReaderSettings = ReaderSettings(),
-               on_ready: Callable[[], None] = lambda: None) -> Starlette:
+               on_ready: Callable[[], None] = lambda: None, max_tabs: int = MAX_TABS) -> Starlette:
     """The web app; ``default_bundle`` must be one of the bundles found under ``bundle_roots``.
 
     ``on_ready`` runs once the server can answer (MediaPipe imported), e.g. to print the URL.
+    At most ``max_tabs`` tabs are read at once; the page of one more retries every second.
     """
     choices = find_bundles(bundle_roots)
     default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), None)
@@ -243,6 +248,7 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
     catalog.bundle(default)  # a broken default bundle fails at start, not in the first tab
     sessions: dict[int, TabSession] = {}
     numbers = itertools.count(1)
+    taken = 0  # tabs admitted, counted before their session opens: tabs that connect together are all counted
 
     async def bundles(request: Request) -> JSONResponse:
         return JSONResponse({"bundles": catalog.to_json(), "default": catalog.default})
@@ -251,7 +257,18 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
         return JSONResponse({"tabs": len(sessions), "sessions": [s.describe() for s in sessions.values()]})
 
     async def tab(websocket: WebSocket) -> None:
+        nonlocal taken
         await websocket.accept()
+        if taken >= max_tabs:
+            await websocket.close(1013, f"this server reads {max_tabs} tabs at once; close one (this tab retries)")
+            return
+        taken += 1
+        try:
+            await read_tab(websocket)
+        finally:
+            taken -= 1
+
+    async def read_tab(websocket: WebSocket) -> None:
         session = await to_thread.run_sync(TabSession, next(numbers), catalog, settings)
         sessions[session.id] = session
         try:
