@@ -12,17 +12,10 @@ Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs head
 """
 from __future__ import annotations
 
-import os
-
 from landmark_emotion.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
-
-# Keep the console to our own lines: no OpenCV camera-probing warnings or FFmpeg complaints
-# (MediaPipe's and TensorFlow's start-up lines: see landmark_emotion.cli.quiet_native_logs).
-for _var, _value in (("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
-    os.environ.setdefault(_var, _value)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
