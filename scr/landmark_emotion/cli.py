@@ -258,12 +258,9 @@ def add_landmarker_options(parser: argparse.ArgumentParser) -> None:
 
 
 def quiet_native_logs(verbose: bool) -> None:
-    """Unless ``verbose``, keep native logging off the terminal: TensorFlow's and MediaPipe's start-up lines,
-    OpenCV's camera probing and FFmpeg's complaints about a file it cannot read (our own error says so in one
-    line). Call it before those libraries load or open anything."""
+    """Unless ``verbose``, keep TensorFlow's and MediaPipe's C++ logging off the terminal (set before they load).
+
+    OpenCV's and FFmpeg's are kept off by :func:`landmark_emotion.startup.quiet_startup`, before cv2 loads."""
     if not verbose:
-        for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2"), ("OPENCV_LOG_LEVEL", "OFF"),
-                           ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+        for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2")):
             os.environ.setdefault(var, value)
-        if "cv2" in sys.modules and os.environ["OPENCV_LOG_LEVEL"] == "OFF":  # loaded already: it read the variable
-            sys.modules["cv2"].setLogLevel(0)

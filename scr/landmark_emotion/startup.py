@@ -1,4 +1,5 @@
-"""The first thing a script does: a stop signal while it is still loading ends it with one line, not a traceback.
+"""The first thing a script does: a stop signal while it is still loading ends it with one line, not a traceback;
+OpenCV keeps its own logging to itself.
 
 Kept apart from :mod:`landmark_emotion.cli` so that it loads in no time: it imports nothing but
 ``os``, ``signal`` and ``sys``, which the interpreter has loaded already.
@@ -22,6 +23,12 @@ def heeded() -> tuple[int, ...]:
 
 
 def quiet_startup() -> None:
-    """Make a stop signal during the imports end the script with one line (call before any other import)."""
+    """Make a stop signal during the imports end the script with one line (call before any other import).
+
+    Also keeps OpenCV's camera probing and FFmpeg's complaints about a file it cannot read off the
+    terminal (our own error says it in one line): OpenCV reads these variables when it loads.
+    """
     for signum in heeded():
         signal.signal(signum, _exit_at_startup)
+    for var, value in (("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+        os.environ.setdefault(var, value)
