@@ -121,6 +121,33 @@ def test_a_graph_stopped_while_it_opens_is_closed_at_once(monkeypatch):
     assert closed == [True]
 
 
+@pytest.mark.parametrize("landmarker", LANDMARKERS)
+def test_a_stop_signal_while_a_graph_opens_closes_it_before_the_error_reaches_anyone(monkeypatch, landmarker):
+    """Its threads would go on starting, and log, while the command prints its error line."""
+    detect_module.import_mediapipe()
+    if landmarker == "legacy":
+        from mediapipe.python.solutions import face_mesh as owner
+
+        graph_class, name = detect_module.LegacyGraph, "FaceMesh"
+    else:
+        from mediapipe.tasks.python.vision import FaceLandmarker as owner
+
+        graph_class, name = detect_module.TasksGraph, "create_from_options"
+    build = getattr(owner, name)
+
+    def build_then_stop(*args, **kwargs):
+        built = build(*args, **kwargs)
+        cli._pending = signal.SIGINT  # arrived while MediaPipe built the graph (its handler only notes it)
+        return built
+
+    monkeypatch.setattr(owner, name, build_then_stop)
+    with pytest.raises(cli.Interrupted) as stopped:
+        graph_class(True, 1)
+    (graph,) = {id(f): f for f in (entry.frame.f_locals.get("self") for entry in stopped.traceback)
+                if isinstance(f, graph_class)}.values()  # the half-made graph, still referenced by the traceback
+    assert not graph._open and graph not in detect_module._OPEN_GRAPHS
+
+
 def test_two_owners_get_independent_graphs(astronaut):
     """No shared graph: a second owner does not see the first one's tracked face, nor its closing."""
     left, right = scene(astronaut, [0]), scene(astronaut, [400])

@@ -242,9 +242,18 @@ class NativeGraph:
 
     _open = False
 
-    def _opened(self) -> None:
-        self._open = True
-        _OPEN_GRAPHS.add(self)
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        """Open the native graph in the body: known at once, and closed at once if a stop signal came meanwhile
+        (its threads would go on starting, and log, while the command prints its error line)."""
+        try:
+            with deferred_signals():
+                yield
+                self._open = True
+                _OPEN_GRAPHS.add(self)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._open:
@@ -282,7 +291,7 @@ class LegacyGraph(NativeGraph):
         except ImportError:
             raise LandmarkerError("the legacy Face Mesh needs mediapipe 0.10.x (Python <= 3.12); "
                                   f"set {LANDMARKER_ENV}=tasks to use the Tasks face landmarker") from None
-        with deferred_signals():  # opened and known at once (see NativeGraph)
+        with self._opening():
             self._mesh = face_mesh.FaceMesh(
                 static_image_mode=not tracking,
                 max_num_faces=max_faces,
@@ -290,7 +299,6 @@ class LegacyGraph(NativeGraph):
                 min_detection_confidence=min_confidence,
                 min_tracking_confidence=min_confidence,
             )
-            self._opened()
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         rgb = _checked(image_bgr)
@@ -324,7 +332,7 @@ class TasksGraph(NativeGraph):
         self._blendshapes = blendshapes
         self._tracking = tracking
         self._t = 0
-        with deferred_signals():  # opened and known at once (see NativeGraph)
+        with self._opening():
             self._landmarker = vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=str(task_file)),
                 running_mode=vision.RunningMode.VIDEO if tracking else vision.RunningMode.IMAGE,
@@ -334,7 +342,6 @@ class TasksGraph(NativeGraph):
                 min_tracking_confidence=min_confidence,
                 output_face_blendshapes=blendshapes,
             ))
-            self._opened()
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         rgb = _checked(image_bgr)
