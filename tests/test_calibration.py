@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from landmark_emotion.calibration import (
-    REFERENCE_FILE, CalibrationError, References, RunningNeutral, TrackReferences, calibrate, neutral_mean,
-    person_references,
+    REFERENCE_FILE, CalibrationError, References, RunningNeutral, TrackReferences, calibrate, capture_unfinished,
+    neutral_mean, person_references,
 )
 from landmark_emotion.commands import evaluate
 from landmark_emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
@@ -206,6 +206,31 @@ def test_reader_takes_the_largest_faces_reference_on_request():
         assert reader(image) == []  # gone long enough for the tracker to drop them
     with pytest.raises(CalibrationError, match="no face in view"):
         reader.start_neutral_capture()
+
+
+def test_a_capture_lost_with_its_face_is_reported_once_and_a_finished_one_never():
+    face = make_table({"neutral": 1}, people=1).landmarks
+    image = np.zeros((480, 480, 3), np.uint8)
+    detector = Fixed(face)
+    reader = EmotionReader(detector, Recorder(), references=references())
+    track = reader(image)[0].track
+    reader.start_neutral_capture(frames=5)
+    reader(image)
+    detector.landmarks = np.zeros((0, 468, 3), np.float32)  # the face leaves before its 5 frames
+    lost = []
+    for _ in range(reader.tracker.max_missing + 2):
+        assert reader(image) == []
+        lost.append(reader.unfinished)
+    assert lost == [[]] * reader.tracker.max_missing + [[track], []]  # when the tracker gives the face up
+    assert capture_unfinished(track) == f"face {track} left the view before its neutral reference was taken; " \
+                                        "face the camera and try again"
+    detector.landmarks = face
+    track = reader(image)[0].track
+    reader.start_neutral_capture(frames=1)
+    assert [reader(image)[0].calibration for _ in range(2)] == ["capturing", "captured"]
+    detector.landmarks = np.zeros((0, 468, 3), np.float32)
+    for _ in range(reader.tracker.max_missing + 2):
+        assert reader(image) == [] and reader.unfinished == []  # a reference taken is no capture lost
 
 
 def test_reader_modes_personal_auto_and_off():

@@ -233,3 +233,18 @@ def test_n_with_no_face_in_view_says_so_in_one_line(tmp_path, monkeypatch, capsy
     with FaceMesh("video", 4) as mesh, open_source(blank) as source:
         assert run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True).frames == 5
     assert capsys.readouterr().out == "no face in view: look at the camera with a neutral face and try again\n"
+
+
+def test_n_on_a_face_that_leaves_says_the_reference_was_not_taken(astronaut, tmp_path, monkeypatch, capsys):
+    face, empty = scene(astronaut, [100]), np.full((300, 640, 3), 90, np.uint8)
+    clip = write_video(tmp_path / "leaves.mp4", [face] * 3 + [empty] * 20)  # gone before its 30 frames
+    _fake_window(monkeypatch, [-1, ord("n")])
+    shown = []
+    real_annotate = demo.annotate
+    monkeypatch.setattr(demo, "annotate", lambda *a, **k: shown.append(a[4]) or real_annotate(*a, **k))
+    with FaceMesh("video", 4) as mesh, open_source(clip) as source:
+        run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True)
+    lost = "face 0 left the view before its neutral reference was taken; face the camera and try again"
+    assert capsys.readouterr().out.splitlines() == [
+        "face 0: hold a neutral face for a second, it becomes the face's reference", lost]
+    assert lost in shown[-1]  # and the status line says so

@@ -224,6 +224,27 @@ def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_path):
+    from websockets.asyncio.client import connect
+
+    url = server.url.replace("http://", "ws://") + "ws"
+    wall = tmp_path / "wall.png"
+    Image.new("RGB", (640, 480), (128, 128, 128)).save(wall)
+
+    async def scenario() -> tuple[dict, list[dict]]:
+        async with connect(url, max_size=None) as ws:
+            json.loads(await ws.recv())
+            await _exchange(ws, b"F" + jpeg())
+            started = await _exchange(ws, json.dumps({"type": "neutral"}))
+            return started, [await _exchange(ws, b"F" + jpeg(wall)) for _ in range(20)]
+
+    started, answers = asyncio.run(scenario())
+    assert started["type"] == "neutral"
+    notices = [(i, a["notice"]) for i, a in enumerate(answers) if "notice" in a]
+    assert len(notices) == 1 and notices[0][1].startswith(f"face {started['track']} left the view"), notices
+    assert all(a["faces"] == [] for a in answers)
+
+
 # --- the page in a real browser ----------------------------------------------------------------
 
 @pytest.fixture(scope="module")

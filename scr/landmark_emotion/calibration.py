@@ -36,6 +36,16 @@ AUTO_WINDOW = 900.0
 """In ``auto`` mode the running mean forgets frames older than about this many (~30 s at 30 fps)."""
 
 
+def capture_started(track: int) -> str:
+    """What the demo and the web page tell the user when a neutral capture starts."""
+    return f"face {track}: hold a neutral face for a second, it becomes the face's reference"
+
+
+def capture_unfinished(track: int) -> str:
+    """What they tell the user when that face is lost before the capture is done (nothing was taken)."""
+    return f"face {track} left the view before its neutral reference was taken; face the camera and try again"
+
+
 class CalibrationError(LandmarkEmotionError, ValueError):
     """A reference that cannot be used: another feature version or length, none to calibrate with, no face."""
 
@@ -186,10 +196,14 @@ class TrackReferences:
         for key in [track] if track is not None else list(self._tracks):
             self._tracks.pop(key, None)
 
-    def keep_only(self, tracks) -> None:
+    def keep_only(self, tracks) -> list[int]:
+        """Forget the tracks not in ``tracks``; returns those of them whose capture was unfinished."""
         alive = set(tracks)
+        unfinished = []
         for track in [t for t in self._tracks if t not in alive]:
-            del self._tracks[track]
+            if self._tracks.pop(track).captured is not None:
+                unfinished.append(track)
+        return unfinished
 
     def capturing(self, track: int) -> bool:
         state = self._tracks.get(track)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .calibration import CalibrationError
+from .calibration import CalibrationError, capture_started, capture_unfinished
 from .cli import raise_if_interrupted
 from .clipboard import Clipboard
 from .errors import LandmarkEmotionError
@@ -96,7 +96,7 @@ def apply_action(action: Action, state: ViewState, faces: list[FaceReading], cli
     elif action is Action.NEUTRAL and reader is not None:
         try:
             track = reader.start_neutral_capture()
-            message = f"face {track}: hold a neutral face for a second, it becomes the face's reference"
+            message = capture_started(track)
         except CalibrationError as exc:
             message = str(exc)
     if message:
@@ -202,6 +202,9 @@ def run(source: FrameSource, reader: EmotionReader, display: bool = False, outpu
                 stats.detections += len(faces)
                 stats.tracks.update(f.track for f in faces)
                 now = time.perf_counter()
+                for track in reader.unfinished:
+                    state.say(capture_unfinished(track), now)
+                    print(capture_unfinished(track))
                 rate = fps.tick(now)
                 if log_file:
                     log_file.write(json.dumps(frame_record(frame.index, frame.t, faces, reader.labels),

@@ -87,6 +87,8 @@ class EmotionReader:
         self.smoothers = TrackSmoothers(smoothing_frames)
         self.references = TrackReferences(references, calibrate)
         self._last: list[tuple[int, int]] = []  # (track, box area) of the faces of the last frame
+        self.unfinished: list[int] = []
+        """Tracks lost in the last frame read before their neutral capture was done: the user should try again."""
 
     def start_neutral_capture(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
         """"This is my neutral face": take a face's next ``frames`` frames as its neutral reference.
@@ -132,7 +134,7 @@ class EmotionReader:
         boxes = faces.boxes()
         tracks = self.tracker.update(boxes)
         self.smoothers.keep_only(self.tracker.ids)
-        self.references.keep_only(self.tracker.ids)
+        self.unfinished = self.references.keep_only(self.tracker.ids)
         if not len(faces):  # a missed detection does not take a face out of view while the tracker keeps its track
             alive = set(self.tracker.ids)
             self._last = [(track, area) for track, area in self._last if track in alive]

@@ -11,7 +11,8 @@ Protocol (one socket per tab)
   binary, page -> server: one byte ``F`` (a video frame) or ``P`` (a photo), then a JPEG/PNG/WebP image.
   text, page -> server:   ``{"type": "bundle", "id": ID}`` (an id the server listed) or ``{"type": "neutral"}``.
   server -> page:         ``hello`` (session id, bundles, labels), ``faces`` (per face: box, label,
-                          confidence, emoji, probabilities), ``bundle``, ``neutral`` or ``error`` (a message).
+                          confidence, emoji, probabilities; a ``notice`` when a neutral capture was
+                          lost with its face), ``bundle``, ``neutral`` or ``error`` (a message).
 A message over :data:`MAX_MESSAGE` bytes closes that socket with code 1009 and the
 reason; every other bad message gets an ``error`` and the socket stays open. A tab
 beyond ``max_tabs`` open at once is closed at once with code 1013 ("try again later")
@@ -43,7 +44,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .calibration import CalibrationError
+from .calibration import CalibrationError, capture_started, capture_unfinished
 from .detect import FaceMesh, Mode, import_mediapipe
 from .errors import LandmarkEmotionError
 from .model import EmotionModel
@@ -191,8 +192,7 @@ class TabSession:
             track = self.video.start_neutral_capture()
         except CalibrationError as exc:
             raise WebError(str(exc)) from None
-        return {"type": "neutral", "track": track,
-                "message": f"face {track}: hold a neutral face for a second, it becomes the face's reference"}
+        return {"type": "neutral", "track": track, "message": capture_started(track)}
 
     def read(self, message: bytes) -> dict:
         """Answer one binary message: the faces in the frame or photo it carries."""
@@ -204,10 +204,13 @@ class TabSession:
         faces = reader(image)
         self.frames += 1
         self.tracks.update(face.track for face in faces)
-        return {"type": "faces", "kind": "frame" if message[0] == FRAME else "photo",
-                "width": image.shape[1], "height": image.shape[0],
-                "ms": round(1000 * (time.perf_counter() - start), 2),
-                "faces": [face.to_json(reader.labels) for face in faces]}
+        answer = {"type": "faces", "kind": "frame" if message[0] == FRAME else "photo",
+                  "width": image.shape[1], "height": image.shape[0],
+                  "ms": round(1000 * (time.perf_counter() - start), 2),
+                  "faces": [face.to_json(reader.labels) for face in faces]}
+        if reader.unfinished:
+            answer["notice"] = "; ".join(map(capture_unfinished, reader.unfinished))
+        return answer
 
     def command(self, text: str) -> dict:
         """Answer one text message (JSON with a ``type``)."""

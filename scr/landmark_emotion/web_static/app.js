@@ -54,6 +54,7 @@ function answer(msg) {
   } else if (msg.type === "faces") {
     const rtt = performance.now() - sentAt;
     waiting = false;
+    if (msg.notice) status(msg.notice);
     if (msg.kind === "frame") mirror.rtts.push(rtt);
     mirror.answers.push({kind: msg.kind, t: performance.now(), rtt, ms: msg.ms,
                          encode: msg.kind === "frame" ? inFlight.encodeMs : 0,
