@@ -61,9 +61,10 @@ class FaceTracker:
         if ids and len(boxes):
             last = np.stack([self._tracks[t].box for t in self._tracks]).astype(np.float64)
             self._match(iou(boxes, last), self.min_iou, result, ids)
-            centres = boxes[:, None, :2] + boxes[:, None, 2:] / 2 - (last[None, :, :2] + last[None, :, 2:] / 2)
-            shift = np.linalg.norm(centres, axis=2) / np.maximum(last[:, 2:].max(axis=1), 1.0)
-            self._match(-shift, -self.max_shift, result, ids)
+            if None in result and any(t is not None for t in ids):
+                centres = boxes[:, None, :2] + boxes[:, None, 2:] / 2 - (last[None, :, :2] + last[None, :, 2:] / 2)
+                shift = np.linalg.norm(centres, axis=2) / np.maximum(last[:, 2:].max(axis=1), 1.0)
+                self._match(-shift, -self.max_shift, result, ids)
         seen = set()
         for row, box in enumerate(boxes):
             if result[row] is None:
