@@ -60,7 +60,8 @@ def action_for_key(key: int) -> Action | None:
 
 @dataclass
 class ViewState:
-    """What the window shows and whether the loop goes on; changed only by :func:`apply_action`."""
+    """What the window shows and whether the loop goes on; changed by :func:`apply_action` (keys) and by
+    :func:`run` (a neutral capture lost with its face)."""
 
     show_bars: bool = False
     show_mesh: bool = False
@@ -69,7 +70,9 @@ class ViewState:
     status_until: float = float("inf")
 
     def say(self, message: str, now: float) -> None:
+        """Show ``message`` on the status line for a while, and print it (a headless run has only the console)."""
         self.status, self.status_until = message, now + STATUS_SECONDS
+        print(message)
 
     def status_at(self, now: float) -> str:
         return self.status if now < self.status_until else HELP
@@ -101,7 +104,6 @@ def apply_action(action: Action, state: ViewState, faces: list[FaceReading], cli
             message = str(exc)
     if message:
         state.say(message, now)
-        print(message)
 
 
 class FpsMeter:
@@ -204,7 +206,6 @@ def run(source: FrameSource, reader: EmotionReader, display: bool = False, outpu
                 now = time.perf_counter()
                 for track in reader.unfinished:
                     state.say(capture_unfinished(track), now)
-                    print(capture_unfinished(track))
                 rate = fps.tick(now)
                 if log_file:
                     log_file.write(json.dumps(frame_record(frame.index, frame.t, faces, reader.labels),

@@ -276,8 +276,8 @@ _OPEN_GRAPHS: weakref.WeakSet[NativeGraph] = weakref.WeakSet()
 @atexit.register
 def _close_open_graphs() -> None:
     """Release, quietly and while MediaPipe is still loaded, the graphs nobody closed."""
-    for graph in list(_OPEN_GRAPHS):
-        with native_quiet():
+    with native_quiet():
+        for graph in list(_OPEN_GRAPHS):
             graph.close()
 
 
