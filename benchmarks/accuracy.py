@@ -6,7 +6,7 @@
     normalisation), StandardScaler, MLP 1024-512-256-128 with dropout 0.3, Adam lr 1e-5,
     batch 32, no class weights, no mirroring; early stopping on the same validation people
     within --earlier-epochs;
-(b) ours: landmark_emotion.training defaults (normalized features, mirror augmentation, class
+(b) ours: landmark_emotion.training.base defaults (normalized features, mirror augmentation, class
     weights, a smaller MLP).
 Both see the same classes and the same train/validation/test people. Each seed is
 another person-disjoint split; seed 0 is the split train_model.py reports on.
@@ -25,16 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-
-from landmark_emotion.evaluation import evaluate_labels  # noqa: E402
-from landmark_emotion.labels import ordered  # noqa: E402
-from landmark_emotion.features import N_FEATURES  # noqa: E402
-from landmark_emotion.model_bundle import Predictor, predictor_from_keras  # noqa: E402
-from landmark_emotion.preprocess import fit_preprocess  # noqa: E402
-from landmark_emotion.table import LandmarkTable, load_table  # noqa: E402
-from landmark_emotion.training import (  # noqa: E402
-    Recipe, fit_network, select_classes, split_table, train_on_split,
-)
+from landmark_emotion.data.table import LandmarkTable, load_table
+from landmark_emotion.face.features import N_FEATURES
+from landmark_emotion.labels import ordered
+from landmark_emotion.model.bundle import Predictor
+from landmark_emotion.model.evaluation import evaluate_labels
+from landmark_emotion.model.inference import predictor_from_keras
+from landmark_emotion.model.preprocess import fit_preprocess
+from landmark_emotion.training.base import Recipe, fit_network, select_classes, split_table, train_on_split
 
 EARLIER = replace(Recipe(), hidden=(1024, 512, 256, 128), dropout=0.3, learning_rate=1e-5, l2=0.0,
                   class_weight_power=0.0, mirror=False, batch_size=32)

@@ -27,13 +27,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
-from landmark_emotion.dataset_source import from_data_dir  # noqa: E402
-from landmark_emotion.evaluation import evaluate_predictor  # noqa: E402
-from landmark_emotion.extraction import extract_table  # noqa: E402
-from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS, image_vectors  # noqa: E402
-from landmark_emotion.table import LandmarkTable, describe_skipped, load_table, merge_tables, save_table  # noqa: E402
-from landmark_emotion.training import Recipe, train  # noqa: E402
+from landmark_emotion.data.extraction import extract_table
+from landmark_emotion.data.sources import from_data_dir
+from landmark_emotion.data.table import LandmarkTable, describe_skipped, load_table, merge_tables, save_table
+from landmark_emotion.face.features import FEATURE_SETS, HYBRID, LANDMARKS, image_vectors
+from landmark_emotion.model.evaluation import evaluate_predictor
+from landmark_emotion.training.base import Recipe, train
 
 
 def is_ffhq(table: LandmarkTable) -> np.ndarray:

@@ -43,11 +43,13 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from landmark_emotion.calibration import NEUTRAL, TrackReferences, calibrate, neutral_mean  # noqa: E402
-from landmark_emotion.evaluation import evaluate_calibrated, evaluate_labels  # noqa: E402
-from landmark_emotion.model_bundle import load_bundle, predictor_from_keras  # noqa: E402
-from landmark_emotion.personal import FineTuneSettings, fine_tune  # noqa: E402
-from landmark_emotion.table import LandmarkTable, load_table  # noqa: E402
+from landmark_emotion.data.table import LandmarkTable, load_table
+from landmark_emotion.model.bundle import load_bundle
+from landmark_emotion.model.calibration import NEUTRAL, calibrate, neutral_mean
+from landmark_emotion.model.evaluation import evaluate_calibrated, evaluate_labels
+from landmark_emotion.model.inference import predictor_from_keras
+from landmark_emotion.reading.neutral import TrackReferences
+from landmark_emotion.training.personal import FineTuneSettings, tune_network
 
 
 def person_neutrals(features: np.ndarray, table: LandmarkTable) -> dict[str, np.ndarray]:
@@ -171,7 +173,7 @@ def personal(bundle, table: LandmarkTable, ks: list[int], fixed_epochs: list[int
                                                ("calibrated", True, False)):
                     settings = FineTuneSettings(fixed_epochs=epochs, calibrate=calibrated, seed=seed,
                                                 keep_unrecorded=keep)
-                    result = fine_tune(bundle, recording, settings, progress=False)
+                    result = tune_network(bundle, recording, settings, progress=False)
                     tuned = tuned_predictor(bundle, result)
                     x = x_test if not calibrated else calibrate(x_test, result.references.person,
                                                                 result.references.population)
@@ -213,7 +215,7 @@ def unrecorded(bundle, table: LandmarkTable, fixed_epochs: list[int], skip: set[
             for calibrated in (False, True):
                 settings = FineTuneSettings(fixed_epochs=epochs, calibrate=calibrated, seed=seed,
                                             keep_unrecorded=True)  # by default it could not answer the test
-                result = fine_tune(bundle, recording, settings, progress=False)
+                result = tune_network(bundle, recording, settings, progress=False)
                 tuned = tuned_predictor(bundle, result)
                 name = f"fine-tuned {epochs} epochs" + (", calibrated" if calibrated else "")
                 scores.setdefault(name, []).append(

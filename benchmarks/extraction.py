@@ -14,11 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-
-from landmark_emotion.dataset_source import LabeledImage  # noqa: E402
-from landmark_emotion.detect import LANDMARKERS, default_landmarker  # noqa: E402
-from landmark_emotion.extraction import extract_table  # noqa: E402
-from landmark_emotion.frames import list_images  # noqa: E402
+from landmark_emotion.data.extraction import extract_table
+from landmark_emotion.data.sources import LabeledImage
+from landmark_emotion.face.landmarker import LANDMARKERS, default_landmarker
+from landmark_emotion.frames import list_images
 
 
 def main() -> None:

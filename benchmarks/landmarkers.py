@@ -33,16 +33,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from landmark_emotion.dataset_source import from_yolo  # noqa: E402
-from landmark_emotion.detect import FaceMesh, default_landmarker, graph_factory, mediapipe_version  # noqa: E402
-from landmark_emotion.evaluation import evaluate_labels  # noqa: E402
-from landmark_emotion.extraction import extract_table  # noqa: E402
-from landmark_emotion.features import normalize  # noqa: E402
-from landmark_emotion.model import EmotionModel  # noqa: E402
-from landmark_emotion.model_bundle import load_bundle  # noqa: E402
-from landmark_emotion.resources import find_default_model  # noqa: E402
-from landmark_emotion.table import LandmarkTable, save_table  # noqa: E402
-from realtime import demo_rate, earlier_loop, frame_rate, side_by_side  # noqa: E402
+from landmark_emotion.data.extraction import extract_table
+from landmark_emotion.data.sources import from_yolo
+from landmark_emotion.data.table import LandmarkTable, save_table
+from landmark_emotion.face.features import normalize
+from landmark_emotion.face.landmarker import default_landmarker, graph_factory, mediapipe_version
+from landmark_emotion.face.mesh import FaceMesh
+from landmark_emotion.model.bundle import load_bundle
+from landmark_emotion.model.discovery import find_default_model
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.model.evaluation import evaluate_labels
+from realtime import demo_rate, earlier_loop, frame_rate, side_by_side
 
 LEGACY = mediapipe_version().startswith("0.")
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-from landmark_emotion.features import image_vectors  # noqa: E402
-from landmark_emotion.model_bundle import load_bundle  # noqa: E402
+from landmark_emotion.face.features import image_vectors
+from landmark_emotion.model.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +36,7 @@ def per_call_ms(fn, repeat: int) -> float:
 
 def first_face(video: Path) -> tuple[np.ndarray, np.ndarray]:
     """The first frame of ``video`` and the landmarks (1, 468, 3) of its face."""
-    from landmark_emotion.detect import detect
+    from landmark_emotion.face.mesh import detect
     from landmark_emotion.frames import open_source
 
     with open_source(video) as source:

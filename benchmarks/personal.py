@@ -30,14 +30,19 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from landmark_emotion.features import FEATURE_SETS  # noqa: E402
-from landmark_emotion.labels import ordered  # noqa: E402
-from landmark_emotion.model import EmotionModel  # noqa: E402
-from landmark_emotion.personal import FineTuneSettings  # noqa: E402
-from landmark_emotion.table import LandmarkTable, load_table  # noqa: E402
-from landmark_emotion.training import (  # noqa: E402
-    MIN_CLASS_COUNT, REPLAY_PER_CLASS, Recipe, select_classes, split_table,
+from landmark_emotion.data.table import LandmarkTable, load_table
+from landmark_emotion.face.features import FEATURE_SETS
+from landmark_emotion.labels import ordered
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.training.base import (
+    MIN_CLASS_COUNT,
+    REPLAY_PER_CLASS,
+    Recipe,
+    select_classes,
+    split_table,
+    train_base_model,
 )
+from landmark_emotion.training.personal import FineTuneSettings, train_personal_model
 
 
 def accuracies(probabilities: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -67,13 +72,12 @@ def train_without(base: EmotionModel, table: LandmarkTable, people: list[str], f
     recipe = Recipe(**{**args.get("recipe", {}), "hidden": tuple(args.get("recipe", {}).get("hidden", Recipe.hidden)),
                        "components": tuple(args.get("recipe", {}).get("components", Recipe.components))})
     rest = table.subset(np.flatnonzero(~np.isin(table.groups, people)))
-    model = EmotionModel.fit(rest, recipe, min_class_count=int(args.get("min_class_count", MIN_CLASS_COUNT)),
+    model, trained = train_base_model(rest, recipe, min_class_count=int(args.get("min_class_count", MIN_CLASS_COUNT)),
                              val_fraction=float(args.get("val_fraction", 0.15)),
                              test_fraction=float(args.get("test_fraction", 0.15)), seed=int(args.get("seed", 0)),
                              feature_set=feature_set or args.get("features") or base.feature_set,
                              replay_per_class=int(args.get("replay_per_class", REPLAY_PER_CLASS)),
                              train_args={"leave_out": people})
-    trained = model.training
     return EmotionModel.load(model.save(folder / "base")), trained.table.subset(trained.split.test)
 
 
@@ -106,7 +110,7 @@ def simulate(base: EmotionModel, table: LandmarkTable, person: str, expressions:
     test = table.subset(np.concatenate([rows[k:] for rows in mine.values()]))
     x_test, y_test = test.features(base.feature_set), np.array([index[label] for label in test.labels])
     x_others, y_others = others.features(base.feature_set), np.array([index[label] for label in others.labels])
-    tuned = base.fine_tune(personal, settings, min_samples=1, progress=False)
+    tuned = train_personal_model(base, personal, settings, min_samples=1, progress=False)
     seconds = tuned.metrics["seconds"]
     tuned = through_bundle(tuned)
     return {
@@ -125,7 +129,7 @@ def time_fine_tuning(base: EmotionModel, table: LandmarkTable, settings: FineTun
     rng = np.random.default_rng(0)
     rows = [rng.permutation(np.flatnonzero(table.labels == label))[:per_class] for label in base.classes_]
     personal = table.subset(np.concatenate(rows))
-    metrics = base.fine_tune(personal, settings, min_samples=1, progress=False).metrics
+    metrics = train_personal_model(base, personal, settings, min_samples=1, progress=False).metrics
     counts = ", ".join(f"{label} {n}" for label, n in personal.counts().items())
     print(f"timing: fine_tune on {len(personal)} samples ({counts}) + {metrics['replay_n']} replay: "
           f"{metrics['seconds']:.1f} s, {metrics['epochs_run']} epochs")

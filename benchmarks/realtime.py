@@ -36,18 +36,21 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from landmark_emotion.demo import frame_record, run  # noqa: E402
-from landmark_emotion.detect import LANDMARKERS, FaceMesh, default_landmarker, graph_factory  # noqa: E402
-from landmark_emotion.face_tracking import FaceTracker  # noqa: E402
-from landmark_emotion.features import image_vectors  # noqa: E402
-from landmark_emotion.frames import SourceError, open_source  # noqa: E402
-from landmark_emotion.model import EmotionModel  # noqa: E402
-from landmark_emotion.model_bundle import BundleError, load_bundle  # noqa: E402
-from landmark_emotion.overlay import annotate  # noqa: E402
-from landmark_emotion.resources import find_default_model  # noqa: E402
-from landmark_emotion.reading import EmotionReader, build_reader  # noqa: E402
-from landmark_emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha  # noqa: E402
-from landmark_emotion.smoothing_check import label_changes, noisy_sequence, settle_frames  # noqa: E402
+from landmark_emotion.apps.demo import frame_record, run
+from landmark_emotion.apps.overlay import annotate
+from landmark_emotion.face.features import image_vectors
+from landmark_emotion.face.landmarker import LANDMARKERS, default_landmarker, graph_factory
+from landmark_emotion.face.mesh import FaceMesh
+from landmark_emotion.frames import SourceError, open_source
+from landmark_emotion.model.bundle import BundleError, load_bundle
+from landmark_emotion.model.discovery import find_default_model
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.reading.pipeline import EmotionReader, build_reader
+from landmark_emotion.reading.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha
+from landmark_emotion.reading.tracking import FaceTracker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' smoothing check
+from smoothing_check import label_changes, noisy_sequence, settle_frames
 
 
 def frame_rate(fn, video: Path) -> float:
@@ -61,7 +64,7 @@ def frame_rate(fn, video: Path) -> float:
 
 
 def demo_rate(video: Path, model: EmotionModel, mesh, **outputs) -> float:
-    """Frames/s of the demo's own loop (``landmark_emotion.demo.run``) with the reader it builds, over one pass."""
+    """Frames/s of the demo's own loop (``landmark_emotion.apps.demo.run``) with the reader it builds, over one pass."""
     with open_source(video) as source:
         stats = run(source, build_reader(model, mesh), display=False, **outputs)
     return stats.frames / stats.seconds
@@ -102,7 +105,6 @@ def earlier_loop(bundle, mesh):
 def per_stage_ms(video: Path, predictor, labels: list[str], search) -> dict[str, float]:
     """Milliseconds per frame of each stage, each timed alone over the video's faces (``search``: the demo's mesh)."""
     import cv2
-
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")  # as the demo's loop runs
@@ -143,7 +145,7 @@ def per_stage_ms(video: Path, predictor, labels: list[str], search) -> dict[str,
 
 
 def smoothing_report(noise: float, runs: int = 100) -> str:
-    """Label changes and settling of the default smoother (``landmark_emotion.smoothing`` defaults) on noisy sequences."""
+    """Label changes and settling of the default smoother (``landmark_emotion.reading.smoothing`` defaults) on noisy sequences."""
     raw_ratio, smooth_ratio, settles, accuracy = [], [], [], []
     for seed in range(runs):
         truth, probs = noisy_sequence(np.random.default_rng(seed), noise=noise)

@@ -5,7 +5,7 @@
 The test split that train_model.py reports on (seed 0) is set aside first. On the rest,
 each candidate recipe is trained --seeds times with different person-disjoint
 train/validation/score splits and scored (accuracy and macro-F1) on the score split.
-The defaults of ``landmark_emotion.training.Recipe`` are the winner of this search.
+The defaults of ``landmark_emotion.training.base.Recipe`` are the winner of this search.
 """
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-
-from landmark_emotion.evaluation import evaluate_predictor  # noqa: E402
-from landmark_emotion.table import load_table  # noqa: E402
-from landmark_emotion.training import Recipe, select_classes, split_table, train  # noqa: E402
+from landmark_emotion.data.table import load_table
+from landmark_emotion.model.evaluation import evaluate_predictor
+from landmark_emotion.training.base import Recipe, select_classes, split_table, train
 
 BASE = Recipe()
 CANDIDATES = {

@@ -24,7 +24,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from landmark_emotion.web_check import chromium, web_server, write_y4m  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' fake camera, server and browser
+from web_check import chromium, web_server, write_y4m
 
 CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
 

@@ -22,21 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_emotion.startup import quiet_startup
+from landmark_emotion.cli.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.calibration import CalibrationError
-from landmark_emotion.cli import fail, run_command
-from landmark_emotion.evaluation import (
-    EvaluationError, confusion_figure, evaluate_calibrated, evaluate_predictor, format_report,
+from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.data.table import TableError, describe_skipped, load_table
+from landmark_emotion.model.bundle import BundleError
+from landmark_emotion.model.calibration import CalibrationError
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.model.evaluation import (
+    EvaluationError,
+    confusion_figure,
+    evaluate_calibrated,
+    evaluate_predictor,
+    format_report,
 )
-from landmark_emotion.model import EmotionModel
-from landmark_emotion.model_bundle import BundleError
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, write_file
-from landmark_emotion.table import TableError, describe_skipped, load_table
-
 
 FIGURE_FORMATS = ("png", "svg", "pdf", "jpg")
 

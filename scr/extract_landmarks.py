@@ -13,25 +13,30 @@ import os
 import sys
 from pathlib import Path
 
-from landmark_emotion.startup import quiet_startup
+from landmark_emotion.cli.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli import (
-    Interrupted, add_landmarker_options, fail, int_range, interrupted_code, positive_int, quiet_native_logs,
-    run_command, seed,
+from landmark_emotion.cli.arguments import add_landmarker_options, int_range, positive_int, quiet_native_logs, seed
+from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.data.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
+from landmark_emotion.data.sources import (
+    AFFECTNET_HANDLE,
+    GROUP_RULES,
+    DatasetError,
+    download_affectnet,
+    from_csv,
+    from_data_dir,
+    group_from_pattern,
 )
-from landmark_emotion.dataset_source import (
-    AFFECTNET_HANDLE, GROUP_RULES, DatasetError, download_affectnet, from_csv, from_data_dir, group_from_pattern,
-)
-from landmark_emotion.detect import LandmarkerError
-from landmark_emotion.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
-from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
+from landmark_emotion.data.table import TableError, save_table
+from landmark_emotion.face.features import FEATURE_SETS, HYBRID, LANDMARKS
+from landmark_emotion.face.landmarker import LandmarkerError
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, refuse_existing
 from landmark_emotion.resources import workspace
-from landmark_emotion.table import TableError, save_table
+from landmark_emotion.signals import Interrupted, interrupted_code
 
 DEFAULT_OUT = workspace() / "datasets" / "affectnet_landmarks.npz"
 BACKENDS = ("loky", "dask", "ray")

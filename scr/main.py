@@ -12,29 +12,30 @@ Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs head
 """
 from __future__ import annotations
 
-from landmark_emotion.startup import quiet_startup
+from landmark_emotion.cli.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import sys
+from pathlib import Path
 
-from landmark_emotion.calibration import MODES  # noqa: E402
-from landmark_emotion.cli import (  # noqa: E402
-    add_landmarker_options, fail, int_range, interrupted_code, probability, quiet_native_logs, run_command,
-)
-from landmark_emotion.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run  # noqa: E402
-from landmark_emotion.detect import FaceMesh, LandmarkerError, Mode, landmarker_for_model, mode_for  # noqa: E402
-from landmark_emotion.frames import SourceError  # noqa: E402
-from landmark_emotion.model import EmotionModel  # noqa: E402
-from landmark_emotion.model_bundle import BundleError  # noqa: E402
-from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs  # noqa: E402
-from landmark_emotion.reading import build_reader  # noqa: E402
-from landmark_emotion.recording import has_display  # noqa: E402
-from landmark_emotion.resources import find_default_model  # noqa: E402
-from landmark_emotion.smoothing import WINDOW  # noqa: E402
+from landmark_emotion.apps.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run
+from landmark_emotion.apps.recording import has_display
+from landmark_emotion.cli.arguments import add_landmarker_options, int_range, probability, quiet_native_logs
+from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.face.landmarker import LandmarkerError, landmarker_for_model
+from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
+from landmark_emotion.frames import SourceError
+from landmark_emotion.model.bundle import BundleError
+from landmark_emotion.model.discovery import find_default_model
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs
+from landmark_emotion.reading.neutral import MODES
+from landmark_emotion.reading.pipeline import build_reader
+from landmark_emotion.reading.smoothing import WINDOW
+from landmark_emotion.signals import interrupted_code
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -18,19 +18,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from landmark_emotion.startup import quiet_startup
+from landmark_emotion.cli.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli import add_landmarker_options, fail, interrupted_code, positive_int, quiet_native_logs, run_command
-from landmark_emotion.detect import LandmarkerError
-from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS
+from landmark_emotion.apps.recording import RecordingError, has_display, neutral_first, record
+from landmark_emotion.cli.arguments import add_landmarker_options, positive_int, quiet_native_logs
+from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.face.features import FEATURE_SETS, HYBRID, LANDMARKS
+from landmark_emotion.face.landmarker import LandmarkerError
 from landmark_emotion.frames import SourceError, open_source
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.outputs import OutputError, check_writable
-from landmark_emotion.recording import RecordingError, has_display, neutral_first, record
 from landmark_emotion.resources import workspace
+from landmark_emotion.signals import interrupted_code
 
 DEFAULT_OUT = workspace() / "personal_data"
 CAMERA_SAMPLES = 50

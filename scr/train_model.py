@@ -25,26 +25,33 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_emotion.startup import quiet_startup
+from landmark_emotion.cli.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli import (fail, float_range, int_range, interrupted_code, layer_sizes, learning_rate, number_list,
-                         run_command,
-                         seed)
-from landmark_emotion.bundle_write import add_references
-from landmark_emotion.evaluation import EvaluationError, format_report
-from landmark_emotion.export import ExportError
-from landmark_emotion.features import FEATURE_SETS
-from landmark_emotion.model import EmotionModel
-from landmark_emotion.model_bundle import BundleError, load_bundle
+from landmark_emotion.cli.arguments import float_range, int_range, layer_sizes, learning_rate, number_list, seed
+from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.data.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
+from landmark_emotion.face.features import FEATURE_SETS
+from landmark_emotion.model.bundle import BundleError, load_bundle
+from landmark_emotion.model.bundle_write import add_references
+from landmark_emotion.model.evaluation import EvaluationError, format_report
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
-from landmark_emotion.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
-from landmark_emotion.training import (
-    DEFAULT_COMPONENTS, MIN_CLASS_COUNT, REPLAY_PER_CLASS, Recipe, TrainingError, default_feature_set,
-    has_dataset_splits, population_neutral, select_classes,
+from landmark_emotion.signals import interrupted_code
+from landmark_emotion.training.base import (
+    DEFAULT_COMPONENTS,
+    MIN_CLASS_COUNT,
+    REPLAY_PER_CLASS,
+    Recipe,
+    TrainingError,
+    default_feature_set,
+    has_dataset_splits,
+    population_neutral,
+    select_classes,
+    train_base_model,
 )
+from landmark_emotion.training.export import ExportError
 
 DEFAULTS = Recipe()
 
@@ -155,16 +162,16 @@ def main(argv: list[str] | None = None) -> int:
                   "know them: " + ", ".join(f"{label} ({n})" for label, n in dropped.items()))
         feature_set = args.features or default_feature_set(table)
         print(f"features: {feature_set}")
-        model = EmotionModel.fit(table, recipe, min_class_count=args.min_class_count, val_fraction=args.val_fraction,
+        model, record = train_base_model(table, recipe, min_class_count=args.min_class_count, val_fraction=args.val_fraction,
                                  test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
                                  feature_set=feature_set, replay_per_class=args.replay_per_class,
                                  tflite=args.export == "tflite", train_args=train_args(args),
                                  training_data={"name": args.data_name, "source": args.data_source,
                                                 "licence": args.data_licence})
-        fit = model.training.fit
+        fit = record.fit
         print(f"trained {len(fit.history.get('loss', []))} epochs in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
               + (" (interrupted: the best epoch so far is kept)" if fit.interrupted else ""))
-        held_out, _, people = model.training.split.scored()
+        held_out, _, people = record.split.scored()
         print(f"{held_out} split ({people}):\n{format_report(model.metrics)}")
         if "tflite_max_difference" in model.metrics:
             print(f"TFLite export matches Keras within {model.metrics['tflite_max_difference']:.1g}")
@@ -175,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             KeyboardInterrupt) as exc:
         return fail(exc)
     print(f"wrote {bundle}")
-    return interrupted_code() if model.training.fit.interrupted else 0
+    return interrupted_code() if record.fit.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -20,18 +20,28 @@ import argparse
 import sys
 from pathlib import Path
 
-from landmark_emotion.startup import quiet_startup
+from landmark_emotion.cli.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli import fail, float_range, int_range, interrupted_code, learning_rate, run_command, seed
-from landmark_emotion.model import EmotionModel
-from landmark_emotion.model_bundle import BundleError
+from landmark_emotion.cli.arguments import float_range, int_range, learning_rate, seed
+from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.data.table import describe_skipped
+from landmark_emotion.model.bundle import BundleError
+from landmark_emotion.model.discovery import find_default_model
+from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
-from landmark_emotion.personal import MIN_SAMPLES, FineTuneError, FineTuneSettings, PersonalDataError, load_sessions
-from landmark_emotion.resources import find_default_model, workspace
-from landmark_emotion.table import describe_skipped
+from landmark_emotion.resources import workspace
+from landmark_emotion.signals import interrupted_code
+from landmark_emotion.training.personal import (
+    MIN_SAMPLES,
+    FineTuneError,
+    FineTuneSettings,
+    PersonalDataError,
+    load_sessions,
+    train_personal_model,
+)
 
 ROOT = workspace()
 DEFAULTS = FineTuneSettings()
@@ -95,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                                     args.heldout, args.replay_weight, not args.no_mirror, args.seed,
                                     fixed_epochs=args.fixed_epochs, calibrate=not args.no_calibrate,
                                     keep_unrecorded=args.keep_unrecorded)
-        model = base.fine_tune(data, settings, min_samples=args.min_samples, progress=not args.no_progress,
+        model = train_personal_model(base, data, settings, min_samples=args.min_samples, progress=not args.no_progress,
                                train_args=vars(args))
         for warning in model.warnings:
             print(f"warning: {warning}")

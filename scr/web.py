@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from landmark_emotion.startup import quiet_startup
+from landmark_emotion.cli.startup import quiet_startup
 
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
@@ -24,17 +24,28 @@ if __name__ == "__main__":
 for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2"), ("OPENBLAS_NUM_THREADS", "1")):
     os.environ.setdefault(_var, _value)
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import sys
+from pathlib import Path
 
-from landmark_emotion.calibration import MODES  # noqa: E402
-from landmark_emotion.cli import fail, positive_int, run_command  # noqa: E402
-from landmark_emotion.model_bundle import BundleError  # noqa: E402
-from landmark_emotion.resources import find_default_model, workspace  # noqa: E402
-from landmark_emotion.smoothing import WINDOW  # noqa: E402
-from landmark_emotion.web import (DEFAULT_HOST, DEFAULT_PORT, MAX_TABS, ReaderSettings, bind, create_app,  # noqa: E402
-                                  host_warning, page_url, serve)
+from landmark_emotion.apps.web import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_TABS,
+    ReaderSettings,
+    bind,
+    create_app,
+    host_warning,
+    page_url,
+    serve,
+)
+from landmark_emotion.cli.arguments import positive_int
+from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.model.bundle import BundleError
+from landmark_emotion.model.discovery import find_default_model
+from landmark_emotion.reading.neutral import MODES
+from landmark_emotion.reading.smoothing import WINDOW
+from landmark_emotion.resources import workspace
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

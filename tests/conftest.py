@@ -26,7 +26,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def astronaut_faces(astronaut):
-    from landmark_emotion.detect import detect
+    from landmark_emotion.face.mesh import detect
 
     faces = detect(astronaut)
     assert len(faces) == 1

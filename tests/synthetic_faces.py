@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from landmark_emotion.canonical_face import CANONICAL_VERTICES
-from landmark_emotion.table import LandmarkTable
+from landmark_emotion.data.table import LandmarkTable
+from landmark_emotion.face.canonical import CANONICAL_VERTICES
 
 SIZE = 480
 _rng = np.random.default_rng(1234)

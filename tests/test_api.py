@@ -15,10 +15,10 @@ import pytest
 
 import landmark_emotion
 from landmark_emotion import InputError, LandmarkEmotionError, Reader, fine_tune, load_model
-from landmark_emotion.calibration import CalibrationError
-from landmark_emotion.demo import SAMPLE_CLIP
+from landmark_emotion.apps.demo import SAMPLE_CLIP
 from landmark_emotion.frames import SourceError
-from landmark_emotion.model_bundle import BundleError
+from landmark_emotion.model.bundle import BundleError
+from landmark_emotion.model.calibration import CalibrationError
 from test_personal import BASE_LABELS, base_bundle, faces, write_sessions  # noqa: F401  (base_bundle: a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def test_importing_the_reader_loads_neither_tensorflow_nor_matplotlib_nor_traini
         "bare = sorted(m for m in sys.modules if m.startswith('landmark_emotion.'))\n"
         "reader = landmark_emotion.Reader()\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'matplotlib', 'mediapipe')\n"
-        "               or m in ('landmark_emotion.training', 'landmark_emotion.personal', 'landmark_emotion.callbacks'))\n"
+        "               or m in ('landmark_emotion.training.base', 'landmark_emotion.training.personal', 'landmark_emotion.training.callbacks'))\n"
         "print(json.dumps({'bare': bare, 'heavy': heavy, 'labels': reader.labels}))\n", tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from landmark_emotion.appearance import N_DESCRIPTOR, N_HOG, aligned_crop, alignment, describe, mirror_descriptors
-from landmark_emotion.detect import detect
-from landmark_emotion.features import FEATURE_SETS, HYBRID, LANDMARKS, face_vectors, image_vectors, normalize
-from landmark_emotion.table import LandmarkTable, TableError, save_table
+from landmark_emotion.data.table import LandmarkTable, TableError, save_table
+from landmark_emotion.face.appearance import N_DESCRIPTOR, N_HOG, aligned_crop, alignment, describe, mirror_descriptors
+from landmark_emotion.face.features import FEATURE_SETS, HYBRID, LANDMARKS, face_vectors, image_vectors, normalize
+from landmark_emotion.face.mesh import detect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,7 @@ def test_one_pipeline_from_image_to_vector(astronaut, astronaut_faces, reference
 def test_table_keeps_descriptors_and_mirrors_them(tmp_path, astronaut_faces, reference):
     table = LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], ["a.jpg"], [""],
                           descriptors=reference[None])
-    again = __import__("landmark_emotion.table", fromlist=["load_table"]).load_table(save_table(table, tmp_path / "t.npz"))
+    again = __import__("landmark_emotion.data.table", fromlist=["load_table"]).load_table(save_table(table, tmp_path / "t.npz"))
     assert again.descriptors.shape == (1, N_DESCRIPTOR)
     np.testing.assert_allclose(again.features(HYBRID)[0, 1404:], reference, atol=2e-3)  # stored as float16
     np.testing.assert_allclose(again.mirrored().descriptors, mirror_descriptors(again.descriptors))
@@ -101,8 +101,9 @@ def test_table_keeps_descriptors_and_mirrors_them(tmp_path, astronaut_faces, ref
 
 
 def test_hybrid_bundle_refuses_a_table_without_descriptors_in_one_line(tmp_path, astronaut_faces):
-    from landmark_emotion.bundle_write import save_bundle
     import keras
+
+    from landmark_emotion.model.bundle_write import save_bundle
 
     n = FEATURE_SETS[HYBRID][1]
     model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(3, activation="softmax")])

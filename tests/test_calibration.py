@@ -10,20 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmark_emotion.calibration import (
-    REFERENCE_FILE, CalibrationError, References, RunningNeutral, TrackReferences, calibrate, capture_unfinished,
-    neutral_mean, person_references,
-)
+from landmark_emotion.apps.recording import neutral_first
 from landmark_emotion.commands import evaluate
-from landmark_emotion.dataset_source import DatasetError, from_class_folders, group_from_pattern
-from landmark_emotion.detect import Faces
-from landmark_emotion.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
-from landmark_emotion.bundle_write import add_to_bundle, save_bundle
-from landmark_emotion.model_bundle import BundleError, load_bundle
-from landmark_emotion.reading import EmotionReader
-from landmark_emotion.recording import neutral_first
-from landmark_emotion.table import LandmarkTable, save_table
-from landmark_emotion.training import population_neutral
+from landmark_emotion.data.sources import DatasetError, from_class_folders, group_from_pattern
+from landmark_emotion.data.table import LandmarkTable, save_table
+from landmark_emotion.face.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
+from landmark_emotion.face.landmarker import Faces
+from landmark_emotion.model.bundle import BundleError, load_bundle
+from landmark_emotion.model.bundle_write import add_to_bundle, save_bundle
+from landmark_emotion.model.calibration import (
+    REFERENCE_FILE,
+    CalibrationError,
+    References,
+    calibrate,
+    neutral_mean,
+    person_references,
+)
+from landmark_emotion.reading.neutral import RunningNeutral, TrackReferences, capture_unfinished
+from landmark_emotion.reading.pipeline import EmotionReader
+from landmark_emotion.training.base import population_neutral
 from synthetic_faces import SIZE, make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,8 +337,8 @@ def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_pat
 
 
 def test_the_frame_shows_how_a_face_is_calibrated():
-    from landmark_emotion.overlay import draw_reading
-    from landmark_emotion.reading import FaceReading
+    from landmark_emotion.apps.overlay import draw_reading
+    from landmark_emotion.reading.pipeline import FaceReading
 
     def drawn(calibration: str) -> np.ndarray:
         frame = np.zeros((300, 300, 3), np.uint8)
@@ -350,8 +355,8 @@ def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_
     """The fixed schedule with [landmarks | appearance] vectors: nothing held out, the user's neutral kept."""
     import keras
 
-    from landmark_emotion.features import FEATURE_SETS, HYBRID
-    from landmark_emotion.personal import FineTuneSettings, fine_tune
+    from landmark_emotion.face.features import FEATURE_SETS, HYBRID
+    from landmark_emotion.training.personal import FineTuneSettings, tune_network
 
     n = FEATURE_SETS[HYBRID][1]
     keras.utils.set_random_seed(0)
@@ -362,7 +367,7 @@ def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_
     rng = np.random.default_rng(0)
     table = LandmarkTable(np.repeat(astronaut_faces.landmarks, 3, axis=0), [512] * 3, [512] * 3, LABELS,
                           ["a", "b", "c"], ["me"] * 3, descriptors=rng.normal(size=(3, n - N_FEATURES)))
-    result = fine_tune(base, table, FineTuneSettings(fixed_epochs=2), progress=False)
+    result = tune_network(base, table, FineTuneSettings(fixed_epochs=2), progress=False)
     assert result.metrics["schedule"] == "fixed 2 epochs" and result.metrics["heldout_n"] == 0
     assert result.metrics["calibrated"] and result.references.person.shape == (n,)
     np.testing.assert_allclose(result.references.person, table.subset(np.array([0])).features(HYBRID)[0], atol=1e-5)

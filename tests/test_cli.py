@@ -18,13 +18,22 @@ from pathlib import Path
 import pytest
 
 from demo_data import scene, write_video
-from landmark_emotion import cli
+from landmark_emotion import signals
+from landmark_emotion.cli import arguments
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.commands import (
-    evaluate, extract_landmarks, main as demo_main, record_dataset, train_model, train_personal,
+    evaluate,
+    extract_landmarks,
+    record_dataset,
+    train_model,
+    train_personal,
 )
-from landmark_emotion.detect import import_mediapipe
-from landmark_emotion.startup import SIGNALS
-from landmark_emotion.table import load_table, save_table
+from landmark_emotion.commands import (
+    main as demo_main,
+)
+from landmark_emotion.data.table import load_table, save_table
+from landmark_emotion.face.landmarker import import_mediapipe
+from landmark_emotion.signals import SIGNALS
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,16 +41,16 @@ SCRIPTS = ROOT / "scr"
 
 
 def test_argument_types_state_their_range():
-    rate = cli.learning_rate
+    rate = arguments.learning_rate
     for text in ("0", "-1", "nan", "inf", "2", "x"):
         with pytest.raises(argparse.ArgumentTypeError, match=r"must be a number in \(0, 1\]"):
             rate(text)
-    assert rate("1e-3") == 1e-3 and cli.seed("4294967295") == 2**32 - 1
+    assert rate("1e-3") == 1e-3 and arguments.seed("4294967295") == 2**32 - 1
     with pytest.raises(argparse.ArgumentTypeError, match="a whole number from 0 to 4294967295, got -1"):
-        cli.seed("-1")
+        arguments.seed("-1")
     with pytest.raises(argparse.ArgumentTypeError, match="1 to 8 comma-separated layer sizes from 1 to 4096"):
-        cli.layer_sizes()("256,100000")
-    assert cli.layer_sizes()("256,128") == (256, 128)
+        arguments.layer_sizes()("256,100000")
+    assert arguments.layer_sizes()("256,128") == (256, 128)
 
 
 @pytest.mark.parametrize("module, args, flag, accepted", [
@@ -96,7 +105,7 @@ def restore_signals():
     yield
     for signum, handler in saved.items():
         signal.signal(signum, handler)
-    cli._last_signal = signal.SIGINT  # what a plain Ctrl-C in the next test's command reports
+    signals._last_signal = signal.SIGINT  # what a plain Ctrl-C in the next test's command reports
 
 
 def test_a_stop_signal_becomes_an_interrupt_with_its_exit_code(restore_signals, capsys):
@@ -106,7 +115,7 @@ def test_a_stop_signal_becomes_an_interrupt_with_its_exit_code(restore_signals, 
         return 0
 
     before = signal.getsignal(signal.SIGTERM)
-    assert cli.run_command(work) == 143
+    assert run_command(work) == 143
     assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
     assert signal.getsignal(signal.SIGTERM) is before  # the command's handlers are removed after it
 
@@ -120,17 +129,17 @@ def test_an_ignored_signal_stays_ignored(restore_signals):
         time.sleep(0.1)
         return 0
 
-    assert cli.run_command(work) == 0 and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert run_command(work) == 0 and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
 
 
 def test_held_signals_let_a_save_finish(restore_signals):
     for signum in (signal.SIGTERM, signal.SIGHUP):  # heeded even when the run was started under nohup
-        signal.signal(signum, cli._raise_interrupted)
-    with cli.held_signals() as arrived:
+        signal.signal(signum, signals._raise_interrupted)
+    with signals.held_signals() as arrived:
         os.kill(os.getpid(), signal.SIGHUP)
         saved = "complete"
-    assert saved == "complete" and arrived == [signal.SIGHUP] and cli.interrupted_code() == 129
-    assert signal.getsignal(signal.SIGTERM) is cli._raise_interrupted
+    assert saved == "complete" and arrived == [signal.SIGHUP] and signals.interrupted_code() == 129
+    assert signal.getsignal(signal.SIGTERM) is signals._raise_interrupted
 
 
 def test_a_stop_signal_waits_for_the_mediapipe_import(restore_signals, monkeypatch, capsys):
@@ -145,7 +154,7 @@ def test_a_stop_signal_waits_for_the_mediapipe_import(restore_signals, monkeypat
         return sys
 
     monkeypatch.setattr(importlib, "import_module", import_module)
-    assert cli.run_command(lambda _argv: import_mediapipe() and 0) == 143
+    assert run_command(lambda _argv: import_mediapipe() and 0) == 143
     assert imported == ["mediapipe"]  # finished, then stopped
     assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
 
@@ -155,21 +164,21 @@ def test_an_error_raised_from_a_stop_signal_is_that_stop(restore_signals, capsys
     traceback and exit 1 for a Ctrl-C while matplotlib loaded)."""
     def work(_argv):
         try:
-            raise cli.Interrupted(signal.SIGTERM)
-        except cli.Interrupted as exc:
+            raise signals.Interrupted(signal.SIGTERM)
+        except signals.Interrupted as exc:
             raise RuntimeError("Error calling __set_name__") from exc
 
-    assert cli.run_command(work) == 143
+    assert run_command(work) == 143
     assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
 
     def fails_while_stopping(_argv):
         try:
-            raise cli.Interrupted(signal.SIGTERM)
-        except cli.Interrupted:
+            raise signals.Interrupted(signal.SIGTERM)
+        except signals.Interrupted:
             raise RuntimeError("a bug of its own")  # not caused by the signal: not hidden behind it
 
     with pytest.raises(RuntimeError, match="a bug of its own"):
-        cli.run_command(fails_while_stopping)
+        run_command(fails_while_stopping)
 
 
 def test_a_deferred_signal_is_raised_once_the_body_has_run(restore_signals, capsys):
@@ -177,14 +186,14 @@ def test_a_deferred_signal_is_raised_once_the_body_has_run(restore_signals, caps
     steps = []
 
     def work(_argv):
-        with cli.deferred_signals():
+        with signals.deferred_signals():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.05)  # the handler has run by now, and not raised
             steps.append("body finished")
         steps.append("after the body")  # not reached: the signal is raised as the body ends
         return 0
 
-    assert cli.run_command(work) == 143 and steps == ["body finished"]
+    assert run_command(work) == 143 and steps == ["body finished"]
     assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
 
 
@@ -263,7 +272,7 @@ def test_sigterm_during_training_writes_the_best_epoch_so_far(tmp_path):
 WORKERS = """
 import os, sys, time
 from joblib import Parallel, delayed
-from landmark_emotion.extraction import follow_parent
+from landmark_emotion.data.extraction import follow_parent
 
 def work(parent):
     follow_parent(parent, interval=0.1)
@@ -311,7 +320,7 @@ def test_disk_full_is_one_line(astronaut, tmp_path):
 
 
 def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, monkeypatch, capsys):
-    import landmark_emotion.recording as recording
+    import landmark_emotion.apps.recording as recording
 
     def full(*_args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "s.npz"))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from distributed import LocalCluster
 
-from landmark_emotion.table import load_table
+from landmark_emotion.data.table import load_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,16 +8,24 @@ import numpy as np
 import pytest
 
 from demo_data import count_frames, scene, write_video
-from landmark_emotion import demo
-from landmark_emotion.clipboard import UNAVAILABLE, Clipboard, clipboard_command
-from landmark_emotion.demo import (
-    HELP, Action, FpsMeter, ViewState, action_for_key, apply_action, frame_record, open_demo_source, run,
+from landmark_emotion.apps import demo
+from landmark_emotion.apps.clipboard import UNAVAILABLE, Clipboard, clipboard_command
+from landmark_emotion.apps.demo import (
+    HELP,
+    Action,
+    FpsMeter,
+    ViewState,
+    action_for_key,
+    apply_action,
+    frame_record,
+    open_demo_source,
+    run,
 )
-from landmark_emotion.emoji import UNCERTAIN
-from landmark_emotion.detect import FaceMesh
-from landmark_emotion.features import N_FEATURES
+from landmark_emotion.face.features import N_FEATURES
+from landmark_emotion.face.mesh import FaceMesh
 from landmark_emotion.frames import SourceError, VideoFileSource, open_source
-from landmark_emotion.reading import EmotionReader, FaceReading
+from landmark_emotion.labels import UNCERTAIN
+from landmark_emotion.reading.pipeline import EmotionReader, FaceReading
 
 LABELS = ["neutral", "happy", "sad", "surprise"]
 
@@ -204,8 +212,8 @@ def _fake_window(monkeypatch, keys: list[int]) -> None:
     monkeypatch.setattr(demo.cv2, "destroyWindow", lambda *a: None)
 
 def _population():
-    from landmark_emotion.calibration import References
-    from landmark_emotion.features import FEATURE_VERSION
+    from landmark_emotion.face.features import FEATURE_VERSION
+    from landmark_emotion.model.calibration import References
 
     return References(np.random.default_rng(3).normal(0, 0.1, N_FEATURES).astype(np.float32), FEATURE_VERSION, 10)
 

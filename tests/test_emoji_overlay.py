@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from landmark_emotion.emoji import STYLES, UNCERTAIN, UNCERTAIN_EMOJI, emoji_char, emoji_sprite
-from landmark_emotion.labels import CANONICAL_LABELS, EMOJI
-from landmark_emotion.overlay import annotate, emoji_size, paste_sprite
-from landmark_emotion.reading import FaceReading
+from landmark_emotion.apps.emoji import STYLES, emoji_sprite
+from landmark_emotion.apps.overlay import annotate, emoji_size, paste_sprite
+from landmark_emotion.labels import CANONICAL_LABELS, EMOJI, UNCERTAIN, UNCERTAIN_EMOJI, emoji_char
+from landmark_emotion.reading.pipeline import FaceReading
 
 LABELS = [*CANONICAL_LABELS, UNCERTAIN]
 

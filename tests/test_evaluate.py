@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from landmark_emotion.commands import evaluate, train_model
-from landmark_emotion.evaluation import evaluate_labels
-from landmark_emotion.model_bundle import load_bundle
-from landmark_emotion.table import save_table
+from landmark_emotion.data.table import save_table
+from landmark_emotion.model.bundle import load_bundle
+from landmark_emotion.model.evaluation import evaluate_labels
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def test_train_model_writes_a_complete_bundle(trained):
 
 
 def test_tflite_export_runs_and_matches(trained):
-    from landmark_emotion.export import run_tflite
+    from landmark_emotion.training.export import run_tflite
 
     _, out = trained
     bundle = load_bundle(out)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from landmark_emotion.commands import extract_landmarks
-from landmark_emotion.detect import default_landmarker
-from landmark_emotion.dataset_source import DatasetError, from_class_folders, from_csv, group_from_filename
-from landmark_emotion.table import TableError, load_table, save_table
+from landmark_emotion.data.sources import from_class_folders, from_csv, group_from_filename
+from landmark_emotion.data.table import TableError, load_table, save_table
+from landmark_emotion.face.landmarker import default_landmarker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,7 +111,7 @@ def test_csv_source_with_groups_and_conflicts(dataset, tmp_path):
 
 
 def test_table_round_trip_is_atomic_and_pickle_free(tmp_path, astronaut_faces):
-    from landmark_emotion.table import LandmarkTable
+    from landmark_emotion.data.table import LandmarkTable
 
     table = LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], ["x.jpg"], ["x"], {"k": 1})
     path = save_table(table, tmp_path / "sub" / "t.npz")
@@ -132,7 +132,7 @@ def test_corrupt_table_is_refused(tmp_path, content):
 
 
 def test_mismatched_arrays_are_refused():
-    from landmark_emotion.table import LandmarkTable
+    from landmark_emotion.data.table import LandmarkTable
 
     with pytest.raises(TableError, match="labels has 2"):
         LandmarkTable(np.zeros((1, 468, 3)), [1], [1], ["happy", "sad"], ["a"], [""])

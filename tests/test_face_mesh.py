@@ -12,16 +12,20 @@ import numpy as np
 import pytest
 
 from demo_data import scene, write_video
-from landmark_emotion import cli
-from landmark_emotion import detect as detect_module
-from landmark_emotion.demo import run
-from landmark_emotion.detect import (
-    BLENDSHAPES, TASK_FILE, FaceMesh, LandmarkerError, Mode, default_landmarker, detect, landmarker_for_model,
-    mode_for,
+from landmark_emotion import signals
+from landmark_emotion.apps.demo import run
+from landmark_emotion.face import landmarker as landmarker_module
+from landmark_emotion.face.features import normalize
+from landmark_emotion.face.landmarker import (
+    BLENDSHAPES,
+    TASK_FILE,
+    LandmarkerError,
+    default_landmarker,
+    landmarker_for_model,
 )
-from landmark_emotion.features import normalize
+from landmark_emotion.face.mesh import FaceMesh, Mode, detect, mode_for
 from landmark_emotion.frames import open_source
-from landmark_emotion.reading import EmotionReader
+from landmark_emotion.reading.pipeline import EmotionReader
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
@@ -105,47 +109,47 @@ def test_a_graph_stopped_while_it_opens_is_closed_at_once(monkeypatch):
     """Left to the garbage collector, it logs its start-up after the command's one error line (or a traceback)."""
     closed = []
 
-    class StoppedGraph(detect_module.LegacyGraph):
+    class StoppedGraph(landmarker_module.LegacyGraph):
         def __init__(self, *_args):
             pass
 
         def __call__(self, image_bgr):
-            raise cli.Interrupted(signal.SIGINT)  # Ctrl-C on the graph's first (blank) frame
+            raise signals.Interrupted(signal.SIGINT)  # Ctrl-C on the graph's first (blank) frame
 
         def close(self):
             closed.append(True)
 
-    monkeypatch.setattr(detect_module, "LegacyGraph", StoppedGraph)
-    with pytest.raises(cli.Interrupted):
-        detect_module.graph_factory("legacy")(True, 1)
+    monkeypatch.setattr(landmarker_module, "LegacyGraph", StoppedGraph)
+    with pytest.raises(signals.Interrupted):
+        landmarker_module.graph_factory("legacy")(True, 1)
     assert closed == [True]
 
 
 @pytest.mark.parametrize("landmarker", LANDMARKERS)
 def test_a_stop_signal_while_a_graph_opens_closes_it_before_the_error_reaches_anyone(monkeypatch, landmarker):
     """Its threads would go on starting, and log, while the command prints its error line."""
-    detect_module.import_mediapipe()
+    landmarker_module.import_mediapipe()
     if landmarker == "legacy":
         from mediapipe.python.solutions import face_mesh as owner
 
-        graph_class, name = detect_module.LegacyGraph, "FaceMesh"
+        graph_class, name = landmarker_module.LegacyGraph, "FaceMesh"
     else:
         from mediapipe.tasks.python.vision import FaceLandmarker as owner
 
-        graph_class, name = detect_module.TasksGraph, "create_from_options"
+        graph_class, name = landmarker_module.TasksGraph, "create_from_options"
     build = getattr(owner, name)
 
     def build_then_stop(*args, **kwargs):
         built = build(*args, **kwargs)
-        cli._pending = signal.SIGINT  # arrived while MediaPipe built the graph (its handler only notes it)
+        signals._pending = signal.SIGINT  # arrived while MediaPipe built the graph (its handler only notes it)
         return built
 
     monkeypatch.setattr(owner, name, build_then_stop)
-    with pytest.raises(cli.Interrupted) as stopped:
+    with pytest.raises(signals.Interrupted) as stopped:
         graph_class(True, 1)
     (graph,) = {id(f): f for f in (entry.frame.f_locals.get("self") for entry in stopped.traceback)
                 if isinstance(f, graph_class)}.values()  # the half-made graph, still referenced by the traceback
-    assert not graph._open and graph not in detect_module._OPEN_GRAPHS
+    assert not graph._open and graph not in landmarker_module._OPEN_GRAPHS
 
 
 def test_two_owners_get_independent_graphs(astronaut):
@@ -205,9 +209,9 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
     Neither loads TensorFlow on the way (MediaPipe would, only because it is installed)."""
     code = (
         "import cv2\n"
-        "from landmark_emotion.cli import quiet_native_logs\n"
+        "from landmark_emotion.cli.arguments import quiet_native_logs\n"
         "quiet_native_logs(False)\n"
-        "from landmark_emotion.detect import FaceMesh\n"
+        "from landmark_emotion.face.mesh import FaceMesh\n"
         f"image = cv2.imread({str(ROOT / 'datasets' / 'samples' / 'astronaut.jpg')!r})\n"
         f"for name in {[p if isinstance(p, str) else p.values[0] for p in LANDMARKERS] if LEGACY_INSTALLED else ['tasks']!r}:\n"
         "    for mode in ('image', 'video'):\n"
@@ -228,7 +232,7 @@ def test_a_graph_its_owner_never_got_is_released_quietly(tmp_path, landmarker):
     a Tasks graph of mediapipe 1.x prints a traceback at shutdown. Graphs dropped, kept in a
     cycle, or still referenced at exit are all released, without a word."""
     code = (  # native logging left on: silence is the release's own doing
-        "from landmark_emotion.detect import LegacyGraph, TasksGraph, native_quiet\n"
+        "from landmark_emotion.face.landmarker import LegacyGraph, TasksGraph, native_quiet\n"
         "kept = []\n"
         "for fate in ('dropped', 'cycle', 'kept'):\n"
         "    with native_quiet():  # as graph_factory opens them\n"
@@ -268,14 +272,14 @@ class CountingMesh:
 def test_extraction_opens_one_face_mesh_per_chunk_and_closes_it(monkeypatch, tmp_path, astronaut, astronaut_faces):
     import cv2
 
-    import landmark_emotion.detect
-    from landmark_emotion.extraction import landmarks_of_files
+    import landmark_emotion.face.mesh
+    from landmark_emotion.data.extraction import landmarks_of_files
 
     paths = []
     for i in range(3):
         paths.append(str(tmp_path / f"{i}.jpg"))
         cv2.imwrite(paths[-1], astronaut)
-    monkeypatch.setattr(landmark_emotion.detect, "FaceMesh", CountingMesh)
+    monkeypatch.setattr(landmark_emotion.face.mesh, "FaceMesh", CountingMesh)
     CountingMesh.opened, CountingMesh.faces = [], astronaut_faces
     rows = landmarks_of_files(paths)
     assert [r[0] is not None for r in rows] == [True] * 3
@@ -284,7 +288,7 @@ def test_extraction_opens_one_face_mesh_per_chunk_and_closes_it(monkeypatch, tmp
 
 def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(monkeypatch, tmp_path, astronaut,
                                                                              astronaut_faces):
-    from landmark_emotion import recording
+    from landmark_emotion.apps import recording
 
     clip = write_video(tmp_path / "c.mp4", [astronaut] * 3)
     monkeypatch.setattr(recording, "FaceMesh", CountingMesh)
@@ -322,8 +326,8 @@ def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
 
 
 def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut_faces):
-    from landmark_emotion.table import LandmarkTable, save_table
     from landmark_emotion.commands.train_model import load_tables
+    from landmark_emotion.data.table import LandmarkTable, save_table
 
     def table(name: str, landmarker: str) -> Path:
         return save_table(LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], [name], [""],

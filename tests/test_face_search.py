@@ -1,12 +1,13 @@
 """Face search: the faces present are tracked by a graph of their size; a full search runs every few frames."""
 from __future__ import annotations
 
-from demo_data import scene
 import numpy as np
 import pytest
 
-from landmark_emotion.detect import FaceMesh, Faces, detect
-from landmark_emotion.face_search import FaceSearch
+from demo_data import scene
+from landmark_emotion.face.landmarker import Faces
+from landmark_emotion.face.mesh import FaceMesh, detect
+from landmark_emotion.face.search import FaceSearch
 
 
 class FakeGraph:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from landmark_emotion.face_tracking import FaceTracker, iou
+from landmark_emotion.reading.tracking import FaceTracker, iou
 
 
 def test_iou():

@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from landmark_emotion.canonical_face import CANONICAL_VERTICES, MIRROR_PERMUTATION
-from landmark_emotion.detect import detect
-from landmark_emotion.features import N_FEATURES, REFERENCE_SHAPE, mirror, normalize, to_pixel_units
+from landmark_emotion.face.canonical import CANONICAL_VERTICES, MIRROR_PERMUTATION
+from landmark_emotion.face.features import N_FEATURES, REFERENCE_SHAPE, mirror, normalize, to_pixel_units
+from landmark_emotion.face.mesh import detect
 
 
 def _place(face: np.ndarray, canvas: tuple[int, int], x: int, y: int) -> np.ndarray:

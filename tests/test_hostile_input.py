@@ -14,11 +14,11 @@ import pytest
 
 from demo_data import scene, write_video
 from landmark_emotion.commands import evaluate, extract_landmarks, record_dataset, train_model, train_personal
-from landmark_emotion.features import N_FEATURES
-from landmark_emotion.bundle_write import save_bundle
-from landmark_emotion.model_bundle import load_bundle
-from landmark_emotion.personal import load_sessions
-from landmark_emotion.table import LandmarkTable, TableError, describe_skipped, load_table, save_table
+from landmark_emotion.data.table import LandmarkTable, TableError, describe_skipped, load_table, save_table
+from landmark_emotion.face.features import N_FEATURES
+from landmark_emotion.model.bundle import load_bundle
+from landmark_emotion.model.bundle_write import save_bundle
+from landmark_emotion.training.personal import load_sessions
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,13 @@
 import pytest
 
-from landmark_emotion.labels import CANONICAL_LABELS, EMOJI, UnknownLabelError, canonical_label, canonical_labels, ordered
+from landmark_emotion.labels import (
+    CANONICAL_LABELS,
+    EMOJI,
+    UnknownLabelError,
+    canonical_label,
+    canonical_labels,
+    ordered,
+)
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,8 @@ def tiny_bundle(tmp_path_factory) -> Path:
     """An untrained two-layer network saved as a real bundle: the CLI needs one, not a good one."""
     import keras
 
-    from landmark_emotion.features import N_FEATURES
-    from landmark_emotion.bundle_write import save_bundle
+    from landmark_emotion.face.features import N_FEATURES
+    from landmark_emotion.model.bundle_write import save_bundle
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
@@ -91,9 +91,9 @@ def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
     """The tiny network saved as a base bundle with a population neutral, and as a personal one with a user's."""
     import keras
 
-    from landmark_emotion.calibration import References
-    from landmark_emotion.features import FEATURE_VERSION, N_FEATURES
-    from landmark_emotion.bundle_write import save_bundle
+    from landmark_emotion.face.features import FEATURE_VERSION, N_FEATURES
+    from landmark_emotion.model.bundle_write import save_bundle
+    from landmark_emotion.model.calibration import References
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
@@ -128,9 +128,8 @@ def test_sample_clip_log_says_how_each_face_was_calibrated(calibrated_bundles, t
 def test_a_bundle_with_a_reference_of_other_features_is_one_clear_line(calibrated_bundles, tmp_path):
     import shutil
 
-    from landmark_emotion.calibration import REFERENCE_FILE, References
-
-    from landmark_emotion.bundle_write import add_to_bundle
+    from landmark_emotion.model.bundle_write import add_to_bundle
+    from landmark_emotion.model.calibration import REFERENCE_FILE, References
 
     bad = tmp_path / "bad"
     shutil.copytree(calibrated_bundles["base"], bad)

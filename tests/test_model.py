@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmark_emotion.features import face_vectors, image_vectors
-from landmark_emotion.model import EmotionModel
-from landmark_emotion.model_bundle import BundleError
-from landmark_emotion.personal import FineTuneSettings, PersonalDataError
-from landmark_emotion.training import Recipe
+from landmark_emotion.face.features import face_vectors, image_vectors
+from landmark_emotion.model.bundle import BundleError
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.training.base import Recipe, train_base_model
+from landmark_emotion.training.personal import FineTuneSettings, PersonalDataError, train_personal_model
 from synthetic_faces import SIZE, make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,11 +58,11 @@ def test_a_bundle_that_is_not_one_is_refused(tmp_path):
 
 def test_loading_and_predicting_import_neither_tensorflow_nor_training(tmp_path):
     np.save(tmp_path / "x.npy", make_table({"happy": 2}, people=1).landmarks)
-    code = ("import sys, numpy as np; from landmark_emotion.model import EmotionModel; "
+    code = ("import sys, numpy as np; from landmark_emotion.model.emotion_model import EmotionModel; "
             f"m = EmotionModel.load({str(LANDMARKS_ONLY)!r}); "
             f"print(m.predict_proba_landmarks(np.load({str(tmp_path / 'x.npy')!r}), size=(480, 480)).shape == (2, len(m.classes_))); "
-            "print(sorted(n for n in ('tensorflow', 'keras', 'matplotlib', 'sklearn', 'landmark_emotion.training',"
-            " 'landmark_emotion.personal') if n in sys.modules))")
+            "print(sorted(n for n in ('tensorflow', 'keras', 'matplotlib', 'sklearn', 'landmark_emotion.training.base',"
+            " 'landmark_emotion.training.personal') if n in sys.modules))")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scr")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert result.stdout.split("\n")[:2] == ["True", "[]"], result.stderr
@@ -71,15 +71,15 @@ def test_loading_and_predicting_import_neither_tensorflow_nor_training(tmp_path)
 @pytest.fixture(scope="module")
 def fitted():
     table = make_table({"neutral": 40, "happy": 40, "sad": 40}, people=8)
-    return table, EmotionModel.fit(table, TINY, seed=1, progress=False, replay_per_class=5,
-                                   train_args={"data": ["synthetic.npz"]}, training_data={"name": "synthetic"})
+    return (table, *train_base_model(table, TINY, seed=1, progress=False, replay_per_class=5,
+                                   train_args={"data": ["synthetic.npz"]}, training_data={"name": "synthetic"}))
 
 
 def test_fit_returns_a_scored_model_that_saves_and_loads(fitted, tmp_path):
-    table, model = fitted
+    table, model, record = fitted
     assert model.classes_ == ["neutral", "happy", "sad"] and model.feature_set == "landmarks"
     assert model.metrics["evaluated_on"] == "test split, person-disjoint" and model.metrics["n"] > 0
-    assert model.metrics["split"] == model.training.split.sizes() and model.warnings == []
+    assert model.metrics["split"] == record.split.sizes() and model.warnings == []
     assert model.info["train_args"]["recipe"]["hidden"] == (16,)
     assert model.info["training_data"] == {"name": "synthetic", "source": [], "licence": "unknown"}
     assert model.references is not None and model.path is None
@@ -97,12 +97,12 @@ def test_fit_returns_a_scored_model_that_saves_and_loads(fitted, tmp_path):
 
 
 def test_fine_tune_returns_a_new_model_and_leaves_the_base_as_it_was(fitted, tmp_path):
-    table, base = fitted
+    table, base, _ = fitted
     x = table.features()
     before = (base.predict_proba(x), [w.copy() for w in base.keras_model().get_weights()], dict(base.info))
     personal = make_table({"happy": 12, "sad": 12}, people=1, seed=9)
     settings = FineTuneSettings(epochs=4, fixed_epochs=4, learning_rate=1e-2)
-    tuned = base.fine_tune(personal, settings, progress=False, train_args={"note": "test"})
+    tuned = train_personal_model(base, personal, settings, progress=False, train_args={"note": "test"})
     assert tuned is not base and tuned.classes_ == base.classes_ and tuned.info["kind"] == "personal"
     assert tuned.info["train_args"] == {"note": "test"} and tuned.metrics["train_counts"]
     assert not np.allclose(tuned.predict_proba(x), before[0], atol=1e-4)
@@ -114,4 +114,4 @@ def test_fine_tune_returns_a_new_model_and_leaves_the_base_as_it_was(fitted, tmp
     assert loaded.info["kind"] == "personal" and len(loaded.replay_table()) == len(base.replay_table())
     np.testing.assert_allclose(loaded.predict_proba(x), tuned.predict_proba(x), atol=1e-5)
     with pytest.raises(PersonalDataError, match="angry not among the base model's labels"):
-        base.fine_tune(make_table({"angry": 8}, people=1), replace(settings, epochs=1), progress=False)
+        train_personal_model(base, make_table({"angry": 8}, people=1), replace(settings, epochs=1), progress=False)

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmark_emotion.features import N_FEATURES
-from landmark_emotion.bundle_write import save_bundle
-from landmark_emotion.model_bundle import BundleError, load_bundle
-from landmark_emotion.resources import find_default_model
+from landmark_emotion.face.features import N_FEATURES
+from landmark_emotion.model.bundle import BundleError, load_bundle
+from landmark_emotion.model.bundle_write import save_bundle
+from landmark_emotion.model.discovery import find_default_model
 from synthetic_faces import make_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +142,7 @@ def test_bad_bundle_is_refused_with_a_clear_message(bundle, damage, message):
 
 def reseal(bundle: Path, **changes) -> None:
     """Change bundle.json and write valid checksums again: what a careful tamperer (or an old version) would do."""
-    from landmark_emotion.model_bundle import write_info
+    from landmark_emotion.model.bundle import write_info
 
     write_info(bundle, {**json.loads((bundle / "bundle.json").read_text()), **changes})
 
@@ -213,7 +213,7 @@ def test_badly_typed_fields_are_refused_at_load(bundle, change, message):
 def test_files_added_through_add_to_bundle_are_covered(bundle):
     import io
 
-    from landmark_emotion.bundle_write import add_to_bundle
+    from landmark_emotion.model.bundle_write import add_to_bundle
 
     buffer = io.BytesIO()
     np.savez(buffer, temperature=np.array([1.5]))
@@ -261,7 +261,7 @@ def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):
 
 def test_predicting_does_not_import_tensorflow(bundle, table):
     np.save(bundle.parent / "x.npy", table.features()[:2])
-    code = ("import sys, numpy as np; from landmark_emotion.model_bundle import load_bundle; "
+    code = ("import sys, numpy as np; from landmark_emotion.model.bundle import load_bundle; "
             f"p = load_bundle({str(bundle)!r}).predictor(); "
             f"print(p.predict_proba(np.load({str(bundle.parent / 'x.npy')!r})).shape); "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")

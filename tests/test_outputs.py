@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from landmark_emotion import outputs
-from landmark_emotion.outputs import (OutputError, check_outputs, check_writable, recover, remove_leftovers, replace_folder,
-                             write_file)
+from landmark_emotion.outputs import (
+    OutputError,
+    check_outputs,
+    check_writable,
+    recover,
+    remove_leftovers,
+    replace_folder,
+    write_file,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,7 +114,7 @@ def test_replace_folder_swaps_old_for_new(tmp_path, atomic, monkeypatch):
 
 
 def test_a_replace_killed_between_its_renames_is_recovered(tmp_path):
-    from landmark_emotion.resources import find_default_model
+    from landmark_emotion.model.discovery import find_default_model
 
     target = make_folder(tmp_path / "personal", "old")
     new = make_folder(tmp_path / f".personal.{2**22 + 7}.abc.tmp", "new")  # its writer is dead

@@ -17,8 +17,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from landmark_emotion import launch, resources
-from landmark_emotion.resources import MODELS_ENV, ModelNotFoundError, find_default_model
+from landmark_emotion import resources
+from landmark_emotion.cli import launch
+from landmark_emotion.model import discovery
+from landmark_emotion.model.discovery import MODELS_ENV, ModelNotFoundError, find_default_model
 
 COMMANDS = ["extract", "train", "evaluate", "record", "fine-tune", "demo", "web"]
 SCRIPTS = Path(sysconfig.get_path("scripts"))
@@ -51,10 +53,10 @@ def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astrona
 
 
 def test_the_files_it_needs_are_found_from_another_directory(tmp_path):
-    code = ("from landmark_emotion import detect, resources, web\n"
-            "from landmark_emotion.model_bundle import load_bundle\n"
-            "print(len(load_bundle(resources.find_default_model()).labels))\n"
-            "print(all(p.is_file() for p in (resources.SAMPLE_CLIP, detect.TASK_FILE, web.STATIC / 'index.html')))")
+    code = ("from landmark_emotion import resources\nfrom landmark_emotion.apps import web\nfrom landmark_emotion.face import landmarker\nfrom landmark_emotion.model import discovery\n"
+            "from landmark_emotion.model.bundle import load_bundle\n"
+            "print(len(load_bundle(discovery.find_default_model()).labels))\n"
+            "print(all(p.is_file() for p in (resources.SAMPLE_CLIP, landmarker.TASK_FILE, web.STATIC / 'index.html')))")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True,
                             text=True, timeout=300)
     assert result.stdout.split() == ["8", "True"], result.stderr
@@ -64,7 +66,7 @@ def test_a_command_without_its_extra_says_which_to_install(monkeypatch, capsys):
     monkeypatch.setattr(launch, "quiet_startup", lambda: None)  # leave this process's signal handlers alone
     for name in ("anyio", "starlette"):  # as if the web extra was not installed
         monkeypatch.setitem(sys.modules, name, None)
-    for name in ("landmark_emotion.web", "landmark_emotion.commands.web"):  # imported anew
+    for name in ("landmark_emotion.apps.web", "landmark_emotion.commands.web"):  # imported anew
         monkeypatch.delitem(sys.modules, name, raising=False)
     assert launch.web() == 2
     assert re.fullmatch(r'error: (anyio|starlette) is not installed; this command needs: '
@@ -82,7 +84,7 @@ def installed(tmp_path, monkeypatch) -> Path:
     """As if installed and run from an empty working directory; returns the package's shipped models."""
     shipped = tmp_path / "site-packages" / "shipped"
     monkeypatch.setattr(resources, "CHECKOUT", None)
-    monkeypatch.setattr(resources, "SHIPPED_MODELS", shipped)
+    monkeypatch.setattr(discovery, "SHIPPED_MODELS", shipped)
     monkeypatch.delenv(MODELS_ENV, raising=False)
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")

@@ -9,17 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmark_emotion.canonical_face import CANONICAL_VERTICES
-from landmark_emotion.bundle_write import save_bundle
 from landmark_emotion.commands import train_personal
-from landmark_emotion.model_bundle import load_bundle
-from landmark_emotion.personal import (
-    FineTuneError, FineTuneSettings, PersonalDataError, answered_labels, check_labels, freeze_layers, load_sessions,
+from landmark_emotion.data.table import LandmarkTable, save_table
+from landmark_emotion.face.canonical import CANONICAL_VERTICES
+from landmark_emotion.model.bundle import load_bundle
+from landmark_emotion.model.bundle_write import save_bundle
+from landmark_emotion.model.calibration import calibrate
+from landmark_emotion.training.base import population_neutral
+from landmark_emotion.training.personal import (
+    FineTuneError,
+    FineTuneSettings,
+    PersonalDataError,
+    answered_labels,
+    check_labels,
+    freeze_layers,
+    load_sessions,
     split_heldout,
 )
-from landmark_emotion.calibration import calibrate
-from landmark_emotion.table import LandmarkTable, save_table
-from landmark_emotion.training import population_neutral
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_LABELS = ["neutral", "happy", "sad", "surprise"]
@@ -263,7 +269,7 @@ def test_script_error_has_no_traceback(tmp_path):
 
 def test_ctrl_c_during_fine_tuning_keeps_the_best_epoch_so_far(personal_run, base_bundle, tmp_path, monkeypatch,
                                                                 capsys):
-    from landmark_emotion.callbacks import EpochBar
+    from landmark_emotion.training.callbacks import EpochBar
 
     _, _, data, _ = personal_run
     original = EpochBar.on_epoch_end

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from landmark_emotion.pipelining import ahead
+from landmark_emotion.reading.pipelining import ahead
 
 
 def test_results_come_in_order_with_their_items():

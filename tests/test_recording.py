@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from landmark_emotion import recording
-from landmark_emotion.appearance import N_DESCRIPTOR
+from landmark_emotion.apps import recording
+from landmark_emotion.apps.recording import RecordingError, Session, record, record_preview, save_session
 from landmark_emotion.commands import record_dataset
-from landmark_emotion.detect import Faces
+from landmark_emotion.data.table import load_table
+from landmark_emotion.face.appearance import N_DESCRIPTOR
+from landmark_emotion.face.landmarker import Faces
 from landmark_emotion.frames import Frame
-from landmark_emotion.recording import RecordingError, Session, record, record_preview, save_session
-from landmark_emotion.table import load_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

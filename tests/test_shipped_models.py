@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from landmark_emotion.features import HYBRID, LANDMARKS, image_vectors
+from landmark_emotion.face.features import HYBRID, LANDMARKS, image_vectors
 from landmark_emotion.labels import CANONICAL_LABELS
-from landmark_emotion.model_bundle import load_bundle
+from landmark_emotion.model.bundle import load_bundle
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from landmark_emotion.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha
-from landmark_emotion.smoothing_check import label_changes, noisy_sequence, settle_frames
+from landmark_emotion.reading.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha
+from smoothing_check import label_changes, noisy_sequence, settle_frames
 
 
 def test_smoothed_labels_change_only_with_the_expression_and_settle_fast():

@@ -6,9 +6,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from landmark_emotion.table import LandmarkTable
-from landmark_emotion.training import (
-    Recipe, TrainingError, class_weights, fit_network, replay_sample, select_classes, split_table, train,
+from landmark_emotion.data.table import LandmarkTable
+from landmark_emotion.training.base import (
+    Recipe,
+    TrainingError,
+    class_weights,
+    fit_network,
+    replay_sample,
+    select_classes,
+    split_table,
+    train,
 )
 from synthetic_faces import make_table
 
@@ -94,7 +101,7 @@ def test_replay_sample_is_class_balanced(table):
 
 
 def test_ctrl_c_keeps_the_best_epoch_so_far(monkeypatch):
-    from landmark_emotion import callbacks
+    from landmark_emotion.training import callbacks
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 10)).astype(np.float32), np.arange(64) % 2

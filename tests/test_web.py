@@ -22,8 +22,8 @@ import cv2
 import pytest
 from PIL import Image
 
-from landmark_emotion.web import MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning
-from landmark_emotion.web_check import chromium, chromium_path, web_server, write_y4m
+from landmark_emotion.apps.web import MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning
+from web_check import chromium, chromium_path, web_server, write_y4m
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "models" / "default"

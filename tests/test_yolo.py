@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from landmark_emotion.commands import extract_landmarks
-from landmark_emotion.dataset_source import DatasetError, from_data_dir, is_yolo_dataset
-from landmark_emotion.table import load_table
-from landmark_emotion.training import Recipe, dataset_split, has_dataset_splits, train
+from landmark_emotion.data.sources import DatasetError, from_data_dir, is_yolo_dataset
+from landmark_emotion.data.table import load_table
+from landmark_emotion.training.base import Recipe, dataset_split, has_dataset_splits, train
 from synthetic_faces import make_table
 
 NAMES = '["Anger", "Contempt", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]'
@@ -125,7 +125,7 @@ def test_splits_without_valid_fall_back_to_a_held_out_split():
 
 def test_evaluate_scores_one_split(tmp_path):
     from landmark_emotion.commands import evaluate
-    from landmark_emotion.table import save_table
+    from landmark_emotion.data.table import save_table
 
     table = _with_splits(make_table({"neutral": 30, "happy": 30}, people=6))
     data = save_table(table, tmp_path / "t.npz")

@@ -9,7 +9,7 @@ From Python (see :mod:`landmark_emotion.api`)::
             print(face.label, face.confidence)
 
 The names below are imported on first use, so ``import landmark_emotion`` (and every
-script's ``from landmark_emotion.startup import ...``) stays instant, and getting
+script's ``from landmark_emotion.cli.startup import ...``) stays instant, and getting
 :class:`Reader` imports neither MediaPipe nor TensorFlow.
 """
 from __future__ import annotations
@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 
 _WHERE = {
     **dict.fromkeys(("Reader", "Stream", "Face", "FrameFaces", "load_model", "fine_tune", "sample_image"), ".api"),
-    "EmotionModel": ".model",
+    "EmotionModel": ".model.emotion_model",
     **dict.fromkeys(("LandmarkEmotionError", "InputError"), ".errors"),
 }
 __all__ = list(_WHERE)
 
 if TYPE_CHECKING:
-    from .api import Face, FrameFaces, Reader, Stream, fine_tune, load_model, sample_image
-    from .errors import InputError, LandmarkEmotionError
-    from .model import EmotionModel
+    from landmark_emotion.api import Face, FrameFaces, Reader, Stream, fine_tune, load_model, sample_image
+    from landmark_emotion.errors import InputError, LandmarkEmotionError
+    from landmark_emotion.model.emotion_model import EmotionModel
 
 
 def __getattr__(name: str) -> object:

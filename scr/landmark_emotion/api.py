@@ -28,17 +28,20 @@ from typing import NamedTuple, Union
 import cv2
 import numpy as np
 
-from .calibration import CAPTURE_FRAMES, MODES, CalibrationError, References, neutral_mean
-from .detect import BLENDSHAPES, LANDMARKERS, FaceMesh, Mode, landmarker_for_model, mode_for
-from .emoji import emoji_char
-from .errors import InputError, LandmarkEmotionError
-from .features import image_vectors
-from .frames import FrameSource, open_source
-from .bundle_write import add_references
-from .model import EmotionModel
-from .resources import SAMPLE_PHOTO, find_default_model
-from .reading import EmotionReader, FaceReading, build_reader
-from .smoothing import WINDOW
+from landmark_emotion.errors import InputError, LandmarkEmotionError
+from landmark_emotion.face.features import image_vectors
+from landmark_emotion.face.landmarker import BLENDSHAPES, LANDMARKERS, landmarker_for_model
+from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
+from landmark_emotion.frames import FrameSource, open_source
+from landmark_emotion.labels import emoji_char
+from landmark_emotion.model.bundle_write import add_references
+from landmark_emotion.model.calibration import CalibrationError, References, neutral_mean
+from landmark_emotion.model.discovery import find_default_model
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.reading.neutral import CAPTURE_FRAMES, MODES
+from landmark_emotion.reading.pipeline import EmotionReader, FaceReading, build_reader
+from landmark_emotion.reading.smoothing import WINDOW
+from landmark_emotion.resources import SAMPLE_PHOTO
 
 Image = Union[np.ndarray, str, os.PathLike]
 """A photo: a uint8 array (height, width, 3) in BGR order as OpenCV gives it (RGB with ``rgb=True``;
@@ -365,10 +368,10 @@ class Stream:
 def load_model(path: str | os.PathLike | None = None) -> EmotionModel:
     """The model in the folder ``path`` (a base or personal model), verified whole; with None, the model the demo
     uses: the newest personal model, else the default, of the first place that has one
-    (:func:`~landmark_emotion.resources.find_default_model`: ``$LANDMARK_EMOTION_MODELS``, the
+    (:func:`~landmark_emotion.model.discovery.find_default_model`: ``$LANDMARK_EMOTION_MODELS``, the
     workspace's ``models/``, the model shipped in the package).
 
-    Raises :class:`~landmark_emotion.model_bundle.BundleError` for a folder that is not a
+    Raises :class:`~landmark_emotion.model.bundle.BundleError` for a folder that is not a
     complete, intact model of this version.
     """
     if path is None:
@@ -395,16 +398,16 @@ def fine_tune(model: EmotionModel | str | os.PathLike | None, sessions: str | os
     """A personal model: ``model`` fine-tuned on the sessions recorded into the folder ``sessions``
     (``scr/record_dataset.py``), returned, and written to the folder ``out`` if given; ``model`` is not changed.
 
-    As ``scr/train_personal.py`` does it (:meth:`EmotionModel.fine_tune`): ``options`` are its
-    settings (:class:`~landmark_emotion.personal.FineTuneSettings`: ``epochs``,
+    As ``scr/train_personal.py`` does it (:func:`~landmark_emotion.training.personal.train_personal_model`): ``options`` are its
+    settings (:class:`~landmark_emotion.training.personal.FineTuneSettings`: ``epochs``,
     ``learning_rate``, ``freeze``...). A recorded neutral face calibrates the new model, which
     answers neutral and the recorded expressions (all of ``model``'s with ``keep_unrecorded=True``).
     ``out`` must not exist unless ``force``; labels with fewer than ``min_samples`` samples
     are refused. What the user should know (no neutral recorded, sessions skipped) comes as
     warnings. Needs TensorFlow.
     """
-    from .outputs import check_outputs, check_writable_folder, refuse_existing
-    from .personal import FineTuneSettings
+    from landmark_emotion.outputs import check_outputs, check_writable_folder, refuse_existing
+    from landmark_emotion.training.personal import FineTuneSettings, train_personal_model
 
     names = [field.name for field in dataclasses.fields(FineTuneSettings)]
     unknown = sorted(set(options) - set(names))
@@ -415,7 +418,7 @@ def fine_tune(model: EmotionModel | str | os.PathLike | None, sessions: str | os
         check_outputs({"model": base.path, "sessions": sessions}, {"out": out}, whole=["model", "sessions"])
         check_writable_folder(out)
     settings = FineTuneSettings(**options)
-    tuned = base.fine_tune(sessions, settings, min_samples=min_samples, progress=progress,
+    tuned = train_personal_model(base, sessions, settings, min_samples=min_samples, progress=progress,
                            train_args=dataclasses.asdict(settings))
     for skipped in tuned.info["skipped_sessions"]:
         warnings.warn(f"skipped session {skipped['file']}: {skipped['reason']}", stacklevel=2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import LandmarkEmotionError
+from landmark_emotion.errors import LandmarkEmotionError
 
 CANONICAL_LABELS: tuple[str, ...] = (
     "neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt",
@@ -34,6 +34,16 @@ EMOJI: dict[str, str] = {
     "angry": "\U0001F620",
     "contempt": "\U0001F612",
 }
+
+
+UNCERTAIN = "uncertain"
+"""What a face is labelled when no label's probability reaches the reader's threshold."""
+UNCERTAIN_EMOJI = "\U0001F914"  # thinking face
+
+
+def emoji_char(label: str) -> str:
+    """The Unicode emoji of a label (for logs and the clipboard)."""
+    return UNCERTAIN_EMOJI if label == UNCERTAIN else EMOJI.get(label, UNCERTAIN_EMOJI)
 
 
 class UnknownLabelError(LandmarkEmotionError, ValueError):

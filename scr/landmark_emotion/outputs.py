@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from .errors import LandmarkEmotionError
+from landmark_emotion.errors import LandmarkEmotionError
 
 OLD_SUFFIX = ".old"
 TMP_SUFFIX = ".tmp"

@@ -1,0 +1,331 @@
+"""The emoji mirror as a local web page: a Starlette app, one WebSocket and one reader per browser tab.
+
+The page (``web_static/``: plain HTML and JavaScript, no CDN, no build step) sends
+camera frames as JPEG over its WebSocket and draws the answers. Each tab gets its own
+:class:`TabSession`: its own face meshes, tracker, smoothers and neutral
+reference, built by the demo's :func:`~landmark_emotion.reading.pipeline.build_reader`, and freed when
+the socket closes. The page sends a frame only once the answer to the previous one
+is back, so nothing queues and latency cannot grow.
+
+Protocol (one socket per tab)
+  binary, page -> server: one byte ``F`` (a video frame) or ``P`` (a photo), then a JPEG/PNG/WebP image.
+  text, page -> server:   ``{"type": "bundle", "id": ID}`` (an id the server listed) or ``{"type": "neutral"}``.
+  server -> page:         ``hello`` (session id, bundles, labels), ``faces`` (per face: box, label,
+                          confidence, emoji, probabilities; a ``notice`` when a neutral capture was
+                          lost with its face), ``bundle``, ``neutral`` or ``error`` (a message).
+A message over :data:`MAX_MESSAGE` bytes closes that socket with code 1009 and the
+reason; every other bad message gets an ``error`` and the socket stays open. A tab
+beyond ``max_tabs`` open at once is closed at once with code 1013 ("try again later")
+and the reason: each tab holds its own graphs (about 55 MB and 6 threads), and a page
+opened in a loop must not exhaust the server.
+Frames live in memory only; nothing the page sends is written to disk.
+"""
+from __future__ import annotations
+
+import io
+import ipaddress
+import itertools
+import json
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from anyio import to_thread
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from landmark_emotion.errors import LandmarkEmotionError
+from landmark_emotion.face.landmarker import import_mediapipe
+from landmark_emotion.face.mesh import FaceMesh, Mode
+from landmark_emotion.model.bundle import INFO_FILE, BundleError
+from landmark_emotion.model.calibration import CalibrationError
+from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.reading.neutral import capture_started, capture_unfinished
+from landmark_emotion.reading.pipeline import EmotionReader, build_reader
+from landmark_emotion.reading.smoothing import WINDOW
+
+STATIC = Path(__file__).with_name("web_static")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+MAX_MESSAGE = 8 * 2**20  # a dropped photo is scaled down in the page first; a camera frame is ~50 kB
+MAX_TABS = 8  # a 2-core machine reads 3 tabs at a few frames a second each: 8 is room, not a target
+MAX_PIXELS = 4096 * 4096  # checked from the image header, before decoding
+FRAME, PHOTO = b"F"[0], b"P"[0]
+
+
+class WebError(LandmarkEmotionError, ValueError):
+    """A bad message from a page: told to that page, and the socket stays open."""
+
+
+def host_warning(host: str) -> str | None:
+    """The warning line for a host that is not loopback (None for loopback)."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        loopback = False
+    if loopback:
+        return None
+    return (f"warning: serving on {host}: anyone who can reach this address can use the page and "
+            "send it frames; there is no login and no TLS")
+
+
+@dataclass(frozen=True)
+class BundleChoice:
+    """A bundle the page may pick, by ``id``; the page never sees or sends a path."""
+
+    id: str
+    path: Path
+    kind: str
+    labels: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "labels": list(self.labels)}
+
+
+def find_bundles(roots: Iterable[Path]) -> dict[str, BundleChoice]:
+    """Every bundle folder (one with a readable ``bundle.json``) under ``roots``, keyed by ``root/relative``."""
+    found: dict[str, BundleChoice] = {}
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for info_path in sorted(root.rglob(INFO_FILE)):
+            folder = info_path.parent
+            if any(part.startswith(".") for part in folder.relative_to(root).parts):
+                continue  # a bundle still being written, or an old one being replaced
+            try:
+                info = json.loads(info_path.read_text())
+                labels = tuple(str(label) for label in info["labels"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            bundle_id = "/".join((root.name, *folder.relative_to(root).parts))
+            found[bundle_id] = BundleChoice(bundle_id, folder, str(info.get("kind", "base")), labels)
+    return found
+
+
+class BundleCatalog:
+    """The bundles the server listed, each loaded once and shared by the tabs (a bundle holds no per-tab state)."""
+
+    def __init__(self, choices: dict[str, BundleChoice], default: str):
+        if default not in choices:
+            raise BundleError(f"default bundle {default!r} is not among the bundles found: "
+                              f"{', '.join(choices) or 'none'}")
+        self.choices, self.default = choices, default
+        self._loaded: dict[str, EmotionModel] = {}
+
+    def bundle(self, bundle_id: object) -> EmotionModel:
+        if not isinstance(bundle_id, str) or bundle_id not in self.choices:
+            raise WebError(f"unknown bundle {bundle_id!r}: choose one of {', '.join(self.choices)}")
+        if bundle_id not in self._loaded:
+            try:
+                self._loaded[bundle_id] = EmotionModel.load(self.choices[bundle_id].path)
+            except BundleError as exc:
+                raise WebError(str(exc)) from None
+        return self._loaded[bundle_id]
+
+    def to_json(self) -> list[dict]:
+        return [choice.to_json() for choice in self.choices.values()]
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """A BGR image from JPEG/PNG/WebP bytes; its size is checked from the header before any pixel is decoded."""
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise WebError("not an image: send a JPEG, PNG or WebP") from None
+    if width * height > MAX_PIXELS:
+        raise WebError(f"image of {width}x{height} pixels is too large (at most {MAX_PIXELS} pixels)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise WebError("the image could not be decoded")
+    return image
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    max_faces: int = 4
+    min_confidence: float = 0.4
+    smoothing: float = WINDOW
+    calibrate: str = "auto"
+
+
+class TabSession:
+    """One browser tab's reading state: its own face meshes, tracker, smoothers and neutral reference."""
+
+    def __init__(self, session_id: int, catalog: BundleCatalog, settings: ReaderSettings):
+        self.id, self.catalog, self.settings = session_id, catalog, settings
+        self._meshes: dict[Mode, FaceMesh] = {}
+        self.frames = 0
+        self.tracks: set[int] = set()
+        self.use_bundle(catalog.default)
+
+    def _mesh(self, mode: Mode) -> FaceMesh:
+        """This tab's own face mesh of a mode: tracking state must not be shared between tabs."""
+        if mode not in self._meshes:
+            self._meshes[mode] = FaceMesh(mode, self.settings.max_faces)
+        return self._meshes[mode]
+
+    def _reader(self, bundle: EmotionModel, photos: bool) -> EmotionReader:
+        s = self.settings
+        return build_reader(bundle, self._mesh(Mode.IMAGE if photos else Mode.VIDEO), s.min_confidence,
+                            s.smoothing, photos, s.calibrate)
+
+    def use_bundle(self, bundle_id: object) -> dict:
+        bundle = self.catalog.bundle(bundle_id)
+        self.video, self.photo = self._reader(bundle, False), self._reader(bundle, True)
+        self.bundle = str(bundle_id)
+        self.calibrates = self.settings.calibrate != "off" and bundle.references is not None
+        return {"type": "bundle", "id": self.bundle, "labels": self.video.labels, "neutral": self.calibrates}
+
+    def set_neutral(self) -> dict:
+        """The neutral-reference button: what the demo's ``n`` key does, on this tab's video reader."""
+        try:
+            track = self.video.start_neutral_capture()
+        except CalibrationError as exc:
+            raise WebError(str(exc)) from None
+        return {"type": "neutral", "track": track, "message": capture_started(track)}
+
+    def read(self, message: bytes) -> dict:
+        """Answer one binary message: the faces in the frame or photo it carries."""
+        if not message or message[0] not in (FRAME, PHOTO):
+            raise WebError("a binary message starts with F (video frame) or P (photo), then the image")
+        image = decode_image(message[1:])
+        reader = self.video if message[0] == FRAME else self.photo
+        start = time.perf_counter()
+        faces = reader(image)
+        self.frames += 1
+        self.tracks.update(face.track for face in faces)
+        answer = {"type": "faces", "kind": "frame" if message[0] == FRAME else "photo",
+                  "width": image.shape[1], "height": image.shape[0],
+                  "ms": round(1000 * (time.perf_counter() - start), 2),
+                  "faces": [face.to_json(reader.labels) for face in faces]}
+        if reader.unfinished:
+            answer["notice"] = "; ".join(map(capture_unfinished, reader.unfinished))
+        return answer
+
+    def command(self, text: str) -> dict:
+        """Answer one text message (JSON with a ``type``)."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            raise WebError("a text message must be JSON, e.g. {\"type\": \"neutral\"}") from None
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "bundle":
+            return self.use_bundle(message.get("id"))
+        if kind == "neutral":
+            return self.set_neutral()
+        raise WebError(f"unknown message type {kind!r}: expected 'bundle' or 'neutral'")
+
+    def describe(self) -> dict:
+        return {"id": self.id, "bundle": self.bundle, "frames": self.frames, "tracks": sorted(self.tracks)}
+
+    def close(self) -> None:
+        for mesh in self._meshes.values():
+            mesh.close()
+        self._meshes.clear()
+
+
+def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: ReaderSettings = ReaderSettings(),
+               on_ready: Callable[[], None] = lambda: None, max_tabs: int = MAX_TABS) -> Starlette:
+    """The web app; ``default_bundle`` must be one of the bundles found under ``bundle_roots``.
+
+    ``on_ready`` runs once the server can answer (MediaPipe imported), e.g. to print the URL.
+    At most ``max_tabs`` tabs are read at once; the page of one more retries every second.
+    """
+    choices = find_bundles(bundle_roots)
+    default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), None)
+    if default is None:
+        EmotionModel.load(default_bundle)  # says what is wrong with it, if anything
+        raise BundleError(f"{default_bundle} is not under {' or '.join(map(str, bundle_roots))}: the page offers "
+                          "only bundles found there (see --models-dir, --personal-dir)")
+    catalog = BundleCatalog(choices, default)
+    catalog.bundle(default)  # a broken default bundle fails at start, not in the first tab
+    sessions: dict[int, TabSession] = {}
+    numbers = itertools.count(1)
+    taken = 0  # tabs admitted, counted before their session opens: tabs that connect together are all counted
+
+    async def bundles(request: Request) -> JSONResponse:
+        return JSONResponse({"bundles": catalog.to_json(), "default": catalog.default})
+
+    async def tabs(request: Request) -> JSONResponse:
+        return JSONResponse({"tabs": len(sessions), "sessions": [s.describe() for s in sessions.values()]})
+
+    async def tab(websocket: WebSocket) -> None:
+        nonlocal taken
+        await websocket.accept()
+        if taken >= max_tabs:
+            await websocket.close(1013, f"this server reads {max_tabs} tabs at once; close one (this tab retries)")
+            return
+        taken += 1
+        try:
+            await read_tab(websocket)
+        finally:
+            taken -= 1
+
+    async def read_tab(websocket: WebSocket) -> None:
+        session = await to_thread.run_sync(TabSession, next(numbers), catalog, settings)
+        sessions[session.id] = session
+        try:
+            await websocket.send_json({"type": "hello", "session": session.id, "bundles": catalog.to_json(),
+                                       "bundle": session.bundle, "labels": session.video.labels,
+                                       "neutral": session.calibrates, "max_message": MAX_MESSAGE})
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                try:
+                    if message.get("bytes") is not None:
+                        answer = await to_thread.run_sync(session.read, message["bytes"])
+                    else:
+                        answer = await to_thread.run_sync(session.command, message.get("text") or "")
+                except WebError as exc:
+                    answer = {"type": "error", "message": str(exc)}
+                await websocket.send_json(answer)
+        except (WebSocketDisconnect, OSError):
+            pass  # the tab went away, possibly while its answer was being sent
+        finally:
+            del sessions[session.id]
+            session.close()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        # import MediaPipe (seconds) before the first tab, not in it
+        await to_thread.run_sync(import_mediapipe)
+        on_ready()
+        yield
+
+    routes = [Route("/api/bundles", bundles), Route("/api/tabs", tabs), WebSocketRoute("/ws", tab),
+              Mount("/", StaticFiles(directory=STATIC, html=True))]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def bind(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> socket.socket:
+    """The listening socket, bound before anything else runs: a busy port is an ``OSError`` up front."""
+    return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+
+
+def page_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def serve(app: Starlette, sock: socket.socket) -> None:
+    """Serve ``app`` on ``sock`` until Ctrl-C.
+
+    uvicorn enforces :data:`MAX_MESSAGE` while reading, so an oversized message is never held whole in memory.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(app, ws_max_size=MAX_MESSAGE, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,105 @@
+"""Argument types and shared flags of the commands: a bad value is refused by argparse before any work starts.
+
+Every numeric flag is parsed by one of the types below, with the accepted range in the message
+(``argument --lr: must be a number in (0, 1], got nan``).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable
+
+MAX_SEED = 2**32 - 1
+
+def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high] (no upper bound when ``high`` is None)."""
+    accepted = f"a whole number from {low} to {high}" if high is not None else f"a whole number of at least {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its own messages
+    return parse
+
+
+def float_range(low: float, high: float, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a finite number in the interval from ``low`` to ``high`` (open ends excluded)."""
+    accepted = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}") from None
+        inside = (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = int_range(1)
+"""argparse type: a whole number of at least 1."""
+
+seed = int_range(0, MAX_SEED)
+"""argparse type: a random seed NumPy and Keras accept."""
+
+probability = float_range(0.0, 1.0)
+"""argparse type: a number in [0, 1]."""
+
+fraction = float_range(0.0, 1.0, low_open=True, high_open=True)
+"""argparse type: a number strictly between 0 and 1."""
+
+learning_rate = float_range(0.0, 1.0, low_open=True)
+"""argparse type: a learning rate in (0, 1]."""
+
+
+def number_list(what: str, example: str, max_items: int, low: int, high: int) -> Callable[[str], tuple[int, ...]]:
+    """argparse type: 1 to ``max_items`` comma-separated whole numbers, each in [low, high]."""
+    accepted = f"1 to {max_items} comma-separated {what} from {low} to {high}, like {example}"
+
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            numbers = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}") from None
+        if not 1 <= len(numbers) <= max_items or not all(low <= n <= high for n in numbers):
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}")
+        return numbers
+
+    parse.__name__ = what.replace(" ", "_")
+    return parse
+
+
+def layer_sizes(max_layers: int = 8, max_units: int = 4096) -> Callable[[str], tuple[int, ...]]:
+    """argparse type: comma-separated layer sizes like ``256,128``, each in [1, max_units]."""
+    return number_list("layer sizes", "256,128", max_layers, 1, max_units)
+
+
+def add_landmarker_options(parser: argparse.ArgumentParser) -> None:
+    """``--landmarker`` and ``--verbose``: which face mesh to run, and whether its start-up chatter shows."""
+    from landmark_emotion.face.landmarker import LANDMARKER_ENV, LANDMARKERS
+
+    parser.add_argument("--landmarker", choices=LANDMARKERS,
+                        help=f"face landmarker (default: ${LANDMARKER_ENV}, else legacy where mediapipe 0.10.x "
+                             "is installed, else tasks)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show MediaPipe's and TensorFlow's own start-up messages")
+
+
+def quiet_native_logs(verbose: bool) -> None:
+    """Unless ``verbose``, keep TensorFlow's and MediaPipe's C++ logging off the terminal (set before they load).
+
+    OpenCV's and FFmpeg's are kept off by :func:`landmark_emotion.cli.startup.quiet_startup`, before cv2 loads."""
+    if not verbose:
+        for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2")):
+            os.environ.setdefault(var, value)

@@ -1,0 +1,48 @@
+"""The console commands (``landmark-emotion-demo`` etc.): each runs its script in ``scr/`` as ``python scr/X.py`` does.
+
+The scripts are installed as :mod:`landmark_emotion.commands` (``scr/`` itself, see
+pyproject.toml), so a command and its script are the same code. A script run as
+``__main__`` calls :func:`~landmark_emotion.cli.startup.quiet_startup` before its imports
+and ends with ``sys.exit(run_command(main))``; :func:`_run` does the same two things
+for the installed command. :mod:`landmark_emotion.cli.startup` is all that is imported here, so a
+stop signal while the script's imports load ends with one line.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from landmark_emotion.cli.startup import quiet_startup
+
+EXTRAS = {"train_model": "train", "train_personal": "train", "web": "web"}
+"""The optional dependencies (pyproject.toml's extras) a command needs beyond a plain ``pip install``."""
+
+
+def _run(script: str) -> int:
+    quiet_startup()
+    from landmark_emotion.cli.run import fail, run_command
+
+    try:
+        return run_command(importlib.import_module(f"landmark_emotion.commands.{script}").main)
+    except ModuleNotFoundError as exc:  # an extra that was not installed: one line that says which
+        extra = EXTRAS.get(script)
+        fix = f'pip install "landmark-emotion[{extra}]"' if extra else "reinstall landmark-emotion"
+        return fail(ModuleNotFoundError(f"{exc.name} is not installed; this command needs: {fix}"))
+
+
+def _command(script: str) -> Callable[[], int]:
+    """The console-script entry point that runs ``scr/<script>.py``."""
+    def command() -> int:
+        return _run(script)
+
+    command.__doc__ = f"Run scr/{script}.py as an installed command."
+    return command
+
+
+extract = _command("extract_landmarks")  # landmark-emotion-extract
+train = _command("train_model")  # landmark-emotion-train
+evaluate = _command("evaluate")  # landmark-emotion-evaluate
+record = _command("record_dataset")  # landmark-emotion-record
+fine_tune = _command("train_personal")  # landmark-emotion-fine-tune
+demo = _command("main")  # landmark-emotion-demo
+web = _command("web")  # landmark-emotion-web

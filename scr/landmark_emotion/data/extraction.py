@@ -1,0 +1,239 @@
+"""Labelled images -> a landmark table, in parallel with joblib.
+
+Images are sent to workers in chunks of many images, and each chunk is read by one
+face mesh its worker opens and closes (:class:`landmark_emotion.face.mesh.FaceMesh`): nothing
+outlives the chunk, and opening and closing a graph (12-17 ms) is spread over
+hundreds of images. The pickling cost per image is a few kilobytes of landmarks.
+Any joblib backend works: ``loky`` on one machine, ``dask`` or ``ray`` on a cluster
+once their joblib backend is registered.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import cv2
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+from tqdm import tqdm
+
+from landmark_emotion.data.sources import LabeledImage
+from landmark_emotion.data.table import LandmarkTable
+from landmark_emotion.face.features import FEATURE_VERSION
+from landmark_emotion.labels import ordered
+
+NO_FACE = "no face found"
+UNREADABLE = "unreadable image"
+
+
+@dataclass
+class ExtractionReport:
+    """What happened to every image, for the summary and the table's metadata."""
+
+    images: int = 0
+    faces: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def count(self, reason: str) -> int:
+        return sum(1 for _, r in self.skipped if r == reason)
+
+    def summary(self) -> str:
+        rate = self.images / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.images} images read, {self.faces} faces found, {self.count(NO_FACE)} without a face, "
+            f"{self.count(UNREADABLE)} unreadable ({self.seconds:.1f} s, {rate:.0f} images/s)"
+            + (" — interrupted, partial table" if self.interrupted else "")
+        )
+
+
+MIN_SIDE = 128
+"""Images smaller than this (e.g. AffectNet's 96x96 crops) are enlarged before Face Mesh: see :func:`prepare`."""
+
+
+def prepare(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
+    """Enlarge a tiny face crop by a whole factor (bicubic) until its short side reaches ``min_side``.
+
+    Face Mesh's detector misses or misplaces faces that fill a very small picture
+    edge to edge; measured on AffectNet's 96x96 crops by ``benchmarks/affectnet.py``.
+    """
+    factor = -(-min_side // max(1, min(image.shape[:2])))
+    if factor <= 1:
+        return image
+    return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+
+
+Row = tuple[np.ndarray | None, np.ndarray | None, int, int, str]
+
+_watched_parent: int | None = None
+
+
+def follow_parent(parent: int, interval: float = 0.5) -> None:
+    """In a local worker process of ``parent``: leave Ctrl-C to the parent, and exit as soon as it is gone.
+
+    Ctrl-C reaches every process of the terminal; the parent stops the run and its
+    workers, so a worker ignores it instead of printing its own traceback. loky's workers
+    also outlive a parent killed with -9 and keep the cores busy; these exit. A worker on
+    another machine (dask, ray) has another parent and is left to its own scheduler.
+    """
+    global _watched_parent
+    if _watched_parent == parent or os.getppid() != parent:
+        return
+    _watched_parent = parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def landmarks_of_files(paths: Sequence[str], appearance: bool = True, min_side: int = MIN_SIDE,
+                       parent: int | None = None, landmarker: str | None = None,
+                       verbose: bool = False) -> list[Row]:
+    """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
+
+    Images are decoded by content (a ``.png`` holding JPEG data reads fine). ``parent`` is the
+    extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
+    """
+    from landmark_emotion.face.appearance import describe
+    from landmark_emotion.face.landmarker import native_quiet
+    from landmark_emotion.face.mesh import FaceMesh, Mode
+
+    if parent is not None:
+        follow_parent(parent)
+    out: list[Row] = []
+    # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
+    with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
+        for path in paths:
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                out.append((None, None, 0, 0, UNREADABLE))
+                continue
+            image = prepare(image, min_side)
+            faces = mesh(image)
+            if len(faces):
+                descriptor = describe(image, faces.landmarks[0]) if appearance else None
+                out.append((faces.landmarks[0], descriptor, faces.width, faces.height, ""))
+            else:
+                out.append((None, None, faces.width, faces.height, NO_FACE))
+    return out
+
+
+def chunk_length(n_items: int, workers: int, chunk_size: int) -> int:
+    """At most ``chunk_size`` images per chunk, fewer when that would leave workers idle."""
+    return max(1, min(chunk_size, math.ceil(n_items / max(1, workers))))
+
+
+def preselect(items: Sequence[LabeledImage], max_per_class: int | None, seed: int = 0) -> list[LabeledImage]:
+    """Shuffle each class (seeded) and keep a margin over ``max_per_class`` for images without a face."""
+    by_label: dict[str, list[LabeledImage]] = defaultdict(list)
+    for item in items:
+        by_label[item.label].append(item)
+    rng = random.Random(seed)
+    selected = []
+    for label in ordered(by_label):
+        group = sorted(by_label[label], key=lambda i: i.path)
+        rng.shuffle(group)
+        if max_per_class is not None:
+            group = group[: math.ceil(max_per_class * 1.1) + 10]
+        selected.extend(group)
+    return selected
+
+
+def cap_per_class(table: LandmarkTable, max_per_class: int | None) -> LandmarkTable:
+    """Keep the first ``max_per_class`` rows of each label (rows are already shuffled per class)."""
+    if max_per_class is None:
+        return table
+    seen: dict[str, int] = defaultdict(int)
+    keep = []
+    for i, label in enumerate(table.labels):
+        if seen[label] < max_per_class:
+            seen[label] += 1
+            keep.append(i)
+    return table.subset(np.asarray(keep, dtype=np.intp))
+
+
+def extract_table(
+    items: Sequence[LabeledImage],
+    workers: int = 1,
+    backend: str = "loky",
+    chunk_size: int = 256,
+    progress: bool = True,
+    meta: dict | None = None,
+    appearance: bool = True,
+    min_side: int = MIN_SIDE,
+    landmarker: str | None = None,
+    verbose: bool = False,
+) -> tuple[LandmarkTable, ExtractionReport]:
+    """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done.
+
+    With ``appearance`` each face's appearance descriptor is stored beside its landmarks.
+    """
+    from landmark_emotion.face.appearance import APPEARANCE_VERSION
+    from landmark_emotion.face.landmarker import default_landmarker, mediapipe_version
+
+    landmarker = landmarker or default_landmarker()
+    report = ExtractionReport()
+    size = chunk_length(len(items), workers, chunk_size)
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    rows: list[tuple[LabeledImage, np.ndarray, np.ndarray | None, int, int]] = []
+    start = time.perf_counter()
+    bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
+    try:
+        with parallel_config(backend=backend):  # joblib registers its dask backend here, not in Parallel()
+            parallel = Parallel(n_jobs=workers, return_as="generator")
+        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side,
+                                                       os.getpid(), landmarker, verbose)
+                           for chunk in chunks)
+        for chunk, result in zip(chunks, results):
+            for item, (landmarks, descriptor, width, height, reason) in zip(chunk, result):
+                report.images += 1
+                if landmarks is None:
+                    report.skipped.append((item.path, reason))
+                else:
+                    rows.append((item, landmarks, descriptor, width, height))
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - start
+    report.faces = len(rows)
+    descriptors = None
+    if appearance:
+        from landmark_emotion.face.appearance import N_DESCRIPTOR
+
+        descriptors = np.stack([r[2] for r in rows]) if rows else np.zeros((0, N_DESCRIPTOR), np.float32)
+    table = LandmarkTable(
+        np.stack([r[1] for r in rows]) if rows else np.zeros((0, 468, 3), np.float32),
+        [r[3] for r in rows], [r[4] for r in rows],
+        [r[0].label for r in rows], [r[0].path for r in rows], [r[0].group for r in rows],
+        splits=[r[0].split for r in rows], descriptors=descriptors,
+    )
+    table.meta = dict(
+        meta or {},
+        label_set=ordered(set(table.labels.tolist())),
+        skipped=[{"path": p, "reason": r} for p, r in report.skipped],
+        images_read=report.images,
+        faces_found=report.faces,
+        interrupted=report.interrupted,
+        mediapipe_version=mediapipe_version(),
+        landmarker=landmarker,
+        feature_version=FEATURE_VERSION,
+        appearance_version=APPEARANCE_VERSION if appearance else None,
+        min_side=min_side,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return table, report

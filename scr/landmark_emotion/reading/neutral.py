@@ -1,0 +1,156 @@
+"""Each face track's neutral reference in a stream: captured on request, a personal model's, or estimated.
+
+The per-track side of calibration (:mod:`landmark_emotion.model.calibration` has the arithmetic
+and the references a model carries): which reference a face is read against, frame by frame,
+and where it came from, for the demo's ``n`` key, the web page's button and ``--calibrate auto``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from landmark_emotion.model.calibration import CalibrationError, References, calibrate, neutral_mean
+
+CAPTURE_FRAMES = 30
+"""Frames averaged when the user says "this is my neutral face": about a second of video."""
+AUTO_PRIOR_FRAMES = 60.0
+"""In ``auto`` mode the population neutral counts as this many frames of the face, so a new track starts there."""
+AUTO_WINDOW = 900.0
+"""In ``auto`` mode the running mean forgets frames older than about this many (~30 s at 30 fps)."""
+
+
+def capture_started(track: int) -> str:
+    """What the demo and the web page tell the user when a neutral capture starts."""
+    return f"face {track}: hold a neutral face for a second, it becomes the face's reference"
+
+
+def capture_unfinished(track: int) -> str:
+    """What they tell the user when that face is lost before the capture is done (nothing was taken)."""
+    return f"face {track} left the view before its neutral reference was taken; face the camera and try again"
+
+
+class RunningNeutral:
+    """A track's neutral estimated from its own frames (``--calibrate auto``): people are mostly at rest.
+
+    The estimate is a running mean that starts at the population neutral (worth
+    ``prior`` frames, so a few frames cannot move it far) and forgets frames older than
+    about ``window``; each frame's step is clipped per feature to three running spreads,
+    so a blink or a laugh moves it less than a resting face.
+    """
+
+    def __init__(self, population: np.ndarray, prior: float = AUTO_PRIOR_FRAMES, window: float = AUTO_WINDOW):
+        self.mean = np.asarray(population, np.float64).copy()
+        self.spread = np.zeros_like(self.mean)
+        self.weight = float(prior)
+        self.window = float(window)
+        self.frames = 0
+
+    def update(self, features: np.ndarray) -> np.ndarray:
+        x = np.asarray(features, np.float64)
+        self.frames += 1
+        self.weight = min(self.weight + 1.0, self.window)
+        step = x - self.mean
+        if self.frames > 10:
+            limit = 3.0 * self.spread + 1e-6
+            step = np.clip(step, -limit, limit)
+        self.mean += step / self.weight
+        self.spread += (np.abs(step) - self.spread) / min(self.frames, self.window)
+        return self.mean.astype(np.float32)
+
+
+MODES = ("neutral", "auto", "off")
+"""``neutral``: a personal bundle's neutral, or one taken on request; ``auto``: also estimated from the frames;
+``off``: never calibrate."""
+
+
+@dataclass
+class _Track:
+    reference: np.ndarray | None = None
+    source: str = "none"
+    captured: list[np.ndarray] | None = None
+    capture_frames: int = 0
+    running: RunningNeutral | None = None
+
+
+class TrackReferences:
+    """Each face track's neutral reference and where it came from, applied to that track's feature vectors.
+
+    A reference taken on request (:meth:`start_capture`) wins over a personal bundle's
+    neutral, which wins over the ``auto`` estimate. A track that is lost loses its
+    reference with it (a returning face is a new track: it may be someone else).
+    """
+
+    def __init__(self, references: References | None, mode: str = "neutral"):
+        if mode not in MODES:
+            raise CalibrationError(f"calibration mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.population = None if references is None else references.population
+        self.personal = None if references is None else references.person
+        self.mode = mode if self.population is not None else "off"
+        self.available = references is not None
+        self._tracks: dict[int, _Track] = {}
+
+    def require(self) -> None:
+        """Raise :class:`CalibrationError` saying why, if faces cannot be calibrated."""
+        if self.mode == "off":
+            raise CalibrationError("calibration is off (--calibrate off)" if self.available else
+                                   "this model has no population neutral (it was trained without neutral faces, "
+                                   "or before calibration existed): it cannot be calibrated")
+
+    def start_capture(self, track: int, frames: int = CAPTURE_FRAMES) -> None:
+        """Average the track's next ``frames`` feature vectors into its reference."""
+        self.require()
+        if frames < 1:
+            raise CalibrationError(f"a neutral reference needs at least one frame, got {frames}")
+        state = self._tracks.setdefault(track, _Track())
+        state.captured, state.capture_frames = [], int(frames)
+
+    def clear(self, track: int | None = None) -> None:
+        """Forget the references taken on request (of one track, or of all): back to personal/auto/none."""
+        for key in [track] if track is not None else list(self._tracks):
+            self._tracks.pop(key, None)
+
+    def keep_only(self, tracks) -> list[int]:
+        """Forget the tracks not in ``tracks``; returns those of them whose capture was unfinished."""
+        alive = set(tracks)
+        unfinished = []
+        for track in [t for t in self._tracks if t not in alive]:
+            if self._tracks.pop(track).captured is not None:
+                unfinished.append(track)
+        return unfinished
+
+    def capturing(self, track: int) -> bool:
+        state = self._tracks.get(track)
+        return bool(state and state.captured is not None)
+
+    def apply(self, tracks, features: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Calibrated feature vectors of the faces of one frame, and how each was calibrated.
+
+        How: ``off`` (no calibration, or a model without a population neutral), ``none``
+        (no reference for this face yet), ``capturing`` (a reference is being taken; the
+        face is read as before meanwhile), ``captured`` (taken on request), ``personal``
+        (the personal bundle's neutral) or ``auto`` (estimated from the face's frames).
+        """
+        if self.mode == "off":
+            return features, ["off"] * len(tracks)
+        out, how = np.array(features, np.float32, copy=True), []
+        for row, track in enumerate(tracks):
+            state = self._tracks.setdefault(track, _Track())
+            reference, source = state.reference, state.source
+            if reference is None and self.personal is not None:
+                reference, source = self.personal, "personal"
+            if reference is None and self.mode == "auto":
+                state.running = state.running or RunningNeutral(self.population)
+                reference, source = state.running.update(features[row]), "auto"
+            if state.captured is not None:
+                state.captured.append(np.asarray(features[row], np.float32))
+                source = "capturing"
+                if len(state.captured) >= state.capture_frames:
+                    state.reference, state.source = neutral_mean(np.stack(state.captured)), "captured"
+                    state.captured = None
+            if reference is not None:
+                out[row] = calibrate(features[row], reference, self.population)
+            how.append(source)
+        return out, how
+
+
