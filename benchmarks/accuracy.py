@@ -16,6 +16,7 @@ moved to a random place, size (0.5-1.5x) and roll (+-20 degrees) in a 640x480 fr
 webcam shows a face. Public datasets are mostly cropped, centred faces, so only the second
 score shows what depending on where the face sits in the picture costs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,16 @@ from landmark_emotion.model.inference import predictor_from_keras
 from landmark_emotion.model.preprocess import fit_preprocess
 from landmark_emotion.training.base import Recipe, fit_network, select_classes, split_table, train_on_split
 
-EARLIER = replace(Recipe(), hidden=(1024, 512, 256, 128), dropout=0.3, learning_rate=1e-5, l2=0.0,
-                  class_weight_power=0.0, mirror=False, batch_size=32)
+EARLIER = replace(
+    Recipe(),
+    hidden=(1024, 512, 256, 128),
+    dropout=0.3,
+    learning_rate=1e-5,
+    l2=0.0,
+    class_weight_power=0.0,
+    mirror=False,
+    batch_size=32,
+)
 FRAME = (640, 480)
 
 
@@ -71,13 +80,24 @@ def earlier(table: LandmarkTable, split, labels: list[str], recipe: Recipe, seed
     index = {label: i for i, label in enumerate(labels)}
     train, val, test = (table.subset(idx) for idx in (split.train, split.val, split.test))
     pre = fit_preprocess(raw(train), [N_FEATURES])  # the StandardScaler alone
-    fit = fit_network(pre.transform(raw(train)), np.array([index[v] for v in train.labels]),
-                      pre.transform(raw(val)), np.array([index[v] for v in val.labels]),
-                      len(labels), recipe, seed=seed, progress=False)
+    fit = fit_network(
+        pre.transform(raw(train)),
+        np.array([index[v] for v in train.labels]),
+        pre.transform(raw(val)),
+        np.array([index[v] for v in val.labels]),
+        len(labels),
+        recipe,
+        seed=seed,
+        progress=False,
+    )
     predictor = predictor_from_keras(fit.model, labels, pre.mean, pre.scale)  # raw input has 468 x 3 values too
-    return ({"test": scores(predictor, raw(test), test.labels),
-             "reframed": scores(predictor, raw(reframed(test, seed)), test.labels)},
-            {"train_seconds": round(fit.seconds, 1), "best_epoch": fit.best_epoch})
+    return (
+        {
+            "test": scores(predictor, raw(test), test.labels),
+            "reframed": scores(predictor, raw(reframed(test, seed)), test.labels),
+        },
+        {"train_seconds": round(fit.seconds, 1), "best_epoch": fit.best_epoch},
+    )
 
 
 def ours(table: LandmarkTable, split, seed: int) -> tuple[dict, dict]:
@@ -85,9 +105,13 @@ def ours(table: LandmarkTable, split, seed: int) -> tuple[dict, dict]:
     result = train_on_split(table, split, Recipe(components=(0,)), seed=seed, progress=False)
     predictor = result.predictor()
     test = table.subset(split.test)
-    return ({"test": scores(predictor, test.features(), test.labels),
-             "reframed": scores(predictor, reframed(test, seed).features(), test.labels)},
-            {"train_seconds": round(result.fit.seconds, 1), "best_epoch": result.fit.best_epoch})
+    return (
+        {
+            "test": scores(predictor, test.features(), test.labels),
+            "reframed": scores(predictor, reframed(test, seed).features(), test.labels),
+        },
+        {"train_seconds": round(result.fit.seconds, 1), "best_epoch": result.fit.best_epoch},
+    )
 
 
 def main() -> None:
@@ -100,40 +124,55 @@ def main() -> None:
     args = p.parse_args()
     table, dropped = select_classes(load_table(args.data), args.min_class_count)
     labels = ordered(table.counts())
-    print(f"{len(table)} samples, classes {', '.join(labels)}"
-          + (f" (dropped, < {args.min_class_count} samples: {', '.join(dropped)})" if dropped else ""))
+    print(
+        f"{len(table)} samples, classes {', '.join(labels)}"
+        + (f" (dropped, < {args.min_class_count} samples: {', '.join(dropped)})" if dropped else "")
+    )
     recipe = replace(EARLIER, epochs=args.earlier_epochs)
     runs = []
     for seed in args.seeds:
         split = split_table(table, 0.15, 0.15, seed)
         people = [set(table.groups[idx]) for idx in (split.train, split.val, split.test)]
         shared = len(people[2] & (people[0] | people[1]))
-        print(f"\nseed {seed}: train {len(split.train)} / val {len(split.val)} / test {len(split.test)} samples; "
-              f"{len(people[2])} test people, {shared} of them also in train/val"
-              + ("" if split.group_disjoint else " (the table has no groups: random split)"))
+        print(
+            f"\nseed {seed}: train {len(split.train)} / val {len(split.val)} / test {len(split.test)} samples; "
+            f"{len(people[2])} test people, {shared} of them also in train/val"
+            + ("" if split.group_disjoint else " (the table has no groups: random split)")
+        )
         run = {"seed": seed, "split": split.sizes(), "test_people": len(people[2])}
-        for name, train in (("earlier", lambda: earlier(table, split, labels, recipe, seed)),
-                            ("ours", lambda: ours(table, split, seed))):
-            result, fit = train()
+        for name in ("earlier", "ours"):
+            result, fit = earlier(table, split, labels, recipe, seed) if name == "earlier" else ours(table, split, seed)
             run[name] = {**result, **fit}
-            print(f"  {name:<8} test: accuracy {result['test']['accuracy']:.3f}  macro-F1 "
-                  f"{result['test']['macro_f1']:.3f} | re-framed: accuracy {result['reframed']['accuracy']:.3f}  "
-                  f"macro-F1 {result['reframed']['macro_f1']:.3f}  (training {fit['train_seconds']:.0f} s, "
-                  f"best epoch {fit['best_epoch']})", flush=True)
+            print(
+                f"  {name:<8} test: accuracy {result['test']['accuracy']:.3f}  macro-F1 "
+                f"{result['test']['macro_f1']:.3f} | re-framed: accuracy {result['reframed']['accuracy']:.3f}  "
+                f"macro-F1 {result['reframed']['macro_f1']:.3f}  (training {fit['train_seconds']:.0f} s, "
+                f"best epoch {fit['best_epoch']})",
+                flush=True,
+            )
         runs.append(run)
     print(f"\nmean over {len(runs)} person-disjoint split(s):")
     for which in ("test", "reframed"):
-        mean = {name: {key: np.mean([r[name][which][key] for r in runs]) for key in ("accuracy", "macro_f1")}
-                for name in ("earlier", "ours")}
+        mean = {
+            name: {key: np.mean([r[name][which][key] for r in runs]) for key in ("accuracy", "macro_f1")}
+            for name in ("earlier", "ours")
+        }
         for name in ("earlier", "ours"):
-            print(f"  {which:<9} {name:<8} accuracy {mean[name]['accuracy']:.3f}  macro-F1 {mean[name]['macro_f1']:.3f}")
-        print(f"  {which:<9} ours - earlier: {100 * (mean['ours']['accuracy'] - mean['earlier']['accuracy']):+.1f} "
-              f"points accuracy, {mean['ours']['macro_f1'] - mean['earlier']['macro_f1']:+.3f} macro-F1")
-    print("note: test people never appear in training or validation, so these are scores on new faces; "
-          "a random split would put photos of the same person on both sides and inflate them.")
+            print(
+                f"  {which:<9} {name:<8} accuracy {mean[name]['accuracy']:.3f}  macro-F1 {mean[name]['macro_f1']:.3f}"
+            )
+        print(
+            f"  {which:<9} ours - earlier: {100 * (mean['ours']['accuracy'] - mean['earlier']['accuracy']):+.1f} "
+            f"points accuracy, {mean['ours']['macro_f1'] - mean['earlier']['macro_f1']:+.3f} macro-F1"
+        )
+    print(
+        "note: test people never appear in training or validation, so these are scores on new faces; "
+        "a random split would put photos of the same person on both sides and inflate them."
+    )
     if args.json:
-        args.json.write_text(json.dumps({"dropped": dropped, "earlier_recipe": str(recipe), "runs": runs},
-                                        indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"dropped": dropped, "earlier_recipe": str(recipe), "runs": runs}, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":

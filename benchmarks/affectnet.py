@@ -17,6 +17,7 @@ Reproduces the README's AffectNet figures on a local copy of the YOLO-format upl
 
 Nothing is chosen on ``test``: it is printed for reporting only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,12 @@ def extraction(data_dir: Path, work: Path, min_side: int, workers: int) -> tuple
         totals[item.label] = totals.get(item.label, 0) + 1
     found = table.counts()
     figures = {
-        "min_side": min_side, "images": report.images, "faces": report.faces, "seconds": round(report.seconds, 1),
-        "images_per_second": round(report.images / report.seconds, 1), "bad_label_files": len(skipped),
+        "min_side": min_side,
+        "images": report.images,
+        "faces": report.faces,
+        "seconds": round(report.seconds, 1),
+        "images_per_second": round(report.images / report.seconds, 1),
+        "bad_label_files": len(skipped),
         "found_per_class": {label: round(found.get(label, 0) / n, 4) for label, n in sorted(totals.items())},
     }
     table.meta["benchmark"] = figures
@@ -63,9 +68,13 @@ def extraction(data_dir: Path, work: Path, min_side: int, workers: int) -> tuple
 
 def scores(predictor, table: LandmarkTable) -> dict:
     m = evaluate_predictor(predictor, table)
-    return {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
-            "balanced_accuracy": round(m["balanced_accuracy"], 4), "n": m["n"],
-            "recall": {label: round(c["recall"], 3) for label, c in m["per_class"].items()}}
+    return {
+        "accuracy": round(m["accuracy"], 4),
+        "macro_f1": round(m["macro_f1"], 4),
+        "balanced_accuracy": round(m["balanced_accuracy"], 4),
+        "n": m["n"],
+        "recall": {label: round(c["recall"], 3) for label, c in m["per_class"].items()},
+    }
 
 
 def experiment(table: LandmarkTable, feature_set: str, with_ffhq: bool, recipe: Recipe, seed: int) -> dict:
@@ -76,7 +85,9 @@ def experiment(table: LandmarkTable, feature_set: str, with_ffhq: bool, recipe: 
     part = result.table
     test = part.subset(result.split.test)
     return {
-        "features": feature_set, "ffhq_in_training": with_ffhq, "train_seconds": round(result.fit.seconds, 1),
+        "features": feature_set,
+        "ffhq_in_training": with_ffhq,
+        "train_seconds": round(result.fit.seconds, 1),
         "best_epoch": result.fit.best_epoch,
         "valid": scores(predictor, part.subset(result.split.val)),
         "test": scores(predictor, test),
@@ -88,10 +99,12 @@ def experiment(table: LandmarkTable, feature_set: str, with_ffhq: bool, recipe: 
 def per_face_ms(table: LandmarkTable, predictor, n: int = 200) -> tuple[float, float]:
     """Milliseconds per face: image -> feature vector (landmarks given), and the classifier on one vector."""
     images = [cv2.imread(p, cv2.IMREAD_COLOR) for p in table.paths[:n]]
-    sized = [cv2.resize(im, (int(w), int(h)), interpolation=cv2.INTER_CUBIC)
-             for im, w, h in zip(images, table.width[:n], table.height[:n])]
+    sized = [
+        cv2.resize(im, (int(w), int(h)), interpolation=cv2.INTER_CUBIC)
+        for im, w, h in zip(images, table.width[:n], table.height[:n])
+    ]
     start = time.perf_counter()
-    vectors = [image_vectors(predictor.feature_set, im, table.landmarks[i:i + 1]) for i, im in enumerate(sized)]
+    vectors = [image_vectors(predictor.feature_set, im, table.landmarks[i : i + 1]) for i, im in enumerate(sized)]
     features = (time.perf_counter() - start) / len(sized) * 1000
     start = time.perf_counter()
     for v in vectors:
@@ -117,14 +130,20 @@ def main() -> None:
     for min_side in args.min_side:
         tables[min_side], figures = extraction(args.data_dir, args.work, min_side, args.workers)
         report["extraction"].append(figures)
-        print(f"min side {min_side}: {figures['faces']}/{figures['images']} faces, "
-              f"{figures['images_per_second']} images/s; found per class {figures['found_per_class']}", flush=True)
+        print(
+            f"min side {min_side}: {figures['faces']}/{figures['images']} faces, "
+            f"{figures['images_per_second']} images/s; found per class {figures['found_per_class']}",
+            flush=True,
+        )
     for min_side in args.min_side[1:]:  # the same chosen model on the other extractions: valid decides
         row = experiment(merge_tables([tables[min_side]]), args.features[-1], True, Recipe(), args.seed)
         row.pop("predictor")
         report["models"].append({"min_side": min_side, **row})
-        print(f"min side {min_side}, {args.features[-1]}, ffhq with: valid acc {row['valid']['accuracy']:.3f} "
-              f"F1 {row['valid']['macro_f1']:.3f}", flush=True)
+        print(
+            f"min side {min_side}, {args.features[-1]}, ffhq with: valid acc {row['valid']['accuracy']:.3f} "
+            f"F1 {row['valid']['macro_f1']:.3f}",
+            flush=True,
+        )
     table = merge_tables([tables[args.min_side[0]]])  # as train_model.py reads it: repeated faces once
     print(describe_skipped(table.skipped) or "no repeated or unusable rows")
     for feature_set in args.features:
@@ -134,12 +153,15 @@ def main() -> None:
             predictor = row.pop("predictor")
             row["features_ms"], row["classifier_ms"] = per_face_ms(table, predictor)
             report["models"].append({"min_side": args.min_side[0], **row})
-            print(f"{feature_set:22s} ffhq {ffhq:7s}: valid acc {row['valid']['accuracy']:.3f} "
-                  f"F1 {row['valid']['macro_f1']:.3f} | test acc {row['test']['accuracy']:.3f} "
-                  f"F1 {row['test']['macro_f1']:.3f} | test w/o ffhq acc {row['test_without_ffhq']['accuracy']:.3f} "
-                  f"F1 {row['test_without_ffhq']['macro_f1']:.3f} | {row['train_seconds']} s, "
-                  f"features {row['features_ms']:.2f} ms + classifier {row['classifier_ms']:.3f} ms per face\n"
-                  f"    test recall {row['test']['recall']}", flush=True)
+            print(
+                f"{feature_set:22s} ffhq {ffhq:7s}: valid acc {row['valid']['accuracy']:.3f} "
+                f"F1 {row['valid']['macro_f1']:.3f} | test acc {row['test']['accuracy']:.3f} "
+                f"F1 {row['test']['macro_f1']:.3f} | test w/o ffhq acc {row['test_without_ffhq']['accuracy']:.3f} "
+                f"F1 {row['test_without_ffhq']['macro_f1']:.3f} | {row['train_seconds']} s, "
+                f"features {row['features_ms']:.2f} ms + classifier {row['classifier_ms']:.3f} ms per face\n"
+                f"    test recall {row['test']['recall']}",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -7,6 +7,7 @@ one with the default model and reads the sample photo; the medians are reported 
 step, with the process's wall time as its parent saw it (interpreter start-up included).
 Then, in this process, one reader reads the photo ``--repeat`` times after a warm-up.
 """
+
 from __future__ import annotations
 
 import argparse

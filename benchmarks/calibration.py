@@ -31,6 +31,7 @@ Three measurements, each printed as a Markdown table:
    fine-tuning on a face carries over to what was not recorded, and at which
    ``--fixed-epochs``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,40 +55,56 @@ from landmark_emotion.training.personal import FineTuneSettings, tune_network
 
 def person_neutrals(features: np.ndarray, table: LandmarkTable) -> dict[str, np.ndarray]:
     neutral = table.labels == NEUTRAL
-    return {g: neutral_mean(features[neutral & (table.groups == g)])
-            for g in np.unique(table.groups[neutral])}
+    return {g: neutral_mean(features[neutral & (table.groups == g)]) for g in np.unique(table.groups[neutral])}
 
 
 def tuned_predictor(bundle, result):
     """The fast predictor of a fine-tuned network (what it answers) with the base bundle's preprocessing."""
-    return predictor_from_keras(result.model, result.labels, bundle.scaler_mean, bundle.scaler_scale,
-                                bundle.components, bundle.feature_set)
+    return predictor_from_keras(
+        result.model, result.labels, bundle.scaler_mean, bundle.scaler_scale, bundle.components, bundle.feature_set
+    )
 
 
 def photos(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str]) -> None:
     predictor, population = bundle.predictor(), bundle.references.population
     neutrals = person_neutrals(features, table)
-    rows = np.flatnonzero((table.labels != NEUTRAL) & ~np.isin(table.labels, list(skip))
-                          & np.isin(table.groups, list(neutrals)))
+    rows = np.flatnonzero(
+        (table.labels != NEUTRAL) & ~np.isin(table.labels, list(skip)) & np.isin(table.groups, list(neutrals))
+    )
     refs = np.stack([neutrals[g] for g in table.groups[rows]])
     truth = table.labels[rows]
     plain = evaluate_labels(truth, predictor.predict(features[rows]), predictor.labels)
-    calibrated = evaluate_labels(truth, predictor.predict(calibrate(features[rows], refs, population)),
-                                 predictor.labels)
+    calibrated = evaluate_labels(
+        truth, predictor.predict(calibrate(features[rows], refs, population)), predictor.labels
+    )
     whole = evaluate_calibrated(predictor, table, population)
-    print(f"\n### Photos ({len(rows)} expression photos of {len(set(table.groups[rows]))} people, "
-          f"{', '.join(sorted(set(truth)))})\n")
+    print(
+        f"\n### Photos ({len(rows)} expression photos of {len(set(table.groups[rows]))} people, "
+        f"{', '.join(sorted(set(truth)))})\n"
+    )
     print("| faces | uncalibrated accuracy | neutral-calibrated accuracy | macro-F1 (uncal. → cal.) |")
     print("|---|---|---|---|")
-    print(f"| expression photos | {plain['accuracy']:.3f} | {calibrated['accuracy']:.3f} | "
-          f"{plain['macro_f1']:.3f} → {calibrated['macro_f1']:.3f} |")
-    print(f"| whole table as `evaluate.py --calibrate neutral` ({whole['scored']} scored, {whole['skipped']} "
-          f"skipped) | {whole['uncalibrated_accuracy']:.3f} | {whole['accuracy']:.3f} | "
-          f"{whole['uncalibrated_macro_f1']:.3f} → {whole['macro_f1']:.3f} |")
+    print(
+        f"| expression photos | {plain['accuracy']:.3f} | {calibrated['accuracy']:.3f} | "
+        f"{plain['macro_f1']:.3f} → {calibrated['macro_f1']:.3f} |"
+    )
+    print(
+        f"| whole table as `evaluate.py --calibrate neutral` ({whole['scored']} scored, {whole['skipped']} "
+        f"skipped) | {whole['uncalibrated_accuracy']:.3f} | {whole['accuracy']:.3f} | "
+        f"{whole['uncalibrated_macro_f1']:.3f} → {whole['macro_f1']:.3f} |"
+    )
 
 
-def session(table: LandmarkTable, feature_set: str, group: str, skip: set[str], hold: int, rest: int, jitter: float,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def session(
+    table: LandmarkTable,
+    feature_set: str,
+    group: str,
+    skip: set[str],
+    hold: int,
+    rest: int,
+    jitter: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """A simulated webcam session of one person: features per frame and the true label per frame."""
     mine = np.flatnonzero(table.groups == group)
     neutral = mine[table.labels[mine] == NEUTRAL]
@@ -100,13 +117,17 @@ def session(table: LandmarkTable, feature_set: str, group: str, skip: set[str], 
     return sub.features(feature_set), sub.labels
 
 
-def sessions(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str], hold: int, rest: int,
-             jitter: float, seed: int) -> None:
+def sessions(
+    bundle, table: LandmarkTable, features: np.ndarray, skip: set[str], hold: int, rest: int, jitter: float, seed: int
+) -> None:
     predictor, references = bundle.predictor(), bundle.references
     rng = np.random.default_rng(seed)
-    people = [g for g in np.unique(table.groups)
-              if np.any((table.groups == g) & (table.labels == NEUTRAL))
-              and np.any((table.groups == g) & (table.labels != NEUTRAL) & ~np.isin(table.labels, list(skip)))]
+    people = [
+        g
+        for g in np.unique(table.groups)
+        if np.any((table.groups == g) & (table.labels == NEUTRAL))
+        and np.any((table.groups == g) & (table.labels != NEUTRAL) & ~np.isin(table.labels, list(skip)))
+    ]
     hits: dict[str, list[np.ndarray]] = {name: [] for name in ("off", "auto", "n", "true")}
     truths = []
     for group in people:
@@ -122,38 +143,55 @@ def sessions(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str],
         hits["true"].append(np.asarray(predictor.predict(calibrate(x, own, references.population))) == truth)
     truth = np.concatenate(truths)
     expressive = truth != NEUTRAL
-    print(f"\n### Simulated webcam sessions ({len(people)} people, {len(truth)} frames, "
-          f"{expressive.mean():.0%} expressive; each expression held {hold} frames, {rest} neutral frames "
-          f"between, landmark jitter {jitter})\n")
+    print(
+        f"\n### Simulated webcam sessions ({len(people)} people, {len(truth)} frames, "
+        f"{expressive.mean():.0%} expressive; each expression held {hold} frames, {rest} neutral frames "
+        f"between, landmark jitter {jitter})\n"
+    )
     print("| calibration | accuracy, expression frames | accuracy, all frames |")
     print("|---|---|---|")
-    names = {"off": "off (uncalibrated)", "auto": "`--calibrate auto` (running estimate)",
-             "n": "`n` pressed in the first second", "true": "the person's true neutral (mean of their photos)"}
+    names = {
+        "off": "off (uncalibrated)",
+        "auto": "`--calibrate auto` (running estimate)",
+        "n": "`n` pressed in the first second",
+        "true": "the person's true neutral (mean of their photos)",
+    }
     for key, name in names.items():
         hit = np.concatenate(hits[key])
         print(f"| {name} | {hit[expressive].mean():.3f} | {hit.mean():.3f} |")
 
 
-def personal(bundle, table: LandmarkTable, ks: list[int], fixed_epochs: list[int], skip: set[str],
-             seed: int) -> None:
+def personal(bundle, table: LandmarkTable, ks: list[int], fixed_epochs: list[int], skip: set[str], seed: int) -> None:
     """k photos per expression + one neutral of a person fine-tune the model; their other photos are the test."""
-    print("\n### Personal fine-tuning (leave-subject-out: k photos per expression + 1 neutral of one person; "
-          "the test is their other photos)\n")
+    print(
+        "\n### Personal fine-tuning (leave-subject-out: k photos per expression + 1 neutral of one person; "
+        "the test is their other photos)\n"
+    )
     rng = np.random.default_rng(seed)
     rows = []
     for k in ks:
         people = []
         for g in np.unique(table.groups):
             mine = table.labels[table.groups == g]
-            expressions = [label for label in bundle.labels
-                           if label != NEUTRAL and label not in skip and np.sum(mine == label) > k]
+            expressions = [
+                label for label in bundle.labels if label != NEUTRAL and label not in skip and np.sum(mine == label) > k
+            ]
             if len(expressions) >= 2 and np.sum(mine == NEUTRAL) >= 2:
                 people.append((g, expressions))
         if not people:
-            counts = [int(np.max(np.unique(table.labels[(table.groups == g) & (table.labels != NEUTRAL)],
-                                           return_counts=True)[1], initial=0)) for g in np.unique(table.groups)]
-            print(f"k={k}: no person has more than {k} photos of two expressions (the most photos of one "
-                  f"expression of one person in this table: {max(counts)}); nothing to measure")
+            counts = [
+                int(
+                    np.max(
+                        np.unique(table.labels[(table.groups == g) & (table.labels != NEUTRAL)], return_counts=True)[1],
+                        initial=0,
+                    )
+                )
+                for g in np.unique(table.groups)
+            ]
+            print(
+                f"k={k}: no person has more than {k} photos of two expressions (the most photos of one "
+                f"expression of one person in this table: {max(counts)}); nothing to measure"
+            )
             continue
         for epochs in fixed_epochs:
             scores = {"base": [], "uncalibrated": [], "calibrated, all kept": [], "calibrated": []}
@@ -169,34 +207,46 @@ def personal(bundle, table: LandmarkTable, ks: list[int], fixed_epochs: list[int
                 recording, held = table.subset(np.asarray(train)), table.subset(np.asarray(test))
                 x_test = held.features(bundle.feature_set)
                 scores["base"].append(np.mean(np.asarray(bundle.predictor().predict(x_test)) == held.labels))
-                for name, calibrated, keep in (("uncalibrated", False, False), ("calibrated, all kept", True, True),
-                                               ("calibrated", True, False)):
-                    settings = FineTuneSettings(fixed_epochs=epochs, calibrate=calibrated, seed=seed,
-                                                keep_unrecorded=keep)
+                for name, calibrated, keep in (
+                    ("uncalibrated", False, False),
+                    ("calibrated, all kept", True, True),
+                    ("calibrated", True, False),
+                ):
+                    settings = FineTuneSettings(
+                        fixed_epochs=epochs, calibrate=calibrated, seed=seed, keep_unrecorded=keep
+                    )
                     result = tune_network(bundle, recording, settings, progress=False)
                     tuned = tuned_predictor(bundle, result)
-                    x = x_test if not calibrated else calibrate(x_test, result.references.person,
-                                                                result.references.population)
+                    x = (
+                        x_test
+                        if not calibrated
+                        else calibrate(x_test, result.references.person, result.references.population)
+                    )
                     scores[name].append(np.mean(np.asarray(tuned.predict(x)) == held.labels))
             seconds = (time.perf_counter() - started) / (3 * len(people))
             rows.append((k, epochs, len(people), {key: float(np.mean(v)) for key, v in scores.items()}, seconds))
     if rows:
-        print("| k | fixed epochs | people | base | fine-tuned | fine-tuned, calibrated, every expression kept "
-              "(`--keep-unrecorded`) | fine-tuned, calibrated (the default) | seconds per fine-tuning |")
+        print(
+            "| k | fixed epochs | people | base | fine-tuned | fine-tuned, calibrated, every expression kept "
+            "(`--keep-unrecorded`) | fine-tuned, calibrated (the default) | seconds per fine-tuning |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for k, epochs, n, s, seconds in rows:
-            print(f"| {k} | {epochs} | {n} | {s['base']:.3f} | {s['uncalibrated']:.3f} | "
-                  f"{s['calibrated, all kept']:.3f} | {s['calibrated']:.3f} | {seconds:.1f} |")
+            print(
+                f"| {k} | {epochs} | {n} | {s['base']:.3f} | {s['uncalibrated']:.3f} | "
+                f"{s['calibrated, all kept']:.3f} | {s['calibrated']:.3f} | {seconds:.1f} |"
+            )
 
 
-def unrecorded(bundle, table: LandmarkTable, fixed_epochs: list[int], skip: set[str], people: int,
-               seed: int) -> None:
+def unrecorded(bundle, table: LandmarkTable, fixed_epochs: list[int], skip: set[str], people: int, seed: int) -> None:
     """Leave one expression photo of a person out; fine-tune on one photo of each other expression + 1 neutral."""
     rng = np.random.default_rng(seed)
     expressive = (table.labels != NEUTRAL) & ~np.isin(table.labels, list(skip)) & np.isin(table.labels, bundle.labels)
-    candidates = [g for g in np.unique(table.groups)
-                  if np.sum(expressive & (table.groups == g)) >= 3 and np.any((table.groups == g)
-                                                                            & (table.labels == NEUTRAL))]
+    candidates = [
+        g
+        for g in np.unique(table.groups)
+        if np.sum(expressive & (table.groups == g)) >= 3 and np.any((table.groups == g) & (table.labels == NEUTRAL))
+    ]
     chosen = rng.permutation(candidates)[:people]
     predictor, population = bundle.predictor(), bundle.references.population
     scores: dict[str, list[bool]] = {"base": [], "base, calibrated": []}
@@ -213,16 +263,20 @@ def unrecorded(bundle, table: LandmarkTable, fixed_epochs: list[int], skip: set[
         scores["base, calibrated"].append(predictor.predict(calibrate(x, own, population))[0] == truth)
         for epochs in fixed_epochs:
             for calibrated in (False, True):
-                settings = FineTuneSettings(fixed_epochs=epochs, calibrate=calibrated, seed=seed,
-                                            keep_unrecorded=True)  # by default it could not answer the test
+                settings = FineTuneSettings(
+                    fixed_epochs=epochs, calibrate=calibrated, seed=seed, keep_unrecorded=True
+                )  # by default it could not answer the test
                 result = tune_network(bundle, recording, settings, progress=False)
                 tuned = tuned_predictor(bundle, result)
                 name = f"fine-tuned {epochs} epochs" + (", calibrated" if calibrated else "")
                 scores.setdefault(name, []).append(
-                    tuned.predict(calibrate(x, own, population) if calibrated else x)[0] == truth)
+                    tuned.predict(calibrate(x, own, population) if calibrated else x)[0] == truth
+                )
                 runs += 1
-    print(f"\n### An expression not recorded ({len(chosen)} people: one photo of each of their other expressions "
-          f"+ 1 neutral fine-tune the model; the left-out expression's photo is the test)\n")
+    print(
+        f"\n### An expression not recorded ({len(chosen)} people: one photo of each of their other expressions "
+        f"+ 1 neutral fine-tune the model; the left-out expression's photo is the test)\n"
+    )
     print("| model | accuracy on the left-out expression |")
     print("|---|---|")
     for name, hits in scores.items():
@@ -234,8 +288,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", type=Path, required=True, help="landmark table with people (groups)")
     p.add_argument("--model", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "default")
-    p.add_argument("--skip-labels", default="contempt",
-                   help="expressions left out of the scores (default: %(default)s, as in the issue's 7 classes)")
+    p.add_argument(
+        "--skip-labels",
+        default="contempt",
+        help="expressions left out of the scores (default: %(default)s, as in the issue's 7 classes)",
+    )
     p.add_argument("--k", type=int, nargs="*", default=[1, 2, 3])
     p.add_argument("--fixed-epochs", type=int, nargs="+", default=[FineTuneSettings.fixed_epochs])
     p.add_argument("--hold", type=int, default=30, help="frames each expression is held in a session")
@@ -250,8 +307,10 @@ def main() -> None:
         sys.exit(f"error: {args.model} has no population neutral (neutral.npz); retrain it with train_model.py")
     skip = set(args.skip_labels.split(",")) if args.skip_labels else set()
     features = table.features(bundle.feature_set)
-    print(f"model {args.model} ({', '.join(bundle.labels)}) on {args.table}: {len(table)} faces of "
-          f"{len(set(table.groups))} people")
+    print(
+        f"model {args.model} ({', '.join(bundle.labels)}) on {args.table}: {len(table)} faces of "
+        f"{len(set(table.groups))} people"
+    )
     only = set(args.only or ["photos", "sessions", "personal"])
     if "photos" in only:
         photos(bundle, table, features, skip)

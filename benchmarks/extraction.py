@@ -8,6 +8,7 @@ batch), so the figure is the steady-state rate of a long extraction. Each chunk 
 images opens and closes its own face mesh, inside the clock: comparing chunk sizes
 shows what that costs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,11 +38,14 @@ def main() -> None:
     for chunk in args.chunk_size:
         for workers in args.workers:
             extract_table(warmup, workers=workers, progress=False, landmarker=args.landmarker)  # start workers
-            _, report = extract_table(timed, workers=workers, chunk_size=chunk, progress=False,
-                                      landmarker=args.landmarker)
+            _, report = extract_table(
+                timed, workers=workers, chunk_size=chunk, progress=False, landmarker=args.landmarker
+            )
             rates[chunk, workers] = report.images / report.seconds
-            print(f"{args.landmarker}, {chunk} images per face mesh, {workers} worker(s): {report.summary()}; "
-                  f"face found in {report.faces / report.images:.1%}")
+            print(
+                f"{args.landmarker}, {chunk} images per face mesh, {workers} worker(s): {report.summary()}; "
+                f"face found in {report.faces / report.images:.1%}"
+            )
         if 1 in args.workers:
             for workers in args.workers:
                 print(f"speed-up with {workers} worker(s): {rates[chunk, workers] / rates[chunk, 1]:.2f}x")

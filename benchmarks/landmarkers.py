@@ -18,6 +18,7 @@ the headless demo (``--log``, face search for up to 4 faces) on each landmarker.
 mediapipe 0.10.x for the legacy rows (it also carries the Tasks API); on mediapipe >= 1
 only the Tasks rows run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,13 @@ def aligned(table: LandmarkTable) -> np.ndarray:
 
 
 def compat(args: argparse.Namespace) -> None:
-    items = [item for item in from_yolo(args.data_dir) if item.split == args.split][:args.n]
+    items = [item for item in from_yolo(args.data_dir) if item.split == args.split][: args.n]
     print(f"{len(items)} photos of {args.data_dir} ({args.split}) ; mediapipe {mediapipe_version()}")
     tables = {}
     for name in ("legacy", "tasks"):
-        table, report = extract_table(items, workers=args.workers, progress=False, landmarker=name,
-                                      meta={"source": str(args.data_dir)})
+        table, report = extract_table(
+            items, workers=args.workers, progress=False, landmarker=name, meta={"source": str(args.data_dir)}
+        )
         print(f"  {name:6s}: {report.summary()}")
         args.out_dir.mkdir(parents=True, exist_ok=True)
         save_table(table, args.out_dir / f"{args.split}_{name}.npz")
@@ -66,26 +68,32 @@ def compat(args: argparse.Namespace) -> None:
     legacy, tasks = tables["legacy"], tables["tasks"]
     both = sorted(set(legacy.paths.tolist()) & set(tasks.paths.tolist()))
     print(f"faces found: legacy {len(legacy)}, tasks {len(tasks)}, both {len(both)} of {len(items)}")
-    pick = {name: np.array([{p: i for i, p in enumerate(t.paths.tolist())}[p] for p in both])
-            for name, t in tables.items()}
+    pick = {
+        name: np.array([{p: i for i, p in enumerate(t.paths.tolist())}[p] for p in both]) for name, t in tables.items()
+    }
     read = {name: tables[name].subset(pick[name]) for name in tables}
     a, b = aligned(read["legacy"]), aligned(read["tasks"])
     per_point = np.linalg.norm(a - b, axis=2)  # (n, 468)
-    rms = np.sqrt((per_point ** 2).mean(axis=1))
+    rms = np.sqrt((per_point**2).mean(axis=1))
     other = np.sqrt((np.linalg.norm(a - np.roll(a, 1, axis=0), axis=2) ** 2).mean(axis=1))
-    print(f"RMS per-point distance after normalize, same photo, legacy vs tasks: median {np.median(rms):.4f}, "
-          f"95th percentile {np.percentile(rms, 95):.4f}")
+    print(
+        f"RMS per-point distance after normalize, same photo, legacy vs tasks: median {np.median(rms):.4f}, "
+        f"95th percentile {np.percentile(rms, 95):.4f}"
+    )
     print(f"  for scale: two different photos, legacy vs legacy: median {np.median(other):.4f}")
     worst = np.argsort(-per_point.mean(axis=0))[:5]
-    print("  points that differ most (mean distance): "
-          + ", ".join(f"{i} ({per_point[:, i].mean():.3f})" for i in worst))
+    print(
+        "  points that differ most (mean distance): " + ", ".join(f"{i} ({per_point[:, i].mean():.3f})" for i in worst)
+    )
 
     bundle = load_bundle(args.model or find_default_model())
     predictor = bundle.predictor()
     truth = read["legacy"].labels
     predicted = {name: predictor.predict(t.features(predictor.feature_set)) for name, t in read.items()}
-    print(f"model {bundle.path} ({predictor.feature_set}; {', '.join(bundle.labels)}) on the {len(both)} "
-          "photos both read:")
+    print(
+        f"model {bundle.path} ({predictor.feature_set}; {', '.join(bundle.labels)}) on the {len(both)} "
+        "photos both read:"
+    )
     for name, labels in predicted.items():
         m = evaluate_labels(truth, labels, bundle.labels)
         print(f"  {name:6s} landmarks: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}")
@@ -103,20 +111,27 @@ def speed(args: argparse.Namespace) -> None:
             return opened.enter_context(closing(graph_factory(landmarker, blendshapes=blendshapes)(tracking, faces)))
 
         def demo(**mesh_options) -> Callable[[], float]:
-            return partial(demo_rate, args.video, bundle, opened.enter_context(FaceMesh("video", 4, **mesh_options)),
-                           log=log)
+            return partial(
+                demo_rate, args.video, bundle, opened.enter_context(FaceMesh("video", 4, **mesh_options)), log=log
+            )
 
         passes: dict[str, Callable[[], float]] = {}
         if LEGACY:
             passes["earlier loop (legacy mesh + StandardScaler + keras predict)"] = partial(
-                frame_rate, earlier_loop(load_bundle(ROOT / "models" / "facial_expressions"), graph("legacy", True, 1)),
-                args.video)  # a landmarks-only bundle: the earlier loop fed raw landmarks to its network
+                frame_rate,
+                earlier_loop(load_bundle(ROOT / "models" / "facial_expressions"), graph("legacy", True, 1)),
+                args.video,
+            )  # a landmarks-only bundle: the earlier loop fed raw landmarks to its network
             passes["bare legacy: tracking, 1 face"] = partial(frame_rate, graph("legacy", True, 1), args.video)
             passes["bare legacy: tracking, 4 faces (detects every frame)"] = partial(
-                frame_rate, graph("legacy", True, 4), args.video)
-        for name, config in {"VIDEO, 1 face": (True, 1), "VIDEO, 1 face, blendshapes": (True, 1, True),
-                             "VIDEO, 4 faces (detects every frame)": (True, 4),
-                             "IMAGE, 1 face (detects every frame)": (False, 1)}.items():
+                frame_rate, graph("legacy", True, 4), args.video
+            )
+        for name, config in {
+            "VIDEO, 1 face": (True, 1),
+            "VIDEO, 1 face, blendshapes": (True, 1, True),
+            "VIDEO, 4 faces (detects every frame)": (True, 4),
+            "IMAGE, 1 face (detects every frame)": (False, 1),
+        }.items():
             passes[f"bare tasks: {name}"] = partial(frame_rate, graph("tasks", *config), args.video)
         for name in ("legacy", "tasks") if LEGACY else ("tasks",):
             passes[f"demo headless --log, {name} (face search, max 4 faces)"] = demo(landmarker=name)
@@ -128,8 +143,10 @@ def speed(args: argparse.Namespace) -> None:
     print(f"\n{'configuration':60s} {'median':>7s} {'best':>7s}  vs earlier  vs bare legacy")
     for name, r in rows:
         fps = medians[name]
-        print(f"{name:60s} {fps:7.1f} {max(r):7.1f}  "
-              f"{f'{fps / earlier:9.1f}x' if earlier else '':>10s}  {f'{fps / legacy:12.2f}x' if legacy else ''}")
+        print(
+            f"{name:60s} {fps:7.1f} {max(r):7.1f}  "
+            f"{f'{fps / earlier:9.1f}x' if earlier else '':>10s}  {f'{fps / legacy:12.2f}x' if legacy else ''}"
+        )
     print(f"\ndefault landmarker here: {default_landmarker()}")
 
 

@@ -7,6 +7,7 @@ all paths give the same probabilities. Feature extraction is timed too,
 since it runs once per face as well: landmarks normalised, plus the crop and descriptors for a
 landmarks+appearance bundle, on the first face of the sample clip.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,12 @@ def first_face(video: Path) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=ROOT / "models" / "default")
-    p.add_argument("--video", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4",
-                   help="the face whose features are timed: the first frame of this clip")
+    p.add_argument(
+        "--video",
+        type=Path,
+        default=ROOT / "datasets" / "samples" / "astronaut.mp4",
+        help="the face whose features are timed: the first frame of this clip",
+    )
     p.add_argument("--repeat", type=int, default=2000, help="timed calls of the fast paths")
     p.add_argument("--repeat-keras", type=int, default=100, help="timed calls of model.predict / model(x)")
     args = p.parse_args()
@@ -62,18 +67,26 @@ def main() -> None:
     x = bundle.preprocess.transform(features)
 
     reference = predictor.predict_proba(features)
-    rows = [(f"features ({predictor.feature_set}): image + landmarks -> vector",
-             per_call_ms(lambda: image_vectors(predictor.feature_set, image, landmarks), args.repeat)),
-            ("Predictor.predict_proba (NumPy)", per_call_ms(lambda: predictor.predict_proba(features), args.repeat))]
+    rows = [
+        (
+            f"features ({predictor.feature_set}): image + landmarks -> vector",
+            per_call_ms(lambda: image_vectors(predictor.feature_set, image, landmarks), args.repeat),
+        ),
+        ("Predictor.predict_proba (NumPy)", per_call_ms(lambda: predictor.predict_proba(features), args.repeat)),
+    ]
 
     model = bundle.keras_model()  # imports TensorFlow: after the NumPy timings
     import tensorflow as tf
 
     tf_x = tf.constant(x)
-    diffs = {"model(x)": np.abs(np.asarray(model(tf_x, training=False)) - reference).max(),
-             "model.predict": np.abs(model.predict(x, verbose=0) - reference).max()}
-    rows += [("keras model(x, training=False)", per_call_ms(lambda: model(tf_x, training=False), args.repeat_keras)),
-             ("keras model.predict(x)", per_call_ms(lambda: model.predict(x, verbose=0), args.repeat_keras))]
+    diffs = {
+        "model(x)": np.abs(np.asarray(model(tf_x, training=False)) - reference).max(),
+        "model.predict": np.abs(model.predict(x, verbose=0) - reference).max(),
+    }
+    rows += [
+        ("keras model(x, training=False)", per_call_ms(lambda: model(tf_x, training=False), args.repeat_keras)),
+        ("keras model.predict(x)", per_call_ms(lambda: model.predict(x, verbose=0), args.repeat_keras)),
+    ]
     tflite = args.model / "model.tflite"
     if tflite.exists():
         import warnings
@@ -94,8 +107,10 @@ def main() -> None:
     print(f"one face, median per call ({args.model}, {len(bundle.labels)} classes):")
     for name, ms in rows:
         print(f"  {name:<36} {ms:8.3f} ms")
-    print("largest difference from the NumPy predictor: "
-          + ", ".join(f"{name} {diff:.1g}" for name, diff in diffs.items()))
+    print(
+        "largest difference from the NumPy predictor: "
+        + ", ".join(f"{name} {diff:.1g}" for name, diff in diffs.items())
+    )
 
 
 if __name__ == "__main__":

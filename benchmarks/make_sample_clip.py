@@ -8,6 +8,7 @@ tilts a little, as a face in front of a webcam would, so face tracking, smoothin
 the overlay are exercised on moving input. Deterministic: the same command writes the
 same frames.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def frame_at(photo: np.ndarray, t: float, seconds: float) -> np.ndarray:
     x, y, zoom, tilt = camera_path(t, seconds)
     matrix = cv2.getRotationMatrix2D(FACE_CENTRE, tilt, zoom)
     matrix[:, 2] += (x - FACE_CENTRE[0], y - FACE_CENTRE[1])
-    return cv2.warpAffine(photo, matrix, SIZE, flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=(60, 50, 40))
+    return cv2.warpAffine(
+        photo, matrix, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(60, 50, 40)
+    )
 
 
 def main() -> None:
@@ -59,8 +61,7 @@ def main() -> None:
     for i in range(n):
         writer.write(frame_at(photo, i / FPS, args.seconds))
     writer.release()
-    print(f"wrote {args.out}: {n} frames, {SIZE[0]}x{SIZE[1]} at {FPS:.0f} fps, "
-          f"{args.out.stat().st_size / 1e6:.2f} MB")
+    print(f"wrote {args.out}: {n} frames, {SIZE[0]}x{SIZE[1]} at {FPS:.0f} fps, {args.out.stat().st_size / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

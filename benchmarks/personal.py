@@ -18,6 +18,7 @@ with many photos; ``--leave-out`` instead trains a new base with the bundle's
 recipe on the table without the ``--people`` people who have the most photos
 (about a minute), and simulates those.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,25 +60,38 @@ def unseen_part(base: EmotionModel, table: LandmarkTable, table_path: Path) -> t
     kept, _ = select_classes(table, int(args["min_class_count"]))
     split = split_table(kept, float(args["val_fraction"]), float(args["test_fraction"]), int(args["seed"]))
     if split.sizes() != base.metrics.get("split"):
-        sys.exit(f"error: rebuilt split {split.sizes()} differs from the bundle's {base.metrics.get('split')}; "
-                 "cannot tell which people the base model saw")
+        sys.exit(
+            f"error: rebuilt split {split.sizes()} differs from the bundle's {base.metrics.get('split')}; "
+            "cannot tell which people the base model saw"
+        )
     return kept.subset(split.test), f"the base model's test split ({len(split.test)} photos, person-disjoint)"
 
 
-def train_without(base: EmotionModel, table: LandmarkTable, people: list[str], folder: Path,
-                  feature_set: str | None = None) -> tuple[EmotionModel, LandmarkTable]:
+def train_without(
+    base: EmotionModel, table: LandmarkTable, people: list[str], folder: Path, feature_set: str | None = None
+) -> tuple[EmotionModel, LandmarkTable]:
     """A base model trained like ``base`` (recipe, split settings, replay size; ``feature_set`` if given) on
     ``table`` without ``people``, saved and loaded again, and its test part."""
     args = base.info.get("train_args", {})
-    recipe = Recipe(**{**args.get("recipe", {}), "hidden": tuple(args.get("recipe", {}).get("hidden", Recipe.hidden)),
-                       "components": tuple(args.get("recipe", {}).get("components", Recipe.components))})
+    recipe = Recipe(
+        **{
+            **args.get("recipe", {}),
+            "hidden": tuple(args.get("recipe", {}).get("hidden", Recipe.hidden)),
+            "components": tuple(args.get("recipe", {}).get("components", Recipe.components)),
+        }
+    )
     rest = table.subset(np.flatnonzero(~np.isin(table.groups, people)))
-    model, trained = train_base_model(rest, recipe, min_class_count=int(args.get("min_class_count", MIN_CLASS_COUNT)),
-                             val_fraction=float(args.get("val_fraction", 0.15)),
-                             test_fraction=float(args.get("test_fraction", 0.15)), seed=int(args.get("seed", 0)),
-                             feature_set=feature_set or args.get("features") or base.feature_set,
-                             replay_per_class=int(args.get("replay_per_class", REPLAY_PER_CLASS)),
-                             train_args={"leave_out": people})
+    model, trained = train_base_model(
+        rest,
+        recipe,
+        min_class_count=int(args.get("min_class_count", MIN_CLASS_COUNT)),
+        val_fraction=float(args.get("val_fraction", 0.15)),
+        test_fraction=float(args.get("test_fraction", 0.15)),
+        seed=int(args.get("seed", 0)),
+        feature_set=feature_set or args.get("features") or base.feature_set,
+        replay_per_class=int(args.get("replay_per_class", REPLAY_PER_CLASS)),
+        train_args={"leave_out": people},
+    )
     return EmotionModel.load(model.save(folder / "base")), trained.table.subset(trained.split.test)
 
 
@@ -99,13 +113,23 @@ def through_bundle(model: EmotionModel) -> EmotionModel:
         return EmotionModel.load(model.save(Path(tmp) / "model"))
 
 
-def simulate(base: EmotionModel, table: LandmarkTable, person: str, expressions: list[str], k: int,
-             others: LandmarkTable, settings: FineTuneSettings, seed: int) -> dict:
+def simulate(
+    base: EmotionModel,
+    table: LandmarkTable,
+    person: str,
+    expressions: list[str],
+    k: int,
+    others: LandmarkTable,
+    settings: FineTuneSettings,
+    seed: int,
+) -> dict:
     """Fine-tune on k photos per expression of ``person``; score on their other photos and on ``others``."""
     rng = np.random.default_rng(seed)
     index = {label: i for i, label in enumerate(base.classes_)}
-    mine = {label: rng.permutation(np.flatnonzero((table.groups == person) & (table.labels == label)))
-            for label in expressions}
+    mine = {
+        label: rng.permutation(np.flatnonzero((table.groups == person) & (table.labels == label)))
+        for label in expressions
+    }
     personal = table.subset(np.concatenate([rows[:k] for rows in mine.values()]))
     test = table.subset(np.concatenate([rows[k:] for rows in mine.values()]))
     x_test, y_test = test.features(base.feature_set), np.array([index[label] for label in test.labels])
@@ -114,7 +138,9 @@ def simulate(base: EmotionModel, table: LandmarkTable, person: str, expressions:
     seconds = tuned.metrics["seconds"]
     tuned = through_bundle(tuned)
     return {
-        "person": person, "k": k, "n_test": len(test),
+        "person": person,
+        "k": k,
+        "n_test": len(test),
         "base": accuracies(base.predict_proba(x_test), y_test),
         "tuned": accuracies(tuned.predict_proba(x_test), y_test),
         "others_base": accuracies(base.predict_proba(x_others), y_others),
@@ -123,16 +149,17 @@ def simulate(base: EmotionModel, table: LandmarkTable, person: str, expressions:
     }
 
 
-def time_fine_tuning(base: EmotionModel, table: LandmarkTable, settings: FineTuneSettings,
-                     per_class: int = 50) -> None:
+def time_fine_tuning(base: EmotionModel, table: LandmarkTable, settings: FineTuneSettings, per_class: int = 50) -> None:
     """Fine-tune once on ``per_class`` samples of every base label (as many as the table has) and print the time."""
     rng = np.random.default_rng(0)
     rows = [rng.permutation(np.flatnonzero(table.labels == label))[:per_class] for label in base.classes_]
     personal = table.subset(np.concatenate(rows))
     metrics = train_personal_model(base, personal, settings, min_samples=1, progress=False).metrics
     counts = ", ".join(f"{label} {n}" for label, n in personal.counts().items())
-    print(f"timing: fine_tune on {len(personal)} samples ({counts}) + {metrics['replay_n']} replay: "
-          f"{metrics['seconds']:.1f} s, {metrics['epochs_run']} epochs")
+    print(
+        f"timing: fine_tune on {len(personal)} samples ({counts}) + {metrics['replay_n']} replay: "
+        f"{metrics['seconds']:.1f} s, {metrics['epochs_run']} epochs"
+    )
 
 
 def points(before: float, after: float) -> str:
@@ -146,8 +173,9 @@ def simulated_people(args: argparse.Namespace, base: EmotionModel, table: Landma
         return base, unseen, pick_people(unseen, ordered(base.classes_), max(args.k), args.min_test, args.people), where
     people = pick_people(table, ordered(base.classes_), max(args.k), args.min_test, args.people)
     names = [name for name, _ in people]
-    print(f"training a base model like {args.base} ({args.features or base.feature_set}) without "
-          f"{', '.join(names)} ...")
+    print(
+        f"training a base model like {args.base} ({args.features or base.feature_set}) without {', '.join(names)} ..."
+    )
     base, test = train_without(base, table, names, workdir, args.features)
     people = [(name, [e for e in expressions if e in base.classes_]) for name, expressions in people]
     unseen = LandmarkTable.concatenate([table.subset(np.flatnonzero(np.isin(table.groups, names))), test])
@@ -159,13 +187,16 @@ def simulated_people(args: argparse.Namespace, base: EmotionModel, table: Landma
 def report(rows: list[dict], ks: list[int]) -> None:
     for k in ks:
         mine = [r for r in rows if r["k"] == k]
-        mean = {key: np.mean([r[key] for r in mine], axis=0)
-                for key in ("base", "tuned", "others_base", "others_tuned")}
-        print(f"k={k}: person's other photos {points(mean['base'][0], mean['tuned'][0])}, balanced "
-              f"{points(mean['base'][1], mean['tuned'][1])}; other people "
-              f"{points(mean['others_base'][0], mean['others_tuned'][0])}, balanced "
-              f"{points(mean['others_base'][1], mean['others_tuned'][1])}; "
-              f"{np.mean([r['seconds'] for r in mine]):.1f} s per fine-tuning")
+        mean = {
+            key: np.mean([r[key] for r in mine], axis=0) for key in ("base", "tuned", "others_base", "others_tuned")
+        }
+        print(
+            f"k={k}: person's other photos {points(mean['base'][0], mean['tuned'][0])}, balanced "
+            f"{points(mean['base'][1], mean['tuned'][1])}; other people "
+            f"{points(mean['others_base'][0], mean['others_tuned'][0])}, balanced "
+            f"{points(mean['others_base'][1], mean['others_tuned'][1])}; "
+            f"{np.mean([r['seconds'] for r in mine]):.1f} s per fine-tuning"
+        )
 
 
 def main() -> None:
@@ -180,12 +211,17 @@ def main() -> None:
     p.add_argument("--replay-weight", type=float, default=FineTuneSettings.replay_weight)
     p.add_argument("--seeds", type=int, default=1, help="draws of each person's personal photos")
     p.add_argument("--timing", action="store_true")
-    p.add_argument("--leave-out", action="store_true",
-                   help="train a new base without the simulated people (see above) instead of using "
-                        "--base's test split")
-    p.add_argument("--features", choices=sorted(FEATURE_SETS),
-                   help="with --leave-out: the feature set of the new base (default: --base's), to compare "
-                        "fine-tuning on landmarks alone with landmarks plus appearance on the same people")
+    p.add_argument(
+        "--leave-out",
+        action="store_true",
+        help="train a new base without the simulated people (see above) instead of using --base's test split",
+    )
+    p.add_argument(
+        "--features",
+        choices=sorted(FEATURE_SETS),
+        help="with --leave-out: the feature set of the new base (default: --base's), to compare "
+        "fine-tuning on landmarks alone with landmarks plus appearance on the same people",
+    )
     args = p.parse_args()
     if args.features and not args.leave_out:
         p.error("--features needs --leave-out (a base of another feature set is trained without the people)")
@@ -199,8 +235,10 @@ def main() -> None:
         base, unseen, people, where = simulated_people(args, base, table, Path(workdir))
         if not people:
             sys.exit(f"error: nobody in {where} has {max(args.k) + args.min_test}+ photos of two expressions")
-        print(f"base ({', '.join(base.classes_)}); people from {where}:\n  "
-              + "; ".join(f"{g} ({', '.join(e)})" for g, e in people))
+        print(
+            f"base ({', '.join(base.classes_)}); people from {where}:\n  "
+            + "; ".join(f"{g} ({', '.join(e)})" for g, e in people)
+        )
         rows = []
         for person, expressions in people:
             others = unseen.subset(np.flatnonzero(unseen.groups != person))
@@ -208,10 +246,12 @@ def main() -> None:
                 for seed in range(args.seeds):
                     row = simulate(base, unseen, person, expressions, k, others, settings, seed)
                     rows.append(row)
-                    print(f"{person:22s} k={k} n={row['n_test']:3d}  acc {points(row['base'][0], row['tuned'][0])}"
-                          f"  balanced {points(row['base'][1], row['tuned'][1])}  others "
-                          f"{points(row['others_base'][0], row['others_tuned'][0])}  {row['seconds']:.1f} s",
-                          flush=True)
+                    print(
+                        f"{person:22s} k={k} n={row['n_test']:3d}  acc {points(row['base'][0], row['tuned'][0])}"
+                        f"  balanced {points(row['base'][1], row['tuned'][1])}  others "
+                        f"{points(row['others_base'][0], row['others_tuned'][0])}  {row['seconds']:.1f} s",
+                        flush=True,
+                    )
     print(f"\nmean over {len(people)} people x {args.seeds} draw(s) (other people: the rest of {where}):")
     report(rows, args.k)
 

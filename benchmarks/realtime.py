@@ -19,6 +19,7 @@ Smoothing: synthetic classifier output on a face that holds each expression for 
 second (30 frames), with noise; counts label changes against expression changes and
 the frames each change takes to settle.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,7 +92,7 @@ def earlier_loop(bundle, mesh):
 
     scaler = StandardScaler()
     scaler.mean_, scaler.scale_ = bundle.scaler_mean, bundle.scaler_scale
-    scaler.var_, scaler.n_features_in_ = bundle.scaler_scale ** 2, len(bundle.scaler_mean)
+    scaler.var_, scaler.n_features_in_ = bundle.scaler_scale**2, len(bundle.scaler_mean)
     model = bundle.keras_model()
 
     def step(image: np.ndarray) -> None:
@@ -124,28 +125,36 @@ def per_stage_ms(video: Path, predictor, labels: list[str], search) -> dict[str,
     stages["decode (OpenCV)"] = (time.perf_counter() - start) / len(frames) * 1e3
     [search(f) for f in frames[:30]]  # warm
     faces = timed("face mesh (face search, 4 faces max)", search, frames)
-    features = timed(f"features ({predictor.feature_set})",
-                     lambda fi: image_vectors(predictor.feature_set, fi[0], fi[1].landmarks), zip(frames, faces))
+    features = timed(
+        f"features ({predictor.feature_set})",
+        lambda fi: image_vectors(predictor.feature_set, fi[0], fi[1].landmarks),
+        zip(frames, faces),
+    )
     probs = timed("predict_proba", predictor.predict_proba, features)
     tracker, smoothers = FaceTracker(), TrackSmoothers()
     timed("track + smooth", lambda fp: smoothers.update(tracker.update(fp[0].boxes()), fp[1]), zip(faces, probs))
     reader = EmotionReader(lambda image: faces[0], predictor)
     readings = [reader(frames[0]) for _ in frames]
     timed("JSON log line", lambda r: json.dumps(frame_record(0, 0.0, r, labels), ensure_ascii=False), readings)
-    drawn = timed("draw (box, emoji, label, fps)", lambda fr: annotate(fr[0], fr[1], labels, 30.0),
-                  zip(frames, readings))  # in place, as the loop does; the cost does not depend on what is below
-    timed("draw bars + mesh (keys e, m)", lambda fr: annotate(fr[0], fr[1], labels, 30.0, show_mesh=True,
-                                                               show_bars=True), zip(frames, readings))
+    drawn = timed(
+        "draw (box, emoji, label, fps)", lambda fr: annotate(fr[0], fr[1], labels, 30.0), zip(frames, readings)
+    )  # in place, as the loop does; the cost does not depend on what is below
+    timed(
+        "draw bars + mesh (keys e, m)",
+        lambda fr: annotate(fr[0], fr[1], labels, 30.0, show_mesh=True, show_bars=True),
+        zip(frames, readings),
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        writer = cv2.VideoWriter(str(Path(tmp) / "o.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30.0,
-                                 (frames[0].shape[1], frames[0].shape[0]))
+        writer = cv2.VideoWriter(
+            str(Path(tmp) / "o.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (frames[0].shape[1], frames[0].shape[0])
+        )
         timed("encode video (--output)", writer.write, drawn)
         writer.release()
     return stages
 
 
 def smoothing_report(noise: float, runs: int = 100) -> str:
-    """Label changes and settling of the default smoother (``landmark_emotion.reading.smoothing`` defaults) on noisy sequences."""
+    """Label changes and settling of the default smoother (its defaults) on noisy sequences."""
     raw_ratio, smooth_ratio, settles, accuracy = [], [], [], []
     for seed in range(runs):
         truth, probs = noisy_sequence(np.random.default_rng(seed), noise=noise)
@@ -156,22 +165,32 @@ def smoothing_report(noise: float, runs: int = 100) -> str:
         smooth_ratio.append(label_changes(labels) / label_changes(truth))
         settles += settle_frames(truth, labels)
     settles = np.array(settles)
-    return (f"noise {noise}: raw frame accuracy {np.mean(accuracy):.0%}; label changes per expression change: raw "
-            f"{np.mean(raw_ratio):.2f}, smoothed {np.mean(smooth_ratio):.3f} (worst run {np.max(smooth_ratio):.2f}); "
-            f"settling: median {np.median(settles):.0f} frames, 95th percentile {np.percentile(settles, 95):.0f}, "
-            f"{np.mean(settles <= 10):.1%} of changes within 10 frames ({len(settles)} changes, {runs} runs)")
+    return (
+        f"noise {noise}: raw frame accuracy {np.mean(accuracy):.0%}; label changes per expression change: raw "
+        f"{np.mean(raw_ratio):.2f}, smoothed {np.mean(smooth_ratio):.3f} (worst run {np.max(smooth_ratio):.2f}); "
+        f"settling: median {np.median(settles):.0f} frames, 95th percentile {np.percentile(settles, 95):.0f}, "
+        f"{np.mean(settles <= 10):.1%} of changes within 10 frames ({len(settles)} changes, {runs} runs)"
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--video", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4")
     p.add_argument("--model", type=Path, help="model bundle (default: as scr/main.py chooses)")
-    p.add_argument("--earlier-model", type=Path, default=ROOT / "models" / "facial_expressions",
-                   help="a landmarks-only bundle for the earlier loop, which fed raw landmarks to its network "
-                        "(default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=5,
-                   help="timed passes per configuration; median and best are reported (the best is the least "
-                        "disturbed by other work on the machine)")
+    p.add_argument(
+        "--earlier-model",
+        type=Path,
+        default=ROOT / "models" / "facial_expressions",
+        help="a landmarks-only bundle for the earlier loop, which fed raw landmarks to its network "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed passes per configuration; median and best are reported (the best is the least "
+        "disturbed by other work on the machine)",
+    )
     p.add_argument("--skip-earlier", action="store_true", help="do not time the (slow) earlier loop")
     p.add_argument("--landmarker", choices=LANDMARKERS, default=default_landmarker())
     args = p.parse_args()
@@ -182,27 +201,42 @@ def main() -> None:
     except (BundleError, SourceError) as exc:
         sys.exit(f"error: {exc}")
     predictor = bundle.predictor()
-    print(f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels, {bundle.feature_set}) ; "
-          f"{args.landmarker} landmarker")
+    print(
+        f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels, {bundle.feature_set}) ; "
+        f"{args.landmarker} landmarker"
+    )
 
     graph = graph_factory(args.landmarker)
     with ExitStack() as opened, tempfile.TemporaryDirectory() as tmp:
         log, out = Path(tmp) / "log.jsonl", Path(tmp) / "out.mp4"
         bare, plain = opened.enter_context(closing(graph(True, 1))), opened.enter_context(closing(graph(True, 4)))
         search = opened.enter_context(FaceMesh("video", 4, landmarker=args.landmarker))
-        passes = {} if args.skip_earlier else {
-            "earlier loop: mesh + StandardScaler + keras predict": partial(
-                frame_rate, earlier_loop(earlier_bundle, opened.enter_context(closing(graph(True, 1)))), args.video)}
-        passes.update({
-            "face mesh alone (tracking, 1 face) + decode": partial(frame_rate, bare, args.video),
-            "demo headless --log (face search, --max-faces 4)": partial(demo_rate, args.video, bundle, search, log=log),
-            "  the same reader, one frame at a time, no log": partial(frame_rate, build_reader(bundle, search),
-                                                                      args.video),
-            "demo headless --log, one plain 4-face tracking graph": partial(demo_rate, args.video, bundle, plain,
-                                                                           log=log),
-            "demo headless --log --output (draw + encode)": partial(demo_rate, args.video, bundle, search, log=log,
-                                                                    output=out),
-        })
+        passes = (
+            {}
+            if args.skip_earlier
+            else {
+                "earlier loop: mesh + StandardScaler + keras predict": partial(
+                    frame_rate, earlier_loop(earlier_bundle, opened.enter_context(closing(graph(True, 1)))), args.video
+                )
+            }
+        )
+        passes.update(
+            {
+                "face mesh alone (tracking, 1 face) + decode": partial(frame_rate, bare, args.video),
+                "demo headless --log (face search, --max-faces 4)": partial(
+                    demo_rate, args.video, bundle, search, log=log
+                ),
+                "  the same reader, one frame at a time, no log": partial(
+                    frame_rate, build_reader(bundle, search), args.video
+                ),
+                "demo headless --log, one plain 4-face tracking graph": partial(
+                    demo_rate, args.video, bundle, plain, log=log
+                ),
+                "demo headless --log --output (draw + encode)": partial(
+                    demo_rate, args.video, bundle, search, log=log, output=out
+                ),
+            }
+        )
         rows = list(side_by_side(passes, args.repeats).items())
     base = statistics.median(rows[0][1]) if not args.skip_earlier else None
     print(f"\n{'configuration':56s} {'median':>7s} {'best':>7s} frames/s  {'vs earlier (median)':>10s}")

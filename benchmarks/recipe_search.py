@@ -7,6 +7,7 @@ each candidate recipe is trained --seeds times with different person-disjoint
 train/validation/score splits and scored (accuracy and macro-F1) on the score split.
 The defaults of ``landmark_emotion.training.base.Recipe`` are the winner of this search.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,11 @@ def main() -> None:
             predictor = result.predictor()
             m = evaluate_predictor(predictor, result.table.subset(result.split.test))
             scores.append((m["accuracy"], m["macro_f1"]))
-            print(f"{name:<18} seed {seed}: accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
-                  f"({result.fit.best_epoch} epochs kept, {time.perf_counter() - started:.0f} s)", flush=True)
+            print(
+                f"{name:<18} seed {seed}: accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
+                f"({result.fit.best_epoch} epochs kept, {time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
         rows.append((name, *np.mean(scores, axis=0), *np.std(scores, axis=0)))
     print(f"\n{'recipe':<18} {'accuracy':>14} {'macro-F1':>14}   (mean ± sd over {args.seeds} person-disjoint splits)")
     for name, acc, f1, acc_sd, f1_sd in sorted(rows, key=lambda row: -row[2]):

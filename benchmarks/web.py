@@ -8,6 +8,7 @@ own time per frame on the server, the server process's CPU time per answered fra
 and the socket alone (a frame-sized message the server answers without reading it).
 The machine's load average is printed too: the 2 cores here are shared.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,11 @@ def browser_cpu_seconds(server_pid: int) -> float:
 
 def percentiles(values: list[float]) -> dict:
     a = np.asarray(values, float)
-    return {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1),
-            "n": int(a.size)}
+    return {
+        "p50": round(float(np.percentile(a, 50)), 1),
+        "p95": round(float(np.percentile(a, 95)), 1),
+        "n": int(a.size),
+    }
 
 
 def measure(seconds: float, tabs: int, screenshot: Path | None) -> dict:
@@ -86,16 +90,19 @@ def measure(seconds: float, tabs: int, screenshot: Path | None) -> dict:
             for page in pages:
                 page.goto(server.url)
             for page in pages:
-                page.wait_for_function("mirror.answers.filter(a => a.kind === 'frame').length >= 30",
-                                       timeout=120_000)
+                page.wait_for_function("mirror.answers.filter(a => a.kind === 'frame').length >= 30", timeout=120_000)
             load = os.getloadavg()[0]
             starts = [page.evaluate("mirror.answers.length") for page in pages]
             pid = server.process.pid
             cpu0, browser0, t0 = server.cpu_seconds(), browser_cpu_seconds(pid), time.perf_counter()
             time.sleep(seconds)
             cpu1, browser1, elapsed = server.cpu_seconds(), browser_cpu_seconds(pid), time.perf_counter() - t0
-            answers = [a for page, start in zip(pages, starts)
-                       for a in page.evaluate(f"mirror.answers.slice({start})") if a["kind"] == "frame"]
+            answers = [
+                a
+                for page, start in zip(pages, starts)
+                for a in page.evaluate(f"mirror.answers.slice({start})")
+                if a["kind"] == "frame"
+            ]
             if screenshot:  # 128 colours: a small file to commit
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 shot = Image.open(io.BytesIO(pages[0].screenshot())).convert("RGB").quantize(128)
@@ -106,7 +113,9 @@ def measure(seconds: float, tabs: int, screenshot: Path | None) -> dict:
             socket_only = pages[0].evaluate(SOCKET_ONLY, [200, 40_000])
             socket_cpu = server.cpu_seconds() - cpu2
     return {
-        "tabs": tabs, "seconds": round(elapsed, 1), "load_average": round(load, 2),
+        "tabs": tabs,
+        "seconds": round(elapsed, 1),
+        "load_average": round(load, 2),
         "frames_per_second_per_tab": round(len(answers) / elapsed / tabs, 1),
         "round_trip_ms": percentiles([a["rtt"] for a in answers]),
         "reader_ms": percentiles([a["ms"] for a in answers]),
@@ -133,15 +142,23 @@ def main() -> int:
     print(f"  round trip: p50 {rt['p50']} ms, p95 {rt['p95']} ms over {rt['n']} frames")
     print(f"  reader on the server: p50 {reader['p50']} ms, p95 {reader['p95']} ms")
     encode = result["browser_encode_ms"]
-    print(f"  JPEG encoding in the browser (overlaps the previous round trip): p50 {encode['p50']} ms, "
-          f"p95 {encode['p95']} ms")
+    print(
+        f"  JPEG encoding in the browser (overlaps the previous round trip): p50 {encode['p50']} ms, "
+        f"p95 {encode['p95']} ms"
+    )
     age = result["frame_age_at_answer_ms"]
-    print(f"  frame age when its answer is back (grab, encode, wait, round trip): p50 {age['p50']} ms, "
-          f"p95 {age['p95']} ms")
-    print(f"  CPU per answered frame: server {result['server_cpu_ms_per_frame']} ms, "
-          f"browser {result['browser_cpu_ms_per_frame']} ms")
-    print(f"  socket alone (40 kB message, no reading): p50 {sock['p50']} ms, p95 {sock['p95']} ms, "
-          f"server CPU {result['socket_only_server_cpu_ms']} ms per message")
+    print(
+        f"  frame age when its answer is back (grab, encode, wait, round trip): p50 {age['p50']} ms, "
+        f"p95 {age['p95']} ms"
+    )
+    print(
+        f"  CPU per answered frame: server {result['server_cpu_ms_per_frame']} ms, "
+        f"browser {result['browser_cpu_ms_per_frame']} ms"
+    )
+    print(
+        f"  socket alone (40 kB message, no reading): p50 {sock['p50']} ms, p95 {sock['p95']} ms, "
+        f"server CPU {result['socket_only_server_cpu_ms']} ms per message"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

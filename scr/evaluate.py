@@ -13,6 +13,7 @@ the same person (the table must know who is who: extract it with --group-pattern
 faces with such a reference are scored, and the JSON adds scored, skipped and
 uncalibrated_accuracy (the same faces, not calibrated).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,13 +49,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True, help="model bundle folder")
     p.add_argument("--data", type=Path, required=True, help="landmark table (.npz)")
-    p.add_argument("--split", choices=["train", "valid", "test"],
-                   help="score only the faces of this split of the dataset (a table that records its splits)")
+    p.add_argument(
+        "--split",
+        choices=["train", "valid", "test"],
+        help="score only the faces of this split of the dataset (a table that records its splits)",
+    )
     p.add_argument("--json", type=Path, help="write the scores here")
     p.add_argument("--png", type=Path, help="write the confusion matrix figure here")
-    p.add_argument("--calibrate", choices=["off", "neutral"], default="off",
-                   help="neutral: calibrate each face by the other neutral faces of the same person "
-                        "(default: %(default)s)")
+    p.add_argument(
+        "--calibrate",
+        choices=["off", "neutral"],
+        default="off",
+        help="neutral: calibrate each face by the other neutral faces of the same person (default: %(default)s)",
+    )
     return p.parse_args(argv)
 
 
@@ -86,13 +93,17 @@ def main(argv: list[str] | None = None) -> int:
         metrics = {**scores, "skipped_rows": skipped_rows}
         trained_on = {Path(p).resolve() for p in bundle.info.get("train_args", {}).get("data", [])}
         if args.data.resolve() in trained_on and args.split != "test":
-            print(f"warning: {args.model} was trained on {args.data}: these scores include training samples "
-                  f"(its held-out scores are in {args.model / 'metrics.json'})")
+            print(
+                f"warning: {args.model} was trained on {args.data}: these scores include training samples "
+                f"(its held-out scores are in {args.model / 'metrics.json'})"
+            )
         print(f"{args.model} on {args.data}:\n{format_report(metrics)}")
         if args.calibrate == "neutral":
-            print(f"neutral-calibrated: {metrics['scored']} faces scored, {metrics['skipped']} skipped (no other "
-                  f"neutral face of the same person); uncalibrated accuracy on the same faces "
-                  f"{metrics['uncalibrated_accuracy']:.1%}")
+            print(
+                f"neutral-calibrated: {metrics['scored']} faces scored, {metrics['skipped']} skipped (no other "
+                f"neutral face of the same person); uncalibrated accuracy on the same faces "
+                f"{metrics['uncalibrated_accuracy']:.1%}"
+            )
         if args.json:
             text = json.dumps(metrics, indent=2) + "\n"
             write_file(args.json, lambda tmp: tmp.write_text(text))

@@ -6,6 +6,7 @@ Examples:
   python scr/extract_landmarks.py --csv legend.csv --image-root images/ --groups filename
   python scr/extract_landmarks.py --data-dir CK+/ --group-pattern '^(S\\d+)_' --out datasets/ck.npz
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,34 +49,55 @@ MAX_LOCAL_WORKERS = 2 * (os.cpu_count() or 1)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data-dir", type=Path, help="folder of class sub-folders, or a YOLO-format set (data.yaml, <split>/images, "
-                          "<split>/labels); train/valid/test splits are recorded in the table")
+    src.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder of class sub-folders, or a YOLO-format set (data.yaml, <split>/images, "
+        "<split>/labels); train/valid/test splits are recorded in the table",
+    )
     src.add_argument("--csv", type=Path, help="CSV of image,label rows instead of class folders")
     src.add_argument("--kaggle-handle", default=AFFECTNET_HANDLE, help="Kaggle dataset (default: %(default)s)")
     p.add_argument("--image-root", type=Path, help="with --csv: folder the image paths are relative to")
     p.add_argument("--image-column", help="with --csv: column of image paths (default: guessed)")
     p.add_argument("--label-column", help="with --csv: column of labels (default: guessed)")
     p.add_argument("--group-column", help="with --csv: column naming each image's person or source")
-    p.add_argument("--groups", choices=sorted(GROUP_RULES), default="none",
-                   help="how to tell each image's person, for person-disjoint validation: 'filename' "
-                        "(George_W_Bush_0003.jpg -> George_W_Bush), 'folder' (parent folder), 'none'")
-    p.add_argument("--group-pattern", metavar="REGEX",
-                   help="the person is the first capture group of REGEX searched in each file name, for any "
-                        "source, e.g. '^(S\\d+)_' for CK+ (S005_001_00000011.png -> S005); overrides --groups")
+    p.add_argument(
+        "--groups",
+        choices=sorted(GROUP_RULES),
+        default="none",
+        help="how to tell each image's person, for person-disjoint validation: 'filename' "
+        "(George_W_Bush_0003.jpg -> George_W_Bush), 'folder' (parent folder), 'none'",
+    )
+    p.add_argument(
+        "--group-pattern",
+        metavar="REGEX",
+        help="the person is the first capture group of REGEX searched in each file name, for any "
+        "source, e.g. '^(S\\d+)_' for CK+ (S005_001_00000011.png -> S005); overrides --groups",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output table (.npz, default: %(default)s)")
     p.add_argument("--force", action="store_true", help="replace an existing output table")
     p.add_argument("--max-per-class", type=positive_int, help="keep at most N faces per class (random, seeded)")
     p.add_argument("--classes", help="comma-separated classes to keep, e.g. happy,sad,angry,neutral")
-    p.add_argument("--features", choices=list(FEATURE_SETS), default=HYBRID,
-                   help="what to store per face: landmarks and the appearance descriptor of the aligned face "
-                        "(default), or landmarks only (no appearance data kept)")
-    p.add_argument("--min-side", type=int_range(0, 4096), default=MIN_SIDE,
-                   help="enlarge images whose short side is below this many pixels before Face Mesh; "
-                        "0 = never (default: %(default)s)")
-    p.add_argument("--workers", type=int_range(1, 4096), default=os.cpu_count() or 1,
-                   help="parallel workers (default: all cores)")
-    p.add_argument("--backend", choices=BACKENDS, default="loky",
-                   help="joblib backend; dask/ray run on a cluster (see README)")
+    p.add_argument(
+        "--features",
+        choices=list(FEATURE_SETS),
+        default=HYBRID,
+        help="what to store per face: landmarks and the appearance descriptor of the aligned face "
+        "(default), or landmarks only (no appearance data kept)",
+    )
+    p.add_argument(
+        "--min-side",
+        type=int_range(0, 4096),
+        default=MIN_SIDE,
+        help="enlarge images whose short side is below this many pixels before Face Mesh; "
+        "0 = never (default: %(default)s)",
+    )
+    p.add_argument(
+        "--workers", type=int_range(1, 4096), default=os.cpu_count() or 1, help="parallel workers (default: all cores)"
+    )
+    p.add_argument(
+        "--backend", choices=BACKENDS, default="loky", help="joblib backend; dask/ray run on a cluster (see README)"
+    )
     p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -91,8 +113,10 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise DatasetError(f"--out must end in .npz, got {out}")
     refuse_existing(out, args.force, DatasetError, flag=None)
     if args.backend == "loky" and args.workers > MAX_LOCAL_WORKERS:
-        raise DatasetError(f"--workers must be from 1 to {MAX_LOCAL_WORKERS} with --backend loky (two per core of "
-                           f"this machine), got {args.workers}; dask or ray can run more on a cluster")
+        raise DatasetError(
+            f"--workers must be from 1 to {MAX_LOCAL_WORKERS} with --backend loky (two per core of "
+            f"this machine), got {args.workers}; dask or ray can run more on a cluster"
+        )
     check_outputs({"--data-dir": args.data_dir, "--csv": args.csv, "--image-root": args.image_root}, {"--out": out})
     check_writable(out)
 
@@ -122,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         keep = set(canonical_labels(args.classes.split(","))) if args.classes else None
         skipped: list[tuple[str, str]] = []
         if args.csv:
-            items, skipped = from_csv(args.csv, args.image_root, args.image_column, args.label_column,
-                                      args.group_column, group_rule)
+            items, skipped = from_csv(
+                args.csv, args.image_root, args.image_column, args.label_column, args.group_column, group_rule
+            )
             source = f"csv:{args.csv}"
         else:
             root = args.data_dir or download_affectnet(args.kaggle_handle)
@@ -135,12 +160,21 @@ def main(argv: list[str] | None = None) -> int:
                 raise DatasetError(f"no images of the classes {', '.join(sorted(keep))}")
         register_backend(args.backend, args.scheduler)
         selected = preselect(items, args.max_per_class, args.seed)
-        print(f"{len(items)} labelled images from {source}; extracting {len(selected)} "
-              f"with {args.workers} {args.backend} worker(s)")
-        table, report = extract_table(selected, args.workers, args.backend, progress=not args.no_progress,
-                                      meta={"source": source, "max_per_class": args.max_per_class},
-                                      appearance=args.features != LANDMARKS, min_side=args.min_side,
-                                      landmarker=args.landmarker, verbose=args.verbose)
+        print(
+            f"{len(items)} labelled images from {source}; extracting {len(selected)} "
+            f"with {args.workers} {args.backend} worker(s)"
+        )
+        table, report = extract_table(
+            selected,
+            args.workers,
+            args.backend,
+            progress=not args.no_progress,
+            meta={"source": source, "max_per_class": args.max_per_class},
+            appearance=args.features != LANDMARKS,
+            min_side=args.min_side,
+            landmarker=args.landmarker,
+            verbose=args.verbose,
+        )
         report.skipped[:0] = skipped
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
         print(report.summary())

@@ -10,6 +10,7 @@ n "this is my neutral face" (about a second of the largest face becomes its refe
 Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs headless and writes
 --output (annotated video) and --log (one JSON line per frame). Ctrl-C stops; what was written is kept.
 """
+
 from __future__ import annotations
 
 from landmark_emotion.cli.startup import quiet_startup
@@ -40,25 +41,45 @@ from landmark_emotion.signals import interrupted_code
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--source", help="camera index, video file or image folder (default: camera 0, "
-                                    f"or the sample clip {SAMPLE_CLIP.name} when there is no camera)")
-    p.add_argument("--model", type=Path, help="model bundle folder (default: the newest personal bundle in "
-                                              "models/, else models/default; see README)")
+    p.add_argument(
+        "--source",
+        help="camera index, video file or image folder (default: camera 0, "
+        f"or the sample clip {SAMPLE_CLIP.name} when there is no camera)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="model bundle folder (default: the newest personal bundle in models/, else models/default; see README)",
+    )
     p.add_argument("--no-display", action="store_true", help="run headless even when a display exists")
     p.add_argument("--output", type=Path, help="write the annotated video here (.mp4)")
     p.add_argument("--log", type=Path, help="write one JSON line per frame here (.jsonl)")
     p.add_argument("--max-faces", type=int_range(1, 32), default=4, help="faces per frame (default: %(default)s)")
-    p.add_argument("--min-confidence", type=probability, default=0.4,
-                   help="below this probability a face shows 'uncertain' (default: %(default)s)")
-    p.add_argument("--smoothing", type=int_range(1, 10_000), default=WINDOW,
-                   help="average each face's probabilities over about this many frames; 1 = off "
-                        "(default: %(default)s)")
-    p.add_argument("--calibrate", choices=MODES, default="auto",
-                   help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
-                        "auto: until then, estimate each face's neutral from its own frames (measured to help: "
-                        "benchmarks/calibration.py); off: never (default: %(default)s)")
-    p.add_argument("--blendshapes", action="store_true",
-                   help="also log each face's 52 blendshape scores (runs the Tasks landmarker)")
+    p.add_argument(
+        "--min-confidence",
+        type=probability,
+        default=0.4,
+        help="below this probability a face shows 'uncertain' (default: %(default)s)",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=int_range(1, 10_000),
+        default=WINDOW,
+        help="average each face's probabilities over about this many frames; 1 = off (default: %(default)s)",
+    )
+    p.add_argument(
+        "--calibrate",
+        choices=MODES,
+        default="auto",
+        help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
+        "auto: until then, estimate each face's neutral from its own frames (measured to help: "
+        "benchmarks/calibration.py); off: never (default: %(default)s)",
+    )
+    p.add_argument(
+        "--blendshapes",
+        action="store_true",
+        help="also log each face's 52 blendshape scores (runs the Tasks landmarker)",
+    )
     add_landmarker_options(p)
     return p.parse_args(argv)
 
@@ -72,8 +93,11 @@ def describe_calibration(bundle, mode: str) -> str:
         return "calibration: unavailable (the model has no population neutral)"
     if references.person is not None:
         return f"calibration: the personal neutral recorded with this model ({references.person_n} faces)"
-    return "calibration: " + ("estimated from each face's frames; " if mode == "auto" else "") + \
-        "press n with a neutral face to take a face's reference"
+    return (
+        "calibration: "
+        + ("estimated from each face's frames; " if mode == "auto" else "")
+        + "press n with a neutral face to take a face's reference"
+    )
 
 
 def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
@@ -98,8 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         if fell_back:
             output, log = output or FALLBACK_OUTPUT, log or FALLBACK_LOG
         try:
-            check_outputs({"--source": existing_inputs([args.source]) + ([SAMPLE_CLIP] if fell_back else []),
-                           "--model": model_dir}, {"--output": output, "--log": log}, whole=["--model"])
+            check_outputs(
+                {
+                    "--source": existing_inputs([args.source]) + ([SAMPLE_CLIP] if fell_back else []),
+                    "--model": model_dir,
+                },
+                {"--output": output, "--log": log},
+                whole=["--model"],
+            )
             for path in filter(None, (output, log)):
                 check_writable(path)
         except OutputError as exc:
@@ -117,16 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         where = describe_outputs(display, output, log)
         if where:
             print(where)
-        landmarker, mismatch = landmarker_for_model(bundle.info.get("landmarker"),
-                                                    "tasks" if args.blendshapes else args.landmarker)
+        landmarker, mismatch = landmarker_for_model(
+            bundle.info.get("landmarker"), "tasks" if args.blendshapes else args.landmarker
+        )
         if mismatch:
             print(mismatch)
         try:
-            with FaceMesh(mode, args.max_faces, landmarker=landmarker, blendshapes=args.blendshapes,
-                          verbose=args.verbose) as mesh:
+            with FaceMesh(
+                mode, args.max_faces, landmarker=landmarker, blendshapes=args.blendshapes, verbose=args.verbose
+            ) as mesh:
                 reader = build_reader(bundle, mesh, args.min_confidence, args.smoothing, photos, calibration)
-                stats = run(source, reader, display, output, log,
-                            title=f"emotion demo - {kind} model {model_dir.name}")
+                stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
         except (DemoError, LandmarkerError) as exc:
             return fail(exc)
     print(stats.summary())

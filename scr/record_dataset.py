@@ -12,6 +12,7 @@ saves what was captured. Files are named <start time>_<label>.npz and never over
 With --labels the walk starts with neutral (added if not listed): your neutral face is the
 reference the fine-tuned model and the demo calibrate your expressions against.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,20 +43,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--label", help="the expression you will make, e.g. happy")
-    which.add_argument("--labels", help="with a camera and a display: several, in turn, neutral first "
-                                        "(added if missing), e.g. happy,sad,surprise")
+    which.add_argument(
+        "--labels",
+        help="with a camera and a display: several, in turn, neutral first (added if missing), e.g. happy,sad,surprise",
+    )
     p.add_argument("--source", default="0", help="camera index, video file or image folder (default: %(default)s)")
     p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="session folder (default: %(default)s)")
-    p.add_argument("--samples", type=positive_int,
-                   help=f"faces to record per label (default: {CAMERA_SAMPLES} from a camera, "
-                        "every usable frame of a file or folder)")
-    p.add_argument("--every", type=positive_int,
-                   help="keep every K-th frame; in the preview, capture automatically every K frames "
-                        "(default: every frame headless, SPACE only in the preview)")
+    p.add_argument(
+        "--samples",
+        type=positive_int,
+        help=f"faces to record per label (default: {CAMERA_SAMPLES} from a camera, "
+        "every usable frame of a file or folder)",
+    )
+    p.add_argument(
+        "--every",
+        type=positive_int,
+        help="keep every K-th frame; in the preview, capture automatically every K frames "
+        "(default: every frame headless, SPACE only in the preview)",
+    )
     p.add_argument("--no-preview", action="store_true", help="record headless even with a camera and a display")
-    p.add_argument("--features", choices=list(FEATURE_SETS), default=HYBRID,
-                   help="what to store per face: landmarks and the appearance descriptor of the aligned face "
-                        "(default; what hybrid models fine-tune on), or landmarks only")
+    p.add_argument(
+        "--features",
+        choices=list(FEATURE_SETS),
+        default=HYBRID,
+        help="what to store per face: landmarks and the appearance descriptor of the aligned face "
+        "(default; what hybrid models fine-tune on), or landmarks only",
+    )
     p.add_argument("--no-progress", action="store_true")
     add_landmarker_options(p)
     return p.parse_args(argv)
@@ -74,9 +87,19 @@ def main(argv: list[str] | None = None) -> int:
             preview = source.live and has_display() and not args.no_preview
             samples = args.samples or (CAMERA_SAMPLES if source.live else None)
             name = f"camera:{args.source}" if source.live else str(Path(args.source).resolve())
-            results = record(source, name, labels, args.out_dir, samples, args.every, preview,
-                             progress=not args.no_progress, appearance=args.features != LANDMARKS,
-                             landmarker=args.landmarker, verbose=args.verbose)
+            results = record(
+                source,
+                name,
+                labels,
+                args.out_dir,
+                samples,
+                args.every,
+                preview,
+                progress=not args.no_progress,
+                appearance=args.features != LANDMARKS,
+                landmarker=args.landmarker,
+                verbose=args.verbose,
+            )
     except (SourceError, RecordingError, UnknownLabelError, OutputError, LandmarkerError, OSError) as exc:
         return fail(exc)
     interrupted = False

@@ -17,6 +17,7 @@ gives a bundle trained before calibration existed its population neutral, from t
 faces of TABLE (its train split when it has one; e.g. its own training table, or its
 replay.npz), without retraining.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,49 +62,100 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="landmark table(s) (.npz), concatenated")
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write, e.g. models/default")
     p.add_argument("--force", action="store_true", help="replace --out if it exists (only once training succeeded)")
-    p.add_argument("--min-class-count", type=int_range(2, 10**6), default=MIN_CLASS_COUNT,
-                   help="drop classes with fewer samples (default: %(default)s)")
-    p.add_argument("--features", choices=list(FEATURE_SETS),
-                   help="what the model reads (default: landmarks+appearance when the table has appearance "
-                        "descriptors, else landmarks)")
-    p.add_argument("--components", type=number_list("component counts", "150,200,100", 3, 0, 4096),
-                   default=DEFAULTS.components,
-                   help="whitened PCA components kept per feature block (landmarks[,hog,patches]; 0 = the block "
-                        "whole; a single 0 = standardise only); default: "
-                        + "; ".join(f"{k} {','.join(map(str, v))}" for k, v in DEFAULT_COMPONENTS.items()))
+    p.add_argument(
+        "--min-class-count",
+        type=int_range(2, 10**6),
+        default=MIN_CLASS_COUNT,
+        help="drop classes with fewer samples (default: %(default)s)",
+    )
+    p.add_argument(
+        "--features",
+        choices=list(FEATURE_SETS),
+        help="what the model reads (default: landmarks+appearance when the table has appearance "
+        "descriptors, else landmarks)",
+    )
+    p.add_argument(
+        "--components",
+        type=number_list("component counts", "150,200,100", 3, 0, 4096),
+        default=DEFAULTS.components,
+        help="whitened PCA components kept per feature block (landmarks[,hog,patches]; 0 = the block "
+        "whole; a single 0 = standardise only); default: "
+        + "; ".join(f"{k} {','.join(map(str, v))}" for k, v in DEFAULT_COMPONENTS.items()),
+    )
     p.add_argument("--data-name", help="the training data's name, recorded in bundle.json (default: unknown)")
-    p.add_argument("--data-source", help="where the training data comes from (an address), recorded in bundle.json "
-                                         "(default: the sources the tables record)")
-    p.add_argument("--data-licence", default="unknown",
-                   help="the training data's licence, recorded in bundle.json: the weights inherit its terms")
-    p.add_argument("--hidden", type=layer_sizes(), default=DEFAULTS.hidden,
-                   help=f"hidden layer sizes (default: {','.join(map(str, DEFAULTS.hidden))})")
-    p.add_argument("--dropout", type=float_range(0, 1, high_open=True), default=DEFAULTS.dropout,
-                   help="(default: %(default)s)")
-    p.add_argument("--lr", type=learning_rate, default=DEFAULTS.learning_rate,
-                   help="Adam learning rate (default: %(default)s)")
+    p.add_argument(
+        "--data-source",
+        help="where the training data comes from (an address), recorded in bundle.json "
+        "(default: the sources the tables record)",
+    )
+    p.add_argument(
+        "--data-licence",
+        default="unknown",
+        help="the training data's licence, recorded in bundle.json: the weights inherit its terms",
+    )
+    p.add_argument(
+        "--hidden",
+        type=layer_sizes(),
+        default=DEFAULTS.hidden,
+        help=f"hidden layer sizes (default: {','.join(map(str, DEFAULTS.hidden))})",
+    )
+    p.add_argument(
+        "--dropout", type=float_range(0, 1, high_open=True), default=DEFAULTS.dropout, help="(default: %(default)s)"
+    )
+    p.add_argument(
+        "--lr", type=learning_rate, default=DEFAULTS.learning_rate, help="Adam learning rate (default: %(default)s)"
+    )
     p.add_argument("--l2", type=float_range(0, 1), default=DEFAULTS.l2, help="L2 weight penalty (default: %(default)s)")
-    p.add_argument("--noise", type=float_range(0, 10), default=DEFAULTS.noise,
-                   help="Gaussian input noise while training, in scaled units (default: %(default)s)")
-    p.add_argument("--batch-size", type=int_range(1, 1 << 16), default=DEFAULTS.batch_size,
-                   help="(default: %(default)s)")
-    p.add_argument("--epochs", type=int_range(1, 100_000), default=DEFAULTS.epochs,
-                   help="at most (default: %(default)s)")
-    p.add_argument("--patience", type=int_range(1, 100_000), default=DEFAULTS.patience,
-                   help="stop after this many epochs without a better validation loss (default: %(default)s)")
-    p.add_argument("--class-weight-power", type=float_range(0, 1), default=DEFAULTS.class_weight_power,
-                   help="0 = no class weights, 1 = fully balanced (default: %(default)s)")
+    p.add_argument(
+        "--noise",
+        type=float_range(0, 10),
+        default=DEFAULTS.noise,
+        help="Gaussian input noise while training, in scaled units (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size", type=int_range(1, 1 << 16), default=DEFAULTS.batch_size, help="(default: %(default)s)"
+    )
+    p.add_argument(
+        "--epochs", type=int_range(1, 100_000), default=DEFAULTS.epochs, help="at most (default: %(default)s)"
+    )
+    p.add_argument(
+        "--patience",
+        type=int_range(1, 100_000),
+        default=DEFAULTS.patience,
+        help="stop after this many epochs without a better validation loss (default: %(default)s)",
+    )
+    p.add_argument(
+        "--class-weight-power",
+        type=float_range(0, 1),
+        default=DEFAULTS.class_weight_power,
+        help="0 = no class weights, 1 = fully balanced (default: %(default)s)",
+    )
     p.add_argument("--no-mirror", action="store_true", help="do not add mirrored training faces")
-    p.add_argument("--val-fraction", type=float_range(0, 0.9, low_open=True, high_open=True), default=0.15,
-                   help="(default: %(default)s)")
-    p.add_argument("--test-fraction", type=float_range(0, 0.9, high_open=True), default=0.15,
-                   help="held out for the reported scores; 0 = report validation scores (default: %(default)s)")
-    p.add_argument("--replay-per-class", type=int_range(0, 10**6), default=REPLAY_PER_CLASS,
-                   help="training samples per class kept in the bundle for fine-tuning (default: %(default)s)")
+    p.add_argument(
+        "--val-fraction",
+        type=float_range(0, 0.9, low_open=True, high_open=True),
+        default=0.15,
+        help="(default: %(default)s)",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float_range(0, 0.9, high_open=True),
+        default=0.15,
+        help="held out for the reported scores; 0 = report validation scores (default: %(default)s)",
+    )
+    p.add_argument(
+        "--replay-per-class",
+        type=int_range(0, 10**6),
+        default=REPLAY_PER_CLASS,
+        help="training samples per class kept in the bundle for fine-tuning (default: %(default)s)",
+    )
     p.add_argument("--export", choices=["tflite"], help="also write model.tflite (checked against Keras)")
-    p.add_argument("--add-neutral", action="store_true",
-                   help="do not train: add the population neutral of --data's neutral faces to the existing "
-                        "bundle --out (for bundles trained before calibration existed)")
+    p.add_argument(
+        "--add-neutral",
+        action="store_true",
+        help="do not train: add the population neutral of --data's neutral faces to the existing "
+        "bundle --out (for bundles trained before calibration existed)",
+    )
     p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -113,9 +165,14 @@ def load_tables(paths: list[Path]) -> LandmarkTable:
     """The tables as one, without unusable rows or rows repeated within or across them (said in one line)."""
     tables = [load_table(path) for path in paths]
     landmarkers = {t.meta.get("landmarker", "legacy") for t in tables}  # tables before it were all legacy
-    table = merge_tables(tables, {"sources": [str(path) for path in paths],
-                                  "data_sources": [str(t.meta.get("source", "")) for t in tables],
-                                  "landmarker": landmarkers.pop() if len(landmarkers) == 1 else None})
+    table = merge_tables(
+        tables,
+        {
+            "sources": [str(path) for path in paths],
+            "data_sources": [str(t.meta.get("source", "")) for t in tables],
+            "landmarker": landmarkers.pop() if len(landmarkers) == 1 else None,
+        },
+    )
     skipped = describe_skipped(table.skipped)
     if skipped:
         print(skipped)
@@ -124,8 +181,10 @@ def load_tables(paths: list[Path]) -> LandmarkTable:
 
 def train_args(args: argparse.Namespace) -> dict:
     """The command's arguments as bundle.json records them."""
-    return {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            "data": [str(path) for path in args.data]}
+    return {
+        **{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "data": [str(path) for path in args.data],
+    }
 
 
 def add_neutral(args: argparse.Namespace) -> int:
@@ -152,25 +211,48 @@ def main(argv: list[str] | None = None) -> int:
         refuse_existing(args.out, args.force, BundleError)
         check_outputs({"--data": args.data}, {"--out": args.out})
         check_writable_folder(args.out)
-        recipe = Recipe(args.hidden, args.dropout, args.lr, args.l2, args.noise, args.batch_size, args.epochs,
-                        args.patience, args.class_weight_power, not args.no_mirror, args.components)
+        recipe = Recipe(
+            args.hidden,
+            args.dropout,
+            args.lr,
+            args.l2,
+            args.noise,
+            args.batch_size,
+            args.epochs,
+            args.patience,
+            args.class_weight_power,
+            not args.no_mirror,
+            args.components,
+        )
         table = load_tables(args.data)
         print(f"{len(table)} samples: " + ", ".join(f"{label} {n}" for label, n in table.counts().items()))
         _, dropped = select_classes(table, args.min_class_count)
         if dropped:
-            print(f"warning: dropping classes with fewer than {args.min_class_count} samples, the model will not "
-                  "know them: " + ", ".join(f"{label} ({n})" for label, n in dropped.items()))
+            print(
+                f"warning: dropping classes with fewer than {args.min_class_count} samples, the model will not "
+                "know them: " + ", ".join(f"{label} ({n})" for label, n in dropped.items())
+            )
         feature_set = args.features or default_feature_set(table)
         print(f"features: {feature_set}")
-        model, record = train_base_model(table, recipe, min_class_count=args.min_class_count, val_fraction=args.val_fraction,
-                                 test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
-                                 feature_set=feature_set, replay_per_class=args.replay_per_class,
-                                 tflite=args.export == "tflite", train_args=train_args(args),
-                                 training_data={"name": args.data_name, "source": args.data_source,
-                                                "licence": args.data_licence})
+        model, record = train_base_model(
+            table,
+            recipe,
+            min_class_count=args.min_class_count,
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+            seed=args.seed,
+            progress=not args.no_progress,
+            feature_set=feature_set,
+            replay_per_class=args.replay_per_class,
+            tflite=args.export == "tflite",
+            train_args=train_args(args),
+            training_data={"name": args.data_name, "source": args.data_source, "licence": args.data_licence},
+        )
         fit = record.fit
-        print(f"trained {len(fit.history.get('loss', []))} epochs in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
-              + (" (interrupted: the best epoch so far is kept)" if fit.interrupted else ""))
+        print(
+            f"trained {len(fit.history.get('loss', []))} epochs in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
+            + (" (interrupted: the best epoch so far is kept)" if fit.interrupted else "")
+        )
         held_out, _, people = record.split.scored()
         print(f"{held_out} split ({people}):\n{format_report(model.metrics)}")
         if "tflite_max_difference" in model.metrics:
@@ -178,8 +260,16 @@ def main(argv: list[str] | None = None) -> int:
         for warning in model.warnings:
             print(f"warning: {warning}")
         bundle = model.save(args.out, force=args.force)
-    except (BundleError, TableError, TrainingError, EvaluationError, ExportError, OutputError, OSError,
-            KeyboardInterrupt) as exc:
+    except (
+        BundleError,
+        TableError,
+        TrainingError,
+        EvaluationError,
+        ExportError,
+        OutputError,
+        OSError,
+        KeyboardInterrupt,
+    ) as exc:
         return fail(exc)
     print(f"wrote {bundle}")
     return interrupted_code() if record.fit.interrupted else 0

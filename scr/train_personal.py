@@ -14,6 +14,7 @@ the same way. The personal model answers neutral and the expressions you recorde
 (--keep-unrecorded keeps the base's others too). The new bundle loads like any other (the
 demo picks the newest personal bundle under models/).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,34 +51,69 @@ DEFAULTS = FineTuneSettings()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", type=Path, help="base bundle (default: models/default, else the shipped one; see README)")
-    p.add_argument("--data-dir", type=Path, default=ROOT / "personal_data",
-                   help="folder of recorded sessions (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=ROOT / "models" / "personal",
-                   help="new bundle folder; must not exist unless --force (default: %(default)s)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT / "personal_data",
+        help="folder of recorded sessions (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "models" / "personal",
+        help="new bundle folder; must not exist unless --force (default: %(default)s)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing --out bundle")
-    p.add_argument("--freeze", type=int_range(0, 1000),
-                   help="freeze the first K Dense layers (default: all but the last two)")
-    p.add_argument("--lr", type=learning_rate, default=DEFAULTS.learning_rate,
-                   help="learning rate (default: %(default)s)")
-    p.add_argument("--epochs", type=int_range(1, 100_000), default=DEFAULTS.epochs,
-                   help="at most this many (default: %(default)s)")
-    p.add_argument("--patience", type=int_range(0, 100_000), default=DEFAULTS.patience,
-                   help="stop after this many epochs without a better held-out loss (default: %(default)s)")
-    p.add_argument("--heldout", type=float_range(0, 1, low_open=True, high_open=True),
-                   default=DEFAULTS.heldout_fraction,
-                   help="fraction of each label's samples held out (default: %(default)s)")
-    p.add_argument("--replay-weight", type=float_range(0, 1000), default=DEFAULTS.replay_weight,
-                   help="weight of the base replay data relative to yours; 0 turns it off (default: %(default)s)")
-    p.add_argument("--min-samples", type=int_range(1, 10**6), default=MIN_SAMPLES,
-                   help="refuse labels with fewer samples; 1 is a valid, if weak, recording (default: %(default)s)")
-    p.add_argument("--fixed-epochs", type=int_range(1, 10**6), default=DEFAULTS.fixed_epochs,
-                   help="epochs trained when too few samples per label can be held out to judge them "
-                        "(default: %(default)s)")
-    p.add_argument("--no-calibrate", action="store_true",
-                   help="fine-tune on uncalibrated features even when a neutral face was recorded")
-    p.add_argument("--keep-unrecorded", action="store_true",
-                   help="keep reading the base model's expressions you did not record (default: the personal "
-                        "model answers neutral and what you recorded)")
+    p.add_argument(
+        "--freeze", type=int_range(0, 1000), help="freeze the first K Dense layers (default: all but the last two)"
+    )
+    p.add_argument(
+        "--lr", type=learning_rate, default=DEFAULTS.learning_rate, help="learning rate (default: %(default)s)"
+    )
+    p.add_argument(
+        "--epochs", type=int_range(1, 100_000), default=DEFAULTS.epochs, help="at most this many (default: %(default)s)"
+    )
+    p.add_argument(
+        "--patience",
+        type=int_range(0, 100_000),
+        default=DEFAULTS.patience,
+        help="stop after this many epochs without a better held-out loss (default: %(default)s)",
+    )
+    p.add_argument(
+        "--heldout",
+        type=float_range(0, 1, low_open=True, high_open=True),
+        default=DEFAULTS.heldout_fraction,
+        help="fraction of each label's samples held out (default: %(default)s)",
+    )
+    p.add_argument(
+        "--replay-weight",
+        type=float_range(0, 1000),
+        default=DEFAULTS.replay_weight,
+        help="weight of the base replay data relative to yours; 0 turns it off (default: %(default)s)",
+    )
+    p.add_argument(
+        "--min-samples",
+        type=int_range(1, 10**6),
+        default=MIN_SAMPLES,
+        help="refuse labels with fewer samples; 1 is a valid, if weak, recording (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fixed-epochs",
+        type=int_range(1, 10**6),
+        default=DEFAULTS.fixed_epochs,
+        help="epochs trained when too few samples per label can be held out to judge them (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="fine-tune on uncalibrated features even when a neutral face was recorded",
+    )
+    p.add_argument(
+        "--keep-unrecorded",
+        action="store_true",
+        help="keep reading the base model's expressions you did not record (default: the personal "
+        "model answers neutral and what you recorded)",
+    )
     p.add_argument("--no-mirror", action="store_true", help="do not add mirror images of your samples")
     p.add_argument("--seed", type=seed, default=DEFAULTS.seed)
     p.add_argument("--no-progress", action="store_true")
@@ -89,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.base = args.base or find_default_model(personal=False)
         refuse_existing(args.out, args.force, BundleError)
-        check_outputs({"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out},
-                      whole=["--base", "--data-dir"])
+        check_outputs(
+            {"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out}, whole=["--base", "--data-dir"]
+        )
         check_writable_folder(args.out)
         base = EmotionModel.load(args.base)
         data = load_sessions(args.data_dir)
@@ -99,27 +136,47 @@ def main(argv: list[str] | None = None) -> int:
         if describe_skipped(data.table.skipped):
             print(describe_skipped(data.table.skipped))
         counts = data.table.counts()
-        print(f"{len(data.table)} samples from {len(data.files)} session(s) in {args.data_dir}: "
-              + ", ".join(f"{label} {n}" for label, n in counts.items()))
-        settings = FineTuneSettings(args.freeze, args.lr, args.epochs, args.patience, DEFAULTS.batch_size,
-                                    args.heldout, args.replay_weight, not args.no_mirror, args.seed,
-                                    fixed_epochs=args.fixed_epochs, calibrate=not args.no_calibrate,
-                                    keep_unrecorded=args.keep_unrecorded)
-        model = train_personal_model(base, data, settings, min_samples=args.min_samples, progress=not args.no_progress,
-                               train_args=vars(args))
+        print(
+            f"{len(data.table)} samples from {len(data.files)} session(s) in {args.data_dir}: "
+            + ", ".join(f"{label} {n}" for label, n in counts.items())
+        )
+        settings = FineTuneSettings(
+            args.freeze,
+            args.lr,
+            args.epochs,
+            args.patience,
+            DEFAULTS.batch_size,
+            args.heldout,
+            args.replay_weight,
+            not args.no_mirror,
+            args.seed,
+            fixed_epochs=args.fixed_epochs,
+            calibrate=not args.no_calibrate,
+            keep_unrecorded=args.keep_unrecorded,
+        )
+        model = train_personal_model(
+            base, data, settings, min_samples=args.min_samples, progress=not args.no_progress, train_args=vars(args)
+        )
         for warning in model.warnings:
             print(f"warning: {warning}")
         metrics = model.metrics
         if metrics["unrecorded_dropped"]:
-            print(f"answers {', '.join(model.classes_)}; not {', '.join(metrics['unrecorded_dropped'])}, which you "
-                  "did not record (--keep-unrecorded keeps them)")
+            print(
+                f"answers {', '.join(model.classes_)}; not {', '.join(metrics['unrecorded_dropped'])}, which you "
+                "did not record (--keep-unrecorded keeps them)"
+            )
         if metrics["calibrated"]:
             print(f"calibrated to your neutral face ({model.references.person_n} samples)")
-        judged = (f"held-out personal accuracy ({metrics['heldout_n']} samples): base "
-                  f"{metrics['heldout_accuracy_base']:.1%} -> fine-tuned {metrics['heldout_accuracy']:.1%}, "
-                  if metrics["heldout_n"] else "nothing held out, ")
-        print(f"{judged}{metrics['epochs_run']} epochs, kept {metrics['best_epoch']}, frozen: "
-              f"{', '.join(model.info['frozen_layers']) or 'none'}, {metrics['seconds']:.1f} s")
+        judged = (
+            f"held-out personal accuracy ({metrics['heldout_n']} samples): base "
+            f"{metrics['heldout_accuracy_base']:.1%} -> fine-tuned {metrics['heldout_accuracy']:.1%}, "
+            if metrics["heldout_n"]
+            else "nothing held out, "
+        )
+        print(
+            f"{judged}{metrics['epochs_run']} epochs, kept {metrics['best_epoch']}, frozen: "
+            f"{', '.join(model.info['frozen_layers']) or 'none'}, {metrics['seconds']:.1f} s"
+        )
         out = model.save(args.out, force=args.force)
     except (BundleError, PersonalDataError, FineTuneError, OutputError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)

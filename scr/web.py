@@ -9,6 +9,7 @@ Each browser tab gets its own reader (tracking, smoothing, neutral reference), f
 Photos and video files can be dropped on the page. Frames are read in memory and never written to disk.
 The page offers the bundles found under models/ and personal_data/, and nothing else.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,23 +51,44 @@ from landmark_emotion.resources import workspace
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this "
-                                                        "machine only)")
+    p.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this machine only)"
+    )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any free one)")
-    p.add_argument("--model", type=Path, help="bundle a new tab starts with (default: the newest personal "
-                                              "bundle in models/, else models/default)")
-    p.add_argument("--models-dir", type=Path, help="where to look for bundles (default: where the default model "
-                                                    "is found: models/, else the shipped bundles; see README)")
-    p.add_argument("--personal-dir", type=Path, default=workspace() / "personal_data",
-                   help="where else to look for bundles")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="bundle a new tab starts with (default: the newest personal bundle in models/, else models/default)",
+    )
+    p.add_argument(
+        "--models-dir",
+        type=Path,
+        help="where to look for bundles (default: where the default model "
+        "is found: models/, else the shipped bundles; see README)",
+    )
+    p.add_argument(
+        "--personal-dir", type=Path, default=workspace() / "personal_data", help="where else to look for bundles"
+    )
     p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
-    p.add_argument("--max-tabs", type=positive_int, default=MAX_TABS,
-                   help="browser tabs read at once; one more waits for a free one (default: %(default)s)")
-    p.add_argument("--calibrate", choices=MODES, default="auto",
-                   help="as in main.py: neutral (a personal bundle's neutral or the page's button), auto (until "
-                        "then, estimated from each face's frames) or off (default: %(default)s)")
-    p.add_argument("--smoothing", type=positive_int, default=WINDOW,
-                   help="average each face's probabilities over about this many frames (default: %(default)s)")
+    p.add_argument(
+        "--max-tabs",
+        type=positive_int,
+        default=MAX_TABS,
+        help="browser tabs read at once; one more waits for a free one (default: %(default)s)",
+    )
+    p.add_argument(
+        "--calibrate",
+        choices=MODES,
+        default="auto",
+        help="as in main.py: neutral (a personal bundle's neutral or the page's button), auto (until "
+        "then, estimated from each face's frames) or off (default: %(default)s)",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=positive_int,
+        default=WINDOW,
+        help="average each face's probabilities over about this many frames (default: %(default)s)",
+    )
     return p.parse_args(argv)
 
 
@@ -81,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         models_dir, model = default.parent, args.model or default
         sock = bind(args.host, args.port)
         url = page_url(sock)
-        app = create_app([models_dir, args.personal_dir], model, settings,
-                         on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)",
-                                                flush=True), max_tabs=args.max_tabs)
+        app = create_app(
+            [models_dir, args.personal_dir],
+            model,
+            settings,
+            on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)", flush=True),
+            max_tabs=args.max_tabs,
+        )
         serve(app, sock)
     except (BundleError, OSError) as exc:
         return fail(exc)

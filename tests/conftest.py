@@ -2,6 +2,7 @@
 
 Face mesh is created once per test session (importing MediaPipe takes seconds).
 """
+
 from __future__ import annotations
 
 import os

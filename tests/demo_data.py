@@ -3,6 +3,7 @@
 The photo's face fills only a fifth of it, too small for Face Mesh's detector when two
 copies share a frame, so the face is cropped first.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,4 +39,3 @@ def count_frames(path: Path) -> int:
         n += 1
     capture.release()
     return n
-

@@ -5,13 +5,15 @@ A classifier's output on a face that holds each expression for a while, with noi
 (:func:`label_changes`) and how many frames a real change takes to settle
 (:func:`settle_frames`).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def noisy_sequence(rng: np.random.Generator, k: int = 7, hold: int = 30, segments: int = 12,
-                   noise: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+def noisy_sequence(
+    rng: np.random.Generator, k: int = 7, hold: int = 30, segments: int = 12, noise: float = 0.8
+) -> tuple[np.ndarray, np.ndarray]:
     """A classifier's output on a face holding each of ``segments`` expressions for ``hold`` frames.
 
     Per frame: softmax of a bump of 1.6 on the true class plus Gaussian noise (``noise``

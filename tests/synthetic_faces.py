@@ -5,6 +5,7 @@ their own face shape; each sample adds noise and a random head pose, position an
 and is put into MediaPipe's normalized image coordinates. A classifier can only learn
 the classes from the expression patterns, through the same normalization as real faces.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,10 @@ from landmark_emotion.face.canonical import CANONICAL_VERTICES
 
 SIZE = 480
 _rng = np.random.default_rng(1234)
-PATTERNS = {label: _rng.normal(0, 0.3, (468, 3))
-            for label in ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt")}
+PATTERNS = {
+    label: _rng.normal(0, 0.3, (468, 3))
+    for label in ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt")
+}
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -52,5 +55,12 @@ def make_table(counts: dict[str, int], people: int = 6, seed: int = 0) -> Landma
                 labels += [label] * k
                 groups += [f"person{p}"] * k
     n = len(labels)
-    return LandmarkTable(np.concatenate(landmarks), [SIZE] * n, [SIZE] * n, labels,
-                         [f"img{i}.jpg" for i in range(n)], groups, {"source": "synthetic"})
+    return LandmarkTable(
+        np.concatenate(landmarks),
+        [SIZE] * n,
+        [SIZE] * n,
+        labels,
+        [f"img{i}.jpg" for i in range(n)],
+        groups,
+        {"source": "synthetic"},
+    )

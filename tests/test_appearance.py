@@ -1,4 +1,5 @@
 """The appearance of the aligned face: invariant to where the face is, mirrored like the face, one pipeline."""
+
 from __future__ import annotations
 
 import subprocess
@@ -19,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _distance(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Relative distance of the HOG part and of the patch part of two descriptors."""
+
     def rel(x, y):
         return float(np.linalg.norm(x - y) / np.linalg.norm(y))
+
     return rel(a[:N_HOG], b[:N_HOG]), rel(a[N_HOG:], b[N_HOG:])
 
 
@@ -56,8 +59,9 @@ def test_crop_is_canonical(astronaut, astronaut_faces):
     assert abs(mouth[0] - 31.5) < 3 and mouth[1] > eye_r[1] + 15
 
 
-@pytest.mark.parametrize("angle, scale, shift", [(0, 1.0, (60, 40)), (15, 1.0, (0, 0)), (-12, 0.85, (-40, 30)),
-                                                 (8, 1.15, (70, -10))])
+@pytest.mark.parametrize(
+    "angle, scale, shift", [(0, 1.0, (60, 40)), (15, 1.0, (0, 0)), (-12, 0.85, (-40, 30)), (8, 1.15, (70, -10))]
+)
 def test_descriptor_does_not_depend_on_place_size_or_roll(astronaut, reference, mirrored, angle, scale, shift):
     matrix = cv2.getRotationMatrix2D((256, 256), angle, scale)
     matrix[:, 2] += shift
@@ -89,9 +93,12 @@ def test_one_pipeline_from_image_to_vector(astronaut, astronaut_faces, reference
 
 
 def test_table_keeps_descriptors_and_mirrors_them(tmp_path, astronaut_faces, reference):
-    table = LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], ["a.jpg"], [""],
-                          descriptors=reference[None])
-    again = __import__("landmark_emotion.data.table", fromlist=["load_table"]).load_table(save_table(table, tmp_path / "t.npz"))
+    table = LandmarkTable(
+        astronaut_faces.landmarks, [512], [512], ["happy"], ["a.jpg"], [""], descriptors=reference[None]
+    )
+    again = __import__("landmark_emotion.data.table", fromlist=["load_table"]).load_table(
+        save_table(table, tmp_path / "t.npz")
+    )
     assert again.descriptors.shape == (1, N_DESCRIPTOR)
     np.testing.assert_allclose(again.features(HYBRID)[0, 1404:], reference, atol=2e-3)  # stored as float16
     np.testing.assert_allclose(again.mirrored().descriptors, mirror_descriptors(again.descriptors))
@@ -107,13 +114,31 @@ def test_hybrid_bundle_refuses_a_table_without_descriptors_in_one_line(tmp_path,
 
     n = FEATURE_SETS[HYBRID][1]
     model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(3, activation="softmax")])
-    save_bundle(tmp_path / "hybrid", model, np.zeros(n), np.ones(n), ["neutral", "happy", "sad"], {}, {},
-                feature_set=HYBRID)
-    bare = LandmarkTable(np.repeat(astronaut_faces.landmarks, 3, axis=0), [512] * 3, [512] * 3,
-                         ["neutral", "happy", "sad"], ["a", "b", "c"], [""] * 3)
+    save_bundle(
+        tmp_path / "hybrid", model, np.zeros(n), np.ones(n), ["neutral", "happy", "sad"], {}, {}, feature_set=HYBRID
+    )
+    bare = LandmarkTable(
+        np.repeat(astronaut_faces.landmarks, 3, axis=0),
+        [512] * 3,
+        [512] * 3,
+        ["neutral", "happy", "sad"],
+        ["a", "b", "c"],
+        [""] * 3,
+    )
     save_table(bare, tmp_path / "bare.npz")
-    result = subprocess.run([sys.executable, str(ROOT / "scr" / "evaluate.py"), "--model", str(tmp_path / "hybrid"),
-                             "--data", str(tmp_path / "bare.npz")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scr" / "evaluate.py"),
+            "--model",
+            str(tmp_path / "hybrid"),
+            "--data",
+            str(tmp_path / "bare.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "no appearance descriptors" in lines[0]

@@ -1,5 +1,6 @@
 """Neutral calibration: the math, the references a bundle keeps, per-track references in the reader,
 evaluation by person, and the file-name rule that says who is who."""
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,13 @@ def tiny_model():
     import keras
 
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dense(len(LABELS), activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input((N_FEATURES,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(len(LABELS), activation="softmax"),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +133,14 @@ def test_bundle_without_references_loads_and_reads_uncalibrated(tmp_path, model)
         tracks.start_capture(0)
 
 
-@pytest.mark.parametrize("refs, message", [
-    (References(np.zeros(N_FEATURES, np.float32), "procrustes-v0", 5), "computed on features 'procrustes-v0'"),
-    (References(np.zeros(12, np.float32), FEATURE_VERSION, 5), "has shape (12,), but the model takes 1404"),
-], ids=["version", "length"])
+@pytest.mark.parametrize(
+    "refs, message",
+    [
+        (References(np.zeros(N_FEATURES, np.float32), "procrustes-v0", 5), "computed on features 'procrustes-v0'"),
+        (References(np.zeros(12, np.float32), FEATURE_VERSION, 5), "has shape (12,), but the model takes 1404"),
+    ],
+    ids=["version", "length"],
+)
 def test_a_reference_of_other_features_is_refused_in_one_line(tmp_path, model, refs, message):
     path = add_to_bundle(save(tmp_path / "b", model, None), {REFERENCE_FILE: refs.to_bytes()})  # e.g. from another
     with pytest.raises(BundleError, match="neutral reference") as error:
@@ -227,8 +237,10 @@ def test_a_capture_lost_with_its_face_is_reported_once_and_a_finished_one_never(
         assert reader(image) == []
         lost.append(reader.unfinished)
     assert lost == [[]] * reader.tracker.max_missing + [[track], []]  # when the tracker gives the face up
-    assert capture_unfinished(track) == f"face {track} left the view before its neutral reference was taken; " \
-                                        "face the camera and try again"
+    assert (
+        capture_unfinished(track) == f"face {track} left the view before its neutral reference was taken; "
+        "face the camera and try again"
+    )
     detector.landmarks = face
     track = reader(image)[0].track
     reader.start_neutral_capture(frames=1)
@@ -258,10 +270,15 @@ def test_reader_modes_personal_auto_and_off():
 def test_group_pattern_names_the_person_from_the_file_name(tmp_path):
     rule = group_from_pattern(r"^(S\d+)_")
     assert rule(Path("CK+/happy/S005_001_00000011.png")) == "S005" and rule(Path("x/other.png")) == ""
-    for folder, name in (("happy", "S005_001_00000011.png"), ("neutral", "S005_001_00000001.png"),
-                         ("neutral", "S010_002_00000001.png"), (".ipynb_checkpoints", "S005_001_00000011.png")):
-        (tmp_path / "happy" / folder if folder.startswith(".") else tmp_path / folder).mkdir(parents=True,
-                                                                                              exist_ok=True)
+    for folder, _name in (
+        ("happy", "S005_001_00000011.png"),
+        ("neutral", "S005_001_00000001.png"),
+        ("neutral", "S010_002_00000001.png"),
+        (".ipynb_checkpoints", "S005_001_00000011.png"),
+    ):
+        (tmp_path / "happy" / folder if folder.startswith(".") else tmp_path / folder).mkdir(
+            parents=True, exist_ok=True
+        )
     (tmp_path / "happy" / "S005_001_00000011.png").write_bytes(b"")
     (tmp_path / "happy" / ".ipynb_checkpoints" / "S005_001_00000011.png").write_bytes(b"")  # a notebook's copy
     (tmp_path / "neutral" / "S005_001_00000001.png").write_bytes(b"")
@@ -286,8 +303,23 @@ def evaluated(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("eval")
     save_table(make_table({"neutral": 48, "happy": 48, "surprise": 48}, people=12), folder / "train.npz")
-    code = train_model.main(["--data", str(folder / "train.npz"), "--out", str(folder / "base"), "--hidden", "32",
-                             "--epochs", "30", "--patience", "5", "--no-progress", "--min-class-count", "10"])
+    code = train_model.main(
+        [
+            "--data",
+            str(folder / "train.npz"),
+            "--out",
+            str(folder / "base"),
+            "--hidden",
+            "32",
+            "--epochs",
+            "30",
+            "--patience",
+            "5",
+            "--no-progress",
+            "--min-class-count",
+            "10",
+        ]
+    )
     assert code == 0
     test = make_table({"neutral": 12, "happy": 8, "surprise": 8}, people=4, seed=5)
     save_table(test, folder / "test.npz")
@@ -304,8 +336,18 @@ def test_train_model_stores_the_population_neutral(evaluated):
 
 def test_evaluate_calibrates_each_face_by_its_persons_other_neutral_faces(evaluated, capsys):
     out = evaluated / "scores.json"
-    code = evaluate.main(["--model", str(evaluated / "base"), "--data", str(evaluated / "test.npz"),
-                          "--calibrate", "neutral", "--json", str(out)])
+    code = evaluate.main(
+        [
+            "--model",
+            str(evaluated / "base"),
+            "--data",
+            str(evaluated / "test.npz"),
+            "--calibrate",
+            "neutral",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     scores = json.loads(out.read_text())
     assert scores["scored"] == 28 and scores["skipped"] == 0 and scores["n"] == 28
@@ -314,9 +356,21 @@ def test_evaluate_calibrates_each_face_by_its_persons_other_neutral_faces(evalua
 
 
 def test_evaluate_calibration_needs_people(evaluated):
-    result = subprocess.run([sys.executable, str(ROOT / "scr" / "evaluate.py"), "--model", str(evaluated / "base"),
-                             "--data", str(evaluated / "anonymous.npz"), "--calibrate", "neutral"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scr" / "evaluate.py"),
+            "--model",
+            str(evaluated / "base"),
+            "--data",
+            str(evaluated / "anonymous.npz"),
+            "--calibrate",
+            "neutral",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: the table does not say who is in each photo")
 
@@ -342,8 +396,9 @@ def test_the_frame_shows_how_a_face_is_calibrated():
 
     def drawn(calibration: str) -> np.ndarray:
         frame = np.zeros((300, 300, 3), np.uint8)
-        face = FaceReading(0, (100, 80, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.7, 0.1]),
-                           "happy", 0.7, calibration)
+        face = FaceReading(
+            0, (100, 80, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.7, 0.1]), "happy", 0.7, calibration
+        )
         draw_reading(frame, face, LABELS)
         return frame[185:215]  # below the box
 
@@ -362,11 +417,21 @@ def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(len(LABELS), activation="softmax")])
     refs = References(np.zeros(n, np.float32), FEATURE_SETS[HYBRID][0], 10)
-    base = load_bundle(save_bundle(tmp_path / "hybrid", model, np.zeros(n), np.ones(n), LABELS, {}, {},
-                                   feature_set=HYBRID, references=refs))
+    base = load_bundle(
+        save_bundle(
+            tmp_path / "hybrid", model, np.zeros(n), np.ones(n), LABELS, {}, {}, feature_set=HYBRID, references=refs
+        )
+    )
     rng = np.random.default_rng(0)
-    table = LandmarkTable(np.repeat(astronaut_faces.landmarks, 3, axis=0), [512] * 3, [512] * 3, LABELS,
-                          ["a", "b", "c"], ["me"] * 3, descriptors=rng.normal(size=(3, n - N_FEATURES)))
+    table = LandmarkTable(
+        np.repeat(astronaut_faces.landmarks, 3, axis=0),
+        [512] * 3,
+        [512] * 3,
+        LABELS,
+        ["a", "b", "c"],
+        ["me"] * 3,
+        descriptors=rng.normal(size=(3, n - N_FEATURES)),
+    )
     result = tune_network(base, table, FineTuneSettings(fixed_epochs=2), progress=False)
     assert result.metrics["schedule"] == "fixed 2 epochs" and result.metrics["heldout_n"] == 0
     assert result.metrics["calibrated"] and result.references.person.shape == (n,)

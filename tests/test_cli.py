@@ -1,5 +1,6 @@
 """Every script's flags are checked before any work (with the accepted range in the message), and every way of
 stopping a script is clean: one line, exit 128 + the signal, what was done kept, no worker left behind."""
+
 from __future__ import annotations
 
 import argparse
@@ -53,33 +54,36 @@ def test_argument_types_state_their_range():
     assert arguments.layer_sizes()("256,128") == (256, 128)
 
 
-@pytest.mark.parametrize("module, args, flag, accepted", [
-    (train_model, ["--lr", "nan"], "--lr", r"a number in \(0, 1\]"),
-    (train_model, ["--seed", "-3"], "--seed", "from 0 to 4294967295"),
-    (train_model, ["--seed", "99999999999"], "--seed", "from 0 to 4294967295"),
-    (train_model, ["--hidden", "100000000"], "--hidden", "layer sizes from 1 to 4096"),
-    (train_model, ["--hidden", "256,0"], "--hidden", "layer sizes from 1 to 4096"),
-    (train_model, ["--hidden", ",".join(["64"] * 9)], "--hidden", "1 to 8 comma-separated"),
-    (train_model, ["--dropout", "1"], "--dropout", r"a number in \[0, 1\)"),
-    (train_model, ["--batch-size", "0"], "--batch-size", "from 1 to 65536"),
-    (train_model, ["--epochs", "-5"], "--epochs", "from 1 to 100000"),
-    (train_model, ["--val-fraction", "0"], "--val-fraction", r"a number in \(0, 0.9\)"),
-    (train_model, ["--min-class-count", "0"], "--min-class-count", "from 2 to"),
-    (train_model, ["--replay-per-class", "-1"], "--replay-per-class", "from 0 to"),
-    (train_personal, ["--lr", "-1"], "--lr", r"a number in \(0, 1\]"),
-    (train_personal, ["--replay-weight", "nan"], "--replay-weight", r"a number in \[0, 1000\]"),
-    (train_personal, ["--heldout", "1"], "--heldout", r"a number in \(0, 1\)"),
-    (train_personal, ["--freeze", "-1"], "--freeze", "from 0 to 1000"),
-    (train_personal, ["--min-samples", "0"], "--min-samples", "from 1 to"),  # 1 per label is a valid recording
-    (extract_landmarks, ["--workers", "0"], "--workers", "from 1 to 4096"),
-    (extract_landmarks, ["--max-per-class", "0"], "--max-per-class", "at least 1"),
-    (extract_landmarks, ["--backend", "threading"], "--backend", "invalid choice: 'threading'"),
-    (extract_landmarks, ["--backend", "multiprocessing"], "--backend", "invalid choice: 'multiprocessing'"),
-    (demo_main, ["--max-faces", "0"], "--max-faces", "from 1 to 32"),
-    (demo_main, ["--min-confidence", "nan"], "--min-confidence", r"a number in \[0, 1\]"),
-    (demo_main, ["--smoothing", "0"], "--smoothing", "from 1 to 10000"),
-    (record_dataset, ["--label", "happy", "--samples", "0"], "--samples", "at least 1"),
-])
+@pytest.mark.parametrize(
+    "module, args, flag, accepted",
+    [
+        (train_model, ["--lr", "nan"], "--lr", r"a number in \(0, 1\]"),
+        (train_model, ["--seed", "-3"], "--seed", "from 0 to 4294967295"),
+        (train_model, ["--seed", "99999999999"], "--seed", "from 0 to 4294967295"),
+        (train_model, ["--hidden", "100000000"], "--hidden", "layer sizes from 1 to 4096"),
+        (train_model, ["--hidden", "256,0"], "--hidden", "layer sizes from 1 to 4096"),
+        (train_model, ["--hidden", ",".join(["64"] * 9)], "--hidden", "1 to 8 comma-separated"),
+        (train_model, ["--dropout", "1"], "--dropout", r"a number in \[0, 1\)"),
+        (train_model, ["--batch-size", "0"], "--batch-size", "from 1 to 65536"),
+        (train_model, ["--epochs", "-5"], "--epochs", "from 1 to 100000"),
+        (train_model, ["--val-fraction", "0"], "--val-fraction", r"a number in \(0, 0.9\)"),
+        (train_model, ["--min-class-count", "0"], "--min-class-count", "from 2 to"),
+        (train_model, ["--replay-per-class", "-1"], "--replay-per-class", "from 0 to"),
+        (train_personal, ["--lr", "-1"], "--lr", r"a number in \(0, 1\]"),
+        (train_personal, ["--replay-weight", "nan"], "--replay-weight", r"a number in \[0, 1000\]"),
+        (train_personal, ["--heldout", "1"], "--heldout", r"a number in \(0, 1\)"),
+        (train_personal, ["--freeze", "-1"], "--freeze", "from 0 to 1000"),
+        (train_personal, ["--min-samples", "0"], "--min-samples", "from 1 to"),  # 1 per label is a valid recording
+        (extract_landmarks, ["--workers", "0"], "--workers", "from 1 to 4096"),
+        (extract_landmarks, ["--max-per-class", "0"], "--max-per-class", "at least 1"),
+        (extract_landmarks, ["--backend", "threading"], "--backend", "invalid choice: 'threading'"),
+        (extract_landmarks, ["--backend", "multiprocessing"], "--backend", "invalid choice: 'multiprocessing'"),
+        (demo_main, ["--max-faces", "0"], "--max-faces", "from 1 to 32"),
+        (demo_main, ["--min-confidence", "nan"], "--min-confidence", r"a number in \[0, 1\]"),
+        (demo_main, ["--smoothing", "0"], "--smoothing", "from 1 to 10000"),
+        (record_dataset, ["--label", "happy", "--samples", "0"], "--samples", "at least 1"),
+    ],
+)
 def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, capsys):
     required = {train_model: ["--data", "t.npz", "--out", "m"], evaluate: ["--model", "m", "--data", "t.npz"]}
     with pytest.raises(SystemExit) as stop:
@@ -90,8 +94,12 @@ def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, cap
 
 
 def test_a_script_with_a_bad_flag_prints_no_traceback():
-    result = subprocess.run([sys.executable, str(SCRIPTS / "train_model.py"), "--data", "x.npz", "--out", "m",
-                             "--lr", "nan"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "train_model.py"), "--data", "x.npz", "--out", "m", "--lr", "nan"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].endswith("argument --lr: must be a number in (0, 1], got nan")
 
@@ -162,6 +170,7 @@ def test_a_stop_signal_waits_for_the_mediapipe_import(restore_signals, monkeypat
 def test_an_error_raised_from_a_stop_signal_is_that_stop(restore_signals, capsys):
     """Python 3.11 re-raises an interrupt that lands while a class is defined as RuntimeError (a CI run: a
     traceback and exit 1 for a Ctrl-C while matplotlib loaded)."""
+
     def work(_argv):
         try:
             raise signals.Interrupted(signal.SIGTERM)
@@ -175,7 +184,7 @@ def test_an_error_raised_from_a_stop_signal_is_that_stop(restore_signals, capsys
         try:
             raise signals.Interrupted(signal.SIGTERM)
         except signals.Interrupted:
-            raise RuntimeError("a bug of its own")  # not caused by the signal: not hidden behind it
+            raise RuntimeError("a bug of its own")  # noqa: B904  (raised while handling, not from it: not hidden behind it)
 
     with pytest.raises(RuntimeError, match="a bug of its own"):
         run_command(fails_while_stopping)
@@ -205,8 +214,15 @@ def heed_all_signals() -> None:
 
 def start(script: str, *args: str, cwd: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
-    return subprocess.Popen([sys.executable, str(SCRIPTS / script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, preexec_fn=heed_all_signals)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPTS / script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+        preexec_fn=heed_all_signals,
+    )
 
 
 def wait_for(process: subprocess.Popen, pattern: str, timeout: float = 90) -> str:
@@ -229,8 +245,7 @@ def long_clip(astronaut, tmp_path_factory) -> Path:
 @pytest.mark.parametrize("delay", [0.5, 1.0, 2.0, 3.5])
 def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
     """Interpreter start, imports, loading the model, importing MediaPipe and TensorFlow: wherever Ctrl-C lands."""
-    process = start("main.py", "--model", str(ROOT / "models" / "default"), "--source", str(long_clip),
-                    "--no-display")
+    process = start("main.py", "--model", str(ROOT / "models" / "default"), "--source", str(long_clip), "--no-display")
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -258,8 +273,19 @@ def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path)
 def test_sigterm_during_training_writes_the_best_epoch_so_far(tmp_path):
     data = save_table(make_table({"neutral": 40, "happy": 40}, people=16), tmp_path / "t.npz")
     out = tmp_path / "m"
-    process = start("train_model.py", "--data", str(data), "--out", str(out), "--min-class-count", "5",
-                    "--epochs", "100000", "--patience", "100000")
+    process = start(
+        "train_model.py",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--min-class-count",
+        "5",
+        "--epochs",
+        "100000",
+        "--patience",
+        "100000",
+    )
     wait_for(process, " 3/100000")
     process.send_signal(signal.SIGTERM)
     stdout, err = process.communicate(timeout=120)
@@ -312,8 +338,16 @@ def test_kill_9_of_an_extraction_leaves_no_worker_behind():
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_disk_full_is_one_line(astronaut, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100])] * 5)
-    process = start("main.py", "--model", str(ROOT / "models" / "default"), "--source", str(clip), "--no-display",
-                    "--log", "/dev/full")
+    process = start(
+        "main.py",
+        "--model",
+        str(ROOT / "models" / "default"),
+        "--source",
+        str(clip),
+        "--no-display",
+        "--log",
+        "/dev/full",
+    )
     _, err = process.communicate(timeout=120)
     assert process.returncode == 2 and "Traceback" not in err, err
     assert err.splitlines()[-1] == "error: No space left on device (disk full; what was complete before is kept)"
@@ -331,19 +365,31 @@ def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, mon
     import cv2
 
     cv2.imwrite(str(folder / "a.jpg"), astronaut)
-    code = record_dataset.main(["--label", "happy", "--source", str(folder), "--out-dir", str(tmp_path / "s"),
-                                "--no-progress"])
+    code = record_dataset.main(
+        ["--label", "happy", "--source", str(folder), "--out-dir", str(tmp_path / "s"), "--no-progress"]
+    )
     err = capsys.readouterr().err
-    assert code == 2 and err == (f"error: No space left on device: {tmp_path / 's.npz'} "
-                                 "(disk full; what was complete before is kept)\n")
+    assert code == 2 and err == (
+        f"error: No space left on device: {tmp_path / 's.npz'} (disk full; what was complete before is kept)\n"
+    )
 
 
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
     """`evaluate.py … | head -1`: the pipe closes before the report is printed; exit as `head`'s writers do."""
     data = save_table(make_table({"neutral": 10, "happy": 10}, people=2), tmp_path / "t.npz")
-    process = subprocess.Popen([sys.executable, str(SCRIPTS / "evaluate.py"), "--model",  # reads landmarks alone
-                                str(ROOT / "models" / "facial_expressions"), "--data", str(data)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(SCRIPTS / "evaluate.py"),
+            "--model",  # reads landmarks alone
+            str(ROOT / "models" / "facial_expressions"),
+            "--data",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     process.stdout.close()
     err = process.stderr.read()
     assert process.wait(timeout=60) == 141 and err == ""

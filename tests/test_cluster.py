@@ -4,6 +4,7 @@ The cluster is a local one started here (a scheduler and two worker processes); 
 command gets its address as a user passes a real cluster's. Its workers import this
 package from the environment, as a cluster's workers must (see README, "On a cluster").
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -37,16 +38,31 @@ def photos(tmp_path_factory, astronaut) -> Path:
 
 
 def extract(photos: Path, out: Path, *args: str) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), "--data-dir", str(photos),
-                             "--out", str(out), "--workers", "2", "--no-progress", *args],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scr" / "extract_landmarks.py"),
+            "--data-dir",
+            str(photos),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--no-progress",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_dask_backend_gives_the_default_backends_table(photos, tmp_path):
     extract(photos, tmp_path / "loky.npz")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         extract(photos, tmp_path / "dask.npz", "--backend", "dask", "--scheduler", cluster.scheduler_address)
         ran = list(cluster.scheduler.task_prefixes)
     assert any("landmarks_of_files" in name for name in ran), ran  # the cluster did the work, not local processes

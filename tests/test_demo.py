@@ -1,4 +1,5 @@
 """The demo's loop, headless, on videos made from the real face photo; keys, clipboard and the fallback source."""
+
 from __future__ import annotations
 
 import json
@@ -129,17 +130,36 @@ def _face(track: int, w: int, emoji_label: str = "happy") -> FaceReading:
 def test_frame_record_is_json():
     record = frame_record(7, 0.25, [_face(2, 50)], ["neutral", "happy"])
     assert json.loads(json.dumps(record)) == {
-        "frame": 7, "t": 0.25,
-        "faces": [{"id": 2, "box": [0, 0, 50, 50], "label": "happy", "confidence": 0.9, "emoji": "\U0001F604",
-                   "probs": {"neutral": 0.1, "happy": 0.9}, "calibration": "off"}],
+        "frame": 7,
+        "t": 0.25,
+        "faces": [
+            {
+                "id": 2,
+                "box": [0, 0, 50, 50],
+                "label": "happy",
+                "confidence": 0.9,
+                "emoji": "\U0001f604",
+                "probs": {"neutral": 0.1, "happy": 0.9},
+                "calibration": "off",
+            }
+        ],
     }
 
 
-@pytest.mark.parametrize("key, action", [
-    (ord("q"), Action.QUIT), (27, Action.QUIT), (ord("e"), Action.TOGGLE_BARS), (ord("m"), Action.TOGGLE_MESH),
-    (ord("s"), Action.COPY_EMOJI), (ord("n"), Action.NEUTRAL), (0x10000 | ord("q"), Action.QUIT),
-    (ord("x"), None), (-1, None),
-])
+@pytest.mark.parametrize(
+    "key, action",
+    [
+        (ord("q"), Action.QUIT),
+        (27, Action.QUIT),
+        (ord("e"), Action.TOGGLE_BARS),
+        (ord("m"), Action.TOGGLE_MESH),
+        (ord("s"), Action.COPY_EMOJI),
+        (ord("n"), Action.NEUTRAL),
+        (0x10000 | ord("q"), Action.QUIT),
+        (ord("x"), None),
+        (-1, None),
+    ],
+)
 def test_keys_map_to_actions(key, action):
     assert action_for_key(key) is action
 
@@ -163,17 +183,20 @@ def test_copy_sends_the_largest_faces_emoji_to_the_clipboard_tool(tmp_path):
     tool = Clipboard([sys.executable, "-c", f"import sys; open({str(target)!r}, 'wb').write(sys.stdin.buffer.read())"])
     state = ViewState()
     apply_action(Action.COPY_EMOJI, state, [_face(1, 40, "sad"), _face(2, 80, "happy")], tool, now=0.0)
-    assert target.read_text(encoding="utf-8") == "\U0001F604" and "copied" in state.status
+    assert target.read_text(encoding="utf-8") == "\U0001f604" and "copied" in state.status
 
 
-@pytest.mark.parametrize("env, platform, tools, expected", [
-    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", {"wl-copy", "xclip"}, "wl-copy"),
-    ({"DISPLAY": ":0"}, "linux", {"xsel"}, "xsel"),
-    ({"DISPLAY": ":0"}, "linux", {"xclip", "xsel"}, "xclip"),
-    ({}, "linux", {"xclip", "wl-copy"}, None),  # no display server: nothing to copy to
-    ({}, "darwin", {"pbcopy"}, "pbcopy"),
-    ({"DISPLAY": ":0"}, "linux", set(), None),
-])
+@pytest.mark.parametrize(
+    "env, platform, tools, expected",
+    [
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", {"wl-copy", "xclip"}, "wl-copy"),
+        ({"DISPLAY": ":0"}, "linux", {"xsel"}, "xsel"),
+        ({"DISPLAY": ":0"}, "linux", {"xclip", "xsel"}, "xclip"),
+        ({}, "linux", {"xclip", "wl-copy"}, None),  # no display server: nothing to copy to
+        ({}, "darwin", {"pbcopy"}, "pbcopy"),
+        ({"DISPLAY": ":0"}, "linux", set(), None),
+    ],
+)
 def test_clipboard_tool_detection(env, platform, tools, expected):
     command = clipboard_command(env, platform, which=lambda name: f"/usr/bin/{name}" if name in tools else None)
     assert (command[0] if command else None) == expected
@@ -201,7 +224,6 @@ def test_no_camera_falls_back_to_the_sample_clip(monkeypatch):
         open_demo_source("3")  # a source the user named is never replaced
 
 
-
 def _fake_window(monkeypatch, keys: list[int]) -> None:
     """OpenCV's window calls replaced: nothing is shown, and ``keys`` are pressed on the first frames."""
     pressed = iter(keys)
@@ -210,6 +232,7 @@ def _fake_window(monkeypatch, keys: list[int]) -> None:
     monkeypatch.setattr(demo.cv2, "waitKey", lambda delay: next(pressed, -1))
     monkeypatch.setattr(demo.cv2, "getWindowProperty", lambda *a: 1.0)
     monkeypatch.setattr(demo.cv2, "destroyWindow", lambda *a: None)
+
 
 def _population():
     from landmark_emotion.face.features import FEATURE_VERSION
@@ -223,8 +246,9 @@ def test_n_takes_a_second_of_the_face_as_its_reference_on_the_sample_clip(tmp_pa
     _fake_window(monkeypatch, [-1] * 4 + [ord("n")])
     shown = []
     real_annotate = demo.annotate
-    monkeypatch.setattr(demo, "annotate", lambda *a, **k: shown.append((a[4], [f.calibration for f in a[1]]))
-                        or real_annotate(*a, **k))
+    monkeypatch.setattr(
+        demo, "annotate", lambda *a, **k: shown.append((a[4], [f.calibration for f in a[1]])) or real_annotate(*a, **k)
+    )
     with FaceMesh("video", 4) as mesh, open_source(demo.SAMPLE_CLIP) as source:
         stats = run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True, log=log)
     how = [[f["calibration"] for f in r["faces"]] for r in _lines(log)]
@@ -254,5 +278,7 @@ def test_n_on_a_face_that_leaves_says_the_reference_was_not_taken(astronaut, tmp
         run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True)
     lost = "face 0 left the view before its neutral reference was taken; face the camera and try again"
     assert capsys.readouterr().out.splitlines() == [
-        "face 0: hold a neutral face for a second, it becomes the face's reference", lost]
+        "face 0: hold a neutral face for a second, it becomes the face's reference",
+        lost,
+    ]
     assert lost in shown[-1]  # and the status line says so

@@ -1,4 +1,5 @@
 """Emoji sprites drawn without fonts, and the overlay that pastes them onto frames."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,9 @@ def test_paste_blends_inside_and_clips_at_the_edges():
 
 def test_annotate_draws_box_label_emoji_and_bars():
     labels = ["neutral", "happy"]
-    face = FaceReading(3, (100, 120, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.8], np.float32),
-                       "happy", 0.8)
+    face = FaceReading(
+        3, (100, 120, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.8], np.float32), "happy", 0.8
+    )
     plain = annotate(np.zeros((300, 400, 3), np.uint8), [face], labels, fps=30.0)
     assert plain[120:221, 100].any()  # the box's left edge
     size = emoji_size(90)

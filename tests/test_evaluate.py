@@ -1,4 +1,5 @@
 """train_model.py and evaluate.py end to end on a synthetic table; scores; bad input gives one clear error line."""
+
 from __future__ import annotations
 
 import json
@@ -30,23 +31,42 @@ def data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "base"
-    code = train_model.main(["--data", str(data), "--out", str(out), "--min-class-count", "10",
-                             "--replay-per-class", "20", "--export", "tflite", *TINY])
+    code = train_model.main(
+        [
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--min-class-count",
+            "10",
+            "--replay-per-class",
+            "20",
+            "--export",
+            "tflite",
+            *TINY,
+        ]
+    )
     return code, out
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scr" / name), *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scr" / name), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_scores_by_hand():
-    m = evaluate_labels(["happy", "happy", "sad", "sad", "fear"], ["happy", "sad", "sad", "sad", "happy"],
-                        ["happy", "sad"])
+    m = evaluate_labels(
+        ["happy", "happy", "sad", "sad", "fear"], ["happy", "sad", "sad", "sad", "happy"], ["happy", "sad"]
+    )
     assert m["labels"] == ["happy", "sad", "fear"] and m["n"] == 5 and m["accuracy"] == pytest.approx(0.6)
     assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
-    assert m["per_class"]["sad"] == {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(0.8),
-                                     "support": 2}
+    assert m["per_class"]["sad"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": 1.0,
+        "f1": pytest.approx(0.8),
+        "support": 2,
+    }
     assert m["per_class"]["happy"]["f1"] == pytest.approx(0.5) and m["per_class"]["fear"]["f1"] == 0
     assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 0) / 3)
     assert m["unknown_labels"] == {"fear": 1}
@@ -55,8 +75,17 @@ def test_scores_by_hand():
 def test_train_model_writes_a_complete_bundle(trained):
     code, out = trained
     assert code == 0
-    assert {"model.keras", "forward.npz", "scaler.npz", "bundle.json", "metrics.json", "replay.npz",
-            "confusion.png", "curves.png", "model.tflite"} <= {p.name for p in out.iterdir()}
+    assert {
+        "model.keras",
+        "forward.npz",
+        "scaler.npz",
+        "bundle.json",
+        "metrics.json",
+        "replay.npz",
+        "confusion.png",
+        "curves.png",
+        "model.tflite",
+    } <= {p.name for p in out.iterdir()}
     bundle = load_bundle(out)
     assert bundle.labels == ["neutral", "happy", "surprise"]  # fear (6 samples) dropped
     assert bundle.metrics["dropped_classes"] == {"fear": 6} and bundle.metrics["accuracy"] > 0.9
@@ -79,8 +108,9 @@ def test_tflite_export_runs_and_matches(trained):
 
 def test_evaluate_writes_scores_and_counts_unknown_labels(trained, data, tmp_path, capsys):
     _, out = trained
-    code = evaluate.main(["--model", str(out), "--data", str(data), "--json", str(tmp_path / "s.json"),
-                          "--png", str(tmp_path / "c.png")])
+    code = evaluate.main(
+        ["--model", str(out), "--data", str(data), "--json", str(tmp_path / "s.json"), "--png", str(tmp_path / "c.png")]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "warning: " in printed and "fear (6)" in printed  # trained on it; fear unknown
     scores = json.loads((tmp_path / "s.json").read_text())
@@ -114,24 +144,37 @@ def test_one_class_table_is_refused(data, tmp_path):
     save_table(make_table({"happy": 30}, people=3), one)
     result = run_script("train_model.py", "--data", str(one), "--out", str(tmp_path / "m"), *TINY)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == ("error: need at least two classes with at least 10 samples each to train, "
-                                     "the table has: happy 30")
+    assert result.stderr.strip() == (
+        "error: need at least two classes with at least 10 samples each to train, the table has: happy 30"
+    )
     assert not (tmp_path / "m").exists()
 
 
-@pytest.mark.parametrize("case, message", [
-    ("mismatched", "table arrays disagree in length: landmarks has 3 rows but labels has 2"),
-    ("csv", "is not a readable .npz landmark table"),
-    ("missing", "no table at"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("mismatched", "table arrays disagree in length: landmarks has 3 rows but labels has 2"),
+        ("csv", "is not a readable .npz landmark table"),
+        ("missing", "no table at"),
+    ],
+)
 def test_bad_tables_are_refused_by_both_scripts(case, message, trained, tmp_path):
     path = tmp_path / ("t.csv" if case == "csv" else "t.npz")
     if case == "mismatched":
-        np.savez(path, landmarks=np.zeros((3, 468, 3), np.float32), width=[1] * 3, height=[1] * 3,
-                 labels=["happy", "sad"], meta=np.array("{}"))
+        np.savez(
+            path,
+            landmarks=np.zeros((3, 468, 3), np.float32),
+            width=[1] * 3,
+            height=[1] * 3,
+            labels=["happy", "sad"],
+            meta=np.array("{}"),
+        )
     elif case == "csv":
         path.write_text("path,label\na.jpg,happy\n")
-    for script, args in [("train_model.py", ["--out", str(tmp_path / "m")]), ("evaluate.py", ["--model", str(trained[1])])]:
+    for script, args in [
+        ("train_model.py", ["--out", str(tmp_path / "m")]),
+        ("evaluate.py", ["--model", str(trained[1])]),
+    ]:
         result = run_script(script, "--data", str(path), *args)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
 """extract_landmarks end to end on a small real dataset made from the astronaut photo."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def dataset(tmp_path, astronaut) -> Path:
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_class_folders_merge_splits_and_map_aliases(dataset):
@@ -52,8 +54,9 @@ def test_class_folders_merge_splits_and_map_aliases(dataset):
 
 def test_extract_counts_faces_and_skips_bad_files(dataset, tmp_path, capsys):
     out = tmp_path / "t.npz"
-    code = extract_landmarks.main(["--data-dir", str(dataset), "--out", str(out), "--workers", "1",
-                                   "--groups", "filename", "--no-progress"])
+    code = extract_landmarks.main(
+        ["--data-dir", str(dataset), "--out", str(out), "--workers", "1", "--groups", "filename", "--no-progress"]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     table = load_table(out)
@@ -71,8 +74,24 @@ def test_extract_counts_faces_and_skips_bad_files(dataset, tmp_path, capsys):
 
 def test_max_per_class_and_class_subset(dataset, tmp_path):
     out = tmp_path / "t.npz"
-    assert extract_landmarks.main(["--data-dir", str(dataset), "--out", str(out), "--workers", "1",
-                                   "--max-per-class", "1", "--classes", "Happiness,sad", "--no-progress"]) == 0
+    assert (
+        extract_landmarks.main(
+            [
+                "--data-dir",
+                str(dataset),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--max-per-class",
+                "1",
+                "--classes",
+                "Happiness,sad",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert load_table(out).counts() == {"happy": 1, "sad": 1}
 
 
@@ -103,8 +122,10 @@ def test_kaggle_failure_is_one_clear_error(tmp_path, monkeypatch, capsys):
 def test_csv_source_with_groups_and_conflicts(dataset, tmp_path):
     images = dataset / "archive" / "Train" / "Happy"
     csv = tmp_path / "legend.csv"
-    csv.write_text("user.id,image,emotion\n1,a_0001.jpg,HAPPINESS\n1,a_0002.png,anger\n"
-                   "1,a_0002.png,sadness\n1,missing_0001.jpg,neutral\n")
+    csv.write_text(
+        "user.id,image,emotion\n1,a_0001.jpg,HAPPINESS\n1,a_0002.png,anger\n"
+        "1,a_0002.png,sadness\n1,missing_0001.jpg,neutral\n"
+    )
     items, skipped = from_csv(csv, images, group_rule=group_from_filename)
     assert [(Path(i.path).name, i.label, i.group) for i in items] == [("a_0001.jpg", "happy", "a")]
     assert sorted(reason for _, reason in skipped) == ["listed with conflicting labels angry/sad", "missing file"]
@@ -162,7 +183,7 @@ def test_bad_input_is_one_clear_line(dataset, tmp_path, make_args, message):
     result = run_script(*args, "--workers", "1", "--no-progress")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "out.npz").exists()
 

@@ -1,4 +1,5 @@
 """The caller-owned face mesh: both landmarkers, both modes, closing, no graph shared between owners."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,8 @@ from landmark_emotion.reading.pipeline import EmotionReader
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
-LANDMARKERS = [pytest.param("legacy", marks=pytest.mark.skipif(not LEGACY_INSTALLED, reason="mediapipe >= 1")),
-               "tasks"]
+LANDMARKERS = [pytest.param("legacy", marks=pytest.mark.skipif(not LEGACY_INSTALLED, reason="mediapipe >= 1")), "tasks"]
+NAMES = ["legacy", "tasks"]
 
 
 class ConstantPredictor:
@@ -90,7 +91,7 @@ def test_the_two_landmarkers_agree_after_normalize(astronaut):
     a = normalize(legacy.landmarks, legacy.width, legacy.height).reshape(468, 3)
     b = normalize(tasks.landmarks, tasks.width, tasks.height).reshape(468, 3)
     distance = np.linalg.norm(a - b, axis=1)
-    assert np.sqrt(np.mean(distance ** 2)) < 0.06  # measured 0.028; faces have RMS radius 1 after normalize
+    assert np.sqrt(np.mean(distance**2)) < 0.06  # measured 0.028; faces have RMS radius 1 after normalize
     shuffled = np.linalg.norm(a - b[np.random.default_rng(0).permutation(468)], axis=1)
     assert np.median(distance) < 0.1 * np.median(shuffled)
 
@@ -147,8 +148,11 @@ def test_a_stop_signal_while_a_graph_opens_closes_it_before_the_error_reaches_an
     monkeypatch.setattr(owner, name, build_then_stop)
     with pytest.raises(signals.Interrupted) as stopped:
         graph_class(True, 1)
-    (graph,) = {id(f): f for f in (entry.frame.f_locals.get("self") for entry in stopped.traceback)
-                if isinstance(f, graph_class)}.values()  # the half-made graph, still referenced by the traceback
+    (graph,) = {
+        id(f): f
+        for f in (entry.frame.f_locals.get("self") for entry in stopped.traceback)
+        if isinstance(f, graph_class)
+    }.values()  # the half-made graph, still referenced by the traceback
     assert not graph._open and graph not in landmarker_module._OPEN_GRAPHS
 
 
@@ -197,8 +201,14 @@ def test_blendshapes_reach_the_log(tmp_path, astronaut):
 
 def assert_prints_only_ok(code: str, cwd: Path) -> None:
     """Run ``code`` in a fresh interpreter: it must print 'ok' and nothing else, on either stream."""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "scr")}, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "scr")},
+        timeout=300,
+    )
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
     assert done.stderr == ""
 
@@ -213,7 +223,7 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
         "quiet_native_logs(False)\n"
         "from landmark_emotion.face.mesh import FaceMesh\n"
         f"image = cv2.imread({str(ROOT / 'datasets' / 'samples' / 'astronaut.jpg')!r})\n"
-        f"for name in {[p if isinstance(p, str) else p.values[0] for p in LANDMARKERS] if LEGACY_INSTALLED else ['tasks']!r}:\n"
+        f"for name in {NAMES if LEGACY_INSTALLED else ['tasks']!r}:\n"
         "    for mode in ('image', 'video'):\n"
         "        with FaceMesh(mode, landmarker=name) as mesh:\n"
         "            assert [len(mesh(image)) for _ in range(6)] == [1] * 6\n"
@@ -250,7 +260,7 @@ def test_a_graph_its_owner_never_got_is_released_quietly(tmp_path, landmarker):
 class CountingMesh:
     """Stands in for FaceMesh in its callers: counts how many are opened and whether each was closed."""
 
-    opened: list["CountingMesh"] = []
+    opened: list[CountingMesh] = []
     faces = None  # what every call returns
     landmarker = "counting"
 
@@ -286,8 +296,9 @@ def test_extraction_opens_one_face_mesh_per_chunk_and_closes_it(monkeypatch, tmp
     assert [(m.mode, m.calls, m.closed) for m in CountingMesh.opened] == [(Mode.IMAGE, 3, True)]
 
 
-def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(monkeypatch, tmp_path, astronaut,
-                                                                             astronaut_faces):
+def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(
+    monkeypatch, tmp_path, astronaut, astronaut_faces
+):
     from landmark_emotion.apps import recording
 
     clip = write_video(tmp_path / "c.mp4", [astronaut] * 3)
@@ -308,9 +319,22 @@ def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
         (tmp_path / "faces" / label).mkdir(parents=True)
         for i in range(3):
             cv2.imwrite(str(tmp_path / "faces" / label / f"{i}.jpg"), astronaut)
-    done = subprocess.run([sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), "--data-dir",
-                           str(tmp_path / "faces"), "--out", str(tmp_path / "t.npz"), "--workers", "2",
-                           "--no-progress"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scr" / "extract_landmarks.py"),
+            "--data-dir",
+            str(tmp_path / "faces"),
+            "--out",
+            str(tmp_path / "t.npz"),
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote" in done.stdout and done.stderr == ""
 
@@ -330,8 +354,10 @@ def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut
     from landmark_emotion.data.table import LandmarkTable, save_table
 
     def table(name: str, landmarker: str) -> Path:
-        return save_table(LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], [name], [""],
-                                        {"landmarker": landmarker}), tmp_path / name)
+        return save_table(
+            LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], [name], [""], {"landmarker": landmarker}),
+            tmp_path / name,
+        )
 
     assert load_tables([table("a.npz", "tasks")]).meta["landmarker"] == "tasks"
     assert load_tables([table("a.npz", "tasks"), table("b.npz", "legacy")]).meta["landmarker"] is None

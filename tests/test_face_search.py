@@ -1,4 +1,5 @@
 """Face search: the faces present are tracked by a graph of their size; a full search runs every few frames."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,14 +40,25 @@ def test_tracks_with_a_fresh_graph_sized_to_the_faces_and_searches_every_rescan_
     search.close()
     assert log == [
         ("open", "search"),
-        ("search", 1), ("open", "track1"),  # one face found: a new 1-face graph tracks it
-        ("track1", 1), ("track1", 1), ("track1", 1),
+        ("search", 1),
+        ("open", "track1"),  # one face found: a new 1-face graph tracks it
+        ("track1", 1),
+        ("track1", 1),
+        ("track1", 1),
         ("search", 1),  # same count: the graph that has been tracking carries on
-        ("track1", 2), ("track1", 2), ("track1", 2),  # max 1: the second face is not looked for
-        ("search", 2), ("close", "track1"), ("open", "track2"),  # found now: a 2-face graph takes over
+        ("track1", 2),
+        ("track1", 2),
+        ("track1", 2),  # max 1: the second face is not looked for
+        ("search", 2),
+        ("close", "track1"),
+        ("open", "track2"),  # found now: a 2-face graph takes over
         ("track2", 0),  # both gone: the 2-face graph lost them...
-        ("search", 0), ("close", "track2"),  # ...the same frame is searched, and then every frame until someone comes
-        ("search", 0), ("search", 0), ("search", 0), ("search", 0),
+        ("search", 0),
+        ("close", "track2"),  # ...the same frame is searched, and then every frame until someone comes
+        ("search", 0),
+        ("search", 0),
+        ("search", 0),
+        ("search", 0),
         ("close", "search"),  # closing the search closes every graph it still holds
     ]
     assert search.switches == 3

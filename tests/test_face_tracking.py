@@ -1,4 +1,5 @@
 """Face tracks: ids follow faces, not their position in Face Mesh's list."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The feature pipeline: real landmarks of a real face, and what normalization must not depend on."""
+
 from __future__ import annotations
 
 import cv2
@@ -53,8 +54,9 @@ def test_aligned_face_is_close_to_the_canonical_face(astronaut_faces):
         pytest.param(lambda im: _place(im[40:300, 120:380], (480, 640), 300, 180), id="translate"),
         pytest.param(lambda im: cv2.resize(im, None, fx=0.55, fy=0.55, interpolation=cv2.INTER_AREA), id="scale"),
         pytest.param(
-            lambda im: cv2.warpAffine(im, cv2.getRotationMatrix2D((256, 256), 25, 1.0), (512, 512),
-                                      borderMode=cv2.BORDER_REPLICATE),
+            lambda im: cv2.warpAffine(
+                im, cv2.getRotationMatrix2D((256, 256), 25, 1.0), (512, 512), borderMode=cv2.BORDER_REPLICATE
+            ),
             id="rotate",
         ),
     ],

@@ -1,4 +1,5 @@
 """One frame reader for cameras, video files and image folders."""
+
 from __future__ import annotations
 
 import cv2

@@ -1,6 +1,7 @@
 """Hostile input, as a user could give it by mistake: outputs naming inputs, unwritable places, tampered bundles,
 bad rows in tables and sessions, the same data twice. Each ends in one clear line or a correct result; nothing
 that was there before is lost."""
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,23 @@ def bundle(tmp_path_factory, table) -> Path:
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(len(LABELS), activation="softmax")])
-    return save_bundle(tmp_path_factory.mktemp("models") / "base", model, np.zeros(N_FEATURES), np.ones(N_FEATURES),
-                       LABELS, {}, {}, replay=table.subset(np.arange(8)))
+    model = keras.Sequential(
+        [
+            keras.Input((N_FEATURES,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(len(LABELS), activation="softmax"),
+        ]
+    )
+    return save_bundle(
+        tmp_path_factory.mktemp("models") / "base",
+        model,
+        np.zeros(N_FEATURES),
+        np.ones(N_FEATURES),
+        LABELS,
+        {},
+        {},
+        replay=table.subset(np.arange(8)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +63,13 @@ def clip(astronaut, tmp_path_factory) -> Path:
 
 def demo(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
-    return subprocess.run([sys.executable, str(ROOT / "scr" / "main.py"), "--no-display", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scr" / "main.py"), "--no-display", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def one_error_line(err: str, message: str) -> None:
@@ -61,12 +80,16 @@ def one_error_line(err: str, message: str) -> None:
 # ---------------------------------------------------------------- outputs never clobber inputs
 
 
-@pytest.mark.parametrize("outputs, message", [
-    (lambda c, d: ["--output", str(c)], "--output"),
-    (lambda c, d: ["--output", str((d / "link.mp4").symlink_to(c) or d / "link.mp4")], "is the input --source"),
-    (lambda c, d: ["--log", str(c)], "--log"),
-    (lambda c, d: ["--output", str(d / "x.mp4"), "--log", str(d / "x.mp4")], "are the same place"),
-], ids=["output-is-source", "output-symlink-to-source", "log-is-source", "output-is-log"])
+@pytest.mark.parametrize(
+    "outputs, message",
+    [
+        (lambda c, d: ["--output", str(c)], "--output"),
+        (lambda c, d: ["--output", str((d / "link.mp4").symlink_to(c) or d / "link.mp4")], "is the input --source"),
+        (lambda c, d: ["--log", str(c)], "--log"),
+        (lambda c, d: ["--output", str(d / "x.mp4"), "--log", str(d / "x.mp4")], "are the same place"),
+    ],
+    ids=["output-is-source", "output-symlink-to-source", "log-is-source", "output-is-log"],
+)
 def test_the_demo_never_writes_over_its_source(outputs, message, clip, bundle, tmp_path):
     before = clip.read_bytes()
     result = demo("--model", str(bundle), "--source", str(clip), *outputs(clip, tmp_path))
@@ -109,10 +132,15 @@ def test_fine_tuning_never_replaces_its_base_even_with_force(bundle, tmp_path, c
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
     sessions = tmp_path / "sessions"
     sessions.mkdir()
-    for out, message in [(bundle, "is the input --base"), (bundle / "p", "inside the input folder --base"),
-                         (sessions / "p", "inside the input folder --data-dir"), (bundle.parent, "holds the input")]:
-        code = train_personal.main(["--base", str(bundle), "--data-dir", str(sessions), "--out", str(out),
-                                    "--force", "--no-progress"])
+    for out, message in [
+        (bundle, "is the input --base"),
+        (bundle / "p", "inside the input folder --base"),
+        (sessions / "p", "inside the input folder --data-dir"),
+        (bundle.parent, "holds the input"),
+    ]:
+        code = train_personal.main(
+            ["--base", str(bundle), "--data-dir", str(sessions), "--out", str(out), "--force", "--no-progress"]
+        )
         assert code == 2
         one_error_line(capsys.readouterr().err, message)
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
@@ -155,9 +183,9 @@ def with_bad_rows(table: LandmarkTable) -> LandmarkTable:
     """The table plus one row of each kind no model can use."""
     bad = table.subset(np.arange(5))
     bad.landmarks[0, 10, 1] = np.nan
-    bad.landmarks[1] = 0.5                                   # all points equal
-    bad.landmarks[2] = bad.landmarks[2] * 1e-5               # a face far smaller than a pixel
-    bad.width[3] = 0                                         # no image
+    bad.landmarks[1] = 0.5  # all points equal
+    bad.landmarks[2] = bad.landmarks[2] * 1e-5  # a face far smaller than a pixel
+    bad.width[3] = 0  # no image
     bad.landmarks[4, 3, 0] = np.inf
     return LandmarkTable.concatenate([table, bad])
 
@@ -166,8 +194,11 @@ def test_bad_rows_are_skipped_and_counted(table, tmp_path):
     path = save_table(with_bad_rows(table), tmp_path / "t.npz")
     loaded = load_table(path)
     assert len(loaded) == len(table) and np.array_equal(loaded.landmarks, table.landmarks)
-    assert loaded.skipped == {"non-finite landmarks": 2, "image size not a positive number of pixels": 1,
-                              "degenerate face (all points equal or smaller than a pixel)": 2}
+    assert loaded.skipped == {
+        "non-finite landmarks": 2,
+        "image size not a positive number of pixels": 1,
+        "degenerate face (all points equal or smaller than a pixel)": 2,
+    }
     assert describe_skipped(loaded.skipped).startswith("skipped 5 unusable row(s): ")
     assert np.all(np.isfinite(loaded.features()))
 
@@ -181,13 +212,17 @@ def test_evaluate_says_which_rows_it_did_not_score(bundle, table, tmp_path, caps
     assert scores["n"] == len(table) and sum(scores["skipped_rows"].values()) == 5
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"labels": np.arange(3)}, r"wrong type of labels \(int64\)"),
-    ({"landmarks": np.full((3, 468, 3), "x")}, "wrong type of landmarks"),
-    ({"width": np.array(["a", "b", "c"])}, "wrong type of width"),
-    ({"meta": np.array("[1, 2]")}, "wrong type of metadata"),
-    ({"landmarks": np.zeros((3, 68, 2), np.float32)}, r"landmarks must have shape \(n, 468, 3\)"),
-], ids=["int-labels", "text-landmarks", "text-width", "meta-list", "landmark-shape"])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"labels": np.arange(3)}, r"wrong type of labels \(int64\)"),
+        ({"landmarks": np.full((3, 468, 3), "x")}, "wrong type of landmarks"),
+        ({"width": np.array(["a", "b", "c"])}, "wrong type of width"),
+        ({"meta": np.array("[1, 2]")}, "wrong type of metadata"),
+        ({"landmarks": np.zeros((3, 68, 2), np.float32)}, r"landmarks must have shape \(n, 468, 3\)"),
+    ],
+    ids=["int-labels", "text-landmarks", "text-width", "meta-list", "landmark-shape"],
+)
 def test_a_table_of_the_wrong_types_is_refused(arrays, message, table, tmp_path):
     path = save_table(table.subset(np.arange(3)), tmp_path / "t.npz")
     with np.load(path, allow_pickle=False) as data:
@@ -208,8 +243,25 @@ def test_the_same_table_twice_adds_no_duplicates(table, tmp_path, capsys):
 def test_training_on_a_table_given_twice_keeps_test_faces_out_of_training(table, tmp_path):
     path = save_table(make_table({"neutral": 30, "happy": 30}, people=10), tmp_path / "a.npz")
     out = tmp_path / "m"
-    assert train_model.main(["--data", str(path), str(path), "--out", str(out), "--min-class-count", "5",
-                             "--hidden", "8", "--epochs", "2", "--no-progress"]) == 0
+    assert (
+        train_model.main(
+            [
+                "--data",
+                str(path),
+                str(path),
+                "--out",
+                str(out),
+                "--min-class-count",
+                "5",
+                "--hidden",
+                "8",
+                "--epochs",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     metrics = load_bundle(out).metrics
     assert sum(metrics["split"].values()) == 60 and metrics["skipped_rows"] == {"duplicate row": 60}
 

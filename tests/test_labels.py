@@ -12,9 +12,17 @@ from landmark_emotion.labels import (
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("anger", "angry"), ("Happiness", "happy"), ("SADNESS", "sad"), ("surprised", "surprise"),
-     ("Fearful", "fear"), ("disgusted", "disgust"), ("calm", "neutral"), (" Neutral ", "neutral"),
-     ("contempt", "contempt")],
+    [
+        ("anger", "angry"),
+        ("Happiness", "happy"),
+        ("SADNESS", "sad"),
+        ("surprised", "surprise"),
+        ("Fearful", "fear"),
+        ("disgusted", "disgust"),
+        ("calm", "neutral"),
+        (" Neutral ", "neutral"),
+        ("contempt", "contempt"),
+    ],
 )
 def test_aliases_map_case_insensitively(name, expected):
     assert canonical_label(name) == expected

@@ -1,4 +1,5 @@
 """scr/main.py as a user runs it: bad input gives one line and a non-zero exit; a headless run reports what it did."""
+
 from __future__ import annotations
 
 import json
@@ -28,24 +29,37 @@ def tiny_bundle(tmp_path_factory) -> Path:
     from landmark_emotion.model.bundle_write import save_bundle
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(len(LABELS), activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((N_FEATURES,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(len(LABELS), activation="softmax"),
+        ]
+    )
     path = tmp_path_factory.mktemp("models") / "tiny"
     return save_bundle(path, model, np.zeros(N_FEATURES), np.ones(N_FEATURES), LABELS, {"kind": "base"}, {})
 
 
 def demo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
-    return subprocess.run([sys.executable, str(MAIN), *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, str(MAIN), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda t: ["--source", "3"], "error: no camera at index 3; try --source"),
-    (lambda t: ["--source", str((t / "bad.mp4").write_bytes(b"junk") and t / "bad.mp4")], "error: cannot read video"),
-    (lambda t: ["--source", str(t)], "error: no images in"),
-    (lambda t: ["--source", str(t / "nope.mp4")], "error: no such camera, video or folder"),
-], ids=["no-camera", "unreadable-video", "empty-folder", "missing-file"])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda t: ["--source", "3"], "error: no camera at index 3; try --source"),
+        (
+            lambda t: ["--source", str((t / "bad.mp4").write_bytes(b"junk") and t / "bad.mp4")],
+            "error: cannot read video",
+        ),
+        (lambda t: ["--source", str(t)], "error: no images in"),
+        (lambda t: ["--source", str(t / "nope.mp4")], "error: no such camera, video or folder"),
+    ],
+    ids=["no-camera", "unreadable-video", "empty-folder", "missing-file"],
+)
 def test_bad_source_is_one_line_and_an_exit_code(make, message, tiny_bundle, tmp_path):
     result = demo("--model", str(tiny_bundle), *make(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -79,7 +93,8 @@ def test_without_a_camera_the_default_command_processes_the_sample_clip(tiny_bun
     result = demo("--model", str(tiny_bundle), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == (
-        "no camera at index 0: processing the bundled sample clip astronaut.mp4 headless instead")
+        "no camera at index 0: processing the bundled sample clip astronaut.mp4 headless instead"
+    )
     assert "150 frames processed, 1 face(s) seen" in result.stdout
     records = [json.loads(line) for line in (tmp_path / "demo_output" / "log.jsonl").read_text().splitlines()]
     assert len(records) == 150 and all(len(r["faces"]) == 1 for r in records)
@@ -96,26 +111,43 @@ def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
     from landmark_emotion.model.calibration import References
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(len(LABELS), activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((N_FEATURES,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(len(LABELS), activation="softmax"),
+        ]
+    )
     rng = np.random.default_rng(0)
     base = References(rng.normal(0, 0.1, N_FEATURES).astype(np.float32), FEATURE_VERSION, 10)
     folder = tmp_path_factory.mktemp("models")
     return {
-        kind: save_bundle(folder / kind, model, np.zeros(N_FEATURES), np.ones(N_FEATURES), LABELS, {"kind": kind},
-                          {}, references=refs)
+        kind: save_bundle(
+            folder / kind, model, np.zeros(N_FEATURES), np.ones(N_FEATURES), LABELS, {"kind": kind}, {}, references=refs
+        )
         for kind, refs in (("base", base), ("personal", base.with_person(rng.normal(0, 0.1, N_FEATURES), 12)))
     }
 
 
-@pytest.mark.parametrize("kind, args, line, how", [
-    ("personal", [], "calibration: the personal neutral recorded with this model (12 faces)", "personal"),
-    ("personal", ["--calibrate", "off"], "calibration: off", "off"),
-    ("base", ["--calibrate", "neutral"], "calibration: press n with a neutral face to take a face's reference",
-     "none"),
-    ("base", [], "calibration: estimated from each face's frames; press n with a neutral face "
-                                      "to take a face's reference", "auto"),
-])
+@pytest.mark.parametrize(
+    "kind, args, line, how",
+    [
+        ("personal", [], "calibration: the personal neutral recorded with this model (12 faces)", "personal"),
+        ("personal", ["--calibrate", "off"], "calibration: off", "off"),
+        (
+            "base",
+            ["--calibrate", "neutral"],
+            "calibration: press n with a neutral face to take a face's reference",
+            "none",
+        ),
+        (
+            "base",
+            [],
+            "calibration: estimated from each face's frames; press n with a neutral face to take a face's reference",
+            "auto",
+        ),
+    ],
+)
 def test_sample_clip_log_says_how_each_face_was_calibrated(calibrated_bundles, tmp_path, kind, args, line, how):
     log = tmp_path / "log.jsonl"
     result = demo("--model", str(calibrated_bundles[kind]), "--source", str(SAMPLE_CLIP), "--log", str(log), *args)

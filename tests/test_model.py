@@ -1,4 +1,5 @@
 """The model object: load a shipped bundle and read faces with it, fit on a table, fine-tune into a new model."""
+
 from __future__ import annotations
 
 import os
@@ -58,11 +59,14 @@ def test_a_bundle_that_is_not_one_is_refused(tmp_path):
 
 def test_loading_and_predicting_import_neither_tensorflow_nor_training(tmp_path):
     np.save(tmp_path / "x.npy", make_table({"happy": 2}, people=1).landmarks)
-    code = ("import sys, numpy as np; from landmark_emotion.model.emotion_model import EmotionModel; "
-            f"m = EmotionModel.load({str(LANDMARKS_ONLY)!r}); "
-            f"print(m.predict_proba_landmarks(np.load({str(tmp_path / 'x.npy')!r}), size=(480, 480)).shape == (2, len(m.classes_))); "
-            "print(sorted(n for n in ('tensorflow', 'keras', 'matplotlib', 'sklearn', 'landmark_emotion.training.base',"
-            " 'landmark_emotion.training.personal') if n in sys.modules))")
+    code = (
+        "import sys, numpy as np; from landmark_emotion.model.emotion_model import EmotionModel; "
+        f"m = EmotionModel.load({str(LANDMARKS_ONLY)!r}); "
+        f"x = np.load({str(tmp_path / 'x.npy')!r}); "
+        "print(m.predict_proba_landmarks(x, size=(480, 480)).shape == (2, len(m.classes_))); "
+        "print(sorted(n for n in sys.modules if n in ('tensorflow', 'keras', 'matplotlib', 'sklearn') "
+        "or n.startswith('landmark_emotion.training')))"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scr")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert result.stdout.split("\n")[:2] == ["True", "[]"], result.stderr
@@ -71,8 +75,18 @@ def test_loading_and_predicting_import_neither_tensorflow_nor_training(tmp_path)
 @pytest.fixture(scope="module")
 def fitted():
     table = make_table({"neutral": 40, "happy": 40, "sad": 40}, people=8)
-    return (table, *train_base_model(table, TINY, seed=1, progress=False, replay_per_class=5,
-                                   train_args={"data": ["synthetic.npz"]}, training_data={"name": "synthetic"}))
+    return (
+        table,
+        *train_base_model(
+            table,
+            TINY,
+            seed=1,
+            progress=False,
+            replay_per_class=5,
+            train_args={"data": ["synthetic.npz"]},
+            training_data={"name": "synthetic"},
+        ),
+    )
 
 
 def test_fit_returns_a_scored_model_that_saves_and_loads(fitted, tmp_path):

@@ -1,4 +1,5 @@
 """Model bundles: round trip, the NumPy predictor against Keras, and refusing bad bundles clearly."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def mlp(*middle, seed: int = 0):
     import keras
 
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input((N_FEATURES,)), *middle, keras.layers.Dense(len(LABELS), activation="softmax")])
+    return keras.Sequential(
+        [keras.Input((N_FEATURES,)), *middle, keras.layers.Dense(len(LABELS), activation="softmax")]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +46,22 @@ def scaler(table):
 def model():
     import keras
 
-    return mlp(keras.layers.Dense(24, activation="relu"), keras.layers.Dropout(0.5),
-               keras.layers.Dense(12, activation="tanh"))
+    return mlp(
+        keras.layers.Dense(24, activation="relu"), keras.layers.Dropout(0.5), keras.layers.Dense(12, activation="tanh")
+    )
 
 
 @pytest.fixture
 def bundle(tmp_path, model, scaler, table) -> Path:
-    return save_bundle(tmp_path / "models" / "base", model, *scaler, LABELS, {"train_args": {"epochs": 3}},
-                       {"accuracy": 0.5}, replay=table.subset(np.arange(6)))
+    return save_bundle(
+        tmp_path / "models" / "base",
+        model,
+        *scaler,
+        LABELS,
+        {"train_args": {"epochs": 3}},
+        {"accuracy": 0.5},
+        replay=table.subset(np.arange(6)),
+    )
 
 
 def keras_proba(model, features, scaler) -> np.ndarray:
@@ -90,7 +101,9 @@ def test_batch_normalization_is_reproduced(tmp_path, scaler, table):
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, np.arange(len(x)) % 3, epochs=2, verbose=0)  # moving mean/variance move away from 0/1
     predictor = load_bundle(save_bundle(tmp_path / "bn", model, *scaler, LABELS, {}, {})).predictor()
-    assert np.max(np.abs(predictor.predict_proba(table.features()) - keras_proba(model, table.features(), scaler))) < 1e-4
+    assert (
+        np.max(np.abs(predictor.predict_proba(table.features()) - keras_proba(model, table.features(), scaler))) < 1e-4
+    )
 
 
 def test_unsupported_network_is_refused_before_writing(tmp_path, scaler):
@@ -115,14 +128,17 @@ def test_existing_folder_is_kept_unless_force(bundle, model, scaler):
     assert sorted(p.name for p in bundle.parent.iterdir()) == ["base"]
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("delete model.keras", "incomplete: missing model.keras"),
-    ("delete scaler.npz", "incomplete: missing scaler.npz"),
-    ("version", "trained on features 'landmarks-v0', but this code computes"),
-    ("corrupt model.keras", "model.keras is corrupt or was changed after training"),
-    ("corrupt bundle.json", "unreadable bundle.json"),
-    ("no folder", "no model bundle at"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("delete model.keras", "incomplete: missing model.keras"),
+        ("delete scaler.npz", "incomplete: missing scaler.npz"),
+        ("version", "trained on features 'landmarks-v0', but this code computes"),
+        ("corrupt model.keras", "model.keras is corrupt or was changed after training"),
+        ("corrupt bundle.json", "unreadable bundle.json"),
+        ("no folder", "no model bundle at"),
+    ],
+)
 def test_bad_bundle_is_refused_with_a_clear_message(bundle, damage, message):
     if damage.startswith("delete"):
         (bundle / damage.split()[1]).unlink()
@@ -155,39 +171,79 @@ def rewrite_npz(path: Path, **arrays) -> None:
     np.savez(path, **{name: value for name, value in kept.items() if value is not None})
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda b: (b / "bundle.json").write_text((b / "bundle.json").read_text().replace(
-        '"neutral",', '"__x__",').replace('"happy",', '"neutral",').replace('"__x__",', '"happy",')),
-     "bundle.json was changed after training"),
-    (lambda b: (b / "metrics.json").write_text('{"accuracy": 0.99}'), "metrics.json is corrupt or was changed"),
-    (lambda b: rewrite_npz(b / "replay.npz", labels=np.array(["happy"] * 6)), "replay.npz is corrupt or was changed"),
-    (lambda b: np.savez(b / "calibration.npz", t=np.ones(1)), "calibration.npz not covered by its checksums"),
-    (lambda b: (b / "replay.npz").unlink(), "incomplete: missing replay.npz"),
-    (lambda b: (b / "bundle.json").write_text(json.dumps(
-        {k: v for k, v in json.loads((b / "bundle.json").read_text()).items() if k != "bundle_sha256"})),
-     "has no checksum of its own.*seal_bundle"),
-], ids=["labels-swapped", "metrics-edited", "replay-edited", "file-added", "file-removed", "old-format"])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda b: (b / "bundle.json").write_text(
+                (b / "bundle.json")
+                .read_text()
+                .replace('"neutral",', '"__x__",')
+                .replace('"happy",', '"neutral",')
+                .replace('"__x__",', '"happy",')
+            ),
+            "bundle.json was changed after training",
+        ),
+        (lambda b: (b / "metrics.json").write_text('{"accuracy": 0.99}'), "metrics.json is corrupt or was changed"),
+        (
+            lambda b: rewrite_npz(b / "replay.npz", labels=np.array(["happy"] * 6)),
+            "replay.npz is corrupt or was changed",
+        ),
+        (lambda b: np.savez(b / "calibration.npz", t=np.ones(1)), "calibration.npz not covered by its checksums"),
+        (lambda b: (b / "replay.npz").unlink(), "incomplete: missing replay.npz"),
+        (
+            lambda b: (b / "bundle.json").write_text(
+                json.dumps(
+                    {k: v for k, v in json.loads((b / "bundle.json").read_text()).items() if k != "bundle_sha256"}
+                )
+            ),
+            "has no checksum of its own.*seal_bundle",
+        ),
+    ],
+    ids=["labels-swapped", "metrics-edited", "replay-edited", "file-added", "file-removed", "old-format"],
+)
 def test_every_file_of_a_bundle_is_checksummed(bundle, damage, message):
     damage(bundle)
     with pytest.raises(BundleError, match=message):
         load_bundle(bundle)
 
 
-@pytest.mark.parametrize("forward, message", [
-    ({"weight_0": np.full((N_FEATURES, 24), np.nan, np.float32)}, "layer 0 has non-finite weights"),
-    ({"bias_2": np.array([0, np.inf, 0], np.float32)}, "layer 2 has non-finite weights"),
-    ({"weight_1": np.ones((23, 12), np.float32)}, r"layer 1: weight \(23, 12\) and bias \(12,\) do not fit"),
-    ({"bias_0": np.ones((24, 1), np.float32)}, "layer 0: weight"),
-    ({"weight_0": np.ones((N_FEATURES, 24), np.int64)}, "weights must be floating point"),
-    ({"spec": np.array('[{"activation": "gelu", "elementwise": false}]')}, "holds arrays"),
-    ({"spec": np.array(json.dumps([{"activation": a, "elementwise": False} for a in ("relu", "mish", "softmax")]))},
-     "layer 1 has an unknown activation"),
-    ({"spec": np.array('{"a": 1}')}, "spec must be a non-empty list"),
-    ({"spec": np.array(json.dumps([{"activation": "relu", "elementwise": False}] * 3))}, "softmax over 3 labels"),
-    ({"weight_2": None}, "holds arrays"),
-    ({"weight_0": np.full((N_FEATURES, 24), 1e37, np.float32)}, "does not give finite probabilities"),
-], ids=["nan-weight", "inf-bias", "shape-chain", "bias-shape", "int-weights", "spec-short", "activation",
-        "spec-type", "no-softmax", "array-missing", "overflow"])
+@pytest.mark.parametrize(
+    "forward, message",
+    [
+        ({"weight_0": np.full((N_FEATURES, 24), np.nan, np.float32)}, "layer 0 has non-finite weights"),
+        ({"bias_2": np.array([0, np.inf, 0], np.float32)}, "layer 2 has non-finite weights"),
+        ({"weight_1": np.ones((23, 12), np.float32)}, r"layer 1: weight \(23, 12\) and bias \(12,\) do not fit"),
+        ({"bias_0": np.ones((24, 1), np.float32)}, "layer 0: weight"),
+        ({"weight_0": np.ones((N_FEATURES, 24), np.int64)}, "weights must be floating point"),
+        ({"spec": np.array('[{"activation": "gelu", "elementwise": false}]')}, "holds arrays"),
+        (
+            {
+                "spec": np.array(
+                    json.dumps([{"activation": a, "elementwise": False} for a in ("relu", "mish", "softmax")])
+                )
+            },
+            "layer 1 has an unknown activation",
+        ),
+        ({"spec": np.array('{"a": 1}')}, "spec must be a non-empty list"),
+        ({"spec": np.array(json.dumps([{"activation": "relu", "elementwise": False}] * 3))}, "softmax over 3 labels"),
+        ({"weight_2": None}, "holds arrays"),
+        ({"weight_0": np.full((N_FEATURES, 24), 1e37, np.float32)}, "does not give finite probabilities"),
+    ],
+    ids=[
+        "nan-weight",
+        "inf-bias",
+        "shape-chain",
+        "bias-shape",
+        "int-weights",
+        "spec-short",
+        "activation",
+        "spec-type",
+        "no-softmax",
+        "array-missing",
+        "overflow",
+    ],
+)
 def test_malformed_forward_pass_is_refused_at_load(bundle, forward, message):
     rewrite_npz(bundle / "forward.npz", **forward)
     reseal(bundle)  # valid checksums: only the content checks can catch it
@@ -195,14 +251,18 @@ def test_malformed_forward_pass_is_refused_at_load(bundle, forward, message):
         load_bundle(bundle)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda b: rewrite_npz(b / "scaler.npz", mean=np.zeros(10)), "scaler mean and scale must have shape"),
-    (lambda b: rewrite_npz(b / "scaler.npz", scale=np.full(N_FEATURES, np.nan)), "scale finite and positive"),
-    (lambda b: rewrite_npz(b / "scaler.npz", mean=np.array(["x"] * N_FEATURES)), "must be numbers"),
-    (lambda b: reseal(b, labels="neutral,happy,surprise"), "labels must be a list of names"),
-    (lambda b: reseal(b, labels=["neutral", "happy"]), "softmax over 2 labels"),
-    (lambda b: reseal(b, kind=["personal"]), "has a kind other than"),
-], ids=["scaler-shape", "scaler-nan", "scaler-text", "labels-text", "labels-short", "kind-type"])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda b: rewrite_npz(b / "scaler.npz", mean=np.zeros(10)), "scaler mean and scale must have shape"),
+        (lambda b: rewrite_npz(b / "scaler.npz", scale=np.full(N_FEATURES, np.nan)), "scale finite and positive"),
+        (lambda b: rewrite_npz(b / "scaler.npz", mean=np.array(["x"] * N_FEATURES)), "must be numbers"),
+        (lambda b: reseal(b, labels="neutral,happy,surprise"), "labels must be a list of names"),
+        (lambda b: reseal(b, labels=["neutral", "happy"]), "softmax over 2 labels"),
+        (lambda b: reseal(b, kind=["personal"]), "has a kind other than"),
+    ],
+    ids=["scaler-shape", "scaler-nan", "scaler-text", "labels-text", "labels-short", "kind-type"],
+)
 def test_badly_typed_fields_are_refused_at_load(bundle, change, message):
     change(bundle)
     reseal(bundle)
@@ -250,8 +310,12 @@ def test_nan_weights_are_refused_before_writing(tmp_path, model, scaler):
 def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):
     models = tmp_path / "models"
     assert find_default_model(models) == models / "default"
-    for name, kind, created in [("default", "base", "2026-01-03"), ("anna", "personal", "2026-01-01"),
-                                ("bob", "personal", "2026-01-02"), (".bob.x.tmp", "personal", "2026-01-09")]:
+    for name, kind, created in [
+        ("default", "base", "2026-01-03"),
+        ("anna", "personal", "2026-01-01"),
+        ("bob", "personal", "2026-01-02"),
+        (".bob.x.tmp", "personal", "2026-01-09"),
+    ]:
         (models / name).mkdir(parents=True)
         (models / name / "bundle.json").write_text(json.dumps({"kind": kind, "created": created}))
     assert find_default_model(models) == models / "bob"
@@ -261,10 +325,12 @@ def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):
 
 def test_predicting_does_not_import_tensorflow(bundle, table):
     np.save(bundle.parent / "x.npy", table.features()[:2])
-    code = ("import sys, numpy as np; from landmark_emotion.model.bundle import load_bundle; "
-            f"p = load_bundle({str(bundle)!r}).predictor(); "
-            f"print(p.predict_proba(np.load({str(bundle.parent / 'x.npy')!r})).shape); "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys, numpy as np; from landmark_emotion.model.bundle import load_bundle; "
+        f"p = load_bundle({str(bundle)!r}).predictor(); "
+        f"print(p.predict_proba(np.load({str(bundle.parent / 'x.npy')!r})).shape); "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scr")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert result.stdout.split("\n")[:2] == ["(2, 3)", "[]"], result.stderr

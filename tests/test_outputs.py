@@ -1,4 +1,5 @@
 """Where commands write: never over an input, checked before the work, replaced atomically even under kill -9."""
+
 from __future__ import annotations
 
 import os
@@ -34,28 +35,35 @@ def files(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("out, message", [
-    ("clip.mp4", "--output .*clip.mp4 is the input --source"),
-    ("link.mp4", "is the input --source"),              # a symlink to the input
-    ("hard.mp4", "is the input --source"),              # a hard link to the input
-    ("./sub/../clip.mp4", "is the input --source"),
-    (".", "holds the input"),                            # a folder that would be replaced with the input in it
-    ("bundle/log.jsonl", "inside the input folder --model"),
-    ("bundle", "is the input --model"),
-], ids=["same", "symlink", "hardlink", "dotdot", "holds", "inside-bundle", "bundle-itself"])
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("clip.mp4", "--output .*clip.mp4 is the input --source"),
+        ("link.mp4", "is the input --source"),  # a symlink to the input
+        ("hard.mp4", "is the input --source"),  # a hard link to the input
+        ("./sub/../clip.mp4", "is the input --source"),
+        (".", "holds the input"),  # a folder that would be replaced with the input in it
+        ("bundle/log.jsonl", "inside the input folder --model"),
+        ("bundle", "is the input --model"),
+    ],
+    ids=["same", "symlink", "hardlink", "dotdot", "holds", "inside-bundle", "bundle-itself"],
+)
 def test_an_output_that_resolves_to_an_input_is_refused(files, out, message, monkeypatch):
     monkeypatch.chdir(files)
     (files / "sub").mkdir()
     with pytest.raises(OutputError, match=message):
-        check_outputs({"--source": files / "clip.mp4", "--model": files / "bundle"}, {"--output": Path(out)},
-                      whole=["--model"])
+        check_outputs(
+            {"--source": files / "clip.mp4", "--model": files / "bundle"}, {"--output": Path(out)}, whole=["--model"]
+        )
 
 
 def test_two_outputs_in_one_place_and_distinct_outputs(files):
     with pytest.raises(OutputError, match="--output .* and --log .* are the same place"):
         check_outputs({}, {"--output": files / "x", "--log": files / "link" / ".." / "x"})
-    check_outputs({"--source": files / "clip.mp4", "--data": [files / "a.npz", None]},
-                  {"--output": files / "out.mp4", "--log": files / "log.jsonl", "--json": None})
+    check_outputs(
+        {"--source": files / "clip.mp4", "--data": [files / "a.npz", None]},
+        {"--output": files / "out.mp4", "--log": files / "log.jsonl", "--json": None},
+    )
     # a folder read only for its images may get an output inside; a bundle (read whole) may not
     check_outputs({"--data-dir": files / "bundle"}, {"--out": files / "bundle" / "t.npz"})
 

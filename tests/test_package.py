@@ -4,6 +4,7 @@ CI installs the project as the README tells users to (``pip install ".[test]"``,
 editable), so these tests fail there when a command, a dependency or a package-data file
 is missing from the distribution.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,17 @@ def clean_env() -> dict[str, str]:
 
 
 def test_every_command_runs_from_another_directory(tmp_path):
-    running = {name: subprocess.Popen([str(SCRIPTS / f"landmark-emotion-{name}"), "--help"], cwd=tmp_path,
-                                      env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for name in COMMANDS}
+    running = {
+        name: subprocess.Popen(
+            [str(SCRIPTS / f"landmark-emotion-{name}"), "--help"],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in COMMANDS
+    }
     for name, process in running.items():
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
@@ -43,9 +52,14 @@ def test_every_command_runs_from_another_directory(tmp_path):
 def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astronaut):
     (tmp_path / "photos").mkdir()
     cv2.imwrite(str(tmp_path / "photos" / "a.jpg"), astronaut)
-    result = subprocess.run([str(SCRIPTS / "landmark-emotion-demo"), "--source", "photos", "--no-display",
-                             "--log", "log.jsonl"], cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [str(SCRIPTS / "landmark-emotion-demo"), "--source", "photos", "--no-display", "--log", "log.jsonl"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("model: ")
     (face,) = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])["faces"]
@@ -53,12 +67,18 @@ def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astrona
 
 
 def test_the_files_it_needs_are_found_from_another_directory(tmp_path):
-    code = ("from landmark_emotion import resources\nfrom landmark_emotion.apps import web\nfrom landmark_emotion.face import landmarker\nfrom landmark_emotion.model import discovery\n"
-            "from landmark_emotion.model.bundle import load_bundle\n"
-            "print(len(load_bundle(discovery.find_default_model()).labels))\n"
-            "print(all(p.is_file() for p in (resources.SAMPLE_CLIP, landmarker.TASK_FILE, web.STATIC / 'index.html')))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True,
-                            text=True, timeout=300)
+    code = (
+        "from landmark_emotion import resources\n"
+        "from landmark_emotion.apps import web\n"
+        "from landmark_emotion.face import landmarker\n"
+        "from landmark_emotion.model import discovery\n"
+        "from landmark_emotion.model.bundle import load_bundle\n"
+        "print(len(load_bundle(discovery.find_default_model()).labels))\n"
+        "print(all(p.is_file() for p in (resources.SAMPLE_CLIP, landmarker.TASK_FILE, web.STATIC / 'index.html')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=300
+    )
     assert result.stdout.split() == ["8", "True"], result.stderr
 
 
@@ -69,8 +89,11 @@ def test_a_command_without_its_extra_says_which_to_install(monkeypatch, capsys):
     for name in ("landmark_emotion.apps.web", "landmark_emotion.commands.web"):  # imported anew
         monkeypatch.delitem(sys.modules, name, raising=False)
     assert launch.web() == 2
-    assert re.fullmatch(r'error: (anyio|starlette) is not installed; this command needs: '
-                        r'pip install "landmark-emotion\[web\]"\n', capsys.readouterr().err)
+    assert re.fullmatch(
+        r"error: (anyio|starlette) is not installed; this command needs: "
+        r'pip install "landmark-emotion\[web\]"\n',
+        capsys.readouterr().err,
+    )
 
 
 def bundle(folder: Path, kind: str, created: str = "2026-01-01") -> Path:

@@ -1,4 +1,5 @@
 """Fine-tuning a small base bundle on synthetic personal sessions, and refusing bad personal data."""
+
 from __future__ import annotations
 
 import json
@@ -66,19 +67,30 @@ def base_bundle(tmp_path_factory) -> Path:
     x = train.features()
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     y = np.array([BASE_LABELS.index(label) for label in train.labels])
-    model = keras.Sequential([
-        keras.Input((x.shape[1],)),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(len(BASE_LABELS), activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(len(BASE_LABELS), activation="softmax"),
+        ]
+    )
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     model.fit((x - mean) / scale, y, epochs=30, batch_size=32, verbose=0)
     replay = train.subset(np.concatenate([np.flatnonzero(train.labels == label)[:25] for label in BASE_LABELS]))
     path = tmp_path_factory.mktemp("models") / "base"
     info = {"kind": "base", "labels": BASE_LABELS, "base": None, "train_args": {"synthetic": True}}
-    save_bundle(path, model, mean, scale, BASE_LABELS, info, {"test_accuracy": 1.0}, replay=replay,
-                references=population_neutral(train))
+    save_bundle(
+        path,
+        model,
+        mean,
+        scale,
+        BASE_LABELS,
+        info,
+        {"test_accuracy": 1.0},
+        replay=replay,
+        references=population_neutral(train),
+    )
     return path
 
 
@@ -90,10 +102,13 @@ def write_sessions(folder: Path, sessions: dict[str, np.ndarray]) -> None:
 
 def personal_sessions(folder: Path) -> Path:
     """The user's 'happy' looks like everyone's 'neutral' (plus their own face); also a corrupt session file."""
-    write_sessions(folder, {
-        "2026-11-22T21-05-03_happy": ("happy", faces("happy", 24, seed=10, person=True, pattern="neutral")),
-        "2026-11-22T21-06-10_sad": ("sad", faces("sad", 24, seed=11, person=True)),
-    })
+    write_sessions(
+        folder,
+        {
+            "2026-11-22T21-05-03_happy": ("happy", faces("happy", 24, seed=10, person=True, pattern="neutral")),
+            "2026-11-22T21-06-10_sad": ("sad", faces("sad", 24, seed=11, person=True)),
+        },
+    )
     (folder / "2026-11-22T21-07-00_angry.npz").write_bytes(b"PK\x03\x04 truncated")
     return folder
 
@@ -104,8 +119,9 @@ def personal_run(base_bundle, tmp_path_factory):
     data = personal_sessions(tmp_path_factory.mktemp("personal_data"))
     before = {p.name: p.read_bytes() for p in data.iterdir()}
     out = tmp_path_factory.mktemp("models") / "personal"
-    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
-                                "--no-progress", "--min-samples", "5"])
+    code = train_personal.main(
+        ["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out), "--no-progress", "--min-samples", "5"]
+    )
     return code, out, data, before
 
 
@@ -114,8 +130,23 @@ def keep_unrecorded_run(base_bundle, tmp_path_factory) -> Path:
     """The same recording and seed with --keep-unrecorded."""
     data = personal_sessions(tmp_path_factory.mktemp("personal_data"))
     out = tmp_path_factory.mktemp("models") / "personal_all"
-    assert train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
-                                "--no-progress", "--min-samples", "5", "--keep-unrecorded"]) == 0
+    assert (
+        train_personal.main(
+            [
+                "--base",
+                str(base_bundle),
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--min-samples",
+                "5",
+                "--keep-unrecorded",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -140,8 +171,9 @@ def test_the_personal_model_answers_neutral_and_what_was_recorded(personal_run, 
     # the same fine-tuning, its output cut to those labels: the kept model's probabilities shared among them alone
     x = table_of([(label, faces(label, 10, seed=60 + i)) for i, label in enumerate(BASE_LABELS)]).features()
     everything = kept.predictor().predict_proba(x)[:, [BASE_LABELS.index(label) for label in personal.labels]]
-    np.testing.assert_allclose(personal.predictor().predict_proba(x),
-                               everything / everything.sum(axis=1, keepdims=True), atol=1e-5)
+    np.testing.assert_allclose(
+        personal.predictor().predict_proba(x), everything / everything.sum(axis=1, keepdims=True), atol=1e-5
+    )
 
 
 def test_which_labels_a_personal_model_answers():
@@ -261,14 +293,27 @@ def test_bad_input_is_a_clear_error_and_nothing_is_lost(case, message, base_bund
 
 
 def test_script_error_has_no_traceback(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scr" / "train_personal.py"), "--base", str(tmp_path / "no"),
-                             "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scr" / "train_personal.py"),
+            "--base",
+            str(tmp_path / "no"),
+            "--data-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
 
 
-def test_ctrl_c_during_fine_tuning_keeps_the_best_epoch_so_far(personal_run, base_bundle, tmp_path, monkeypatch,
-                                                                capsys):
+def test_ctrl_c_during_fine_tuning_keeps_the_best_epoch_so_far(
+    personal_run, base_bundle, tmp_path, monkeypatch, capsys
+):
     from landmark_emotion.training.callbacks import EpochBar
 
     _, _, data, _ = personal_run
@@ -281,8 +326,9 @@ def test_ctrl_c_during_fine_tuning_keeps_the_best_epoch_so_far(personal_run, bas
 
     monkeypatch.setattr(EpochBar, "on_epoch_end", interrupt_at_epoch_5)
     out = tmp_path / "personal"
-    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
-                                "--no-progress", "--lr", "1e-3"])
+    code = train_personal.main(
+        ["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out), "--no-progress", "--lr", "1e-3"]
+    )
     assert code == 130 and "interrupted: wrote" in capsys.readouterr().out
     metrics = load_bundle(out).metrics
     assert metrics["interrupted"] is True and metrics["epochs_run"] == 5 and 1 <= metrics["best_epoch"] <= 5
@@ -299,14 +345,30 @@ def test_without_a_recorded_neutral_it_says_so_and_fine_tunes_uncalibrated(perso
 def few_shot_run(base_bundle, tmp_path_factory):
     """One neutral and three photos per expression of a user whose face differs from everyone's: the fixed schedule."""
     data = tmp_path_factory.mktemp("few_shot")
-    write_sessions(data, {
-        "2026-11-22T21-05-00_neutral": ("neutral", faces("neutral", 1, seed=40, person=True)),
-        "2026-11-22T21-05-03_happy": ("happy", faces("happy", 3, seed=41, person=True, pattern="neutral")),
-        "2026-11-22T21-06-10_sad": ("sad", faces("sad", 3, seed=42, person=True)),
-    })
+    write_sessions(
+        data,
+        {
+            "2026-11-22T21-05-00_neutral": ("neutral", faces("neutral", 1, seed=40, person=True)),
+            "2026-11-22T21-05-03_happy": ("happy", faces("happy", 3, seed=41, person=True, pattern="neutral")),
+            "2026-11-22T21-06-10_sad": ("sad", faces("sad", 3, seed=42, person=True)),
+        },
+    )
     out = tmp_path_factory.mktemp("models") / "few_shot"
-    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out),
-                                "--no-progress", "--min-samples", "1", "--lr", "1e-3"])
+    code = train_personal.main(
+        [
+            "--base",
+            str(base_bundle),
+            "--data-dir",
+            str(data),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--min-samples",
+            "1",
+            "--lr",
+            "1e-3",
+        ]
+    )
     return code, out
 
 
@@ -329,10 +391,28 @@ def test_few_shot_recording_trains_the_fixed_schedule_on_calibrated_features(few
 
 def test_one_sample_per_label_is_accepted(base_bundle, tmp_path, capsys):
     data = tmp_path / "data"
-    write_sessions(data, {"n": ("neutral", faces("neutral", 1, seed=50, person=True)),
-                          "h": ("happy", faces("happy", 1, seed=51, person=True))})
-    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(tmp_path / "o"),
-                                "--no-progress", "--min-samples", "1", "--fixed-epochs", "2"])
+    write_sessions(
+        data,
+        {
+            "n": ("neutral", faces("neutral", 1, seed=50, person=True)),
+            "h": ("happy", faces("happy", 1, seed=51, person=True)),
+        },
+    )
+    code = train_personal.main(
+        [
+            "--base",
+            str(base_bundle),
+            "--data-dir",
+            str(data),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+            "--min-samples",
+            "1",
+            "--fixed-epochs",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "fixed schedule of 2 epochs" in out and "calibrated to your neutral face (1 samples)" in out
     assert "answers neutral, happy; not sad, surprise, which you did not record (--keep-unrecorded keeps them)" in out

@@ -1,4 +1,5 @@
 """Working one frame ahead: results in order, errors where they happened, nothing left running."""
+
 from __future__ import annotations
 
 import threading

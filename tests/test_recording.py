@@ -1,4 +1,5 @@
 """Recording sessions from an image folder, a video file, an interrupted stream and the preview loop."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,7 @@ def digest(path: Path) -> str:
 def two_faces(astronaut, astronaut_faces) -> np.ndarray:
     """Two copies of the astronaut's face side by side: a frame that must be skipped."""
     x, y, w, h = astronaut_faces.boxes()[0]
-    crop = astronaut[max(0, y - h): y + 2 * h, max(0, x - w): x + 2 * w]
+    crop = astronaut[max(0, y - h) : y + 2 * h, max(0, x - w) : x + 2 * w]
     return np.hstack([crop, crop])
 
 
@@ -60,8 +61,10 @@ def video(tmp_path, astronaut) -> Path:
 
 def test_folder_session_keeps_one_face_frames_and_counts_the_rest(folder, tmp_path, capsys):
     out = tmp_path / "personal"
-    assert record_dataset.main(["--label", "Happiness", "--source", str(folder), "--out-dir", str(out),
-                                "--no-progress"]) == 0
+    assert (
+        record_dataset.main(["--label", "Happiness", "--source", str(folder), "--out-dir", str(out), "--no-progress"])
+        == 0
+    )
     files = list(out.iterdir())
     assert len(files) == 1 and files[0].name.endswith("_happy.npz")
     table = load_table(files[0])
@@ -73,8 +76,17 @@ def test_folder_session_keeps_one_face_frames_and_counts_the_rest(folder, tmp_pa
     assert meta["label"] == "happy" and meta["static_detection"] is True and meta["frames_read"] == 4
     assert meta["feature_version"] and meta["mediapipe_version"] and meta["created"]
     with np.load(files[0], allow_pickle=False) as data:  # landmarks, descriptors and metadata only, never pixels
-        assert set(data.files) == {"landmarks", "descriptors", "width", "height", "labels", "paths", "groups",
-                                   "splits", "meta"}
+        assert set(data.files) == {
+            "landmarks",
+            "descriptors",
+            "width",
+            "height",
+            "labels",
+            "paths",
+            "groups",
+            "splits",
+            "meta",
+        }
         assert data["descriptors"].shape == (2, N_DESCRIPTOR)
         assert max(data[name].size for name in data.files if name not in ("landmarks", "descriptors")) <= 2
     assert "2 captured from 4 frames" in capsys.readouterr().out
@@ -105,8 +117,11 @@ def test_sessions_started_in_the_same_second_never_overwrite(tmp_path, astronaut
         for i in range(n):
             session.offer(astronaut_faces, Frame(i, 0.0, None, f"f{i}"))
         paths.append(save_session(session, tmp_path))
-    assert [p.name for p in paths] == ["2026-11-22T21-05-03_happy.npz", "2026-11-22T21-05-03_happy_2.npz",
-                                       "2026-11-22T21-05-03_happy_3.npz"]
+    assert [p.name for p in paths] == [
+        "2026-11-22T21-05-03_happy.npz",
+        "2026-11-22T21-05-03_happy_2.npz",
+        "2026-11-22T21-05-03_happy_3.npz",
+    ]
     assert [len(load_table(p)) for p in paths] == [1, 2, 3]
     assert sorted(tmp_path.iterdir()) == paths  # no temporary file left behind
 
@@ -188,8 +203,12 @@ def test_bad_input_is_one_error_line_and_nothing_written(args, message, tmp_path
     junk.write_bytes(b"not a video")
     out = tmp_path / "personal"
     args = [a.format(video=video, blank=blank, junk=junk) for a in args]
-    result = subprocess.run([sys.executable, str(ROOT / "scr" / "record_dataset.py"), *args,
-                             "--out-dir", str(out), "--no-progress"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scr" / "record_dataset.py"), *args, "--out-dir", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     errors = result.stderr.splitlines()  # ours only: no OpenCV or FFmpeg lines around it
     assert len(errors) == 1 and errors[0].startswith("error:") and message in errors[0], result.stderr

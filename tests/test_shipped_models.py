@@ -1,4 +1,5 @@
 """The bundles shipped in models/: they load, say what data they come from, and read a real smile."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,10 +13,13 @@ from landmark_emotion.model.bundle import load_bundle
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
-@pytest.mark.parametrize("name, feature_set, labels, licence", [
-    ("default", HYBRID, list(CANONICAL_LABELS), "non-commercial"),
-    ("facial_expressions", LANDMARKS, ["neutral", "happy", "sad", "surprise", "disgust", "angry"], "Apache-2.0"),
-])
+@pytest.mark.parametrize(
+    "name, feature_set, labels, licence",
+    [
+        ("default", HYBRID, list(CANONICAL_LABELS), "non-commercial"),
+        ("facial_expressions", LANDMARKS, ["neutral", "happy", "sad", "surprise", "disgust", "angry"], "Apache-2.0"),
+    ],
+)
 def test_shipped_bundle_reads_the_astronauts_smile(name, feature_set, labels, licence, astronaut, astronaut_faces):
     bundle = load_bundle(MODELS / name)
     assert bundle.feature_set == feature_set and bundle.labels == labels
@@ -41,23 +45,45 @@ def test_personal_flow_end_to_end_on_the_default_model(tmp_path):
     scripts, clip = MODELS.parent / "scr", MODELS.parent / "datasets" / "samples" / "astronaut.mp4"
 
     def run(script: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(scripts / script), *args], capture_output=True, text=True,
-                              timeout=600, cwd=tmp_path)
+        return subprocess.run(
+            [sys.executable, str(scripts / script), *args], capture_output=True, text=True, timeout=600, cwd=tmp_path
+        )
 
     sessions = tmp_path / "me"
     for label in ("neutral", "contempt"):  # the clip's smile, recorded as two expressions: any label trains
-        result = run("record_dataset.py", "--label", label, "--source", str(clip), "--samples", "12",
-                     "--every", "4", "--out-dir", str(sessions), "--no-progress")
+        result = run(
+            "record_dataset.py",
+            "--label",
+            label,
+            "--source",
+            str(clip),
+            "--samples",
+            "12",
+            "--every",
+            "4",
+            "--out-dir",
+            str(sessions),
+            "--no-progress",
+        )
         assert result.returncode == 0, result.stderr
-    result = run("train_personal.py", "--base", str(MODELS / "default"), "--data-dir", str(sessions),
-                 "--out", str(tmp_path / "personal"), "--no-progress")
+    result = run(
+        "train_personal.py",
+        "--base",
+        str(MODELS / "default"),
+        "--data-dir",
+        str(sessions),
+        "--out",
+        str(tmp_path / "personal"),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     personal = load_bundle(tmp_path / "personal")
     assert personal.info["kind"] == "personal" and personal.feature_set == HYBRID
     assert personal.labels == list(CANONICAL_LABELS)
     log = tmp_path / "log.jsonl"
-    result = run("main.py", "--model", str(tmp_path / "personal"), "--source", str(clip), "--no-display",
-                 "--log", str(log))
+    result = run(
+        "main.py", "--model", str(tmp_path / "personal"), "--source", str(clip), "--no-display", "--log", str(log)
+    )
     assert result.returncode == 0, result.stderr
     frames = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(frames) == 150 and all(len(f["faces"]) == 1 for f in frames)

@@ -1,4 +1,5 @@
 """Per-face smoothing: a steady face gives a steady label, a real change still comes through quickly."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Training: class selection, person-disjoint splits, class weights, learning synthetic expressions."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -61,8 +62,7 @@ def test_split_is_stratified_and_person_disjoint(table):
 
 
 def test_samples_without_groups_are_split_one_by_one(table):
-    anonymous = LandmarkTable(table.landmarks, table.width, table.height, table.labels, table.paths,
-                              [""] * len(table))
+    anonymous = LandmarkTable(table.landmarks, table.width, table.height, table.labels, table.paths, [""] * len(table))
     split = split_table(anonymous, 0.25, 0.0, seed=0)
     assert not split.group_disjoint and len(split.test) == 0
     assert abs(len(split.val) - 0.25 * len(table)) <= 4

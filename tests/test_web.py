@@ -4,6 +4,7 @@ itself in headless Chromium with the sample clip as its camera.
 One server (``scr/web.py`` in a child process) serves the whole module; it lists two
 bundles, the shipped default and a copy marked personal, so tabs can differ in what they use.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,9 +32,9 @@ CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
 MAX_TABS = 4  # the test server's --max-tabs: room for the three-tab test
 PHOTO = Path(__file__).resolve().parent.parent / "datasets" / "samples" / "astronaut.jpg"
 
-needs_chromium = pytest.mark.skipif(chromium_path() is None,
-                                    reason="chromium is not installed (apt-get install chromium); "
-                                           ".ci/run installs it")
+needs_chromium = pytest.mark.skipif(
+    chromium_path() is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it"
+)
 
 
 def jpeg(path: Path = PHOTO) -> bytes:
@@ -41,6 +42,7 @@ def jpeg(path: Path = PHOTO) -> bytes:
 
 
 # --- without a server ----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
@@ -62,8 +64,11 @@ def test_find_bundles_lists_bundle_folders_by_id(models, tmp_path):
     found = find_bundles([models, personal.parent, tmp_path / "absent"])
     assert sorted(found) == ["models/default", "models/mine", "personal_data/anna"]
     assert found["personal_data/anna"].kind == "personal"
-    assert found["models/default"].to_json() == {"id": "models/default", "kind": "base",
-                                                 "labels": list(found["models/default"].labels)}
+    assert found["models/default"].to_json() == {
+        "id": "models/default",
+        "kind": "base",
+        "labels": list(found["models/default"].labels),
+    }
     with pytest.raises(WebError, match="incomplete"):  # listed, but loading it still checks it
         BundleCatalog(found, "models/default").bundle("personal_data/anna")
 
@@ -94,8 +99,12 @@ def test_host_warning_only_off_loopback():
 
 
 def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0",
-                             "--model", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0", "--model", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.stdout.startswith("warning: serving on 0.0.0.0")
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "missing" in result.stderr
@@ -103,8 +112,19 @@ def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad
 
 def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     shutil.copytree(models / "default", tmp_path / "elsewhere")
-    result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--models-dir", str(models),
-                             "--model", str(tmp_path / "elsewhere")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scr" / "web.py"),
+            "--models-dir",
+            str(models),
+            "--model",
+            str(tmp_path / "elsewhere"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
 
@@ -114,8 +134,12 @@ def test_busy_port_is_one_error_line():
 
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, str(ROOT / "scr" / "web.py"), "--port", str(port)],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scr" / "web.py"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in result.stderr
@@ -123,10 +147,19 @@ def test_busy_port_is_one_error_line():
 
 # --- the socket protocol, against a running server ---------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def server(models):
-    with web_server("--models-dir", str(models), "--personal-dir", str(models.parent / "personal"),
-                    "--model", str(models / "default"), "--max-tabs", str(MAX_TABS)) as running:
+    with web_server(
+        "--models-dir",
+        str(models),
+        "--personal-dir",
+        str(models.parent / "personal"),
+        "--model",
+        str(models / "default"),
+        "--max-tabs",
+        str(MAX_TABS),
+    ) as running:
         yield running
 
 
@@ -160,8 +193,10 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
         async with connect(url, max_size=None) as good, connect(url, max_size=None) as bad:
             hello = json.loads(await good.recv())
             json.loads(await bad.recv())
-            assert hello["bundles"] == [{"id": b, "kind": k, "labels": hello["labels"]}
-                                        for b, k in (("models/default", "base"), ("models/mine", "base"))]
+            assert hello["bundles"] == [
+                {"id": b, "kind": k, "labels": hello["labels"]}
+                for b, k in (("models/default", "base"), ("models/mine", "base"))
+            ]
             seen["garbage"] = await _exchange(bad, b"F" + b"\x00not an image" * 10)
             seen["no kind"] = await _exchange(bad, b"X" + jpeg())
             seen["text"] = await _exchange(bad, "hello?")
@@ -181,9 +216,14 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
         return seen
 
     seen = asyncio.run(scenario())
-    for what, expected in (("garbage", "not an image"), ("no kind", "starts with F"), ("text", "must be JSON"),
-                           ("type", "unknown message type"), ("path", "unknown bundle"),
-                           ("escape", "unknown bundle")):
+    for what, expected in (
+        ("garbage", "not an image"),
+        ("no kind", "starts with F"),
+        ("text", "must be JSON"),
+        ("type", "unknown message type"),
+        ("path", "unknown bundle"),
+        ("escape", "unknown bundle"),
+    ):
         assert seen[what]["type"] == "error" and expected in seen[what]["message"], (what, seen[what])
     for what in ("still reads", "other tab", "new tab"):
         assert seen[what]["type"] == "faces" and len(seen[what]["faces"]) == 1, what
@@ -247,6 +287,7 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
 
 # --- the page in a real browser ----------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def camera_clip(tmp_path_factory) -> Path:
     clip = tmp_path_factory.mktemp("camera") / "astronaut.y4m"
@@ -268,20 +309,38 @@ def wait_answers(page, count: int, kind: str = "frame", timeout: float = 60_000)
 
 def drop_file(page, path: Path, mime: str) -> None:
     """Drop a file on the page as a user dragging it from their desktop would."""
-    page.evaluate("""([b64, name, mime]) => {
+    page.evaluate(
+        """([b64, name, mime]) => {
         const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
         const data = new DataTransfer();
         data.items.add(new File([bytes], name, {type: mime}));
         document.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}))
-    }""", [base64.b64encode(path.read_bytes()).decode(), path.name, mime])
+    }""",
+        [base64.b64encode(path.read_bytes()).decode(), path.name, mime],
+    )
 
 
 def main_py_labels(tmp_path: Path) -> collections.Counter:
     log = tmp_path / "log.jsonl"
-    subprocess.run([sys.executable, str(ROOT / "scr" / "main.py"), "--source", str(CLIP), "--no-display",
-                    "--model", str(DEFAULT), "--log", str(log)], check=True, capture_output=True, timeout=300)
-    return collections.Counter(face["label"] for line in log.read_text().splitlines()
-                               for face in json.loads(line)["faces"])
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scr" / "main.py"),
+            "--source",
+            str(CLIP),
+            "--no-display",
+            "--model",
+            str(DEFAULT),
+            "--log",
+            str(log),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return collections.Counter(
+        face["label"] for line in log.read_text().splitlines() for face in json.loads(line)["faces"]
+    )
 
 
 @needs_chromium
@@ -370,8 +429,9 @@ def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browse
             assert tabs[s]["tracks"][0] == 0
         assert pages[1].locator("#neutral").is_enabled()  # the neutral reference of tab 1 only
         pages[1].click("#neutral")
-        pages[1].wait_for_function("mirror.answers.slice(-1)[0].faces.some(f => f.calibration === 'captured')",
-                                   timeout=60_000)
+        pages[1].wait_for_function(
+            "mirror.answers.slice(-1)[0].faces.some(f => f.calibration === 'captured')", timeout=60_000
+        )
         for page in (pages[0], pages[2]):
             seen = {f["calibration"] for a in page.evaluate("mirror.answers") for f in a["faces"]}
             assert not seen & {"capturing", "captured"}, seen

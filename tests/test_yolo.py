@@ -1,4 +1,5 @@
 """YOLO-format datasets (AffectNet's common upload): labels from label files, splits kept, bad labels skipped."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,7 @@ def yolo(tmp_path, astronaut) -> Path:
     root.mkdir()
     (root / "data.yaml").write_text(f"train: x/train/images\nval: x/valid/images\nnc: 8\nnames:\n  {NAMES}\n")
     face = astronaut[40:330, 120:380]  # the face filling the crop edge to edge, as in AffectNet
-    _image(root / "train", "a.png", face, "4 0.5 0.5 1 1")          # happy
+    _image(root / "train", "a.png", face, "4 0.5 0.5 1 1")  # happy
     _image(root / "train", "b.png", face[:, ::-1], "0 0.5 0.5 1 1")  # Anger -> angry
     _image(root / "train", "missing.png", face, None)
     _image(root / "train", "empty.png", face, "")
@@ -47,8 +48,12 @@ def test_reader_takes_labels_from_label_files_and_keeps_splits(yolo):
     assert is_yolo_dataset(yolo)
     items, skipped = from_data_dir(yolo)
     got = {Path(i.path).name: (i.label, i.split) for i in items}
-    assert got == {"a.png": ("happy", "train"), "b.png": ("angry", "train"), "c.png": ("neutral", "valid"),
-                   "d.png": ("contempt", "test")}
+    assert got == {
+        "a.png": ("happy", "train"),
+        "b.png": ("angry", "train"),
+        "c.png": ("neutral", "valid"),
+        "d.png": ("contempt", "test"),
+    }
     reasons = {Path(p).name: r for p, r in skipped}
     assert reasons["missing.png"] == "missing label file"
     assert reasons["empty.png"] == "empty label file"
@@ -77,7 +82,11 @@ def test_extraction_records_splits_descriptors_and_skipped_labels(yolo, tmp_path
     assert code == 0
     table = load_table(out)
     assert sorted(zip(table.labels.tolist(), table.splits.tolist())) == [
-        ("angry", "train"), ("contempt", "test"), ("happy", "train"), ("neutral", "valid")]
+        ("angry", "train"),
+        ("contempt", "test"),
+        ("happy", "train"),
+        ("neutral", "valid"),
+    ]
     assert table.descriptors is not None and table.descriptors.shape[0] == 4
     assert table.meta["min_side"] == 128 and table.meta["appearance_version"]
     assert "missing label file" in printed and "empty label file" in printed
@@ -87,8 +96,12 @@ def test_extraction_records_splits_descriptors_and_skipped_labels(yolo, tmp_path
 
 def test_landmarks_only_extraction_keeps_no_appearance(yolo, tmp_path):
     out = tmp_path / "t.npz"
-    assert extract_landmarks.main(["--data-dir", str(yolo), "--out", str(out), "--workers", "1", "--no-progress",
-                                   "--features", "landmarks"]) == 0
+    assert (
+        extract_landmarks.main(
+            ["--data-dir", str(yolo), "--out", str(out), "--workers", "1", "--no-progress", "--features", "landmarks"]
+        )
+        == 0
+    )
     assert load_table(out).descriptors is None
 
 
@@ -130,8 +143,21 @@ def test_evaluate_scores_one_split(tmp_path):
     table = _with_splits(make_table({"neutral": 30, "happy": 30}, people=6))
     data = save_table(table, tmp_path / "t.npz")
     out = tmp_path / "scores.json"
-    assert evaluate.main(["--model", str(Path(__file__).resolve().parent.parent / "models" / "facial_expressions"),
-                          "--data", str(data), "--split", "test", "--json", str(out)]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model",
+                str(Path(__file__).resolve().parent.parent / "models" / "facial_expressions"),
+                "--data",
+                str(data),
+                "--split",
+                "test",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     import json
 
     assert json.loads(out.read_text())["n"] == int(np.sum(table.splits == "test"))

@@ -5,6 +5,7 @@ and grants the camera without asking, so ``getUserMedia`` in the page gets the c
 Playwright drives the system's Chromium (``apt-get install chromium``); Playwright's
 own browser downloads are not needed.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,9 +21,17 @@ import cv2
 
 WEB_COMMAND = ["-m", "landmark_emotion.commands.web"]
 """``scr/web.py``, run from the installed package (or the checkout of an editable install)."""
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
 START_SECONDS = 120.0
 
 
@@ -52,13 +61,18 @@ def write_y4m(video: Path, out: Path, size: tuple[int, int] = (640, 480), fps: i
 
 
 class WebServer:
-    """``scr/web.py`` (landmark-emotion-web) in a child process on a free port (its URL is the line it prints when ready)."""
+    """``scr/web.py`` (landmark-emotion-web) in a child process on a free port (its URL is the line it prints ready)."""
 
     def __init__(self, *args: str, log: Path | None = None):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(log, "wb") if log else subprocess.DEVNULL
-        self.process = subprocess.Popen([sys.executable, *WEB_COMMAND, "--port", "0", *args],
-                                        stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, *WEB_COMMAND, "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=env,
+        )
         self.url = self._wait_for_url()
 
     def _wait_for_url(self) -> str:
@@ -110,8 +124,8 @@ def chromium(clip: Path) -> Iterator[object]:
         raise RuntimeError("chromium is not installed (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}"])
+            executable_path=executable, args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}"]
+        )
         try:
             yield browser
         finally:

@@ -12,17 +12,17 @@ The names below are imported on first use, so ``import landmark_emotion`` (and e
 script's ``from landmark_emotion.cli.startup import ...``) stays instant, and getting
 :class:`Reader` imports neither MediaPipe nor TensorFlow.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING
 
-_WHERE = {
-    **dict.fromkeys(("Reader", "Stream", "Face", "FrameFaces", "load_model", "fine_tune", "sample_image"), ".api"),
-    "EmotionModel": ".model.emotion_model",
-    **dict.fromkeys(("LandmarkEmotionError", "InputError"), ".errors"),
-}
-__all__ = list(_WHERE)
+__all__ = [
+    "EmotionModel", "Face", "FrameFaces", "InputError", "LandmarkEmotionError", "Reader", "Stream", "fine_tune",
+    "load_model", "sample_image",
+]  # fmt: skip
+_WHERE = {name: ".errors" if name.endswith("Error") else ".api" for name in __all__}
 
 if TYPE_CHECKING:
     from landmark_emotion.api import Face, FrameFaces, Reader, Stream, fine_tune, load_model, sample_image

@@ -14,6 +14,7 @@ TensorFlow only for :func:`fine_tune`. Every error raised on purpose is a
 :class:`~landmark_emotion.errors.LandmarkEmotionError` with a one-sentence message; a photo
 without a face is no error (no faces: an empty list).
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +24,7 @@ import warnings
 import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -43,7 +44,7 @@ from landmark_emotion.reading.pipeline import EmotionReader, FaceReading, build_
 from landmark_emotion.reading.smoothing import WINDOW
 from landmark_emotion.resources import SAMPLE_PHOTO
 
-Image = Union[np.ndarray, str, os.PathLike]
+Image = np.ndarray | str | os.PathLike
 """A photo: a uint8 array (height, width, 3) in BGR order as OpenCV gives it (RGB with ``rgb=True``;
 (height, width) grayscale and 4-channel arrays are accepted too), or the path of an image file."""
 
@@ -93,10 +94,16 @@ class Face:
 
 
 def _face(reading: FaceReading, labels: list[str], tracked: bool) -> Face:
-    return Face(reading.box, reading.landmarks, reading.label, reading.confidence,
-                {name: float(p) for name, p in zip(labels, reading.probs)}, reading.calibration,
-                reading.track if tracked else None,
-                None if reading.blendshapes is None else dict(zip(BLENDSHAPES, map(float, reading.blendshapes))))
+    return Face(
+        reading.box,
+        reading.landmarks,
+        reading.label,
+        reading.confidence,
+        {name: float(p) for name, p in zip(labels, reading.probs)},
+        reading.calibration,
+        reading.track if tracked else None,
+        None if reading.blendshapes is None else dict(zip(BLENDSHAPES, map(float, reading.blendshapes))),
+    )
 
 
 class FrameFaces(NamedTuple):
@@ -125,15 +132,17 @@ def _as_bgr(image: Image, rgb: bool = False) -> np.ndarray:
             raise InputError(f"{path} is not an image OpenCV can read (for a video file, use stream())")
         return decoded
     if not isinstance(image, np.ndarray):
-        raise InputError(f"expected an image: a NumPy array of shape (height, width, 3) or a file path, "
-                         f"got {type(image).__name__}")
+        raise InputError(
+            f"expected an image: a NumPy array of shape (height, width, 3) or a file path, got {type(image).__name__}"
+        )
     if image.dtype != np.uint8:
         hint = "; for floats in [0, 1] pass (image * 255).astype(np.uint8)" if image.dtype.kind == "f" else ""
         raise InputError(f"expected a uint8 image (values 0-255, as cv2.imread gives), got dtype {image.dtype}{hint}")
     channels = 1 if image.ndim == 2 else image.shape[-1]
     if image.ndim not in (2, 3) or channels not in (1, 3, 4):
-        raise InputError(f"expected an image of shape (height, width, 3), (height, width, 4) or (height, width), "
-                         f"got {image.shape}")
+        raise InputError(
+            f"expected an image of shape (height, width, 3), (height, width, 4) or (height, width), got {image.shape}"
+        )
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise InputError(f"the image is empty (shape {image.shape})")
     if channels == 1:
@@ -162,25 +171,42 @@ class Reader:
     face MediaPipe's 52 blendshape scores (it runs the Tasks landmarker).
     """
 
-    def __init__(self, model: EmotionModel | str | os.PathLike | None = None, *, max_faces: int = 4,
-                 min_confidence: float = 0.4, calibrate: str = "auto", smoothing: int = WINDOW,
-                 landmarker: str | None = None, blendshapes: bool = False) -> None:
-        _require(isinstance(max_faces, int) and not isinstance(max_faces, bool) and max_faces >= 1,
-                 f"max_faces must be an integer of at least 1, got {max_faces!r}")
-        _require(isinstance(min_confidence, (int, float)) and 0.0 <= min_confidence <= 1.0,
-                 f"min_confidence must be a probability in [0, 1], got {min_confidence!r}")
+    def __init__(
+        self,
+        model: EmotionModel | str | os.PathLike | None = None,
+        *,
+        max_faces: int = 4,
+        min_confidence: float = 0.4,
+        calibrate: str = "auto",
+        smoothing: int = WINDOW,
+        landmarker: str | None = None,
+        blendshapes: bool = False,
+    ) -> None:
+        _require(
+            isinstance(max_faces, int) and not isinstance(max_faces, bool) and max_faces >= 1,
+            f"max_faces must be an integer of at least 1, got {max_faces!r}",
+        )
+        _require(
+            isinstance(min_confidence, (int, float)) and 0.0 <= min_confidence <= 1.0,
+            f"min_confidence must be a probability in [0, 1], got {min_confidence!r}",
+        )
         _require(calibrate in MODES, f"calibrate must be one of {', '.join(map(repr, MODES))}, got {calibrate!r}")
-        _require(isinstance(smoothing, (int, float)) and smoothing >= 1,
-                 f"smoothing must be a number of frames of at least 1 (1: off), got {smoothing!r}")
-        _require(landmarker is None or landmarker in LANDMARKERS,
-                 f"landmarker must be one of {', '.join(map(repr, LANDMARKERS))} or None, got {landmarker!r}")
+        _require(
+            isinstance(smoothing, (int, float)) and smoothing >= 1,
+            f"smoothing must be a number of frames of at least 1 (1: off), got {smoothing!r}",
+        )
+        _require(
+            landmarker is None or landmarker in LANDMARKERS,
+            f"landmarker must be one of {', '.join(map(repr, LANDMARKERS))} or None, got {landmarker!r}",
+        )
         self._loaded = _as_model(model)
         self.model = self._loaded
         """The model faces are read with (with the neutral of :meth:`set_neutral`, once set)."""
         self.max_faces, self.min_confidence, self.calibrate = max_faces, float(min_confidence), calibrate
         self.smoothing, self.blendshapes = smoothing, blendshapes
-        self.landmarker, mismatch = landmarker_for_model(self.model.info.get("landmarker"),
-                                                         "tasks" if blendshapes else landmarker)
+        self.landmarker, mismatch = landmarker_for_model(
+            self.model.info.get("landmarker"), "tasks" if blendshapes else landmarker
+        )
         if mismatch:
             warnings.warn(mismatch.removeprefix("warning: "), stacklevel=2)
         self._mesh: FaceMesh | None = None
@@ -222,8 +248,10 @@ class Reader:
         if self.calibrate == "off":
             raise CalibrationError("calibration is off (calibrate='off'); make the reader with calibrate='neutral'")
         if references is None:
-            raise CalibrationError("this model has no population neutral (trained without neutral faces, or before "
-                                   "calibration existed), so it cannot be calibrated")
+            raise CalibrationError(
+                "this model has no population neutral (trained without neutral faces, or before "
+                "calibration existed), so it cannot be calibrated"
+            )
         many = isinstance(images, (list, tuple))
         vectors = []
         for i, image in enumerate(images if many else [images]):
@@ -233,11 +261,10 @@ class Reader:
                 name = image if isinstance(image, (str, os.PathLike)) else f"image {i}"
                 raise CalibrationError(f"no face in {name}; a neutral reference needs a face at rest")
             largest = int(np.argmax(np.prod(faces.boxes()[:, 2:], axis=1)))
-            vectors.append(image_vectors(self.model.feature_set, bgr, faces.landmarks[largest:largest + 1])[0])
+            vectors.append(image_vectors(self.model.feature_set, bgr, faces.landmarks[largest : largest + 1])[0])
         if not vectors:
             raise CalibrationError("no image given; a neutral reference needs at least one")
-        self._use(_with_references(self._loaded, references.with_person(neutral_mean(np.stack(vectors)),
-                                                                         len(vectors))))
+        self._use(_with_references(self._loaded, references.with_person(neutral_mean(np.stack(vectors)), len(vectors))))
 
     def clear_neutral(self) -> None:
         """Forget the neutral of :meth:`set_neutral`: back to the model's own references."""
@@ -291,8 +318,9 @@ class Reader:
 
     def _pipeline(self, mesh: FaceMesh) -> EmotionReader:
         """The demo's reader over ``mesh``: unrelated photos in ``image`` mode, smoothed frames in ``video`` mode."""
-        return build_reader(self.model, mesh, self.min_confidence, self.smoothing, mesh.mode is Mode.IMAGE,
-                            self.calibrate)
+        return build_reader(
+            self.model, mesh, self.min_confidence, self.smoothing, mesh.mode is Mode.IMAGE, self.calibrate
+        )
 
     def _use(self, model: EmotionModel) -> None:
         self.model, self._photos = model, None  # the photo pipeline is rebuilt with it on the next read
@@ -316,13 +344,16 @@ class Stream:
             self._source = open_source(source if isinstance(source, int) else os.fspath(source))
             mode = mode_for(self._source)
             self._frames: Iterator[tuple[int, float | None, np.ndarray]] | None = (
-                (frame.index, frame.t, frame.image) for frame in self._source)
+                (frame.index, frame.t, frame.image) for frame in self._source
+            )
         elif isinstance(source, Iterable) and not isinstance(source, (np.ndarray, bytes)):
             mode = Mode.VIDEO
             self._frames = ((i, None, _as_bgr(image, rgb)) for i, image in enumerate(source))
         else:
-            raise InputError(f"expected a video file, a camera index, a folder of images or an iterable of image "
-                             f"arrays, got {type(source).__name__}; for one photo use read()")
+            raise InputError(
+                f"expected a video file, a camera index, a folder of images or an iterable of image "
+                f"arrays, got {type(source).__name__}; for one photo use read()"
+            )
         try:
             self._mesh = reader._open_mesh(mode)
         except BaseException:
@@ -343,7 +374,7 @@ class Stream:
             self.close()
 
     def capture_neutral(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
-        """"This is my neutral face": the next ``frames`` frames of a face (``track``, or the largest face of the
+        """ "This is my neutral face": the next ``frames`` frames of a face (``track``, or the largest face of the
         last frame) become its reference while it stays in view. Returns its track."""
         return self._reader.start_neutral_capture(track, frames)
 
@@ -364,6 +395,7 @@ class Stream:
 
 
 # ---------------------------------------------------------------- the model: the only code here that knows its type
+
 
 def load_model(path: str | os.PathLike | None = None) -> EmotionModel:
     """The model in the folder ``path`` (a base or personal model), verified whole; with None, the model the demo
@@ -392,14 +424,21 @@ def _with_references(model: EmotionModel, references: References) -> EmotionMode
     return twin
 
 
-def fine_tune(model: EmotionModel | str | os.PathLike | None, sessions: str | os.PathLike,
-              out: str | os.PathLike | None = None, *, force: bool = False, min_samples: int = 5,
-              progress: bool = False, **options) -> EmotionModel:
+def fine_tune(
+    model: EmotionModel | str | os.PathLike | None,
+    sessions: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    min_samples: int = 5,
+    progress: bool = False,
+    **options,
+) -> EmotionModel:
     """A personal model: ``model`` fine-tuned on the sessions recorded into the folder ``sessions``
     (``scr/record_dataset.py``), returned, and written to the folder ``out`` if given; ``model`` is not changed.
 
-    As ``scr/train_personal.py`` does it (:func:`~landmark_emotion.training.personal.train_personal_model`): ``options`` are its
-    settings (:class:`~landmark_emotion.training.personal.FineTuneSettings`: ``epochs``,
+    As ``scr/train_personal.py`` does it (:func:`~landmark_emotion.training.personal.train_personal_model`):
+    ``options`` are its settings (:class:`~landmark_emotion.training.personal.FineTuneSettings`: ``epochs``,
     ``learning_rate``, ``freeze``...). A recorded neutral face calibrates the new model, which
     answers neutral and the recorded expressions (all of ``model``'s with ``keep_unrecorded=True``).
     ``out`` must not exist unless ``force``; labels with fewer than ``min_samples`` samples
@@ -418,8 +457,9 @@ def fine_tune(model: EmotionModel | str | os.PathLike | None, sessions: str | os
         check_outputs({"model": base.path, "sessions": sessions}, {"out": out}, whole=["model", "sessions"])
         check_writable_folder(out)
     settings = FineTuneSettings(**options)
-    tuned = train_personal_model(base, sessions, settings, min_samples=min_samples, progress=progress,
-                           train_args=dataclasses.asdict(settings))
+    tuned = train_personal_model(
+        base, sessions, settings, min_samples=min_samples, progress=progress, train_args=dataclasses.asdict(settings)
+    )
     for skipped in tuned.info["skipped_sessions"]:
         warnings.warn(f"skipped session {skipped['file']}: {skipped['reason']}", stacklevel=2)
     for warning in tuned.warnings:

@@ -4,6 +4,7 @@ Recording and the demo take the same ``--source``: a camera index ("0"), a video
 file, or a folder. Cameras are read on a background thread that keeps only the
 newest frame, so a slow frame downstream never builds up lag.
 """
+
 from __future__ import annotations
 
 import threading
@@ -39,8 +40,13 @@ def list_images(folder: str | Path) -> list[Path]:
     (e.g. ``.ipynb_checkpoints/``), which would count the same photo twice.
     """
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 class FrameSource:
@@ -55,7 +61,7 @@ class FrameSource:
     def close(self) -> None:
         """Release the device or file."""
 
-    def __enter__(self) -> "FrameSource":
+    def __enter__(self) -> FrameSource:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -4,6 +4,7 @@ Datasets spell their classes in many ways (``anger``, ``Angry``, ``happiness``..
 everything downstream sees only the canonical names below, so two tables or a
 table and a model agree on what a label means.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -11,7 +12,14 @@ from collections.abc import Iterable
 from landmark_emotion.errors import LandmarkEmotionError
 
 CANONICAL_LABELS: tuple[str, ...] = (
-    "neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt",
+    "neutral",
+    "happy",
+    "sad",
+    "surprise",
+    "fear",
+    "disgust",
+    "angry",
+    "contempt",
 )
 
 ALIASES: dict[str, str] = {
@@ -25,20 +33,20 @@ ALIASES: dict[str, str] = {
 }
 
 EMOJI: dict[str, str] = {
-    "neutral": "\U0001F610",
-    "happy": "\U0001F604",
-    "sad": "\U0001F622",
-    "surprise": "\U0001F632",
-    "fear": "\U0001F628",
-    "disgust": "\U0001F922",
-    "angry": "\U0001F620",
-    "contempt": "\U0001F612",
+    "neutral": "\U0001f610",
+    "happy": "\U0001f604",
+    "sad": "\U0001f622",
+    "surprise": "\U0001f632",
+    "fear": "\U0001f628",
+    "disgust": "\U0001f922",
+    "angry": "\U0001f620",
+    "contempt": "\U0001f612",
 }
 
 
 UNCERTAIN = "uncertain"
 """What a face is labelled when no label's probability reaches the reader's threshold."""
-UNCERTAIN_EMOJI = "\U0001F914"  # thinking face
+UNCERTAIN_EMOJI = "\U0001f914"  # thinking face
 
 
 def emoji_char(label: str) -> str:

@@ -12,6 +12,7 @@
   between. Temporary folders carry their writer's process id; those of dead writers are
   removed (and named) by the next write to the same place.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -33,6 +34,7 @@ class OutputError(LandmarkEmotionError, ValueError):
 
 
 # ---------------------------------------------------------------- checks before the work
+
 
 def _paths(value) -> list[Path]:
     if value is None:
@@ -69,21 +71,28 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object], w
     for i, (flag, out) in enumerate(outs):
         for in_flag, source in ins:
             if _same(out, source):
-                raise OutputError(f"{flag} {out} is the input {in_flag} {source}: it would be overwritten; "
-                                  f"choose another {flag}")
+                raise OutputError(
+                    f"{flag} {out} is the input {in_flag} {source}: it would be overwritten; choose another {flag}"
+                )
             if _inside(source, out):
-                raise OutputError(f"{flag} {out} holds the input {in_flag} {source}: writing it would replace "
-                                  f"that input; choose another {flag}")
+                raise OutputError(
+                    f"{flag} {out} holds the input {in_flag} {source}: writing it would replace "
+                    f"that input; choose another {flag}"
+                )
             if in_flag in whole and _inside(out, source):
-                raise OutputError(f"{flag} {out} is inside the input folder {in_flag} {source}; "
-                                  f"choose another {flag}")
-        for other_flag, other in outs[i + 1:]:
+                raise OutputError(f"{flag} {out} is inside the input folder {in_flag} {source}; choose another {flag}")
+        for other_flag, other in outs[i + 1 :]:
             if _same(out, other) or _inside(out, other) or _inside(other, out):
                 raise OutputError(f"{flag} {out} and {other_flag} {other} are the same place; give each its own")
 
 
-def refuse_existing(path: str | os.PathLike, force: bool, error: type[Exception] = OutputError,
-                    flag: str | None = "--out", force_flag: str = "--force") -> None:
+def refuse_existing(
+    path: str | os.PathLike,
+    force: bool,
+    error: type[Exception] = OutputError,
+    flag: str | None = "--out",
+    force_flag: str = "--force",
+) -> None:
     """Refuse an output that exists unless ``force``: nothing is replaced without being asked (raises ``error``,
     naming ``force_flag`` as the way to replace it and ``flag`` as the way to choose another place)."""
     if Path(path).exists() and not force:
@@ -124,6 +133,7 @@ def check_writable_folder(path: str | os.PathLike) -> None:
 
 # ---------------------------------------------------------------- atomic writes
 
+
 def _remove(path: Path) -> None:
     """Remove a file, a symlink or a folder tree."""
     if path.is_dir() and not path.is_symlink():
@@ -156,7 +166,7 @@ def remove_leftovers(path: str | os.PathLike) -> list[Path]:
     for entry in path.parent.iterdir():
         if not entry.name.startswith(f".{path.name}."):
             continue
-        pid, _, rest = entry.name[len(path.name) + 2:].partition(".")
+        pid, _, rest = entry.name[len(path.name) + 2 :].partition(".")
         if pid.isdigit() and TMP_SUFFIX in rest and not _pid_alive(int(pid)):
             _remove(entry)
             removed.append(entry)
@@ -219,8 +229,11 @@ def recover_all(folder: str | os.PathLike) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    names = [entry.name[1:-len(OLD_SUFFIX)] for entry in folder.iterdir()
-             if entry.name.startswith(".") and entry.name.endswith(OLD_SUFFIX)]
+    names = [
+        entry.name[1 : -len(OLD_SUFFIX)]
+        for entry in folder.iterdir()
+        if entry.name.startswith(".") and entry.name.endswith(OLD_SUFFIX)
+    ]
     return [message for message in (recover(folder / name) for name in names) if message]
 
 

@@ -6,6 +6,7 @@ one, else the working directory. The sample photo and the demo's sample clip are
 shipped in the package are ``landmark_emotion/shipped/`` (installed from the checkout's ``models/``).
 Which model a command uses is :mod:`landmark_emotion.model.discovery`'s to say.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,5 +31,3 @@ def workspace() -> Path:
     the checkout when running from one, else the working directory (an installed package's folder is no place
     for them)."""
     return CHECKOUT or Path.cwd()
-
-

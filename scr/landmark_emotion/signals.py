@@ -8,6 +8,7 @@ that must not be cut in half, and work that saves what was captured each have a 
 This is the ground floor: it imports nothing of the package, so the landmarker, the demo,
 recording and training all use it.
 """
+
 from __future__ import annotations
 
 import signal

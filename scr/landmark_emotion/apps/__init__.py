@@ -1,2 +1,1 @@
-"""What people use: the live demo, recording one's expressions, and the web page (with what they draw).
-"""
+"""What people use: the live demo, recording one's expressions, and the web page (with what they draw)."""

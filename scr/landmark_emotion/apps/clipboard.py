@@ -5,6 +5,7 @@ the demo uses the platform's command-line tool: wl-copy on Wayland, xclip or xse
 on X11, pbcopy on macOS, clip on Windows. Without one, copying reports why instead
 of failing.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,11 @@ from collections.abc import Callable, Mapping
 UNAVAILABLE = "no clipboard tool found (install wl-clipboard, xclip or xsel)"
 
 
-def clipboard_command(env: Mapping[str, str] | None = None, platform: str = sys.platform,
-                      which: Callable[[str], str | None] = shutil.which) -> list[str] | None:
+def clipboard_command(
+    env: Mapping[str, str] | None = None,
+    platform: str = sys.platform,
+    which: Callable[[str], str | None] = shutil.which,
+) -> list[str] | None:
     """The command that reads text on stdin into the clipboard here, or None if there is none."""
     env = os.environ if env is None else env
     candidates: list[list[str]] = []
@@ -42,7 +46,7 @@ class Clipboard:
         self.encoding = "utf-16-le" if platform == "win32" else "utf-8"
 
     @classmethod
-    def detect(cls) -> "Clipboard":
+    def detect(cls) -> Clipboard:
         return cls(clipboard_command())
 
     @property
@@ -53,9 +57,15 @@ class Clipboard:
         if self.command is None:
             return f"cannot copy {text}: {UNAVAILABLE}"
         try:
-            subprocess.run(self.command, input=text.encode(self.encoding), check=True, timeout=3,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "LC_CTYPE": "UTF-8"})
+            subprocess.run(
+                self.command,
+                input=text.encode(self.encoding),
+                check=True,
+                timeout=3,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "LC_CTYPE": "UTF-8"},
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             return f"cannot copy {text}: {self.command[0]} failed ({exc.__class__.__name__})"
         return f"copied {text} to the clipboard"

@@ -5,6 +5,7 @@ With a display it shows a window and reacts to keys; without one (or with
 for. Work nobody will see is skipped: frames are only drawn on when shown or
 written, and video is only encoded with an output path.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,11 @@ class Action(Enum):
 
 
 KEYS: dict[int, Action] = {
-    ord("q"): Action.QUIT, 27: Action.QUIT,  # Esc
-    ord("e"): Action.TOGGLE_BARS, ord("m"): Action.TOGGLE_MESH, ord("s"): Action.COPY_EMOJI,
+    ord("q"): Action.QUIT,
+    27: Action.QUIT,  # Esc
+    ord("e"): Action.TOGGLE_BARS,
+    ord("m"): Action.TOGGLE_MESH,
+    ord("s"): Action.COPY_EMOJI,
     ord("n"): Action.NEUTRAL,
 }
 
@@ -84,8 +88,14 @@ def main_face(faces: list[FaceReading]) -> FaceReading | None:
     return max(faces, key=lambda f: f.box[2] * f.box[3], default=None)
 
 
-def apply_action(action: Action, state: ViewState, faces: list[FaceReading], clipboard: Clipboard,
-                 now: float, reader: EmotionReader | None = None) -> None:
+def apply_action(
+    action: Action,
+    state: ViewState,
+    faces: list[FaceReading],
+    clipboard: Clipboard,
+    now: float,
+    reader: EmotionReader | None = None,
+) -> None:
     """Carry out a key's action; what the user should know goes to the status line and the console."""
     message = None
     if action is Action.QUIT:
@@ -163,8 +173,10 @@ class RunStats:
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
-        return (f"{self.frames} frames processed, {len(self.tracks)} face(s) seen ({self.detections} detections), "
-                f"{rate:.0f} frames/s" + (" — interrupted" if self.interrupted else ""))
+        return (
+            f"{self.frames} frames processed, {len(self.tracks)} face(s) seen ({self.detections} detections), "
+            f"{rate:.0f} frames/s" + (" — interrupted" if self.interrupted else "")
+        )
 
 
 def _open_for_writing(path: Path, what: str) -> Path:
@@ -176,8 +188,15 @@ def _open_for_writing(path: Path, what: str) -> Path:
     return path
 
 
-def run(source: FrameSource, reader: EmotionReader, display: bool = False, output: Path | None = None,
-        log: Path | None = None, title: str = "emotion demo", clipboard: Clipboard | None = None) -> RunStats:
+def run(
+    source: FrameSource,
+    reader: EmotionReader,
+    display: bool = False,
+    output: Path | None = None,
+    log: Path | None = None,
+    title: str = "emotion demo",
+    clipboard: Clipboard | None = None,
+) -> RunStats:
     """Process every frame of ``source`` until it ends, ``q`` or Ctrl-C; files written so far are kept.
 
     The face mesh of the next frame runs on a worker thread while this frame is read,
@@ -209,11 +228,19 @@ def run(source: FrameSource, reader: EmotionReader, display: bool = False, outpu
                     state.say(capture_unfinished(track), now)
                 rate = fps.tick(now)
                 if log_file:
-                    log_file.write(json.dumps(frame_record(frame.index, frame.t, faces, reader.labels),
-                                              ensure_ascii=False) + "\n")
+                    log_file.write(
+                        json.dumps(frame_record(frame.index, frame.t, faces, reader.labels), ensure_ascii=False) + "\n"
+                    )
                 if draw:
-                    image = annotate(frame.image, faces, reader.labels, rate, state.status_at(now) if display else "",
-                                     state.show_mesh, state.show_bars)
+                    image = annotate(
+                        frame.image,
+                        faces,
+                        reader.labels,
+                        rate,
+                        state.status_at(now) if display else "",
+                        state.show_mesh,
+                        state.show_bars,
+                    )
                     if video:
                         video.write(image)
                 if display:
@@ -251,6 +278,7 @@ def open_demo_source(source: str | None) -> tuple[FrameSource, str | None]:
     except SourceError as exc:
         reason = str(exc).split(";")[0]
         if not SAMPLE_CLIP.is_file():
-            raise SourceError(f"{reason}, and the sample clip {SAMPLE_CLIP} is missing; "
-                              "try --source path/to/video.mp4") from None
+            raise SourceError(
+                f"{reason}, and the sample clip {SAMPLE_CLIP} is missing; try --source path/to/video.mp4"
+            ) from None
         return open_source(SAMPLE_CLIP), reason

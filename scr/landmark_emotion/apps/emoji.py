@@ -5,6 +5,7 @@ machines, so each label's face is drawn from circles, ellipses and lines (at 4x
 size, then shrunk for smooth edges) into a small BGRA sprite. Sprites are cached
 per label and size: drawing one costs a fraction of a millisecond, once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,14 @@ def _draw_face(canvas: np.ndarray, alpha: np.ndarray, style: Style) -> None:
     thick = max(1, round(0.045 * size))
     cv2.circle(canvas, p(0.5, 0.5), round(0.47 * size), style.skin, -1, cv2.LINE_AA)
     cv2.circle(alpha, p(0.5, 0.5), round(0.47 * size), 255, -1, cv2.LINE_AA)
-    cv2.circle(canvas, p(0.5, 0.5), round(0.47 * size) - thick // 4, tuple(int(c * 0.75) for c in style.skin),
-               thick // 2, cv2.LINE_AA)
+    cv2.circle(
+        canvas,
+        p(0.5, 0.5),
+        round(0.47 * size) - thick // 4,
+        tuple(int(c * 0.75) for c in style.skin),
+        thick // 2,
+        cv2.LINE_AA,
+    )
     if style.extra == "pale":  # the blue forehead of the fearful face
         top = canvas.copy()
         cv2.ellipse(top, p(0.5, 0.5), ax(0.45, 0.45), 0, 180, 360, _BLUE, -1, cv2.LINE_AA)
@@ -71,8 +78,14 @@ def _draw_face(canvas: np.ndarray, alpha: np.ndarray, style: Style) -> None:
             cv2.ellipse(canvas, p(x, 0.44), ax(0.08, 0.07), 0, 180, 360, _INK, thick, cv2.LINE_AA)
         elif style.eyes == "squeeze":
             tip = x + side * -0.07
-            cv2.polylines(canvas, [np.array([p(x + side * 0.06, 0.35), p(tip, 0.41), p(x + side * 0.06, 0.47)])],
-                          False, _INK, thick, cv2.LINE_AA)
+            cv2.polylines(
+                canvas,
+                [np.array([p(x + side * 0.06, 0.35), p(tip, 0.41), p(x + side * 0.06, 0.47)])],
+                False,
+                _INK,
+                thick,
+                cv2.LINE_AA,
+            )
         elif style.eyes == "side":
             cv2.ellipse(canvas, p(x, 0.43), ax(0.09, 0.05), 0, 0, 360, _WHITE, -1, cv2.LINE_AA)
             cv2.circle(canvas, p(x + 0.05, 0.44), round(0.035 * size), _INK, -1, cv2.LINE_AA)

@@ -4,6 +4,7 @@ Drawing runs every displayed frame next to a ~3 ms face mesh, so it stays cheap:
 plain OpenCV lines and Hershey text, emoji from a sprite cache pasted with one
 multiply-add over a small patch, the mesh only when asked for.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -18,13 +19,23 @@ from landmark_emotion.reading.pipeline import FaceReading
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (160, 160, 160)
 LABEL_COLOURS: dict[str, tuple[int, int, int]] = {
-    "neutral": (200, 200, 200), "happy": (0, 210, 255), "sad": (220, 140, 60), "surprise": (255, 220, 0),
-    "fear": (200, 90, 160), "disgust": (90, 180, 60), "angry": (40, 40, 230), "contempt": (0, 140, 255),
+    "neutral": (200, 200, 200),
+    "happy": (0, 210, 255),
+    "sad": (220, 140, 60),
+    "surprise": (255, 220, 0),
+    "fear": (200, 90, 160),
+    "disgust": (90, 180, 60),
+    "angry": (40, 40, 230),
+    "contempt": (0, 140, 255),
     UNCERTAIN: GREY,
 }
 BAR_WIDTH, BAR_ROW, BAR_TEXT = 80, 14, 66
-CALIBRATION_TAGS = {"capturing": "taking neutral: hold still", "captured": "calibrated",
-                    "personal": "calibrated (personal)", "auto": "calibrated (auto)"}
+CALIBRATION_TAGS = {
+    "capturing": "taking neutral: hold still",
+    "captured": "calibrated",
+    "personal": "calibrated (personal)",
+    "auto": "calibrated (auto)",
+}
 """What the frame shows below a face about its neutral reference (nothing when it has none)."""
 
 
@@ -57,8 +68,9 @@ def _mesh_edges() -> np.ndarray:
     """Face-mesh tesselation as (E, 2) landmark index pairs (MediaPipe is already loaded by the detector)."""
     from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarksConnections  # in 0.10.x and 1.x
 
-    return np.array(sorted((c.start, c.end) for c in FaceLandmarksConnections.FACE_LANDMARKS_TESSELATION),
-                    dtype=np.intp)
+    return np.array(
+        sorted((c.start, c.end) for c in FaceLandmarksConnections.FACE_LANDMARKS_TESSELATION), dtype=np.intp
+    )
 
 
 def draw_mesh(frame: np.ndarray, landmarks: np.ndarray, colour=(190, 190, 190)) -> None:
@@ -71,8 +83,9 @@ def emoji_size(box_width: int) -> int:
     return int(np.clip(box_width // 3 // 8 * 8, 24, 96))
 
 
-def draw_reading(frame: np.ndarray, face: FaceReading, labels: list[str], show_mesh: bool = False,
-                 show_bars: bool = False) -> None:
+def draw_reading(
+    frame: np.ndarray, face: FaceReading, labels: list[str], show_mesh: bool = False, show_bars: bool = False
+) -> None:
     """Box (or mesh), emoji, label and confidence above the face; probability bars beside it if asked."""
     x, y, w, h = face.box
     colour = colour_of(face.label)
@@ -83,15 +96,19 @@ def draw_reading(frame: np.ndarray, face: FaceReading, labels: list[str], show_m
     size = emoji_size(w)
     top = y - size - 4 if y - size - 4 >= 0 else y + h + 4  # above the face, or below it at the frame's top
     paste_sprite(frame, emoji_sprite(face.label, size), x, top)
-    _text_box(frame, f"{face.label} {face.confidence:.0%}", x + size + 4, top + (size - 22) // 2, 0.6, BLACK,
-              colour)
+    _text_box(frame, f"{face.label} {face.confidence:.0%}", x + size + 4, top + (size - 22) // 2, 0.6, BLACK, colour)
     tag = CALIBRATION_TAGS.get(face.calibration)
     if tag:
         _text_box(frame, tag, x, min(y + h + 4, frame.shape[0] - 20), 0.45, WHITE, BLACK)
     if show_bars:
         right = x + w + 8
-        draw_bars(frame, face, labels, right if right + BAR_WIDTH + BAR_TEXT < frame.shape[1] else
-                  max(x - BAR_WIDTH - BAR_TEXT - 8, 3), y)
+        draw_bars(
+            frame,
+            face,
+            labels,
+            right if right + BAR_WIDTH + BAR_TEXT < frame.shape[1] else max(x - BAR_WIDTH - BAR_TEXT - 8, 3),
+            y,
+        )
 
 
 def draw_bars(frame: np.ndarray, face: FaceReading, labels: list[str], x: int, y: int) -> None:
@@ -111,8 +128,15 @@ def draw_hud(frame: np.ndarray, fps: float, status: str = "") -> None:
         _text_box(frame, status, 4, frame.shape[0] - 26, 0.5, WHITE, BLACK)
 
 
-def annotate(frame: np.ndarray, faces: list[FaceReading], labels: list[str], fps: float, status: str = "",
-             show_mesh: bool = False, show_bars: bool = False) -> np.ndarray:
+def annotate(
+    frame: np.ndarray,
+    faces: list[FaceReading],
+    labels: list[str],
+    fps: float,
+    status: str = "",
+    show_mesh: bool = False,
+    show_bars: bool = False,
+) -> np.ndarray:
     """Draw every face and the HUD onto ``frame`` in place; returns it."""
     for face in faces:
         draw_reading(frame, face, labels, show_mesh, show_bars)

@@ -11,6 +11,7 @@ The same loop serves a camera, a video file and an image folder
 are skipped and counted: a sample of someone else, or a guess between two
 faces, would teach the model the wrong face.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -113,7 +114,12 @@ class Session:
         if self.appearance:
             descriptors = np.stack(self.descriptors) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
         return LandmarkTable(
-            landmarks, self.widths, self.heights, [self.label] * n, self.names, [self.group] * n,
+            landmarks,
+            self.widths,
+            self.heights,
+            [self.label] * n,
+            self.names,
+            [self.group] * n,
             {
                 "kind": "personal-session",
                 "source": self.source,
@@ -126,8 +132,11 @@ class Session:
                 "appearance_version": APPEARANCE_VERSION if self.appearance else None,
                 "static_detection": self.static,
                 "frames_read": self.frames_read,
-                "skipped_counts": {"no_face": self.no_face, "several_faces": self.several_faces,
-                            "unreadable": self.unreadable},
+                "skipped_counts": {
+                    "no_face": self.no_face,
+                    "several_faces": self.several_faces,
+                    "unreadable": self.unreadable,
+                },
                 "interrupted": self.interrupted,
             },
             descriptors=descriptors,
@@ -139,10 +148,13 @@ class Session:
         return f"{self.started:%Y-%m-%dT%H-%M-%S}_{self.label}"
 
     def summary(self) -> str:
-        return (f"{self.label}: {len(self)} captured from {self.frames_read} frames "
-                f"({self.no_face} without a face, {self.several_faces} with several faces"
-                + (f", {self.unreadable} unreadable files" if self.unreadable else "") + ")"
-                + (", interrupted" if self.interrupted else ""))
+        return (
+            f"{self.label}: {len(self)} captured from {self.frames_read} frames "
+            f"({self.no_face} without a face, {self.several_faces} with several faces"
+            + (f", {self.unreadable} unreadable files" if self.unreadable else "")
+            + ")"
+            + (", interrupted" if self.interrupted else "")
+        )
 
 
 def save_session(session: Session, out_dir: str | os.PathLike) -> Path:
@@ -243,11 +255,14 @@ def record_preview(
             for landmarks in faces.landmarks:
                 draw_mesh(view, landmarks, (80, 220, 80) if len(faces) == 1 else (60, 60, 230))
             view = np.ascontiguousarray(view[:, ::-1])  # a mirror view is what people expect of a selfie
-            _put_lines(view, [
-                f"{'Make' if ready else 'Get ready:'} a {session.label.upper()} face   {len(session)}/{samples}",
-                f"SPACE capture | a auto: {'on' if auto else 'off'} | n next | q quit",
-                _face_hint(faces),
-            ])
+            _put_lines(
+                view,
+                [
+                    f"{'Make' if ready else 'Get ready:'} a {session.label.upper()} face   {len(session)}/{samples}",
+                    f"SPACE capture | a auto: {'on' if auto else 'off'} | n next | q quit",
+                    _face_hint(faces),
+                ],
+            )
             cv2.imshow(window, view)
             key = cv2.waitKey(1) & 0xFF
             if key in (KEY_QUIT, KEY_ESC) or cv2.getWindowProperty(window, cv2.WND_PROP_VISIBLE) < 1:
@@ -296,8 +311,10 @@ def record(
     if not labels:
         raise RecordingError("no label given")
     if len(labels) > 1 and not preview:
-        raise RecordingError("several labels need a camera and a display (the preview says when to switch); "
-                             "record a file or folder with one --label")
+        raise RecordingError(
+            "several labels need a camera and a display (the preview says when to switch); "
+            "record a file or folder with one --label"
+        )
     if preview and not samples:
         raise RecordingError("the preview needs a number of samples per label (--samples N)")
     mode = mode_for(source)

@@ -20,6 +20,7 @@ and the reason: each tab holds its own graphs (about 55 MB and 6 threads), and a
 opened in a loop must not exhaust the server.
 Frames live in memory only; nothing the page sends is written to disk.
 """
+
 from __future__ import annotations
 
 import io
@@ -75,8 +76,10 @@ def host_warning(host: str) -> str | None:
         loopback = False
     if loopback:
         return None
-    return (f"warning: serving on {host}: anyone who can reach this address can use the page and "
-            "send it frames; there is no login and no TLS")
+    return (
+        f"warning: serving on {host}: anyone who can reach this address can use the page and "
+        "send it frames; there is no login and no TLS"
+    )
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,9 @@ class BundleCatalog:
 
     def __init__(self, choices: dict[str, BundleChoice], default: str):
         if default not in choices:
-            raise BundleError(f"default bundle {default!r} is not among the bundles found: "
-                              f"{', '.join(choices) or 'none'}")
+            raise BundleError(
+                f"default bundle {default!r} is not among the bundles found: {', '.join(choices) or 'none'}"
+            )
         self.choices, self.default = choices, default
         self._loaded: dict[str, EmotionModel] = {}
 
@@ -178,8 +182,9 @@ class TabSession:
 
     def _reader(self, bundle: EmotionModel, photos: bool) -> EmotionReader:
         s = self.settings
-        return build_reader(bundle, self._mesh(Mode.IMAGE if photos else Mode.VIDEO), s.min_confidence,
-                            s.smoothing, photos, s.calibrate)
+        return build_reader(
+            bundle, self._mesh(Mode.IMAGE if photos else Mode.VIDEO), s.min_confidence, s.smoothing, photos, s.calibrate
+        )
 
     def use_bundle(self, bundle_id: object) -> dict:
         bundle = self.catalog.bundle(bundle_id)
@@ -206,10 +211,14 @@ class TabSession:
         faces = reader(image)
         self.frames += 1
         self.tracks.update(face.track for face in faces)
-        answer = {"type": "faces", "kind": "frame" if message[0] == FRAME else "photo",
-                  "width": image.shape[1], "height": image.shape[0],
-                  "ms": round(1000 * (time.perf_counter() - start), 2),
-                  "faces": [face.to_json(reader.labels) for face in faces]}
+        answer = {
+            "type": "faces",
+            "kind": "frame" if message[0] == FRAME else "photo",
+            "width": image.shape[1],
+            "height": image.shape[0],
+            "ms": round(1000 * (time.perf_counter() - start), 2),
+            "faces": [face.to_json(reader.labels) for face in faces],
+        }
         if reader.unfinished:
             answer["notice"] = "; ".join(map(capture_unfinished, reader.unfinished))
         return answer
@@ -219,7 +228,7 @@ class TabSession:
         try:
             message = json.loads(text)
         except ValueError:
-            raise WebError("a text message must be JSON, e.g. {\"type\": \"neutral\"}") from None
+            raise WebError('a text message must be JSON, e.g. {"type": "neutral"}') from None
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "bundle":
             return self.use_bundle(message.get("id"))
@@ -236,8 +245,13 @@ class TabSession:
         self._meshes.clear()
 
 
-def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: ReaderSettings = ReaderSettings(),
-               on_ready: Callable[[], None] = lambda: None, max_tabs: int = MAX_TABS) -> Starlette:
+def create_app(
+    bundle_roots: Sequence[Path],
+    default_bundle: Path,
+    settings: ReaderSettings = ReaderSettings(),
+    on_ready: Callable[[], None] = lambda: None,
+    max_tabs: int = MAX_TABS,
+) -> Starlette:
     """The web app; ``default_bundle`` must be one of the bundles found under ``bundle_roots``.
 
     ``on_ready`` runs once the server can answer (MediaPipe imported), e.g. to print the URL.
@@ -247,8 +261,10 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
     default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), None)
     if default is None:
         EmotionModel.load(default_bundle)  # says what is wrong with it, if anything
-        raise BundleError(f"{default_bundle} is not under {' or '.join(map(str, bundle_roots))}: the page offers "
-                          "only bundles found there (see --models-dir, --personal-dir)")
+        raise BundleError(
+            f"{default_bundle} is not under {' or '.join(map(str, bundle_roots))}: the page offers "
+            "only bundles found there (see --models-dir, --personal-dir)"
+        )
     catalog = BundleCatalog(choices, default)
     catalog.bundle(default)  # a broken default bundle fails at start, not in the first tab
     sessions: dict[int, TabSession] = {}
@@ -277,9 +293,17 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
         session = await to_thread.run_sync(TabSession, next(numbers), catalog, settings)
         sessions[session.id] = session
         try:
-            await websocket.send_json({"type": "hello", "session": session.id, "bundles": catalog.to_json(),
-                                       "bundle": session.bundle, "labels": session.video.labels,
-                                       "neutral": session.calibrates, "max_message": MAX_MESSAGE})
+            await websocket.send_json(
+                {
+                    "type": "hello",
+                    "session": session.id,
+                    "bundles": catalog.to_json(),
+                    "bundle": session.bundle,
+                    "labels": session.video.labels,
+                    "neutral": session.calibrates,
+                    "max_message": MAX_MESSAGE,
+                }
+            )
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
@@ -305,8 +329,12 @@ def create_app(bundle_roots: Sequence[Path], default_bundle: Path, settings: Rea
         on_ready()
         yield
 
-    routes = [Route("/api/bundles", bundles), Route("/api/tabs", tabs), WebSocketRoute("/ws", tab),
-              Mount("/", StaticFiles(directory=STATIC, html=True))]
+    routes = [
+        Route("/api/bundles", bundles),
+        Route("/api/tabs", tabs),
+        WebSocketRoute("/ws", tab),
+        Mount("/", StaticFiles(directory=STATIC, html=True)),
+    ]
     return Starlette(routes=routes, lifespan=lifespan)
 
 

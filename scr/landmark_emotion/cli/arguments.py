@@ -3,6 +3,7 @@
 Every numeric flag is parsed by one of the types below, with the accepted range in the message
 (``argument --lr: must be a number in (0, 1], got nan``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ import os
 from collections.abc import Callable
 
 MAX_SEED = 2**32 - 1
+
 
 def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
     """argparse type: a whole number in [low, high] (no upper bound when ``high`` is None)."""
@@ -89,11 +91,15 @@ def add_landmarker_options(parser: argparse.ArgumentParser) -> None:
     """``--landmarker`` and ``--verbose``: which face mesh to run, and whether its start-up chatter shows."""
     from landmark_emotion.face.landmarker import LANDMARKER_ENV, LANDMARKERS
 
-    parser.add_argument("--landmarker", choices=LANDMARKERS,
-                        help=f"face landmarker (default: ${LANDMARKER_ENV}, else legacy where mediapipe 0.10.x "
-                             "is installed, else tasks)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show MediaPipe's and TensorFlow's own start-up messages")
+    parser.add_argument(
+        "--landmarker",
+        choices=LANDMARKERS,
+        help=f"face landmarker (default: ${LANDMARKER_ENV}, else legacy where mediapipe 0.10.x "
+        "is installed, else tasks)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show MediaPipe's and TensorFlow's own start-up messages"
+    )
 
 
 def quiet_native_logs(verbose: bool) -> None:

@@ -7,6 +7,7 @@ and ends with ``sys.exit(run_command(main))``; :func:`_run` does the same two th
 for the installed command. :mod:`landmark_emotion.cli.startup` is all that is imported here, so a
 stop signal while the script's imports load ends with one line.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -32,6 +33,7 @@ def _run(script: str) -> int:
 
 def _command(script: str) -> Callable[[], int]:
     """The console-script entry point that runs ``scr/<script>.py``."""
+
     def command() -> int:
         return _run(script)
 

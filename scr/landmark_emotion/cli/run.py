@@ -4,6 +4,7 @@ Stop signals become :class:`~landmark_emotion.signals.Interrupted` (exit 128 + t
 number: 130, 143, 129); an ``OSError`` (a full disk, a closed pipe) and every error the
 command lets through on purpose print one line and exit 2, never a traceback.
 """
+
 from __future__ import annotations
 
 import errno

@@ -3,6 +3,7 @@ OpenCV keeps its own logging to itself.
 
 Loads in no time: it imports only :mod:`landmark_emotion.signals`, which needs nothing but the standard library.
 """
+
 import os
 import signal
 import sys

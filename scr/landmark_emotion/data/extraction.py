@@ -7,6 +7,7 @@ hundreds of images. The pickling cost per image is a few kilobytes of landmarks.
 Any joblib backend works: ``loky`` on one machine, ``dask`` or ``ray`` on a cluster
 once their joblib backend is registered.
 """
+
 from __future__ import annotations
 
 import math
@@ -99,9 +100,14 @@ def follow_parent(parent: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def landmarks_of_files(paths: Sequence[str], appearance: bool = True, min_side: int = MIN_SIDE,
-                       parent: int | None = None, landmarker: str | None = None,
-                       verbose: bool = False) -> list[Row]:
+def landmarks_of_files(
+    paths: Sequence[str],
+    appearance: bool = True,
+    min_side: int = MIN_SIDE,
+    parent: int | None = None,
+    landmarker: str | None = None,
+    verbose: bool = False,
+) -> list[Row]:
     """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
 
     Images are decoded by content (a ``.png`` holding JPEG data reads fine). ``parent`` is the
@@ -194,9 +200,12 @@ def extract_table(
     try:
         with parallel_config(backend=backend):  # joblib registers its dask backend here, not in Parallel()
             parallel = Parallel(n_jobs=workers, return_as="generator")
-        results = parallel(delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side,
-                                                       os.getpid(), landmarker, verbose)
-                           for chunk in chunks)
+        results = parallel(
+            delayed(landmarks_of_files)(
+                [item.path for item in chunk], appearance, min_side, os.getpid(), landmarker, verbose
+            )
+            for chunk in chunks
+        )
         for chunk, result in zip(chunks, results):
             for item, (landmarks, descriptor, width, height, reason) in zip(chunk, result):
                 report.images += 1
@@ -218,9 +227,13 @@ def extract_table(
         descriptors = np.stack([r[2] for r in rows]) if rows else np.zeros((0, N_DESCRIPTOR), np.float32)
     table = LandmarkTable(
         np.stack([r[1] for r in rows]) if rows else np.zeros((0, 468, 3), np.float32),
-        [r[3] for r in rows], [r[4] for r in rows],
-        [r[0].label for r in rows], [r[0].path for r in rows], [r[0].group for r in rows],
-        splits=[r[0].split for r in rows], descriptors=descriptors,
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[0].label for r in rows],
+        [r[0].path for r in rows],
+        [r[0].group for r in rows],
+        splits=[r[0].split for r in rows],
+        descriptors=descriptors,
     )
     table.meta = dict(
         meta or {},

@@ -3,6 +3,7 @@
 Each source yields :class:`LabeledImage` items with canonical labels, so the
 extractor never sees a dataset's own spelling of a class.
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,8 +63,9 @@ def group_from_pattern(pattern: str) -> GroupRule:
     except re.error as exc:
         raise DatasetError(f"--group-pattern {pattern!r} is not a regular expression ({exc})") from None
     if regex.groups < 1:
-        raise DatasetError(f"--group-pattern {pattern!r} has no capture group; put the person's part in "
-                           "parentheses, e.g. '^(S\\d+)_'")
+        raise DatasetError(
+            f"--group-pattern {pattern!r} has no capture group; put the person's part in parentheses, e.g. '^(S\\d+)_'"
+        )
 
     def rule(path: Path) -> str:
         match = regex.search(path.name)
@@ -90,6 +92,7 @@ def _class_roots(root: Path) -> list[Path]:
     Wrapper folders with a single sub-folder and no images (as archives often
     unpack) are stepped through.
     """
+
     def subdirs_of(folder: Path) -> list[Path]:
         return [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
 
@@ -97,8 +100,12 @@ def _class_roots(root: Path) -> list[Path]:
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir() if p.is_file())
 
     subdirs = subdirs_of(root)
-    while (len(subdirs) == 1 and not has_images(root) and not has_images(subdirs[0])
-           and not _is_label_name(subdirs[0].name)):
+    while (
+        len(subdirs) == 1
+        and not has_images(root)
+        and not has_images(subdirs[0])
+        and not _is_label_name(subdirs[0].name)
+    ):
         root = subdirs[0]
         subdirs = subdirs_of(root)
     splits = [d for d in subdirs if d.name.lower() in SPLIT_NAMES]
@@ -121,8 +128,7 @@ def from_class_folders(root: str | Path, group_rule: GroupRule | None = None) ->
                 unknown.append(str(class_dir.relative_to(root)))
                 continue
             items.extend(
-                LabeledImage(str(p), label, group_rule(p) if group_rule else "", split)
-                for p in list_images(class_dir)
+                LabeledImage(str(p), label, group_rule(p) if group_rule else "", split) for p in list_images(class_dir)
             )
     if unknown:
         raise DatasetError(
@@ -145,7 +151,8 @@ def is_yolo_dataset(root: str | Path) -> bool:
     """A YOLO-format set: ``data.yaml`` beside split folders holding ``images/`` and ``labels/``."""
     root = Path(root)
     return _yaml_file(root) is not None and any(
-        (d / "images").is_dir() and (d / "labels").is_dir() for d in root.iterdir() if d.is_dir())
+        (d / "images").is_dir() and (d / "labels").is_dir() for d in root.iterdir() if d.is_dir()
+    )
 
 
 def yolo_class_names(root: Path) -> dict[int, str]:
@@ -188,8 +195,9 @@ def _yolo_label(label_file: Path, classes: dict[int, str]) -> tuple[str | None, 
     return classes[int(class_id)], ""
 
 
-def from_yolo(root: str | Path, group_rule: GroupRule | None = None,
-              skipped: list[tuple[str, str]] | None = None) -> list[LabeledImage]:
+def from_yolo(
+    root: str | Path, group_rule: GroupRule | None = None, skipped: list[tuple[str, str]] | None = None
+) -> list[LabeledImage]:
     """Images of a YOLO-format set, each labelled by the first number of its label file, with its split.
 
     Images whose label file is missing, empty or names an unknown class are left out
@@ -213,8 +221,9 @@ def from_yolo(root: str | Path, group_rule: GroupRule | None = None,
     return items
 
 
-def from_data_dir(root: str | Path, group_rule: GroupRule | None = None
-                  ) -> tuple[list[LabeledImage], list[tuple[str, str]]]:
+def from_data_dir(
+    root: str | Path, group_rule: GroupRule | None = None
+) -> tuple[list[LabeledImage], list[tuple[str, str]]]:
     """A local data folder, YOLO-format or class sub-folders (recognised by itself), and the images left out."""
     root = Path(root)
     if not root.is_dir():
@@ -260,8 +269,11 @@ def from_csv(
         label_col = _pick_column(header, label_column, ("label", "emotion", "class", "expression"), "labels")
         if group_column:
             _pick_column(header, group_column, (), "groups")
-        rows = [(r[image_col].strip(), r[label_col].strip(), (r[group_column] if group_column else "").strip())
-                for r in reader if r.get(image_col)]
+        rows = [
+            (r[image_col].strip(), r[label_col].strip(), (r[group_column] if group_column else "").strip())
+            for r in reader
+            if r.get(image_col)
+        ]
     if not rows:
         raise DatasetError(f"{csv_path} lists no images")
     labels_of: dict[str, set[str]] = {}
@@ -287,8 +299,9 @@ def from_csv(
         elif not path.is_file():
             skipped.append((str(path), "missing file"))
         else:
-            items.append(LabeledImage(str(path), next(iter(labels_of[image])),
-                                      group or (group_rule(path) if group_rule else "")))
+            items.append(
+                LabeledImage(str(path), next(iter(labels_of[image])), group or (group_rule(path) if group_rule else ""))
+            )
     return items, skipped
 
 

@@ -13,6 +13,7 @@ a positive number of pixels, a degenerate face (all points equal, or smaller tha
 :func:`merge_tables` also skips rows that repeat an earlier one, so the same face given
 twice cannot land on both sides of a train/test split.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -94,13 +95,15 @@ class LandmarkTable:
         return len(self.landmarks)
 
     def features(self, feature_set: str = LANDMARKS) -> np.ndarray:
-        """Feature vectors of ``feature_set`` (see :func:`landmark_emotion.face.features.face_vectors`), current version."""
+        """Feature vectors of ``feature_set`` (see :func:`~landmark_emotion.face.features.face_vectors`)."""
         if feature_set != LANDMARKS and self.descriptors is None:
-            raise TableError(f"this table has no appearance descriptors, which features {feature_set!r} need; "
-                             "re-extract it without --features landmarks")
+            raise TableError(
+                f"this table has no appearance descriptors, which features {feature_set!r} need; "
+                "re-extract it without --features landmarks"
+            )
         return face_vectors(feature_set, self.landmarks, self.width, self.height, self.descriptors)
 
-    def mirrored(self) -> "LandmarkTable":
+    def mirrored(self) -> LandmarkTable:
         """The table of the left-right mirrored images (for augmentation): landmarks and descriptors mirrored."""
         descriptors = None if self.descriptors is None else mirror_descriptors(self.descriptors)
         return replace(self, landmarks=mirror(self.landmarks), descriptors=descriptors, meta=dict(self.meta))
@@ -108,23 +111,26 @@ class LandmarkTable:
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(self.labels.tolist()).items()))
 
-    def subset(self, index: np.ndarray) -> "LandmarkTable":
+    def subset(self, index: np.ndarray) -> LandmarkTable:
         arrays = {name: None if getattr(self, name) is None else getattr(self, name)[index] for name in ARRAYS}
         return LandmarkTable(**arrays, meta=dict(self.meta))
 
     @classmethod
-    def empty(cls, meta: dict | None = None) -> "LandmarkTable":
+    def empty(cls, meta: dict | None = None) -> LandmarkTable:
         return cls(np.zeros((0, 468, 3), np.float32), [], [], [], [], [], dict(meta or {}))
 
     @classmethod
-    def concatenate(cls, tables: list["LandmarkTable"], meta: dict | None = None) -> "LandmarkTable":
+    def concatenate(cls, tables: list[LandmarkTable], meta: dict | None = None) -> LandmarkTable:
         """One table of several; descriptors are kept only if every table has them, of the same length."""
         if not tables:
             return cls.empty(meta)
         widths = {None if t.descriptors is None else t.descriptors.shape[1] for t in tables}
         keep_descriptors = None not in widths and len(widths) == 1
-        arrays = {name: np.concatenate([getattr(t, name) for t in tables])
-                  for name in ARRAYS if name != "descriptors" or keep_descriptors}
+        arrays = {
+            name: np.concatenate([getattr(t, name) for t in tables])
+            for name in ARRAYS
+            if name != "descriptors" or keep_descriptors
+        }
         return cls(**arrays, meta=dict(meta if meta is not None else tables[0].meta))
 
 
@@ -133,8 +139,12 @@ def bad_rows(landmarks: np.ndarray, width: np.ndarray, height: np.ndarray) -> np
     landmarks = np.asarray(landmarks, np.float64)
     width, height = np.asarray(width, np.float64).reshape(-1), np.asarray(height, np.float64).reshape(-1)
     reasons = np.full(len(landmarks), "", dtype=object)
-    sizes_ok = np.isfinite(width) & np.isfinite(height) & (np.minimum(width, height) >= 1) \
+    sizes_ok = (
+        np.isfinite(width)
+        & np.isfinite(height)
+        & (np.minimum(width, height) >= 1)
         & (np.maximum(width, height) <= MAX_IMAGE_SIDE)
+    )
     finite = np.isfinite(landmarks).all(axis=(1, 2)) if len(landmarks) else np.ones(0, bool)
     usable = sizes_ok & finite
     size = np.zeros(len(landmarks))
@@ -150,8 +160,9 @@ def describe_skipped(skipped: dict[str, int]) -> str | None:
     """One line saying which rows were left out and why, or None when none were."""
     if not skipped:
         return None
-    return (f"skipped {sum(skipped.values())} unusable row(s): "
-            + ", ".join(f"{n} {reason}" for reason, n in skipped.items()))
+    return f"skipped {sum(skipped.values())} unusable row(s): " + ", ".join(
+        f"{n} {reason}" for reason, n in skipped.items()
+    )
 
 
 def merge_tables(tables: list[LandmarkTable], meta: dict | None = None) -> LandmarkTable:
@@ -163,8 +174,9 @@ def merge_tables(tables: list[LandmarkTable], meta: dict | None = None) -> Landm
     seen: set[bytes] = set()
     keep = []
     for i in range(len(merged)):
-        key = hashlib.blake2b(merged.landmarks[i].tobytes() + merged.width[i].tobytes()
-                              + merged.height[i].tobytes(), digest_size=16).digest()
+        key = hashlib.blake2b(
+            merged.landmarks[i].tobytes() + merged.width[i].tobytes() + merged.height[i].tobytes(), digest_size=16
+        ).digest()
         if key not in seen:
             seen.add(key)
             keep.append(i)
@@ -209,22 +221,38 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise TableError(f"{path} is not a readable .npz landmark table ({exc})") from None
-    kinds = {"landmarks": "fiu", "width": "fiu", "height": "fiu", "labels": "U", "paths": "U", "groups": "U",
-             "splits": "U", "descriptors": "f"}
-    wrong = [f"{name} ({arrays[name].dtype})" for name, kind in kinds.items()
-             if name in arrays and arrays[name].dtype.kind not in kind]
+    kinds = {
+        "landmarks": "fiu",
+        "width": "fiu",
+        "height": "fiu",
+        "labels": "U",
+        "paths": "U",
+        "groups": "U",
+        "splits": "U",
+        "descriptors": "f",
+    }
+    wrong = [
+        f"{name} ({arrays[name].dtype})"
+        for name, kind in kinds.items()
+        if name in arrays and arrays[name].dtype.kind not in kind
+    ]
     if wrong or not isinstance(meta, dict):
         raise TableError(f"{path} is not a landmark table: wrong type of " + (", ".join(wrong) or "metadata"))
     n = len(arrays["landmarks"])
     if arrays["landmarks"].shape[1:] != (468, 3):
         raise TableError(f"{path}: landmarks must have shape (n, 468, 3), got {arrays['landmarks'].shape}")
-    bad = {name: arrays[name].shape for name in ("width", "height", "labels", "paths", "groups", "splits")
-           if name in arrays and arrays[name].shape != (n,)}
+    bad = {
+        name: arrays[name].shape
+        for name in ("width", "height", "labels", "paths", "groups", "splits")
+        if name in arrays and arrays[name].shape != (n,)
+    }
     if "descriptors" in arrays and (arrays["descriptors"].ndim != 2 or len(arrays["descriptors"]) != n):
         bad["descriptors"] = arrays["descriptors"].shape
     if bad:
-        raise TableError(f"{path}: table arrays disagree in length: landmarks has {n} rows but " + ", ".join(
-            f"{name} has {shape[0] if len(shape) == 1 else shape}" for name, shape in bad.items()))
+        raise TableError(
+            f"{path}: table arrays disagree in length: landmarks has {n} rows but "
+            + ", ".join(f"{name} has {shape[0] if len(shape) == 1 else shape}" for name, shape in bad.items())
+        )
     try:
         labels = np.asarray(canonical_labels(arrays["labels"].tolist()), dtype=str)
     except ValueError as exc:
@@ -235,8 +263,13 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         reasons[(reasons == "") & broken] = "non-finite appearance descriptor"
     good = np.flatnonzero(reasons == "")
     table = LandmarkTable(
-        arrays["landmarks"][good], arrays["width"][good], arrays["height"][good], labels[good],
-        arrays.get("paths", np.full(n, ""))[good], arrays.get("groups", np.full(n, ""))[good], meta,
+        arrays["landmarks"][good],
+        arrays["width"][good],
+        arrays["height"][good],
+        labels[good],
+        arrays.get("paths", np.full(n, ""))[good],
+        arrays.get("groups", np.full(n, ""))[good],
+        meta,
         splits=arrays["splits"][good] if "splits" in arrays else None,
         descriptors=arrays["descriptors"][good] if "descriptors" in arrays else None,
     )

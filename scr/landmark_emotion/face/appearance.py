@@ -17,6 +17,7 @@ and recordings store it instead of any picture. :func:`mirror_descriptors` maps 
 descriptor of a face to that of its mirror image (for augmentation), so tables need
 no second copy.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -68,7 +69,7 @@ def alignment(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
     src_mean, dst_mean = src.mean(axis=0), _TARGET.mean(axis=0)
     s, d = src - src_mean, _TARGET - dst_mean
     # closed-form 2-D similarity (Umeyama): rotation+scale as a complex number a + ib
-    norm = float((s ** 2).sum())
+    norm = float((s**2).sum())
     if not norm > 1e-9:
         raise ValueError("degenerate landmarks: the face has no size")
     a = float((s * d).sum()) / norm
@@ -94,8 +95,13 @@ def _patches(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
     centres = (points + 0.5) / 2.0 - 0.5  # full-crop pixel centres -> half-crop pixel centres
     map_x = (centres[:, 0, None, None] + _OFFSETS[None, None, :]).repeat(PATCH, axis=1)
     map_y = (centres[:, 1, None, None] + _OFFSETS[None, :, None]).repeat(PATCH, axis=2)
-    samples = cv2.remap(half, map_x.reshape(-1, PATCH).astype(np.float32), map_y.reshape(-1, PATCH).astype(np.float32),
-                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(len(points), -1)
+    samples = cv2.remap(
+        half,
+        map_x.reshape(-1, PATCH).astype(np.float32),
+        map_y.reshape(-1, PATCH).astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    ).reshape(len(points), -1)
     samples -= samples.mean(axis=1, keepdims=True)
     samples /= samples.std(axis=1, keepdims=True) + 4.0  # +4 grey levels: flat skin stays near 0, not noise
     return samples.ravel()

@@ -4,6 +4,7 @@ Every script (extraction, training, recording, fine-tuning, the demo) turns land
 into features through :func:`normalize`, and every model records
 :data:`FEATURE_VERSION`, so a model is never fed features computed another way.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -91,8 +92,9 @@ def normalize(landmarks: np.ndarray, width, height) -> np.ndarray:
     return aligned.reshape(*landmarks.shape[:-2], N_FEATURES).astype(np.float32)
 
 
-def face_vectors(feature_set: str, landmarks: np.ndarray, width, height,
-                 descriptors: np.ndarray | None = None) -> np.ndarray:
+def face_vectors(
+    feature_set: str, landmarks: np.ndarray, width, height, descriptors: np.ndarray | None = None
+) -> np.ndarray:
     """The vectors a model of ``feature_set`` reads: normalized landmarks, then (hybrid) appearance descriptors.
 
     The one place where a face becomes a model input, for tables, recordings and live frames alike.

@@ -11,6 +11,7 @@ Importing MediaPipe happens when a graph opens, through :func:`import_mediapipe`
 from importing TensorFlow (3 s and a gigabyte that reading landmarks never uses). What callers
 own is :class:`landmark_emotion.face.mesh.FaceMesh`, built on the graphs made here.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -39,15 +40,58 @@ TASK_FILE = Path(__file__).resolve().parent / "face_landmarker.task"
 LANDMARKERS = ("legacy", "tasks")
 LANDMARKER_ENV = "EMOTION_LANDMARKER"
 BLENDSHAPES = (
-    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff",
-    "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight",
-    "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight",
-    "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight",
-    "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
-    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker",
-    "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
-    "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
-    "noseSneerLeft", "noseSneerRight",
+    "_neutral",
+    "browDownLeft",
+    "browDownRight",
+    "browInnerUp",
+    "browOuterUpLeft",
+    "browOuterUpRight",
+    "cheekPuff",
+    "cheekSquintLeft",
+    "cheekSquintRight",
+    "eyeBlinkLeft",
+    "eyeBlinkRight",
+    "eyeLookDownLeft",
+    "eyeLookDownRight",
+    "eyeLookInLeft",
+    "eyeLookInRight",
+    "eyeLookOutLeft",
+    "eyeLookOutRight",
+    "eyeLookUpLeft",
+    "eyeLookUpRight",
+    "eyeSquintLeft",
+    "eyeSquintRight",
+    "eyeWideLeft",
+    "eyeWideRight",
+    "jawForward",
+    "jawLeft",
+    "jawOpen",
+    "jawRight",
+    "mouthClose",
+    "mouthDimpleLeft",
+    "mouthDimpleRight",
+    "mouthFrownLeft",
+    "mouthFrownRight",
+    "mouthFunnel",
+    "mouthLeft",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+    "mouthPressLeft",
+    "mouthPressRight",
+    "mouthPucker",
+    "mouthRight",
+    "mouthRollLower",
+    "mouthRollUpper",
+    "mouthShrugLower",
+    "mouthShrugUpper",
+    "mouthSmileLeft",
+    "mouthSmileRight",
+    "mouthStretchLeft",
+    "mouthStretchRight",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "noseSneerLeft",
+    "noseSneerRight",
 )
 
 
@@ -151,8 +195,10 @@ def landmarker_for_model(trained_on: str | None, asked: str | None = None) -> tu
     else:
         name = default_landmarker()
     if trained_on and trained_on != name:
-        return name, (f"warning: this model was trained on {trained_on} landmarks and reads {name} ones here; "
-                      "expect lower accuracy")
+        return name, (
+            f"warning: this model was trained on {trained_on} landmarks and reads {name} ones here; "
+            "expect lower accuracy"
+        )
     return name, None
 
 
@@ -269,8 +315,10 @@ class LegacyGraph(NativeGraph):
             import_mediapipe()
             from mediapipe.python.solutions import face_mesh
         except ImportError:
-            raise LandmarkerError("the legacy Face Mesh needs mediapipe 0.10.x (Python <= 3.12); "
-                                  f"set {LANDMARKER_ENV}=tasks to use the Tasks face landmarker") from None
+            raise LandmarkerError(
+                "the legacy Face Mesh needs mediapipe 0.10.x (Python <= 3.12); "
+                f"set {LANDMARKER_ENV}=tasks to use the Tasks face landmarker"
+            ) from None
         with self._opening():
             self._mesh = face_mesh.FaceMesh(
                 static_image_mode=not tracking,
@@ -283,9 +331,9 @@ class LegacyGraph(NativeGraph):
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         rgb = _checked(image_bgr)
         found = self._mesh.process(rgb).multi_face_landmarks or []
-        landmarks = np.array(
-            [[(p.x, p.y, p.z) for p in face.landmark] for face in found], dtype=np.float32
-        ).reshape(len(found), N_LANDMARKS, 3)
+        landmarks = np.array([[(p.x, p.y, p.z) for p in face.landmark] for face in found], dtype=np.float32).reshape(
+            len(found), N_LANDMARKS, 3
+        )
         return Faces(landmarks, rgb.shape[1], rgb.shape[0])
 
     def _release(self) -> None:
@@ -301,8 +349,14 @@ class TasksGraph(NativeGraph):
 
     FRAME_MS = 33
 
-    def __init__(self, tracking: bool, max_faces: int, min_confidence: float = 0.5, blendshapes: bool = False,
-                 task_file: Path = TASK_FILE):
+    def __init__(
+        self,
+        tracking: bool,
+        max_faces: int,
+        min_confidence: float = 0.5,
+        blendshapes: bool = False,
+        task_file: Path = TASK_FILE,
+    ):
         if not task_file.is_file():
             raise LandmarkerError(f"the face landmarker model {task_file} is missing; restore it from the repository")
         mp = import_mediapipe()
@@ -313,15 +367,17 @@ class TasksGraph(NativeGraph):
         self._tracking = tracking
         self._t = 0
         with self._opening():
-            self._landmarker = vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
-                base_options=BaseOptions(model_asset_path=str(task_file)),
-                running_mode=vision.RunningMode.VIDEO if tracking else vision.RunningMode.IMAGE,
-                num_faces=max_faces,
-                min_face_detection_confidence=min_confidence,
-                min_face_presence_confidence=min_confidence,
-                min_tracking_confidence=min_confidence,
-                output_face_blendshapes=blendshapes,
-            ))
+            self._landmarker = vision.FaceLandmarker.create_from_options(
+                vision.FaceLandmarkerOptions(
+                    base_options=BaseOptions(model_asset_path=str(task_file)),
+                    running_mode=vision.RunningMode.VIDEO if tracking else vision.RunningMode.IMAGE,
+                    num_faces=max_faces,
+                    min_face_detection_confidence=min_confidence,
+                    min_face_presence_confidence=min_confidence,
+                    min_tracking_confidence=min_confidence,
+                    output_face_blendshapes=blendshapes,
+                )
+            )
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         rgb = _checked(image_bgr)
@@ -338,8 +394,9 @@ class TasksGraph(NativeGraph):
         ).reshape(len(found), N_LANDMARKS, 3)
         scores = None
         if self._blendshapes:
-            scores = np.array([[c.score for c in face] for face in result.face_blendshapes],
-                              dtype=np.float32).reshape(len(found), len(BLENDSHAPES))
+            scores = np.array([[c.score for c in face] for face in result.face_blendshapes], dtype=np.float32).reshape(
+                len(found), len(BLENDSHAPES)
+            )
         return Faces(landmarks, rgb.shape[1], rgb.shape[0], scores)
 
     def _release(self) -> None:
@@ -368,8 +425,9 @@ class QuietStart:
             self._graph.close()
 
 
-def graph_factory(landmarker: str | None = None, min_confidence: float = 0.5, blendshapes: bool = False,
-                  verbose: bool = False) -> GraphFactory:
+def graph_factory(
+    landmarker: str | None = None, min_confidence: float = 0.5, blendshapes: bool = False, verbose: bool = False
+) -> GraphFactory:
     """A function (tracking, max_faces) -> new graph of the chosen landmarker; blendshapes imply ``tasks``."""
     name = "tasks" if blendshapes else (landmarker or default_landmarker())
     if name not in LANDMARKERS:
@@ -382,7 +440,9 @@ def graph_factory(landmarker: str | None = None, min_confidence: float = 0.5, bl
             else:
                 graph = TasksGraph(tracking, max_faces, min_confidence, blendshapes)
             try:
-                if not verbose:  # its threads log as they start, a moment after it opens: one blank frame now waits them out
+                if (
+                    not verbose
+                ):  # its threads log as they start, a moment after it opens: one blank frame now waits them out
                     graph(np.zeros((64, 64, 3), np.uint8))
                 raise_if_interrupted()  # a Ctrl-C while the graph opened was caught inside MediaPipe
             except BaseException:
@@ -392,5 +452,3 @@ def graph_factory(landmarker: str | None = None, min_confidence: float = 0.5, bl
 
     make.landmarker = name  # type: ignore[attr-defined]
     return make
-
-

@@ -7,6 +7,7 @@ As with MediaPipe's own API, the caller owns the graph in a ``with`` block
 that decides which a frame source needs. Nothing is cached at module level: two
 owners get two independent graphs, and a closed one is gone.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -40,9 +41,17 @@ class FaceMesh:
     a Tasks graph left to the garbage collector prints a traceback at exit.
     """
 
-    def __init__(self, mode: Mode | str = Mode.VIDEO, max_faces: int = 1, *, landmarker: str | None = None,
-                 rescan: int | None = None, min_confidence: float = 0.5, blendshapes: bool = False,
-                 verbose: bool = False):
+    def __init__(
+        self,
+        mode: Mode | str = Mode.VIDEO,
+        max_faces: int = 1,
+        *,
+        landmarker: str | None = None,
+        rescan: int | None = None,
+        min_confidence: float = 0.5,
+        blendshapes: bool = False,
+        verbose: bool = False,
+    ):
         try:
             self.mode = Mode(mode)
         except ValueError:
@@ -53,8 +62,9 @@ class FaceMesh:
         self.blendshapes = blendshapes
         make = graph_factory(landmarker, min_confidence, blendshapes, verbose)
         self.landmarker: str = make.landmarker  # type: ignore[attr-defined]
-        self._detect: Graph | None = (make(False, max_faces) if self.mode is Mode.IMAGE
-                                      else FaceSearch(max_faces, rescan or RESCAN, make))
+        self._detect: Graph | None = (
+            make(False, max_faces) if self.mode is Mode.IMAGE else FaceSearch(max_faces, rescan or RESCAN, make)
+        )
 
     def __call__(self, image_bgr: np.ndarray) -> Faces:
         if self._detect is None:

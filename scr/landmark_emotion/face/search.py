@@ -12,6 +12,7 @@ loses a face is searched at once: MediaPipe would look for it again only on the 
 frame, and the face would be missing from this one. The search owns every graph it
 opens and closes them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -18,6 +18,7 @@ without that field. A changed, missing or added file, or an edited label list, i
 so is a field of the wrong type or shape, or a non-finite weight: a bundle that loads can predict.
 Loading never imports TensorFlow. Writing one is :mod:`landmark_emotion.model.bundle_write`'s.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,6 +61,7 @@ class BundleError(LandmarkEmotionError, ValueError):
 
 # ---------------------------------------------------------------- the bundle
 
+
 @dataclass
 class ModelBundle:
     """A loaded bundle; the Keras network itself is only loaded on request (it imports TensorFlow)."""
@@ -79,6 +81,7 @@ class ModelBundle:
     def preprocess(self) -> Preprocess:
         """Feature vectors -> what the network's first layer reads."""
         return Preprocess(self.scaler_mean, self.scaler_scale, self.components)
+
     references: References | None = None
     """Neutral references for calibration (population, and the user's in a personal bundle); None: uncalibrated."""
 
@@ -88,8 +91,9 @@ class ModelBundle:
         return len(self.scaler_mean)
 
     def predictor(self) -> Predictor:
-        return Predictor(self.labels, self.scaler_mean, self.scaler_scale, self._steps, self.components,
-                         self.feature_set)
+        return Predictor(
+            self.labels, self.scaler_mean, self.scaler_scale, self._steps, self.components, self.feature_set
+        )
 
     def keras_model(self):
         """A fresh, uncompiled ``keras.Model`` (safe mode: the file cannot run code)."""
@@ -132,8 +136,9 @@ def check_label_list(labels: Sequence[str]) -> list[str]:
     return labels
 
 
-def check_scaler(mean: np.ndarray, scale: np.ndarray, components: np.ndarray | None,
-                  feature_set: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def check_scaler(
+    mean: np.ndarray, scale: np.ndarray, components: np.ndarray | None, feature_set: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     if feature_set not in FEATURE_SETS:
         raise BundleError(f"unknown feature set {feature_set!r}; this code knows {', '.join(FEATURE_SETS)}")
     if any(a is not None and np.asarray(a).dtype.kind not in "fiu" for a in (mean, scale, components)):
@@ -141,8 +146,10 @@ def check_scaler(mean: np.ndarray, scale: np.ndarray, components: np.ndarray | N
     n = FEATURE_SETS[feature_set][1]
     mean, scale = np.asarray(mean, np.float64), np.asarray(scale, np.float64)
     if mean.shape != (n,) or scale.shape != (n,):
-        raise BundleError(f"scaler mean and scale must have shape ({n},) for features {feature_set!r}, "
-                          f"got {mean.shape} and {scale.shape}")
+        raise BundleError(
+            f"scaler mean and scale must have shape ({n},) for features {feature_set!r}, "
+            f"got {mean.shape} and {scale.shape}"
+        )
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
         raise BundleError("scaler mean must be finite and scale finite and positive")
     if components is not None:
@@ -155,8 +162,9 @@ def check_scaler(mean: np.ndarray, scale: np.ndarray, components: np.ndarray | N
 def _info_digest(info: Mapping) -> str:
     """The hash of bundle.json's content without its own hash field (key order and spacing do not matter)."""
     content = {key: value for key, value in info.items() if key != SELF_HASH}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"),
-                                     default=json_default).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(content, sort_keys=True, separators=(",", ":"), default=json_default).encode()
+    ).hexdigest()
 
 
 def _manifest(folder: Path) -> dict[str, str]:
@@ -168,24 +176,32 @@ def _verify_files(path: Path, info: dict) -> None:
     """Refuse a bundle whose bundle.json was edited or whose files were changed, removed or added."""
     checksums = info.get("sha256")
     if SELF_HASH not in info:
-        raise BundleError(f"model bundle {path}: {INFO_FILE} has no checksum of its own (written before bundles "
-                          f"were checksummed whole); if you trust it, re-seal it with: python -c \"from "
-                          f"landmark_emotion.model.bundle import seal_bundle; seal_bundle('{path}')\"")
+        raise BundleError(
+            f"model bundle {path}: {INFO_FILE} has no checksum of its own (written before bundles "
+            f'were checksummed whole); if you trust it, re-seal it with: python -c "from '
+            f"landmark_emotion.model.bundle import seal_bundle; seal_bundle('{path}')\""
+        )
     if info[SELF_HASH] != _info_digest(info) or not isinstance(checksums, dict):
-        raise BundleError(f"model bundle {path}: {INFO_FILE} was changed after training (checksum mismatch); "
-                          f"retrain with: {TRAIN_HINT}")
+        raise BundleError(
+            f"model bundle {path}: {INFO_FILE} was changed after training (checksum mismatch); "
+            f"retrain with: {TRAIN_HINT}"
+        )
     present = {entry.name for entry in path.iterdir() if entry.name != INFO_FILE}
     extra = sorted(present - set(checksums))
     if extra:
-        raise BundleError(f"model bundle {path}: {', '.join(extra)} not covered by its checksums "
-                          "(added after training); remove it or retrain")
+        raise BundleError(
+            f"model bundle {path}: {', '.join(extra)} not covered by its checksums "
+            "(added after training); remove it or retrain"
+        )
     for name in sorted(checksums):
         file = path / name
         if Path(name).name != name or not file.is_file():
             raise BundleError(f"model bundle {path} is incomplete: missing {name}; retrain it with: {TRAIN_HINT}")
         if _sha256(file) != checksums[name]:
-            raise BundleError(f"model bundle {path}: {name} is corrupt or was changed after training "
-                              f"(checksum mismatch); retrain with: {TRAIN_HINT}")
+            raise BundleError(
+                f"model bundle {path}: {name} is corrupt or was changed after training "
+                f"(checksum mismatch); retrain with: {TRAIN_HINT}"
+            )
 
 
 def _read_json(path: Path) -> dict:
@@ -203,8 +219,9 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         raise BundleError(f"no model bundle at {path} (missing folder); train one with: {TRAIN_HINT}")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
-        raise BundleError(f"model bundle {path} is incomplete: missing {', '.join(missing)}; "
-                          f"retrain it with: {TRAIN_HINT}")
+        raise BundleError(
+            f"model bundle {path} is incomplete: missing {', '.join(missing)}; retrain it with: {TRAIN_HINT}"
+        )
     try:
         info = _read_json(path / INFO_FILE)
         metrics = _read_json(path / METRICS_FILE)
@@ -214,14 +231,20 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
     version, labels = info.get("feature_version"), info.get("labels")
     feature_set = info.get("feature_set", LANDMARKS)
     if not isinstance(feature_set, str) or feature_set not in FEATURE_SETS:
-        raise BundleError(f"model bundle {path} needs features {feature_set!r}, which this code does not compute "
-                          f"(it knows {', '.join(FEATURE_SETS)})")
+        raise BundleError(
+            f"model bundle {path} needs features {feature_set!r}, which this code does not compute "
+            f"(it knows {', '.join(FEATURE_SETS)})"
+        )
     if version != FEATURE_SETS[feature_set][0]:
-        raise BundleError(f"model bundle {path} was trained on features {version!r}, but this code computes "
-                          f"{FEATURE_SETS[feature_set][0]!r}; retrain it on the landmark table with: {TRAIN_HINT}")
+        raise BundleError(
+            f"model bundle {path} was trained on features {version!r}, but this code computes "
+            f"{FEATURE_SETS[feature_set][0]!r}; retrain it on the landmark table with: {TRAIN_HINT}"
+        )
     if info.get("kind", "base") not in KINDS or not isinstance(info.get("created", ""), str):
-        raise BundleError(f"model bundle {path}: {INFO_FILE} has a kind other than {' or '.join(KINDS)} "
-                          "or a creation time that is not text")
+        raise BundleError(
+            f"model bundle {path}: {INFO_FILE} has a kind other than {' or '.join(KINDS)} "
+            "or a creation time that is not text"
+        )
     try:
         labels = check_label_list(labels)
         with np.load(path / SCALER_FILE, allow_pickle=False) as scaler:
@@ -240,8 +263,7 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
             references = load_references(path / REFERENCE_FILE, version, len(mean))
         except CalibrationError as exc:
             raise BundleError(f"model bundle {path}: {exc}") from None
-    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, components, feature_set,
-                       references)
+    return ModelBundle(path, labels, version, mean, scale, info, metrics, steps, components, feature_set, references)
 
 
 def seal_bundle(path: str | os.PathLike) -> Path:
@@ -279,4 +301,3 @@ def json_default(value):
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-

@@ -5,6 +5,7 @@ A bundle is built in a temporary folder next to its place and swapped in whole
 one. Before anything is written the NumPy forward pass is checked against Keras, so
 every bundle on disk can be read without TensorFlow.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,11 +70,22 @@ def _check_extra_names(names: Iterable[str]) -> None:
         raise BundleError(f"extra bundle file name(s) {', '.join(bad)} are reserved or not plain file names")
 
 
-def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, scaler_scale: np.ndarray,
-                labels: Sequence[str], info: Mapping, metrics: Mapping, replay: LandmarkTable | None = None,
-                force: bool = False, figures: Mapping[str, object] | None = None,
-                files: Mapping[str, bytes] | None = None, components: np.ndarray | None = None,
-                feature_set: str = LANDMARKS, references: References | None = None) -> Path:
+def save_bundle(
+    path: str | os.PathLike,
+    keras_model,
+    scaler_mean: np.ndarray,
+    scaler_scale: np.ndarray,
+    labels: Sequence[str],
+    info: Mapping,
+    metrics: Mapping,
+    replay: LandmarkTable | None = None,
+    force: bool = False,
+    figures: Mapping[str, object] | None = None,
+    files: Mapping[str, bytes] | None = None,
+    components: np.ndarray | None = None,
+    feature_set: str = LANDMARKS,
+    references: References | None = None,
+) -> Path:
     """Write a bundle to ``path``: into a temporary folder next to it, then renamed into place.
 
     An existing ``path`` is refused unless ``force`` (then it is replaced only once the new
@@ -103,11 +115,14 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
         check_agreement(keras_model, predictor)
     except ValueError as exc:
         raise BundleError(str(exc)) from None
-    if references is not None and (references.feature_version != FEATURE_SETS[feature_set][0]
-                                   or np.shape(references.population) != mean.shape):
-        raise BundleError(f"the neutral reference was computed on {len(references.population)} features "
-                          f"{references.feature_version!r}, the model takes {len(mean)} "
-                          f"{FEATURE_SETS[feature_set][0]!r}")
+    if references is not None and (
+        references.feature_version != FEATURE_SETS[feature_set][0] or np.shape(references.population) != mean.shape
+    ):
+        raise BundleError(
+            f"the neutral reference was computed on {len(references.population)} features "
+            f"{references.feature_version!r}, the model takes {len(mean)} "
+            f"{FEATURE_SETS[feature_set][0]!r}"
+        )
     files = {**(files or {}), **({REFERENCE_FILE: references.to_bytes()} if references is not None else {})}
 
     tmp = temporary_folder(path)
@@ -122,15 +137,18 @@ def save_bundle(path: str | os.PathLike, keras_model, scaler_mean: np.ndarray, s
         for name, data in (files or {}).items():
             (tmp / name).write_bytes(data)
         (tmp / METRICS_FILE).write_text(json.dumps(dict(metrics), indent=2, default=json_default) + "\n")
-        write_info(tmp, {
-            "kind": "base",
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "base": None,
-            **info,
-            "labels": labels,
-            "feature_set": feature_set,
-            "feature_version": FEATURE_SETS[feature_set][0],
-        })
+        write_info(
+            tmp,
+            {
+                "kind": "base",
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "base": None,
+                **info,
+                "labels": labels,
+                "feature_set": feature_set,
+                "feature_version": FEATURE_SETS[feature_set][0],
+            },
+        )
         _make_ordinary(tmp)
         refuse_existing(path, force, BundleError)  # someone may have made it while this one was written
         replace_folder(tmp, path)
@@ -149,9 +167,11 @@ def add_references(path: str | os.PathLike, references: References) -> ModelBund
     path = Path(path)
     bundle = load_bundle(path)
     if references.feature_version != bundle.feature_version or np.shape(references.population) != (bundle.n_features,):
-        raise BundleError(f"the neutral reference was computed on {len(references.population)} features "
-                          f"{references.feature_version!r}, the model {path} takes {bundle.n_features} "
-                          f"{bundle.feature_version!r}")
+        raise BundleError(
+            f"the neutral reference was computed on {len(references.population)} features "
+            f"{references.feature_version!r}, the model {path} takes {bundle.n_features} "
+            f"{bundle.feature_version!r}"
+        )
     add_to_bundle(path, {REFERENCE_FILE: references.to_bytes()})
     return load_bundle(path)
 

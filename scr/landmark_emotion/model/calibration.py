@@ -14,6 +14,7 @@ A bundle keeps its references in ``neutral.npz`` (plain arrays, no pickles): ``p
 (the mean training features of its neutral faces) and, in a personal bundle, ``person``
 (the user's recorded neutral), with the feature version and length they were computed with.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,6 +29,8 @@ from landmark_emotion.errors import LandmarkEmotionError
 
 NEUTRAL = "neutral"
 REFERENCE_FILE = "neutral.npz"
+
+
 class CalibrationError(LandmarkEmotionError, ValueError):
     """A reference that cannot be used: another feature version or length, none to calibrate with, no face."""
 
@@ -66,15 +69,20 @@ class References:
         arrays = {"population": np.asarray(self.population, np.float32)}
         if self.person is not None:
             arrays["person"] = np.asarray(self.person, np.float32)
-        meta = {"feature_version": self.feature_version, "n_features": int(len(self.population)),
-                "population_n": int(self.population_n), "person_n": int(self.person_n)}
+        meta = {
+            "feature_version": self.feature_version,
+            "n_features": int(len(self.population)),
+            "population_n": int(self.population_n),
+            "person_n": int(self.person_n),
+        }
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
         return buffer.getvalue()
 
-    def with_person(self, person: np.ndarray, n: int) -> "References":
-        return References(self.population, self.feature_version, self.population_n,
-                          np.asarray(person, np.float32), int(n))
+    def with_person(self, person: np.ndarray, n: int) -> References:
+        return References(
+            self.population, self.feature_version, self.population_n, np.asarray(person, np.float32), int(n)
+        )
 
 
 def load_references(path: str | Path, feature_version: str, n_features: int) -> References:
@@ -89,12 +97,16 @@ def load_references(path: str | Path, feature_version: str, n_features: int) -> 
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
         raise CalibrationError(f"unreadable neutral reference {path} ({exc})") from None
     if version != feature_version:
-        raise CalibrationError(f"neutral reference {path} was computed on features {version!r}, but the model "
-                               f"takes {feature_version!r}; record or compute it again")
+        raise CalibrationError(
+            f"neutral reference {path} was computed on features {version!r}, but the model "
+            f"takes {feature_version!r}; record or compute it again"
+        )
     for name, vector in (("population", population), ("person", person)):
         if vector is not None and (vector.shape != (n_features,) or not np.all(np.isfinite(vector))):
-            raise CalibrationError(f"neutral reference {path}: the {name} neutral has shape {vector.shape}, but the "
-                                   f"model takes {n_features} finite features; record or compute it again")
+            raise CalibrationError(
+                f"neutral reference {path}: the {name} neutral has shape {vector.shape}, but the "
+                f"model takes {n_features} finite features; record or compute it again"
+            )
     return References(population, version, int(meta.get("population_n", 0)), person, int(meta.get("person_n", 0)))
 
 
@@ -107,8 +119,10 @@ def person_references(features: np.ndarray, labels: np.ndarray, groups: np.ndarr
     """
     groups = np.asarray(groups, dtype=str)
     if not len(groups) or np.any(groups == ""):
-        raise CalibrationError("the table does not say who is in each photo, so faces cannot be calibrated by "
-                               "their own neutral; extract it with --group-pattern (e.g. '^(S\\d+)_' for CK+)")
+        raise CalibrationError(
+            "the table does not say who is in each photo, so faces cannot be calibrated by "
+            "their own neutral; extract it with --group-pattern (e.g. '^(S\\d+)_' for CK+)"
+        )
     features = np.asarray(features, np.float64)
     neutral = np.asarray(labels) == NEUTRAL
     names, person = np.unique(groups, return_inverse=True)

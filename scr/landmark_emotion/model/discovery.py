@@ -11,6 +11,7 @@ personal bundle or a ``default/`` one wins (a missing or empty folder does not s
 4. the bundles shipped inside the installed package (``landmark_emotion/shipped/``,
    installed from the checkout's ``models/default``).
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,10 @@ def find_default_model(models_dir: str | os.PathLike | None = None, personal: bo
             return max(bundles)[2]
         if models_dir is not None or (place / "default" / INFO_FILE).is_file():
             return place / "default"
-    raise ModelNotFoundError(f"no model bundle found: looked for a default/ or personal bundle in {_listed(places)}; "
-                             f"pass --model DIR or set {MODELS_ENV} to a folder of bundles")
+    raise ModelNotFoundError(
+        f"no model bundle found: looked for a default/ or personal bundle in {_listed(places)}; "
+        f"pass --model DIR or set {MODELS_ENV} to a folder of bundles"
+    )
 
 
 def _personal_bundles(place: Path) -> list[tuple[str, float, Path]]:

@@ -10,6 +10,7 @@ One object for scripts, benchmarks and the public API alike. Training makes one
 never import TensorFlow (the NumPy engine of :mod:`landmark_emotion.model.inference`
 predicts); saving does, to write the Keras network beside it.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,10 +39,21 @@ class EmotionModel:
     or saved) and ``warnings`` (what training had to say).
     """
 
-    def __init__(self, predictor: Predictor, info: Mapping, metrics: Mapping, references: References | None = None,
-                 *, path: str | os.PathLike | None = None, bundle: ModelBundle | None = None, network=None,
-                 replay: LandmarkTable | None = None, figures: Mapping[str, object] | None = None,
-                 files: Mapping[str, bytes] | None = None, warnings: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        info: Mapping,
+        metrics: Mapping,
+        references: References | None = None,
+        *,
+        path: str | os.PathLike | None = None,
+        bundle: ModelBundle | None = None,
+        network=None,
+        replay: LandmarkTable | None = None,
+        figures: Mapping[str, object] | None = None,
+        files: Mapping[str, bytes] | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
         self._predictor = predictor
         self.classes_: list[str] = list(predictor.labels)
         self.feature_set: str = predictor.feature_set
@@ -56,8 +68,10 @@ class EmotionModel:
         self._files = dict(files or {})
 
     def __repr__(self) -> str:
-        return (f"EmotionModel({self.info.get('kind', 'base')}, {self.feature_set}, classes_={self.classes_}, "
-                f"path={str(self.path) if self.path else None})")
+        return (
+            f"EmotionModel({self.info.get('kind', 'base')}, {self.feature_set}, classes_={self.classes_}, "
+            f"path={str(self.path) if self.path else None})"
+        )
 
     # ---------------------------------------------------------------- reading and writing bundles
 
@@ -66,8 +80,7 @@ class EmotionModel:
         """The model of a bundle folder, verified whole; raises :class:`~landmark_emotion.model.bundle.BundleError`
         for one that is missing, incomplete, changed or of another feature version. No TensorFlow is imported."""
         bundle = load_bundle(path)
-        return cls(bundle.predictor(), bundle.info, bundle.metrics, bundle.references, path=bundle.path,
-                   bundle=bundle)
+        return cls(bundle.predictor(), bundle.info, bundle.metrics, bundle.references, path=bundle.path, bundle=bundle)
 
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the model as a bundle at ``path`` (refused if it exists, unless ``force``); returns ``path``.
@@ -80,9 +93,22 @@ class EmotionModel:
             kept = set(self._bundle.info["sha256"]) - {*REQUIRED_FILES, REPLAY_FILE, REFERENCE_FILE}
             files = {name: (self._bundle.path / name).read_bytes() for name in sorted(kept)} | files
         pre = self.preprocess
-        path = save_bundle(path, self.keras_model(), pre.mean, pre.scale, self.classes_, self.info, self.metrics,
-                           replay=self.replay_table(), force=force, figures=self._figures, files=files,
-                           components=pre.components, feature_set=self.feature_set, references=self.references)
+        path = save_bundle(
+            path,
+            self.keras_model(),
+            pre.mean,
+            pre.scale,
+            self.classes_,
+            self.info,
+            self.metrics,
+            replay=self.replay_table(),
+            force=force,
+            figures=self._figures,
+            files=files,
+            components=pre.components,
+            feature_set=self.feature_set,
+            references=self.references,
+        )
         self._bundle = load_bundle(path)
         self.path, self.info = self._bundle.path, self._bundle.info
         return path
@@ -116,8 +142,9 @@ class EmotionModel:
         """The most probable class of each feature vector."""
         return self._predictor.predict(features)
 
-    def features(self, landmarks: np.ndarray, image: np.ndarray | None = None, *,
-                 size: tuple[int, int] | None = None) -> np.ndarray:
+    def features(
+        self, landmarks: np.ndarray, image: np.ndarray | None = None, *, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
         """(n, d) feature vectors of faces, through the one feature pipeline (:mod:`landmark_emotion.face.features`).
 
         ``landmarks`` are MediaPipe's, (468, 3) or (n, 468, 3), x and y as fractions of the
@@ -134,16 +161,25 @@ class EmotionModel:
                 raise ValueError(f"expected an 8-bit image (height, width[, 3]), got {image.dtype} {image.shape}")
             return image_vectors(self.feature_set, image, landmarks)
         if self.feature_set != LANDMARKS:
-            raise ValueError(f"this model reads {self.feature_set}: pass the image the landmarks were found in "
-                             "(its appearance is described from it)")
+            raise ValueError(
+                f"this model reads {self.feature_set}: pass the image the landmarks were found in "
+                "(its appearance is described from it)"
+            )
         if size is None:
-            raise ValueError("landmarks are fractions of the image's width and height: pass the image or its "
-                             "size=(width, height)")
+            raise ValueError(
+                "landmarks are fractions of the image's width and height: pass the image or its size=(width, height)"
+            )
         width, height = size
         return face_vectors(LANDMARKS, landmarks, np.full(len(landmarks), width), np.full(len(landmarks), height))
 
-    def predict_proba_landmarks(self, landmarks: np.ndarray, image: np.ndarray | None = None, *,
-                                size: tuple[int, int] | None = None, calibrated: bool = True) -> np.ndarray:
+    def predict_proba_landmarks(
+        self,
+        landmarks: np.ndarray,
+        image: np.ndarray | None = None,
+        *,
+        size: tuple[int, int] | None = None,
+        calibrated: bool = True,
+    ) -> np.ndarray:
         """(n, len(classes_)) probabilities of faces given by their landmarks (see :meth:`features`).
 
         A personal model that keeps its user's neutral face reads faces calibrated to it

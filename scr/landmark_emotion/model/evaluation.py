@@ -4,6 +4,7 @@ Test labels the model does not know stay in the count (as errors, and listed und
 ``unknown_labels``): leaving them out would score a model on the easy part of the table.
 Figures are drawn on a bare ``matplotlib.figure.Figure`` (Agg), so nothing needs a display.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,8 +43,7 @@ def evaluate_labels(true: Sequence[str], predicted: Sequence[str], model_labels:
     support, predicted_n, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
     precision = np.divide(hits, predicted_n, out=np.zeros(len(labels)), where=predicted_n > 0)
     recall = np.divide(hits, support, out=np.zeros(len(labels)), where=support > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(labels)),
-                   where=precision + recall > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(labels)), where=precision + recall > 0)
     present = (support > 0) | (predicted_n > 0)
     unknown = sorted(set(true.tolist()) - set(model_labels))
     return {
@@ -53,8 +53,12 @@ def evaluate_labels(true: Sequence[str], predicted: Sequence[str], model_labels:
         "n": int(len(true)),
         "labels": labels,
         "per_class": {
-            label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                    "support": int(support[i])}
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, label in enumerate(labels)
         },
         "confusion": confusion.tolist(),
@@ -74,14 +78,19 @@ def format_report(metrics: dict) -> str:
     labels, width = metrics["labels"], max(8, *(len(label) for label in metrics["labels"]))
     lines = [f"n = {metrics['n']}   accuracy = {metrics['accuracy']:.1%}   macro-F1 = {metrics['macro_f1']:.3f}"]
     if metrics.get("unknown_labels"):
-        lines.append("labels the model does not know (counted as errors): "
-                     + ", ".join(f"{label} ({n})" for label, n in metrics["unknown_labels"].items()))
+        lines.append(
+            "labels the model does not know (counted as errors): "
+            + ", ".join(f"{label} ({n})" for label, n in metrics["unknown_labels"].items())
+        )
     lines += ["", f"{'class':<{width}}  precision  recall     f1  support"]
     for label in labels:
         c = metrics["per_class"][label]
         lines.append(f"{label:<{width}}  {c['precision']:9.3f}  {c['recall']:6.3f}  {c['f1']:5.3f}  {c['support']:7d}")
-    lines += ["", "confusion (rows: true, columns: predicted)",
-              " " * width + "  " + " ".join(f"{label[:7]:>7}" for label in labels)]
+    lines += [
+        "",
+        "confusion (rows: true, columns: predicted)",
+        " " * width + "  " + " ".join(f"{label[:7]:>7}" for label in labels),
+    ]
     for label, row in zip(labels, metrics["confusion"]):
         lines.append(f"{label:<{width}}  " + " ".join(f"{v:7d}" for v in row))
     return "\n".join(lines)
@@ -98,8 +107,9 @@ def confusion_figure(metrics: dict, title: str = "confusion matrix"):
     ax = fig.add_subplot()
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for (i, j), count in np.ndenumerate(counts):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if shares[i, j] > 0.5 else "black")
+        ax.text(
+            j, i, str(count), ha="center", va="center", fontsize=8, color="white" if shares[i, j] > 0.5 else "black"
+        )
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
@@ -147,6 +157,10 @@ def evaluate_calibrated(predictor, table: LandmarkTable, population: np.ndarray)
     calibrated = calibrate(features[has], references[has], population)
     metrics = evaluate_labels(table.labels[has], predictor.predict(calibrated), predictor.labels)
     uncalibrated = evaluate_labels(table.labels[has], predictor.predict(features[has]), predictor.labels)
-    metrics.update(uncalibrated_accuracy=uncalibrated["accuracy"], uncalibrated_macro_f1=uncalibrated["macro_f1"],
-                   scored=int(has.sum()), skipped=int((~has).sum()))
+    metrics.update(
+        uncalibrated_accuracy=uncalibrated["accuracy"],
+        uncalibrated_macro_f1=uncalibrated["macro_f1"],
+        scored=int(has.sum()),
+        skipped=int((~has).sum()),
+    )
     return metrics

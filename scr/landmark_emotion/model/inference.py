@@ -5,6 +5,7 @@
 caller). The network's problems (an unsupported layer, weights that do not fit) are
 ``ValueError``s here; the bundle modules say which bundle they belong to.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,7 @@ ACTIVATIONS = {
 
 @dataclass
 class Step:
-    """One step of the forward pass: ``activation(x @ weight + bias)``, or ``x * weight + bias`` when ``elementwise``."""
+    """One step of the forward pass: ``activation(x @ weight + bias)``, or ``x * weight + bias`` if ``elementwise``."""
 
     weight: np.ndarray
     bias: np.ndarray
@@ -66,9 +67,15 @@ class Predictor:
     layer, so callers pass :func:`landmark_emotion.face.features.face_vectors` output of ``feature_set``.
     """
 
-    def __init__(self, labels: Sequence[str], scaler_mean: np.ndarray, scaler_scale: np.ndarray,
-                 steps: Sequence[Step], components: np.ndarray | None = None,
-                 feature_set: str = LANDMARKS) -> None:
+    def __init__(
+        self,
+        labels: Sequence[str],
+        scaler_mean: np.ndarray,
+        scaler_scale: np.ndarray,
+        steps: Sequence[Step],
+        components: np.ndarray | None = None,
+        feature_set: str = LANDMARKS,
+    ) -> None:
         self.labels = list(labels)
         self.feature_set = feature_set
         self.preprocess = Preprocess(scaler_mean, scaler_scale, components)
@@ -106,8 +113,15 @@ def _fuse_preprocess(pre: Preprocess, steps: list[Step]) -> list[Step]:
     first = steps[0] if steps else None
     if first is None or first.elementwise:
         if pre.components is None:
-            return [Step((1.0 / pre.scale).astype(np.float32), (-pre.mean / pre.scale).astype(np.float32),
-                         "linear", elementwise=True), *steps]
+            return [
+                Step(
+                    (1.0 / pre.scale).astype(np.float32),
+                    (-pre.mean / pre.scale).astype(np.float32),
+                    "linear",
+                    elementwise=True,
+                ),
+                *steps,
+            ]
         matrix = pre.components / pre.scale[:, None]
         return [Step(matrix.astype(np.float32), (-pre.mean @ matrix).astype(np.float32), "linear"), *steps]
     weight = first.weight.astype(np.float64)
@@ -143,16 +157,26 @@ def steps_from_keras(model) -> list[Step]:
             name = _activation_name(config.get("activation"), layer.name)
             steps.append(Step(np.float32(1), np.float32(0), name, elementwise=True))
         else:
-            raise ValueError(f"layer {layer.name} ({kind}) is not supported by the NumPy predictor; "
-                             "use Dense, Dropout, BatchNormalization and Activation layers")
+            raise ValueError(
+                f"layer {layer.name} ({kind}) is not supported by the NumPy predictor; "
+                "use Dense, Dropout, BatchNormalization and Activation layers"
+            )
     if not steps or steps[-1].activation != "softmax":
         raise ValueError("the network must end in a softmax layer over the labels")
-    return [Step(np.asarray(s.weight, np.float32), np.asarray(s.bias, np.float32), s.activation, s.elementwise)
-            for s in steps]
+    return [
+        Step(np.asarray(s.weight, np.float32), np.asarray(s.bias, np.float32), s.activation, s.elementwise)
+        for s in steps
+    ]
 
 
-def predictor_from_keras(model, labels: Sequence[str], scaler_mean: np.ndarray, scaler_scale: np.ndarray,
-                         components: np.ndarray | None = None, feature_set: str = LANDMARKS) -> Predictor:
+def predictor_from_keras(
+    model,
+    labels: Sequence[str],
+    scaler_mean: np.ndarray,
+    scaler_scale: np.ndarray,
+    components: np.ndarray | None = None,
+    feature_set: str = LANDMARKS,
+) -> Predictor:
     """The fast predictor of a network still in memory (e.g. to evaluate it before it is saved)."""
     return Predictor(labels, scaler_mean, scaler_scale, steps_from_keras(model), components, feature_set)
 
@@ -160,8 +184,10 @@ def predictor_from_keras(model, labels: Sequence[str], scaler_mean: np.ndarray, 
 def _activation_name(activation, layer_name: str) -> str:
     name = activation if isinstance(activation, str) else None
     if name not in ACTIVATIONS:
-        raise ValueError(f"layer {layer_name}: activation {activation!r} is not supported by the NumPy predictor "
-                         f"(supported: {', '.join(ACTIVATIONS)})")
+        raise ValueError(
+            f"layer {layer_name}: activation {activation!r} is not supported by the NumPy predictor "
+            f"(supported: {', '.join(ACTIVATIONS)})"
+        )
     return name
 
 
@@ -206,12 +232,17 @@ def check_network(steps: Sequence[Step], n_inputs: int, labels: Sequence[str]) -
         if step.elementwise:
             fits = all(a.ndim <= 1 and a.size in (1, width) for a in (weight, bias))
         else:
-            fits = (weight.ndim == 2 and weight.shape[0] == width and weight.shape[1] >= 1
-                    and bias.shape == weight.shape[1:])
+            fits = (
+                weight.ndim == 2
+                and weight.shape[0] == width
+                and weight.shape[1] >= 1
+                and bias.shape == weight.shape[1:]
+            )
             width = weight.shape[1] if fits else width
         if not fits:
-            raise ValueError(f"layer {i}: weight {weight.shape} and bias {bias.shape} do not fit an input "
-                             f"of width {width}")
+            raise ValueError(
+                f"layer {i}: weight {weight.shape} and bias {bias.shape} do not fit an input of width {width}"
+            )
     if width != len(labels) or steps[-1].activation != "softmax":
         raise ValueError(f"the network does not map {n_inputs} features to a softmax over {len(labels)} labels")
 
@@ -231,5 +262,7 @@ def check_agreement(keras_model, predictor: Predictor) -> None:
     expected = np.asarray(keras_model(pre.transform(features), training=False))
     diff = float(np.max(np.abs(predictor.predict_proba(features) - expected)))
     if not diff <= TOLERANCE:
-        raise ValueError(f"the NumPy predictor differs from the Keras network by {diff:.2g} (> {TOLERANCE}); "
-                         "the network uses something the predictor does not reproduce")
+        raise ValueError(
+            f"the NumPy predictor differs from the Keras network by {diff:.2g} (> {TOLERANCE}); "
+            "the network uses something the predictor does not reproduce"
+        )

@@ -10,6 +10,7 @@ The whole map is affine, ``z = ((x - mean) / scale) @ components``, kept as thre
 plain arrays in the bundle (``scaler.npz``), with ``components`` left out when
 there is no PCA (the StandardScaler alone, as bundles always had).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -65,8 +66,9 @@ class Preprocess:
         return arrays
 
 
-def fit_preprocess(x: np.ndarray, blocks: Sequence[int], components: Sequence[int] | None = None,
-                   seed: int = 0) -> Preprocess:
+def fit_preprocess(
+    x: np.ndarray, blocks: Sequence[int], components: Sequence[int] | None = None, seed: int = 0
+) -> Preprocess:
     """Standardise ``x``; with ``components`` (one count per block, 0 = keep the block whole, standardised),
     reduce each block of columns (sizes ``blocks``) to that many whitened principal components (when ``x`` has
     :data:`SAMPLES_PER_COMPONENT` samples per component)."""
@@ -87,7 +89,7 @@ def fit_preprocess(x: np.ndarray, blocks: Sequence[int], components: Sequence[in
     row = 0
     for k, size in zip(components, blocks):
         if 0 < k < size and len(x) >= SAMPLES_PER_COMPONENT * k:
-            pca = PCA(k, whiten=True, svd_solver="randomized", random_state=seed).fit(z[:, row:row + size])
+            pca = PCA(k, whiten=True, svd_solver="randomized", random_state=seed).fit(z[:, row : row + size])
             block = pca.components_.T / np.sqrt(np.maximum(pca.explained_variance_, 1e-12))
             # PCA centres on its own mean: zero here, since z is already standardised
         else:

@@ -4,6 +4,7 @@ The per-track side of calibration (:mod:`landmark_emotion.model.calibration` has
 and the references a model carries): which reference a face is read against, frame by frame,
 and where it came from, for the demo's ``n`` key, the web page's button and ``--calibrate auto``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,9 +94,12 @@ class TrackReferences:
     def require(self) -> None:
         """Raise :class:`CalibrationError` saying why, if faces cannot be calibrated."""
         if self.mode == "off":
-            raise CalibrationError("calibration is off (--calibrate off)" if self.available else
-                                   "this model has no population neutral (it was trained without neutral faces, "
-                                   "or before calibration existed): it cannot be calibrated")
+            raise CalibrationError(
+                "calibration is off (--calibrate off)"
+                if self.available
+                else "this model has no population neutral (it was trained without neutral faces, "
+                "or before calibration existed): it cannot be calibrated"
+            )
 
     def start_capture(self, track: int, frames: int = CAPTURE_FRAMES) -> None:
         """Average the track's next ``frames`` feature vectors into its reference."""
@@ -152,5 +156,3 @@ class TrackReferences:
                 out[row] = calibrate(features[row], reference, self.population)
             how.append(source)
         return out, how
-
-

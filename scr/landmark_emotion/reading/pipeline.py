@@ -7,6 +7,7 @@ Each track can carry a neutral reference (:mod:`landmark_emotion.model.calibrati
 that state, so the demo's ``n`` key and a web page's "neutral" button call the same
 :meth:`EmotionReader.start_neutral_capture`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ class FaceReading:
     label: str  # a model label, or UNCERTAIN when its probability is below the threshold
     confidence: float  # smoothed probability of the label the smoother holds
     calibration: str = "off"  # how the face was calibrated: see TrackReferences.apply
-    blendshapes: np.ndarray | None = None  # (52,) scores in landmark_emotion.face.landmarker.BLENDSHAPES order, when asked for
+    blendshapes: np.ndarray | None = (
+        None  # (52,) scores in landmark_emotion.face.landmarker.BLENDSHAPES order, when asked for
+    )
 
     @property
     def emoji(self) -> str:
@@ -76,9 +79,15 @@ class EmotionReader:
     :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames) or ``off``.
     """
 
-    def __init__(self, detector: Detector, predictor: Predictor, min_confidence: float = 0.4,
-                 smoothing_frames: float = WINDOW, references: References | None = None,
-                 calibrate: str = "neutral"):
+    def __init__(
+        self,
+        detector: Detector,
+        predictor: Predictor,
+        min_confidence: float = 0.4,
+        smoothing_frames: float = WINDOW,
+        references: References | None = None,
+        calibrate: str = "neutral",
+    ):
         self.detector = detector
         self.predictor = predictor
         self.labels = list(predictor.labels)
@@ -92,7 +101,7 @@ class EmotionReader:
         """Tracks lost in the last frame read before their neutral capture was done: the user should try again."""
 
     def start_neutral_capture(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
-        """"This is my neutral face": take a face's next ``frames`` frames as its neutral reference.
+        """ "This is my neutral face": take a face's next ``frames`` frames as its neutral reference.
 
         ``track`` is a face's ``FaceReading.track`` from the last frame read; None picks the
         largest face of that frame (the one nearest the camera). Returns the track chosen.
@@ -149,14 +158,29 @@ class EmotionReader:
         for i, track in enumerate(tracks):
             confidence = float(smoothed[i, best[i]])
             label = self.labels[best[i]] if confidence >= self.min_confidence else UNCERTAIN
-            readings.append(FaceReading(track, tuple(int(v) for v in boxes[i]), faces.landmarks[i], smoothed[i],
-                                        label, confidence, calibration[i],
-                                        None if faces.blendshapes is None else faces.blendshapes[i]))
+            readings.append(
+                FaceReading(
+                    track,
+                    tuple(int(v) for v in boxes[i]),
+                    faces.landmarks[i],
+                    smoothed[i],
+                    label,
+                    confidence,
+                    calibration[i],
+                    None if faces.blendshapes is None else faces.blendshapes[i],
+                )
+            )
         return readings
 
 
-def build_reader(bundle: EmotionModel, detector: Detector, min_confidence: float = 0.4,
-                 smoothing_frames: float = WINDOW, photos: bool = False, calibrate: str = "auto") -> EmotionReader:
+def build_reader(
+    bundle: EmotionModel,
+    detector: Detector,
+    min_confidence: float = 0.4,
+    smoothing_frames: float = WINDOW,
+    photos: bool = False,
+    calibrate: str = "auto",
+) -> EmotionReader:
     """The reader of ``bundle`` that every live view uses (the demo, the web page), so they answer alike.
 
     ``detector`` is the caller's open :class:`~landmark_emotion.face.mesh.FaceMesh` (``image`` mode for
@@ -168,5 +192,6 @@ def build_reader(bundle: EmotionModel, detector: Detector, min_confidence: float
     """
     if photos and calibrate == "auto":
         calibrate = "neutral"
-    return EmotionReader(detector, bundle.predictor(), min_confidence, 1 if photos else smoothing_frames,
-                         bundle.references, calibrate)
+    return EmotionReader(
+        detector, bundle.predictor(), min_confidence, 1 if photos else smoothing_frames, bundle.references, calibrate
+    )

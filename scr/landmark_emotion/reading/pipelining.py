@@ -6,6 +6,7 @@ on it overlaps with the Python work on frame N (features, classifier, tracking, 
 drawing). The demo's loop runs this way (``benchmarks/realtime.py`` measures the gain);
 each frame's results are those of that frame, in order.
 """
+
 from __future__ import annotations
 
 import queue

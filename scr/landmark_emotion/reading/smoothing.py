@@ -8,6 +8,7 @@ or one odd frame while the average passes from one expression to the next, does 
 flip the label, while a real change of expression overtakes it within a few frames.
 Defaults are chosen in benchmarks/realtime.py on noisy synthetic sequences.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

@@ -9,6 +9,7 @@ slow machine, a busy server) sees a moving face jump further than overlap can fo
 a face left unmatched then takes the unmatched track it is nearest to, within about its
 own size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,6 +12,7 @@
 - Early stopping keeps the weights of the best validation epoch; Ctrl-C stops early
   the same way, so an interrupted run still yields its best model.
 """
+
 from __future__ import annotations
 
 import time
@@ -66,16 +67,19 @@ class Recipe:
     () = the feature set's default, :data:`DEFAULT_COMPONENTS`."""
 
     def __post_init__(self) -> None:
-        check_settings(TrainingError, [
-            (not self.hidden or min(self.hidden) < 1, "hidden layer sizes must be positive"),
-            (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-            (self.learning_rate <= 0, "the learning rate must be positive"),
-            (self.l2 < 0 or self.noise < 0, "l2 and noise cannot be negative"),
-            (self.batch_size < 1 or self.epochs < 1, "batch size and epochs must be at least 1"),
-            (self.patience < 1, "patience must be at least 1"),
-            (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
-            (any(k < 0 for k in self.components), "PCA component counts cannot be negative"),
-        ])
+        check_settings(
+            TrainingError,
+            [
+                (not self.hidden or min(self.hidden) < 1, "hidden layer sizes must be positive"),
+                (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+                (self.learning_rate <= 0, "the learning rate must be positive"),
+                (self.l2 < 0 or self.noise < 0, "l2 and noise cannot be negative"),
+                (self.batch_size < 1 or self.epochs < 1, "batch size and epochs must be at least 1"),
+                (self.patience < 1, "patience must be at least 1"),
+                (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
+                (any(k < 0 for k in self.components), "PCA component counts cannot be negative"),
+            ],
+        )
 
 
 def check_settings(error: type[Exception], checks: Iterable[tuple[bool, str]]) -> None:
@@ -103,8 +107,13 @@ class Split:
     def scored(self) -> tuple[str, np.ndarray, str]:
         """Where the reported scores come from: ``test`` (else ``validation``), its rows, and how people were
         split (e.g. ``person-disjoint``)."""
-        people = ("the dataset's own split" if self.dataset else
-                  "person-disjoint" if self.group_disjoint else "random (the table has no groups)")
+        people = (
+            "the dataset's own split"
+            if self.dataset
+            else "person-disjoint"
+            if self.group_disjoint
+            else "random (the table has no groups)"
+        )
         return ("test", self.test, people) if len(self.test) else ("validation", self.val, people)
 
 
@@ -115,8 +124,9 @@ def select_classes(table: LandmarkTable, min_count: int) -> tuple[LandmarkTable,
     kept = [label for label in counts if label not in dropped]
     if len(kept) < 2:
         listed = ", ".join(f"{label} {n}" for label, n in counts.items()) or "no samples"
-        raise TrainingError(f"need at least two classes with at least {min_count} samples each to train, "
-                            f"the table has: {listed}")
+        raise TrainingError(
+            f"need at least two classes with at least {min_count} samples each to train, the table has: {listed}"
+        )
     return table.subset(np.flatnonzero(np.isin(table.labels, kept))), dropped
 
 
@@ -150,13 +160,16 @@ def split_table(table: LandmarkTable, val_fraction: float, test_fraction: float,
     train, val = _hold_out(rest, table.labels, groups, val_fraction / (1 - test_fraction), seed + 1)
     missing = sorted(set(table.labels[rest]) - set(table.labels[train]))
     if missing:
-        raise TrainingError(f"class(es) {', '.join(missing)} would have no training sample after the split; "
-                            "they need samples from more people (groups)")
+        raise TrainingError(
+            f"class(es) {', '.join(missing)} would have no training sample after the split; "
+            "they need samples from more people (groups)"
+        )
     return Split(np.sort(train), np.sort(val), np.sort(test), bool(np.any(table.groups != "")))
 
 
-def _hold_out(index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float,
-              seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _hold_out(
+    index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Split ``index`` into (kept, held out ~fraction), stratified by label with whole groups on one side."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
@@ -217,8 +230,16 @@ class Fit:
     seconds: float
 
 
-def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, n_classes: int,
-                recipe: Recipe, seed: int = 0, progress: bool = True) -> Fit:
+def fit_network(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    n_classes: int,
+    recipe: Recipe,
+    seed: int = 0,
+    progress: bool = True,
+) -> Fit:
     """Train :func:`build_mlp` on scaled inputs; returns the weights of the best validation epoch.
 
     Training and validation losses are both weighted by :func:`class_weights` (from the
@@ -231,10 +252,19 @@ def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
     weights = class_weights(y_train, n_classes, recipe.class_weight_power)
     model = build_mlp(x_train.shape[1], n_classes, recipe)
     best, interrupted = fit_loop(
-        model, x_train, y_train, weights[y_train].astype(np.float32),
-        (x_val, y_val, weights[y_val].astype(np.float32)), loss="sparse_categorical_crossentropy",
-        learning_rate=recipe.learning_rate, epochs=recipe.epochs, batch_size=recipe.batch_size,
-        patience=recipe.patience, desc="training", progress=progress)
+        model,
+        x_train,
+        y_train,
+        weights[y_train].astype(np.float32),
+        (x_val, y_val, weights[y_val].astype(np.float32)),
+        loss="sparse_categorical_crossentropy",
+        learning_rate=recipe.learning_rate,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        patience=recipe.patience,
+        desc="training",
+        progress=progress,
+    )
     if best.weights is None:
         if interrupted is not None:
             raise interrupted  # stopped before the first epoch ended: nothing to keep
@@ -243,9 +273,22 @@ def fit_network(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
     return Fit(model, best.history, best.best_epoch, interrupted is not None, time.perf_counter() - started)
 
 
-def fit_loop(model, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, validation: tuple | None, *, loss: str,
-             learning_rate: float, epochs: int, batch_size: int, patience: int, desc: str, progress: bool,
-             start_is_epoch_0: bool = False):
+def fit_loop(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    validation: tuple | None,
+    *,
+    loss: str,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    desc: str,
+    progress: bool,
+    start_is_epoch_0: bool = False,
+):
     """The one Keras fit of base and personal training: Adam on ``loss``, early stopping on the validation loss
     that keeps the best weights as it goes, a progress bar, and Ctrl-C that stops it early.
 
@@ -268,16 +311,25 @@ def fit_loop(model, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, val
     with tqdm(total=epochs, unit="epoch", desc=desc, disable=not progress) as bar:
         try:
             with deferred_signals():  # a stop signal ends the fit after its batch (StopOnSignal), then is raised
-                model.fit(x, y, sample_weight=sample_weight, validation_data=validation, epochs=epochs,
-                          batch_size=batch_size, shuffle=True, verbose=0,
-                          callbacks=[best, EpochBar(bar), StopOnSignal()])
+                model.fit(
+                    x,
+                    y,
+                    sample_weight=sample_weight,
+                    validation_data=validation,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    shuffle=True,
+                    verbose=0,
+                    callbacks=[best, EpochBar(bar), StopOnSignal()],
+                )
         except KeyboardInterrupt as exc:
             interrupted = exc
     return best, interrupted
 
 
-def training_features(table: LandmarkTable, with_mirror: bool,
-                      feature_set: str = LANDMARKS) -> tuple[np.ndarray, np.ndarray]:
+def training_features(
+    table: LandmarkTable, with_mirror: bool, feature_set: str = LANDMARKS
+) -> tuple[np.ndarray, np.ndarray]:
     """Feature vectors of a table and its labels, plus the mirrored faces' when ``with_mirror``."""
     x, labels = table.features(feature_set), table.labels
     if with_mirror:
@@ -315,19 +367,41 @@ MIN_CLASS_COUNT = 10
 """Fewer samples than this cannot train a class and be checked on a held-out part; more can, if weakly."""
 
 
-def train(table: LandmarkTable, recipe: Recipe, *, min_class_count: int = MIN_CLASS_COUNT,
-          val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0, progress: bool = True,
-          feature_set: str | None = None) -> TrainResult:
+def train(
+    table: LandmarkTable,
+    recipe: Recipe,
+    *,
+    min_class_count: int = MIN_CLASS_COUNT,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    progress: bool = True,
+    feature_set: str | None = None,
+) -> TrainResult:
     """Select classes, split (the dataset's own split when it has one), scale, fit: table to trained network."""
     table, dropped = select_classes(table, min_class_count)
-    split = dataset_split(table) if has_dataset_splits(table) else split_table(table, val_fraction, test_fraction,
-                                                                                 seed)
-    return train_on_split(table, split, recipe, seed=seed, progress=progress, dropped=dropped,
-                          feature_set=feature_set or default_feature_set(table))
+    split = dataset_split(table) if has_dataset_splits(table) else split_table(table, val_fraction, test_fraction, seed)
+    return train_on_split(
+        table,
+        split,
+        recipe,
+        seed=seed,
+        progress=progress,
+        dropped=dropped,
+        feature_set=feature_set or default_feature_set(table),
+    )
 
 
-def train_on_split(table: LandmarkTable, split: Split, recipe: Recipe, *, seed: int = 0, progress: bool = True,
-                   dropped: dict[str, int] | None = None, feature_set: str = LANDMARKS) -> TrainResult:
+def train_on_split(
+    table: LandmarkTable,
+    split: Split,
+    recipe: Recipe,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    dropped: dict[str, int] | None = None,
+    feature_set: str = LANDMARKS,
+) -> TrainResult:
     """Mirror-augment, fit the preprocessing and the network on ``split.train``, stopping early on ``split.val``."""
     labels = ordered(table.counts())
     index = {label: i for i, label in enumerate(labels)}
@@ -335,13 +409,22 @@ def train_on_split(table: LandmarkTable, split: Split, recipe: Recipe, *, seed: 
     components = recipe.components or DEFAULT_COMPONENTS[feature_set]
     blocks = FEATURE_BLOCKS[feature_set]
     if any(components) and len(components) != len(blocks):
-        raise TrainingError(f"features {feature_set!r} have {len(blocks)} blocks; give one PCA component count per "
-                            f"block (e.g. {','.join(map(str, DEFAULT_COMPONENTS[feature_set]))}), or 0 for none")
+        raise TrainingError(
+            f"features {feature_set!r} have {len(blocks)} blocks; give one PCA component count per "
+            f"block (e.g. {','.join(map(str, DEFAULT_COMPONENTS[feature_set]))}), or 0 for none"
+        )
     pre = fit_preprocess(x_train, blocks, components if any(components) else None, seed)
     val = table.subset(split.val)
-    fit = fit_network(pre.transform(x_train), np.array([index[label] for label in l_train]),
-                      pre.transform(val.features(feature_set)), np.array([index[label] for label in val.labels]),
-                      len(labels), recipe, seed=seed, progress=progress)
+    fit = fit_network(
+        pre.transform(x_train),
+        np.array([index[label] for label in l_train]),
+        pre.transform(val.features(feature_set)),
+        np.array([index[label] for label in val.labels]),
+        len(labels),
+        recipe,
+        seed=seed,
+        progress=progress,
+    )
     return TrainResult(fit.model, labels, pre, table, split, fit, dict(dropped or {}), feature_set)
 
 
@@ -368,10 +451,21 @@ def replay_sample(table: LandmarkTable, per_class: int = REPLAY_PER_CLASS, seed:
     return replay
 
 
-def train_base_model(table: LandmarkTable, recipe: Recipe | None = None, *, min_class_count: int | None = None,
-        val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0, progress: bool = True,
-        feature_set: str | None = None, replay_per_class: int | None = None, tflite: bool = False,
-        train_args: Mapping | None = None, training_data: Mapping | None = None) -> tuple[EmotionModel, TrainResult]:
+def train_base_model(
+    table: LandmarkTable,
+    recipe: Recipe | None = None,
+    *,
+    min_class_count: int | None = None,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    progress: bool = True,
+    feature_set: str | None = None,
+    replay_per_class: int | None = None,
+    tflite: bool = False,
+    train_args: Mapping | None = None,
+    training_data: Mapping | None = None,
+) -> tuple[EmotionModel, TrainResult]:
     """A base model trained on ``table`` (:func:`train`), scored on its held-out part, and its training record.
 
     Its ``metrics`` are the test scores (validation's when there is no test part) with
@@ -385,25 +479,34 @@ def train_base_model(table: LandmarkTable, recipe: Recipe | None = None, *, min_
     from landmark_emotion.model.evaluation import confusion_figure, curves_figure, evaluate_predictor
 
     recipe = recipe or Recipe()
-    result = train(table, recipe, min_class_count=MIN_CLASS_COUNT if min_class_count is None else min_class_count,
-                   val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, progress=progress,
-                   feature_set=feature_set)
+    result = train(
+        table,
+        recipe,
+        min_class_count=MIN_CLASS_COUNT if min_class_count is None else min_class_count,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        progress=progress,
+        feature_set=feature_set,
+    )
     predictor, split = result.predictor(), result.split
     held_out, rows, people = split.scored()
     scored, trained = result.table.subset(rows), result.table.subset(split.train)
     metrics = evaluate_predictor(predictor, scored)
     validation = evaluate_predictor(predictor, result.table.subset(split.val))
-    metrics.update({
-        "evaluated_on": f"{held_out} split, {people}",
-        "validation": {key: validation[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "n")},
-        "split": split.sizes(),
-        "dropped_classes": result.dropped,
-        "epochs_run": len(result.fit.history.get("loss", [])),
-        "best_epoch": result.fit.best_epoch,
-        "train_seconds": round(result.fit.seconds, 1),
-        "interrupted": result.fit.interrupted,
-        "skipped_rows": table.skipped,
-    })
+    metrics.update(
+        {
+            "evaluated_on": f"{held_out} split, {people}",
+            "validation": {key: validation[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "n")},
+            "split": split.sizes(),
+            "dropped_classes": result.dropped,
+            "epochs_run": len(result.fit.history.get("loss", [])),
+            "best_epoch": result.fit.best_epoch,
+            "train_seconds": round(result.fit.seconds, 1),
+            "interrupted": result.fit.interrupted,
+            "skipped_rows": table.skipped,
+        }
+    )
     files = {}
     if tflite:
         from landmark_emotion.training.export import TFLITE_FILE, to_tflite
@@ -415,15 +518,31 @@ def train_base_model(table: LandmarkTable, recipe: Recipe | None = None, *, min_
         "train_args": {**(train_args or {}), "recipe": asdict(recipe)},
         "train_counts": trained.counts(),
         "landmarker": result.table.meta.get("landmarker"),  # None: trained on both, reads either
-        "training_data": {"name": "unknown", "source": result.table.meta.get("data_sources", []),
-                          "licence": "unknown", **{k: v for k, v in (training_data or {}).items() if v}},
+        "training_data": {
+            "name": "unknown",
+            "source": result.table.meta.get("data_sources", []),
+            "licence": "unknown",
+            **{k: v for k, v in (training_data or {}).items() if v},
+        },
     }
-    figures = {"confusion.png": confusion_figure(metrics, f"{held_out} split ({people})"),
-               "curves.png": curves_figure(result.fit.history, result.fit.best_epoch)}
+    figures = {
+        "confusion.png": confusion_figure(metrics, f"{held_out} split ({people})"),
+        "curves.png": curves_figure(result.fit.history, result.fit.best_epoch),
+    }
     replay = replay_sample(trained, REPLAY_PER_CLASS if replay_per_class is None else replay_per_class, seed)
     references = population_neutral(trained, result.feature_set)
-    warnings = [] if references is not None else [
-        "no neutral faces in the training split: the model cannot be calibrated"]
-    model = EmotionModel(predictor, info, metrics, references, network=result.model, replay=replay if len(replay) else None,
-               figures=figures, files=files, warnings=warnings)
+    warnings = (
+        [] if references is not None else ["no neutral faces in the training split: the model cannot be calibrated"]
+    )
+    model = EmotionModel(
+        predictor,
+        info,
+        metrics,
+        references,
+        network=result.model,
+        replay=replay if len(replay) else None,
+        figures=figures,
+        files=files,
+        warnings=warnings,
+    )
     return model, result

@@ -1,4 +1,5 @@
 """Keras callbacks for training (this module imports Keras, hence TensorFlow: import it lazily)."""
+
 from __future__ import annotations
 
 import keras
@@ -55,6 +56,7 @@ class EpochBar(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.bar.set_postfix(val_loss=f"{logs.get('val_loss', np.nan):.3f}",
-                             val_acc=f"{logs.get('val_accuracy', np.nan):.3f}")
+        self.bar.set_postfix(
+            val_loss=f"{logs.get('val_loss', np.nan):.3f}", val_acc=f"{logs.get('val_accuracy', np.nan):.3f}"
+        )
         self.bar.update(1)

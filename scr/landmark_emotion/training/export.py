@@ -3,6 +3,7 @@
 The converted model is run once with ``tf.lite.Interpreter`` and compared with Keras
 before it is accepted, so a bundle never ships a ``model.tflite`` that disagrees.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,7 +48,7 @@ def run_tflite(flatbuffer: bytes, x: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": still the one TF ships with
         warnings.simplefilter("ignore", UserWarning)
         interpreter = tf.lite.Interpreter(model_content=flatbuffer)
-    source, = interpreter.get_input_details()
+    (source,) = interpreter.get_input_details()
     interpreter.resize_tensor_input(source["index"], x.shape)
     interpreter.allocate_tensors()
     interpreter.set_tensor(source["index"], np.asarray(x, np.float32))

@@ -23,6 +23,7 @@ thousands of other faces towards one face, if the transfer is kept gentle:
   showed for an expression they never showed (``benchmarks/calibration.py``: +3 to +9 points).
   ``keep_unrecorded`` keeps the base's other expressions, which fine-tuning leaves as they were.
 """
+
 from __future__ import annotations
 
 import os
@@ -120,10 +121,13 @@ def check_features(data: PersonalData, feature_set: str) -> None:
         raise PersonalDataError(
             f"the base model reads {feature_set}, but session(s) {', '.join(p.name for p in data.landmarks_only)} "
             "hold landmarks only; record them again without --features landmarks, or fine-tune a landmarks-only "
-            "base model")
+            "base model"
+        )
     if data.table.descriptors is None:
-        raise PersonalDataError(f"the base model reads {feature_set}, but the personal table holds landmarks only "
-                                "(no appearance descriptors); fine-tune a landmarks-only base model")
+        raise PersonalDataError(
+            f"the base model reads {feature_set}, but the personal table holds landmarks only "
+            "(no appearance descriptors); fine-tune a landmarks-only base model"
+        )
 
 
 def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +142,7 @@ def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.n
         index = np.flatnonzero(labels == label)
         n_out = min(max(1, round(fraction * len(index))), len(index) - 1)
         train.append(index[: len(index) - n_out])
-        heldout.append(index[len(index) - n_out:])
+        heldout.append(index[len(index) - n_out :])
     return np.concatenate(train), np.concatenate(heldout)
 
 
@@ -149,12 +153,16 @@ def personal_references(base: EmotionModel, table: LandmarkTable) -> tuple[Refer
     if base.references is None or not len(neutral):
         return None
     features, _ = training_features(neutral, True, base.feature_set)
-    own, mirrored = neutral_mean(features[: len(neutral)]), neutral_mean(features[len(neutral):])
+    own, mirrored = neutral_mean(features[: len(neutral)]), neutral_mean(features[len(neutral) :])
     return base.references.with_person(own, len(neutral)), mirrored
 
 
-def _inputs(bundle: EmotionModel, table: LandmarkTable, with_mirror: bool = False,
-            references: tuple[References, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _inputs(
+    bundle: EmotionModel,
+    table: LandmarkTable,
+    with_mirror: bool = False,
+    references: tuple[References, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs (calibrated if ``references`` are given, then through the bundle's preprocessing) and
     one-hot targets of a table, mirror images added if asked (calibrated by the mirrored neutral)."""
     index = {label: i for i, label in enumerate(bundle.labels)}
@@ -162,8 +170,9 @@ def _inputs(bundle: EmotionModel, table: LandmarkTable, with_mirror: bool = Fals
     if references is not None:
         refs, mirrored = references
         n = len(table)
-        features = np.concatenate([calibrate(features[:n], refs.person, refs.population),
-                                   calibrate(features[n:], mirrored, refs.population)])
+        features = np.concatenate(
+            [calibrate(features[:n], refs.person, refs.population), calibrate(features[n:], mirrored, refs.population)]
+        )
     targets = np.eye(len(bundle.labels), dtype=np.float32)[[index[label] for label in labels]]
     return bundle.preprocess.transform(features), targets
 
@@ -184,8 +193,10 @@ def freeze_layers(model, freeze: int | None) -> list[str]:
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     k = default_freeze(len(dense)) if freeze is None else freeze
     if not 0 <= k < len(dense):
-        raise FineTuneError(f"--freeze must be between 0 and {len(dense) - 1}: the base model has "
-                            f"{len(dense)} Dense layers and the output layer always trains")
+        raise FineTuneError(
+            f"--freeze must be between 0 and {len(dense) - 1}: the base model has "
+            f"{len(dense)} Dense layers and the output layer always trains"
+        )
     last_frozen = model.layers.index(dense[k - 1]) if k else -1
     for i, layer in enumerate(model.layers):
         layer.trainable = i > last_frozen and not isinstance(layer, keras.layers.BatchNormalization)
@@ -218,14 +229,19 @@ class FineTuneSettings:
     """Keep reading the base's expressions the user did not record (by default: neutral and the recorded ones)."""
 
     def __post_init__(self) -> None:
-        check_settings(FineTuneError, [
-            (self.learning_rate <= 0, "the learning rate must be positive"),
-            (min(self.epochs, self.batch_size, self.fixed_epochs) < 1,
-             "epochs, fixed epochs and batch size must be at least 1"),
-            (self.patience < 0, "patience cannot be negative"),
-            (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
-            (self.replay_weight < 0, "the replay weight cannot be negative"),
-        ])
+        check_settings(
+            FineTuneError,
+            [
+                (self.learning_rate <= 0, "the learning rate must be positive"),
+                (
+                    min(self.epochs, self.batch_size, self.fixed_epochs) < 1,
+                    "epochs, fixed epochs and batch size must be at least 1",
+                ),
+                (self.patience < 0, "patience cannot be negative"),
+                (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
+                (self.replay_weight < 0, "the replay weight cannot be negative"),
+            ],
+        )
 
 
 @dataclass
@@ -256,8 +272,10 @@ def restrict_outputs(model, keep: Sequence[int]):
 
     last = model.layers[-1]
     if not isinstance(last, keras.layers.Dense):
-        raise FineTuneError(f"the base network must end in a Dense layer to answer only the recorded labels, "
-                            f"not {type(last).__name__}; use keep_unrecorded (--keep-unrecorded)")
+        raise FineTuneError(
+            f"the base network must end in a Dense layer to answer only the recorded labels, "
+            f"not {type(last).__name__}; use keep_unrecorded (--keep-unrecorded)"
+        )
     kernel, bias = last.get_weights()
     head = keras.layers.Dense(len(keep), activation=last.activation, name=last.name)
     restricted = keras.Sequential([keras.Input(model.input_shape[1:]), *model.layers[:-1], head])
@@ -265,8 +283,9 @@ def restrict_outputs(model, keep: Sequence[int]):
     return restricted
 
 
-def tune_network(base: EmotionModel, personal: LandmarkTable, settings: FineTuneSettings,
-                 progress: bool = True) -> FineTuneResult:
+def tune_network(
+    base: EmotionModel, personal: LandmarkTable, settings: FineTuneSettings, progress: bool = True
+) -> FineTuneResult:
     """Fine-tune a copy of ``base``'s network on ``personal``; the base bundle on disk is not touched.
 
     Labels must already be checked with :func:`check_labels`. Each label's last
@@ -284,16 +303,20 @@ def tune_network(base: EmotionModel, personal: LandmarkTable, settings: FineTune
     warnings = []
     references = personal_references(base, personal) if settings.calibrate else None
     if settings.calibrate and references is None:
-        warnings.append("no neutral recorded (record_dataset.py --label neutral), fine-tuned uncalibrated"
-                        if base.references is not None else
-                        "the base model has no population neutral: fine-tuned uncalibrated")
+        warnings.append(
+            "no neutral recorded (record_dataset.py --label neutral), fine-tuned uncalibrated"
+            if base.references is not None
+            else "the base model has no population neutral: fine-tuned uncalibrated"
+        )
     train_idx, heldout_idx = split_heldout(personal.labels, settings.heldout_fraction)
     held = personal.subset(heldout_idx).counts()
     judged = all(held.get(label, 0) >= settings.min_heldout for label in personal.counts())
     if not judged:
         train_idx, heldout_idx = np.arange(len(personal)), np.arange(0)
-        warnings.append(f"too few samples to hold {settings.min_heldout} per label out: trained the fixed "
-                        f"schedule of {settings.fixed_epochs} epochs on all of them")
+        warnings.append(
+            f"too few samples to hold {settings.min_heldout} per label out: trained the fixed "
+            f"schedule of {settings.fixed_epochs} epochs on all of them"
+        )
     x_train, y_train = _inputs(base, personal.subset(train_idx), settings.mirror, references)
     x_val, y_val = _inputs(base, personal.subset(heldout_idx), False, references) if judged else (None, None)
     weights = np.ones(len(y_train), np.float32)
@@ -302,8 +325,9 @@ def tune_network(base: EmotionModel, personal: LandmarkTable, settings: FineTune
         features = replay.features(base.feature_set)
         x_replay = base.preprocess.transform(features)
         y_replay = base.predictor().predict_proba(features)
-        weights = np.concatenate([weights, np.full(len(y_replay), settings.replay_weight * len(y_train) / len(y_replay),
-                                                   np.float32)])
+        weights = np.concatenate(
+            [weights, np.full(len(y_replay), settings.replay_weight * len(y_train) / len(y_replay), np.float32)]
+        )
         x_train, y_train = np.concatenate([x_train, x_replay]), np.concatenate([y_train, y_replay])
     else:
         replay = None
@@ -314,19 +338,30 @@ def tune_network(base: EmotionModel, personal: LandmarkTable, settings: FineTune
     frozen = freeze_layers(model, settings.freeze)
     base_accuracy = accuracy(model, x_val, y_val) if judged else None
     best, interrupted = fit_loop(
-        model, x_train, y_train, weights, (x_val, y_val) if judged else None, loss="categorical_crossentropy",
-        learning_rate=settings.learning_rate, epochs=settings.epochs if judged else settings.fixed_epochs,
-        batch_size=settings.batch_size, patience=settings.patience if judged else settings.fixed_epochs,
-        desc="fine-tuning", progress=progress,
-        start_is_epoch_0=judged)  # fine-tuning is kept only if it beats the base on the held-out loss
+        model,
+        x_train,
+        y_train,
+        weights,
+        (x_val, y_val) if judged else None,
+        loss="categorical_crossentropy",
+        learning_rate=settings.learning_rate,
+        epochs=settings.epochs if judged else settings.fixed_epochs,
+        batch_size=settings.batch_size,
+        patience=settings.patience if judged else settings.fixed_epochs,
+        desc="fine-tuning",
+        progress=progress,
+        start_is_epoch_0=judged,
+    )  # fine-tuning is kept only if it beats the base on the held-out loss
     epochs_run = len(best.history.get("loss", []))
     if judged:
         if interrupted is not None and best.best_epoch == 0:
             raise interrupted  # no epoch improved on the base model yet: nothing to write
         model.set_weights(best.weights)
         if best.best_epoch == 0:
-            warnings.append("no epoch beat the base model on your held-out samples: the personal model is the base "
-                            "model; record more (or more distinct) expressions")
+            warnings.append(
+                "no epoch beat the base model on your held-out samples: the personal model is the base "
+                "model; record more (or more distinct) expressions"
+            )
     elif interrupted is not None and not epochs_run:
         raise interrupted  # not one epoch trained yet: nothing to write
     for layer, trainable in zip(model.layers, trainable_before):
@@ -354,9 +389,15 @@ def tune_network(base: EmotionModel, personal: LandmarkTable, settings: FineTune
     return FineTuneResult(model, metrics, frozen, warnings, references[0] if references else base.references, labels)
 
 
-def train_personal_model(base: EmotionModel, data: PersonalData | LandmarkTable | str | os.PathLike,
-                         settings: FineTuneSettings | None = None, *, min_samples: int | None = None,
-                         progress: bool = True, train_args: Mapping | None = None) -> EmotionModel:
+def train_personal_model(
+    base: EmotionModel,
+    data: PersonalData | LandmarkTable | str | os.PathLike,
+    settings: FineTuneSettings | None = None,
+    *,
+    min_samples: int | None = None,
+    progress: bool = True,
+    train_args: Mapping | None = None,
+) -> EmotionModel:
     """A NEW personal model: ``base`` fine-tuned on one person's recordings.
 
     ``data`` is a folder of recorded sessions, their :class:`PersonalData`,
@@ -383,10 +424,16 @@ def train_personal_model(base: EmotionModel, data: PersonalData | LandmarkTable 
         "frozen_layers": result.frozen,
     }
     pre = base.preprocess
-    predictor = predictor_from_keras(result.model, result.labels, pre.mean, pre.scale, pre.components,
-                                     base.feature_set)
+    predictor = predictor_from_keras(result.model, result.labels, pre.mean, pre.scale, pre.components, base.feature_set)
     replay = base.replay_table()
     if replay is not None:  # only faces of what the new model answers
         replay = replay.subset(np.flatnonzero(np.isin(replay.labels, result.labels)))
-    return EmotionModel(predictor, info, result.metrics, result.references, network=result.model,
-                        replay=replay if replay is not None and len(replay) else None, warnings=result.warnings)
+    return EmotionModel(
+        predictor,
+        info,
+        result.metrics,
+        result.references,
+        network=result.model,
+        replay=replay if replay is not None and len(replay) else None,
+        warnings=result.warnings,
+    )
