@@ -45,8 +45,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from landmark_emotion.data.table import LandmarkTable, load_table
-from landmark_emotion.model.bundle import load_bundle
 from landmark_emotion.model.calibration import NEUTRAL, calibrate, neutral_mean
+from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.evaluation import evaluate_calibrated, evaluate_labels
 from landmark_emotion.model.inference import predictor_from_keras
 from landmark_emotion.reading.neutral import TrackReferences
@@ -60,9 +60,8 @@ def person_neutrals(features: np.ndarray, table: LandmarkTable) -> dict[str, np.
 
 def tuned_predictor(bundle, result):
     """The fast predictor of a fine-tuned network (what it answers) with the base bundle's preprocessing."""
-    return predictor_from_keras(
-        result.model, result.labels, bundle.scaler_mean, bundle.scaler_scale, bundle.components, bundle.feature_set
-    )
+    pre = bundle.preprocess
+    return predictor_from_keras(result.model, result.labels, pre.mean, pre.scale, pre.components, bundle.feature_set)
 
 
 def photos(bundle, table: LandmarkTable, features: np.ndarray, skip: set[str]) -> None:
@@ -174,7 +173,9 @@ def personal(bundle, table: LandmarkTable, ks: list[int], fixed_epochs: list[int
         for g in np.unique(table.groups):
             mine = table.labels[table.groups == g]
             expressions = [
-                label for label in bundle.labels if label != NEUTRAL and label not in skip and np.sum(mine == label) > k
+                label
+                for label in bundle.classes_
+                if label != NEUTRAL and label not in skip and np.sum(mine == label) > k
             ]
             if len(expressions) >= 2 and np.sum(mine == NEUTRAL) >= 2:
                 people.append((g, expressions))
@@ -241,7 +242,7 @@ def personal(bundle, table: LandmarkTable, ks: list[int], fixed_epochs: list[int
 def unrecorded(bundle, table: LandmarkTable, fixed_epochs: list[int], skip: set[str], people: int, seed: int) -> None:
     """Leave one expression photo of a person out; fine-tune on one photo of each other expression + 1 neutral."""
     rng = np.random.default_rng(seed)
-    expressive = (table.labels != NEUTRAL) & ~np.isin(table.labels, list(skip)) & np.isin(table.labels, bundle.labels)
+    expressive = (table.labels != NEUTRAL) & ~np.isin(table.labels, list(skip)) & np.isin(table.labels, bundle.classes_)
     candidates = [
         g
         for g in np.unique(table.groups)
@@ -302,13 +303,13 @@ def main() -> None:
     p.add_argument("--people", type=int, default=30, help="people in the unrecorded-expression test")
     p.add_argument("--only", choices=["photos", "sessions", "personal", "unrecorded"], nargs="*")
     args = p.parse_args()
-    bundle, table = load_bundle(args.model), load_table(args.table)
+    bundle, table = EmotionModel.load(args.model), load_table(args.table)
     if bundle.references is None:
         sys.exit(f"error: {args.model} has no population neutral (neutral.npz); retrain it with train_model.py")
     skip = set(args.skip_labels.split(",")) if args.skip_labels else set()
     features = table.features(bundle.feature_set)
     print(
-        f"model {args.model} ({', '.join(bundle.labels)}) on {args.table}: {len(table)} faces of "
+        f"model {args.model} ({', '.join(bundle.classes_)}) on {args.table}: {len(table)} faces of "
         f"{len(set(table.groups))} people"
     )
     only = set(args.only or ["photos", "sessions", "personal"])

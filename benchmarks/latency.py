@@ -37,12 +37,13 @@ def per_call_ms(fn, repeat: int) -> float:
 
 def first_face(video: Path) -> tuple[np.ndarray, np.ndarray]:
     """The first frame of ``video`` and the landmarks (1, 468, 3) of its face."""
-    from landmark_emotion.face.mesh import detect
+    from landmark_emotion.face.mesh import FaceMesh, Mode
     from landmark_emotion.frames import open_source
 
     with open_source(video) as source:
         image = next(iter(source)).image
-    faces = detect(image)
+    with FaceMesh(Mode.IMAGE) as mesh:
+        faces = mesh(image)
     if not len(faces):
         sys.exit(f"error: no face in the first frame of {video}")
     return image, faces.landmarks[:1]

@@ -46,7 +46,8 @@ from landmark_emotion.frames import SourceError, open_source
 from landmark_emotion.model.bundle import BundleError, load_bundle
 from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
-from landmark_emotion.reading.pipeline import EmotionReader, build_reader
+from landmark_emotion.reading.options import ReadOptions
+from landmark_emotion.reading.pipeline import Pipeline, pipeline_for
 from landmark_emotion.reading.smoothing import WINDOW, ProbabilitySmoother, TrackSmoothers, ema_alpha
 from landmark_emotion.reading.tracking import FaceTracker
 
@@ -65,9 +66,9 @@ def frame_rate(fn, video: Path) -> float:
 
 
 def demo_rate(video: Path, model: EmotionModel, mesh, **outputs) -> float:
-    """Frames/s of the demo's own loop (``landmark_emotion.apps.demo.run``) with the reader it builds, over one pass."""
+    """Frames/s of the demo's own loop (``landmark_emotion.apps.demo.run``) with the pipeline it builds, one pass."""
     with open_source(video) as source:
-        stats = run(source, build_reader(model, mesh), display=False, **outputs)
+        stats = run(source, pipeline_for(model, mesh, ReadOptions()), display=False, **outputs)
     return stats.frames / stats.seconds
 
 
@@ -133,15 +134,15 @@ def per_stage_ms(video: Path, predictor, labels: list[str], search) -> dict[str,
     probs = timed("predict_proba", predictor.predict_proba, features)
     tracker, smoothers = FaceTracker(), TrackSmoothers()
     timed("track + smooth", lambda fp: smoothers.update(tracker.update(fp[0].boxes()), fp[1]), zip(faces, probs))
-    reader = EmotionReader(lambda image: faces[0], predictor)
-    readings = [reader(frames[0]) for _ in frames]
-    timed("JSON log line", lambda r: json.dumps(frame_record(0, 0.0, r, labels), ensure_ascii=False), readings)
+    pipeline = Pipeline(lambda image: faces[0], predictor)
+    readings = [pipeline(frames[0]) for _ in frames]
+    timed("JSON log line", lambda r: json.dumps(frame_record(0, 0.0, r), ensure_ascii=False), readings)
     drawn = timed(
-        "draw (box, emoji, label, fps)", lambda fr: annotate(fr[0], fr[1], labels, 30.0), zip(frames, readings)
+        "draw (box, emoji, label, fps)", lambda fr: annotate(fr[0], fr[1], 30.0), zip(frames, readings)
     )  # in place, as the loop does; the cost does not depend on what is below
     timed(
         "draw bars + mesh (keys e, m)",
-        lambda fr: annotate(fr[0], fr[1], labels, 30.0, show_mesh=True, show_bars=True),
+        lambda fr: annotate(fr[0], fr[1], 30.0, show_mesh=True, show_bars=True),
         zip(frames, readings),
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -227,7 +228,7 @@ def main() -> None:
                     demo_rate, args.video, bundle, search, log=log
                 ),
                 "  the same reader, one frame at a time, no log": partial(
-                    frame_rate, build_reader(bundle, search), args.video
+                    frame_rate, pipeline_for(bundle, search, ReadOptions()), args.video
                 ),
                 "demo headless --log, one plain 4-face tracking graph": partial(
                     demo_rate, args.video, bundle, plain, log=log

@@ -40,7 +40,7 @@ from landmark_emotion.resources import workspace
 from landmark_emotion.signals import Interrupted, interrupted_code
 
 DEFAULT_OUT = workspace() / "datasets" / "affectnet_landmarks.npz"
-BACKENDS = ("loky", "dask", "ray")
+BACKENDS = ("loky", "dask")  # dask is tested on a local cluster (tests/test_cluster.py); nothing else is
 """joblib backends that work with MediaPipe. Not offered: "threading" (MediaPipe crashes with a segfault when
 threads share its graph) and "multiprocessing" (its workers fail to run MediaPipe); loky starts fresh processes."""
 MAX_LOCAL_WORKERS = 2 * (os.cpu_count() or 1)
@@ -96,7 +96,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workers", type=int_range(1, 4096), default=os.cpu_count() or 1, help="parallel workers (default: all cores)"
     )
     p.add_argument(
-        "--backend", choices=BACKENDS, default="loky", help="joblib backend; dask/ray run on a cluster (see README)"
+        "--backend",
+        choices=BACKENDS,
+        default="loky",
+        help="joblib backend; dask runs on a cluster (see docs/commands.md)",
     )
     p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
     p.add_argument("--seed", type=seed, default=0)
@@ -115,26 +118,21 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.backend == "loky" and args.workers > MAX_LOCAL_WORKERS:
         raise DatasetError(
             f"--workers must be from 1 to {MAX_LOCAL_WORKERS} with --backend loky (two per core of "
-            f"this machine), got {args.workers}; dask or ray can run more on a cluster"
+            f"this machine), got {args.workers}; dask can run more on a cluster"
         )
     check_outputs({"--data-dir": args.data_dir, "--csv": args.csv, "--image-root": args.image_root}, {"--out": out})
     check_writable(out)
 
 
 def register_backend(backend: str, scheduler: str | None) -> None:
-    """Make joblib's cluster backends available; they are optional dependencies."""
+    """Make joblib's cluster backend available; it is an optional dependency (the ``cluster`` extra)."""
+    if backend != "dask":
+        return
     try:
-        if backend == "dask":
-            from dask.distributed import Client
-
-            Client(scheduler) if scheduler else Client()
-        elif backend == "ray":
-            from ray.util.joblib import register_ray
-
-            register_ray()
+        from dask.distributed import Client
     except ImportError:
-        package = "dask distributed" if backend == "dask" else "ray"
-        raise DatasetError(f"--backend {backend} needs: pip install {package}") from None
+        raise DatasetError('--backend dask needs: pip install "landmark-emotion[cluster]"') from None
+    Client(scheduler) if scheduler else Client()
 
 
 def main(argv: list[str] | None = None) -> int:

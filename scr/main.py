@@ -24,18 +24,16 @@ from pathlib import Path
 
 from landmark_emotion.apps.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run
 from landmark_emotion.apps.recording import has_display
-from landmark_emotion.cli.arguments import add_landmarker_options, int_range, probability, quiet_native_logs
+from landmark_emotion.cli.arguments import add_landmarker_options, add_read_options, quiet_native_logs, read_options
 from landmark_emotion.cli.run import fail, run_command
-from landmark_emotion.face.landmarker import LandmarkerError, landmarker_for_model
+from landmark_emotion.face.landmarker import LandmarkerError
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
 from landmark_emotion.frames import SourceError
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs
-from landmark_emotion.reading.neutral import MODES
-from landmark_emotion.reading.pipeline import build_reader
-from landmark_emotion.reading.smoothing import WINDOW
+from landmark_emotion.reading.pipeline import pipeline_for
 from landmark_emotion.signals import interrupted_code
 
 
@@ -54,27 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-display", action="store_true", help="run headless even when a display exists")
     p.add_argument("--output", type=Path, help="write the annotated video here (.mp4)")
     p.add_argument("--log", type=Path, help="write one JSON line per frame here (.jsonl)")
-    p.add_argument("--max-faces", type=int_range(1, 32), default=4, help="faces per frame (default: %(default)s)")
-    p.add_argument(
-        "--min-confidence",
-        type=probability,
-        default=0.4,
-        help="below this probability a face shows 'uncertain' (default: %(default)s)",
-    )
-    p.add_argument(
-        "--smoothing",
-        type=int_range(1, 10_000),
-        default=WINDOW,
-        help="average each face's probabilities over about this many frames; 1 = off (default: %(default)s)",
-    )
-    p.add_argument(
-        "--calibrate",
-        choices=MODES,
-        default="auto",
-        help="neutral: calibrate with a personal bundle's neutral, or one taken with the n key; "
-        "auto: until then, estimate each face's neutral from its own frames (measured to help: "
-        "benchmarks/calibration.py); off: never (default: %(default)s)",
-    )
+    add_read_options(p)
     p.add_argument(
         "--blendshapes",
         action="store_true",
@@ -110,6 +88,7 @@ def describe_outputs(display: bool, output: Path | None, log: Path | None) -> st
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    options = read_options(args)
     quiet_native_logs(args.verbose)
     try:
         model_dir = args.model or find_default_model()
@@ -137,27 +116,26 @@ def main(argv: list[str] | None = None) -> int:
         if fell_back:
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
-        print(f"model: {model_dir} ({kind}; {', '.join(bundle.labels)})")
+        print(f"model: {model_dir} ({kind}; {', '.join(bundle.classes_)})")
         mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
         photos = mode is Mode.IMAGE
         # unrelated photos hold no run of frames of one face to learn its neutral from
-        calibration = "neutral" if photos and args.calibrate == "auto" else args.calibrate
+        calibration = "neutral" if photos and options.calibrate == "auto" else options.calibrate
         print(describe_calibration(bundle, calibration))
         display = not (fell_back or args.no_display) and has_display()
         where = describe_outputs(display, output, log)
         if where:
             print(where)
-        landmarker, mismatch = landmarker_for_model(
-            bundle.info.get("landmarker"), "tasks" if args.blendshapes else args.landmarker
-        )
+        landmarker, mismatch = options.landmarker_for(bundle)
         if mismatch:
             print(mismatch)
         try:
             with FaceMesh(
-                mode, args.max_faces, landmarker=landmarker, blendshapes=args.blendshapes, verbose=args.verbose
+                mode, options.max_faces, landmarker=landmarker, blendshapes=options.blendshapes, verbose=args.verbose
             ) as mesh:
-                reader = build_reader(bundle, mesh, args.min_confidence, args.smoothing, photos, calibration)
-                stats = run(source, reader, display, output, log, title=f"emotion demo - {kind} model {model_dir.name}")
+                pipeline = pipeline_for(bundle, mesh, options, photos)
+                title = f"emotion demo - {kind} model {model_dir.name}"
+                stats = run(source, pipeline, display, output, log, title=title)
         except (DemoError, LandmarkerError) as exc:
             return fail(exc)
     print(stats.summary())

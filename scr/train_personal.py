@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"answers {', '.join(model.classes_)}; not {', '.join(metrics['unrecorded_dropped'])}, which you "
                 "did not record (--keep-unrecorded keeps them)"
             )
-        if metrics["calibrated"]:
+        if metrics["calibrated"] and model.references is not None:
             print(f"calibrated to your neutral face ({model.references.person_n} samples)")
         judged = (
             f"held-out personal accuracy ({metrics['heldout_n']} samples): base "

@@ -33,19 +33,16 @@ from landmark_emotion.apps.web import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     MAX_TABS,
-    ReaderSettings,
     bind,
     create_app,
     host_warning,
     page_url,
     serve,
 )
-from landmark_emotion.cli.arguments import positive_int
+from landmark_emotion.cli.arguments import add_read_options, positive_int, read_options
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
-from landmark_emotion.reading.neutral import MODES
-from landmark_emotion.reading.smoothing import WINDOW
 from landmark_emotion.resources import workspace
 
 
@@ -69,26 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--personal-dir", type=Path, default=workspace() / "personal_data", help="where else to look for bundles"
     )
-    p.add_argument("--max-faces", type=positive_int, default=4, help="faces per frame (default: %(default)s)")
     p.add_argument(
         "--max-tabs",
         type=positive_int,
         default=MAX_TABS,
         help="browser tabs read at once; one more waits for a free one (default: %(default)s)",
     )
-    p.add_argument(
-        "--calibrate",
-        choices=MODES,
-        default="auto",
-        help="as in main.py: neutral (a personal bundle's neutral or the page's button), auto (until "
-        "then, estimated from each face's frames) or off (default: %(default)s)",
-    )
-    p.add_argument(
-        "--smoothing",
-        type=positive_int,
-        default=WINDOW,
-        help="average each face's probabilities over about this many frames (default: %(default)s)",
-    )
+    add_read_options(p)
     return p.parse_args(argv)
 
 
@@ -97,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     warning = host_warning(args.host)
     if warning:
         print(warning, flush=True)
-    settings = ReaderSettings(max_faces=args.max_faces, smoothing=args.smoothing, calibrate=args.calibrate)
     try:
         default = find_default_model(args.models_dir)
         models_dir, model = default.parent, args.model or default
@@ -106,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(
             [models_dir, args.personal_dir],
             model,
-            settings,
+            read_options(args),
             on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)", flush=True),
             max_tabs=args.max_tabs,
         )

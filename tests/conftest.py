@@ -1,6 +1,6 @@
-"""Shared fixtures: a real face photo (NASA's public-domain ``astronaut``, via scikit-image) and its landmarks.
+"""Shared fixtures: a real face photo (NASA's public-domain ``astronaut``, the repository's sample) and its landmarks.
 
-Face mesh is created once per test session (importing MediaPipe takes seconds).
+Its landmarks are found once per test session (opening a face mesh imports MediaPipe: seconds).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def astronaut_faces(astronaut):
-    from landmark_emotion.face.mesh import detect
+    from one_photo import detect
 
     faces = detect(astronaut)
     assert len(faces) == 1

@@ -226,7 +226,7 @@ def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):  
     assert isinstance(base, landmark_emotion.EmotionModel)  # the one model object, exported at the top level
     with pytest.warns(UserWarning):  # the held-out slice is too small to judge epochs: said, not hidden
         personal = fine_tune(base, data, tmp_path / "me", epochs=5, fixed_epochs=3)
-    assert personal.info["kind"] == "personal" and personal.labels == ["neutral", "happy"]  # what was recorded
+    assert personal.info["kind"] == "personal" and personal.classes_ == ["neutral", "happy"]  # what was recorded
     assert personal.references.person_n == 12  # the recorded neutral calibrates the new model
     assert load_model(tmp_path / "me").info["sessions"] == ["happy.npz", "neutral.npz"]
     assert load_model(base_bundle).info["kind"] == "base"  # the base is not changed

@@ -13,7 +13,7 @@ import pytest
 from landmark_emotion.data.table import LandmarkTable, TableError, save_table
 from landmark_emotion.face.appearance import N_DESCRIPTOR, N_HOG, aligned_crop, alignment, describe, mirror_descriptors
 from landmark_emotion.face.features import FEATURE_SETS, HYBRID, LANDMARKS, face_vectors, image_vectors, normalize
-from landmark_emotion.face.mesh import detect
+from one_photo import detect
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ from landmark_emotion.commands import evaluate
 from landmark_emotion.data.sources import DatasetError, from_class_folders, group_from_pattern
 from landmark_emotion.data.table import LandmarkTable, save_table
 from landmark_emotion.face.features import FEATURE_VERSION, N_FEATURES, mirror, normalize
-from landmark_emotion.face.landmarker import Faces
+from landmark_emotion.face.landmarker import Detection
 from landmark_emotion.model.bundle import BundleError, load_bundle
 from landmark_emotion.model.bundle_write import add_to_bundle, save_bundle
 from landmark_emotion.model.calibration import (
@@ -27,8 +27,9 @@ from landmark_emotion.model.calibration import (
     neutral_mean,
     person_references,
 )
+from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.reading.neutral import RunningNeutral, TrackReferences, capture_unfinished
-from landmark_emotion.reading.pipeline import EmotionReader
+from landmark_emotion.reading.pipeline import Pipeline
 from landmark_emotion.training.base import population_neutral
 from synthetic_faces import SIZE, make_table
 
@@ -174,7 +175,7 @@ class Fixed:
         self.landmarks = landmarks
 
     def __call__(self, image):
-        return Faces(self.landmarks, 480, 480)
+        return Detection(self.landmarks, 480, 480)
 
 
 class Recorder:
@@ -195,7 +196,7 @@ def test_reader_takes_the_largest_faces_reference_on_request():
     big = table.landmarks[0]
     refs = references()
     detector, predictor = Fixed(np.stack([big, small])), Recorder()
-    reader = EmotionReader(detector, predictor, references=refs)
+    reader = Pipeline(detector, predictor, references=refs)
     image = np.zeros((480, 480, 3), np.uint8)
     with pytest.raises(CalibrationError, match="no face in view"):
         reader.start_neutral_capture()  # nothing read yet
@@ -227,7 +228,7 @@ def test_a_capture_lost_with_its_face_is_reported_once_and_a_finished_one_never(
     face = make_table({"neutral": 1}, people=1).landmarks
     image = np.zeros((480, 480, 3), np.uint8)
     detector = Fixed(face)
-    reader = EmotionReader(detector, Recorder(), references=references())
+    reader = Pipeline(detector, Recorder(), references=references())
     track = reader(image)[0].track
     reader.start_neutral_capture(frames=5)
     reader(image)
@@ -253,18 +254,18 @@ def test_a_capture_lost_with_its_face_is_reported_once_and_a_finished_one_never(
 def test_reader_modes_personal_auto_and_off():
     face = make_table({"neutral": 1}, people=1).landmarks
     image = np.zeros((480, 480, 3), np.uint8)
-    personal = EmotionReader(Fixed(face), Recorder(), references=references(person=True))
+    personal = Pipeline(Fixed(face), Recorder(), references=references(person=True))
     assert personal(image)[0].calibration == "personal"
     assert personal.start_neutral_capture(frames=1) == 0
     assert [personal(image)[0].calibration for _ in range(2)] == ["capturing", "captured"]  # `n` overrides it
-    auto = EmotionReader(Fixed(face), Recorder(), references=references(), calibrate="auto")
+    auto = Pipeline(Fixed(face), Recorder(), references=references(), calibrate="auto")
     assert auto(image)[0].calibration == "auto"
-    off = EmotionReader(Fixed(face), Recorder(), references=references(person=True), calibrate="off")
-    assert off(image)[0].calibration == "off" and off(image)[0].to_json(LABELS)["calibration"] == "off"
+    off = Pipeline(Fixed(face), Recorder(), references=references(person=True), calibrate="off")
+    assert off(image)[0].calibration == "off" and off(image)[0].to_json()["calibration"] == "off"
     with pytest.raises(CalibrationError, match="calibration is off"):
         off.start_neutral_capture()
     with pytest.raises(CalibrationError, match="must be one of neutral, auto, off"):
-        EmotionReader(Fixed(face), Recorder(), references=references(), calibrate="sometimes")
+        Pipeline(Fixed(face), Recorder(), references=references(), calibrate="sometimes")
 
 
 def test_group_pattern_names_the_person_from_the_file_name(tmp_path):
@@ -392,14 +393,13 @@ def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_pat
 
 def test_the_frame_shows_how_a_face_is_calibrated():
     from landmark_emotion.apps.overlay import draw_reading
-    from landmark_emotion.reading.pipeline import FaceReading
+    from landmark_emotion.reading.pipeline import Face
 
     def drawn(calibration: str) -> np.ndarray:
         frame = np.zeros((300, 300, 3), np.uint8)
-        face = FaceReading(
-            0, (100, 80, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.7, 0.1]), "happy", 0.7, calibration
-        )
-        draw_reading(frame, face, LABELS)
+        probabilities = dict(zip(LABELS, [0.2, 0.7, 0.1]))
+        face = Face((100, 80, 90, 100), np.zeros((468, 3), np.float32), "happy", 0.7, probabilities, calibration, 0)
+        draw_reading(frame, face)
         return frame[185:215]  # below the box
 
     assert not drawn("none").any() and not drawn("off").any()
@@ -417,7 +417,7 @@ def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(len(LABELS), activation="softmax")])
     refs = References(np.zeros(n, np.float32), FEATURE_SETS[HYBRID][0], 10)
-    base = load_bundle(
+    base = EmotionModel.load(
         save_bundle(
             tmp_path / "hybrid", model, np.zeros(n), np.ones(n), LABELS, {}, {}, feature_set=HYBRID, references=refs
         )

@@ -26,7 +26,7 @@ from landmark_emotion.face.features import N_FEATURES
 from landmark_emotion.face.mesh import FaceMesh
 from landmark_emotion.frames import SourceError, VideoFileSource, open_source
 from landmark_emotion.labels import UNCERTAIN
-from landmark_emotion.reading.pipeline import EmotionReader, FaceReading
+from landmark_emotion.reading.pipeline import Face, Pipeline
 
 LABELS = ["neutral", "happy", "sad", "surprise"]
 
@@ -59,7 +59,7 @@ def clips(astronaut, tmp_path_factory):
 def _run(path, tmp_path, **kwargs):
     predictor = StandInPredictor()
     with FaceMesh("video", 4) as mesh, open_source(path) as source:
-        stats = run(source, EmotionReader(mesh, predictor, min_confidence=0.3), **kwargs)
+        stats = run(source, Pipeline(mesh, predictor, min_confidence=0.3), **kwargs)
     return stats, predictor
 
 
@@ -110,7 +110,7 @@ def test_window_loop_reacts_to_keys(clips, tmp_path, monkeypatch):
     """The display path with OpenCV's window calls replaced: 'e' shows bars from the next frame, 'q' stops."""
     shown, bars = [], []
     real_annotate = demo.annotate
-    monkeypatch.setattr(demo, "annotate", lambda *a, **k: bars.append(a[6]) or real_annotate(*a, **k))
+    monkeypatch.setattr(demo, "annotate", lambda *a, **k: bars.append(a[5]) or real_annotate(*a, **k))
     _fake_window(monkeypatch, [-1, ord("e"), ord("q"), -1])
     monkeypatch.setattr(demo.cv2, "imshow", lambda title, image: shown.append(image.shape))
     stats, _ = _run(clips["one"], tmp_path, display=True)
@@ -123,12 +123,14 @@ def test_unwritable_output_is_a_demo_error(clips, tmp_path):
         _run(clips["one"], tmp_path, log=tmp_path / "file" / "log.jsonl")
 
 
-def _face(track: int, w: int, emoji_label: str = "happy") -> FaceReading:
-    return FaceReading(track, (0, 0, w, w), np.zeros((468, 3), np.float32), np.array([0.1, 0.9]), emoji_label, 0.9)
+def _face(track: int, w: int, emoji_label: str = "happy") -> Face:
+    return Face(
+        (0, 0, w, w), np.zeros((468, 3), np.float32), emoji_label, 0.9, {"neutral": 0.1, "happy": 0.9}, track=track
+    )
 
 
 def test_frame_record_is_json():
-    record = frame_record(7, 0.25, [_face(2, 50)], ["neutral", "happy"])
+    record = frame_record(7, 0.25, [_face(2, 50)])
     assert json.loads(json.dumps(record)) == {
         "frame": 7,
         "t": 0.25,
@@ -247,10 +249,10 @@ def test_n_takes_a_second_of_the_face_as_its_reference_on_the_sample_clip(tmp_pa
     shown = []
     real_annotate = demo.annotate
     monkeypatch.setattr(
-        demo, "annotate", lambda *a, **k: shown.append((a[4], [f.calibration for f in a[1]])) or real_annotate(*a, **k)
+        demo, "annotate", lambda *a, **k: shown.append((a[3], [f.calibration for f in a[1]])) or real_annotate(*a, **k)
     )
     with FaceMesh("video", 4) as mesh, open_source(demo.SAMPLE_CLIP) as source:
-        stats = run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True, log=log)
+        stats = run(source, Pipeline(mesh, StandInPredictor(), references=_population()), display=True, log=log)
     how = [[f["calibration"] for f in r["faces"]] for r in _lines(log)]
     assert stats.frames == 150 and all(len(h) == 1 for h in how)
     assert how[:5] == [["none"]] * 5  # `n` pressed while frame 4 was shown
@@ -263,7 +265,7 @@ def test_n_with_no_face_in_view_says_so_in_one_line(tmp_path, monkeypatch, capsy
     blank = write_video(tmp_path / "blank.mp4", [np.full((300, 640, 3), 90, np.uint8)] * 5)
     _fake_window(monkeypatch, [ord("n")])
     with FaceMesh("video", 4) as mesh, open_source(blank) as source:
-        assert run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True).frames == 5
+        assert run(source, Pipeline(mesh, StandInPredictor(), references=_population()), display=True).frames == 5
     assert capsys.readouterr().out == "no face in view: look at the camera with a neutral face and try again\n"
 
 
@@ -273,9 +275,9 @@ def test_n_on_a_face_that_leaves_says_the_reference_was_not_taken(astronaut, tmp
     _fake_window(monkeypatch, [-1, ord("n")])
     shown = []
     real_annotate = demo.annotate
-    monkeypatch.setattr(demo, "annotate", lambda *a, **k: shown.append(a[4]) or real_annotate(*a, **k))
+    monkeypatch.setattr(demo, "annotate", lambda *a, **k: shown.append(a[3]) or real_annotate(*a, **k))
     with FaceMesh("video", 4) as mesh, open_source(clip) as source:
-        run(source, EmotionReader(mesh, StandInPredictor(), references=_population()), display=True)
+        run(source, Pipeline(mesh, StandInPredictor(), references=_population()), display=True)
     lost = "face 0 left the view before its neutral reference was taken; face the camera and try again"
     assert capsys.readouterr().out.splitlines() == [
         "face 0: hold a neutral face for a second, it becomes the face's reference",

@@ -8,7 +8,7 @@ import pytest
 from landmark_emotion.apps.emoji import STYLES, emoji_sprite
 from landmark_emotion.apps.overlay import annotate, emoji_size, paste_sprite
 from landmark_emotion.labels import CANONICAL_LABELS, EMOJI, UNCERTAIN, UNCERTAIN_EMOJI, emoji_char
-from landmark_emotion.reading.pipeline import FaceReading
+from landmark_emotion.reading.pipeline import Face
 
 LABELS = [*CANONICAL_LABELS, UNCERTAIN]
 
@@ -52,15 +52,14 @@ def test_paste_blends_inside_and_clips_at_the_edges():
 
 
 def test_annotate_draws_box_label_emoji_and_bars():
-    labels = ["neutral", "happy"]
-    face = FaceReading(
-        3, (100, 120, 90, 100), np.zeros((468, 3), np.float32), np.array([0.2, 0.8], np.float32), "happy", 0.8
+    face = Face(
+        (100, 120, 90, 100), np.zeros((468, 3), np.float32), "happy", 0.8, {"neutral": 0.2, "happy": 0.8}, track=3
     )
-    plain = annotate(np.zeros((300, 400, 3), np.uint8), [face], labels, fps=30.0)
+    plain = annotate(np.zeros((300, 400, 3), np.uint8), [face], fps=30.0)
     assert plain[120:221, 100].any()  # the box's left edge
     size = emoji_size(90)
     emoji_area = plain[120 - size - 4 : 120 - 4, 100 : 100 + size]
     assert (emoji_area == emoji_sprite("happy", size)[..., :3]).mean() > 0.5  # pasted on black: the sprite itself
     assert plain[:20, :60].any()  # the FPS counter
-    bars = annotate(np.zeros((300, 400, 3), np.uint8), [face], labels, fps=30.0, show_bars=True)
+    bars = annotate(np.zeros((300, 400, 3), np.uint8), [face], fps=30.0, show_bars=True)
     assert not plain[120:150, 196:280].any() and bars[120:150, 196:280].any()

@@ -24,9 +24,10 @@ from landmark_emotion.face.landmarker import (
     default_landmarker,
     landmarker_for_model,
 )
-from landmark_emotion.face.mesh import FaceMesh, Mode, detect, mode_for
+from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
 from landmark_emotion.frames import open_source
-from landmark_emotion.reading.pipeline import EmotionReader
+from landmark_emotion.reading.pipeline import Pipeline
+from one_photo import detect
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
@@ -42,12 +43,21 @@ class ConstantPredictor:
 
 
 def test_default_landmarker_follows_the_installed_mediapipe(monkeypatch):
+    monkeypatch.delenv("LANDMARK_EMOTION_LANDMARKER", raising=False)
     monkeypatch.delenv("EMOTION_LANDMARKER", raising=False)
     assert default_landmarker() == ("legacy" if LEGACY_INSTALLED else "tasks")
     monkeypatch.setenv("EMOTION_LANDMARKER", "tasks")
     assert default_landmarker() == "tasks"
     with FaceMesh("image") as mesh:
         assert mesh.landmarker == "tasks"
+
+
+def test_the_landmarker_variable_has_the_package_s_prefix_and_its_old_name_still_works(monkeypatch):
+    monkeypatch.setenv("EMOTION_LANDMARKER", "tasks")  # the earlier name
+    monkeypatch.delenv("LANDMARK_EMOTION_LANDMARKER", raising=False)
+    assert default_landmarker() == "tasks"
+    monkeypatch.setenv("LANDMARK_EMOTION_LANDMARKER", "legacy")  # the new name wins
+    assert default_landmarker() == "legacy"
 
 
 @pytest.mark.skipif(LEGACY_INSTALLED, reason="the path of Python 3.13 / mediapipe >= 1")
@@ -192,7 +202,7 @@ def test_blendshapes_reach_the_log(tmp_path, astronaut):
     log = tmp_path / "log.jsonl"
     with FaceMesh("video", blendshapes=True) as mesh, open_source(clip) as source:
         assert mesh.landmarker == "tasks"
-        run(source, EmotionReader(mesh, ConstantPredictor()), log=log)
+        run(source, Pipeline(mesh, ConstantPredictor()), log=log)
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     scores = [line["faces"][0]["blendshapes"] for line in lines]
     assert len(scores) == 4 and all(list(s) == list(BLENDSHAPES) for s in scores)
@@ -340,6 +350,7 @@ def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
 
 
 def test_a_model_is_read_with_the_landmarker_it_was_trained_on(monkeypatch):
+    monkeypatch.delenv("LANDMARK_EMOTION_LANDMARKER", raising=False)
     monkeypatch.delenv("EMOTION_LANDMARKER", raising=False)
     assert landmarker_for_model("tasks") == ("tasks", None)
     assert landmarker_for_model(None) == (default_landmarker(), None)

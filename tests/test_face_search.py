@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from demo_data import scene
-from landmark_emotion.face.landmarker import Faces
-from landmark_emotion.face.mesh import FaceMesh, detect
+from landmark_emotion.face.landmarker import Detection
+from landmark_emotion.face.mesh import FaceMesh
 from landmark_emotion.face.search import FaceSearch
+from one_photo import detect
 
 
 class FakeGraph:
@@ -19,10 +20,10 @@ class FakeGraph:
         self.max_faces, self.log = max_faces, log
         self.log.append(("open", self.name))
 
-    def __call__(self, image: np.ndarray) -> Faces:
+    def __call__(self, image: np.ndarray) -> Detection:
         self.log.append((self.name, int(image.max())))
         n = min(int(image[0, 0, 0]), self.max_faces)
-        return Faces(np.zeros((n, 468, 3), np.float32), image.shape[1], image.shape[0])
+        return Detection(np.zeros((n, 468, 3), np.float32), image.shape[1], image.shape[0])
 
     def close(self) -> None:
         self.log.append(("close", self.name))

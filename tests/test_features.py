@@ -8,7 +8,7 @@ import pytest
 
 from landmark_emotion.face.canonical import CANONICAL_VERTICES, MIRROR_PERMUTATION
 from landmark_emotion.face.features import N_FEATURES, REFERENCE_SHAPE, mirror, normalize, to_pixel_units
-from landmark_emotion.face.mesh import detect
+from one_photo import detect
 
 
 def _place(face: np.ndarray, canvas: tuple[int, int], x: int, y: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from landmark_emotion.apps.recording import RecordingError, Session, record, rec
 from landmark_emotion.commands import record_dataset
 from landmark_emotion.data.table import load_table
 from landmark_emotion.face.appearance import N_DESCRIPTOR
-from landmark_emotion.face.landmarker import Faces
+from landmark_emotion.face.landmarker import Detection
 from landmark_emotion.frames import Frame
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,7 +171,7 @@ def test_preview_auto_capture_every_k_frames(monkeypatch, astronaut, astronaut_f
     monkeypatch.setattr(recording.cv2, "waitKey", lambda delay: -1)
     monkeypatch.setattr(recording.cv2, "getWindowProperty", lambda name, prop: 1.0)
     monkeypatch.setattr(recording.cv2, "destroyAllWindows", lambda: None)
-    no_face = Faces(np.zeros((0, 468, 3), np.float32), 512, 512)
+    no_face = Detection(np.zeros((0, 468, 3), np.float32), 512, 512)
     faces = iter([astronaut_faces, no_face] * 50)
     session = Session("neutral", "camera:0", static=False)
     frames = (Frame(i, i / 30, astronaut, "camera") for i in range(100))

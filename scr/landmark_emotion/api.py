@@ -7,8 +7,9 @@
             print(face.label, round(face.confidence, 2))
 
 As with MediaPipe's solutions, a :class:`Reader` owns the face-mesh graphs it opens: close it
-with :meth:`Reader.close` or a ``with`` block. It is the demo's own pipeline (``frames``,
-``detect.FaceMesh``, ``reading.build_reader``), so a photo or a clip reads here as it does there.
+with :meth:`Reader.close` or a ``with`` block. It is the demo's own pipeline
+(:func:`~landmark_emotion.reading.pipeline.pipeline_for` over a :class:`~landmark_emotion.face.mesh.FaceMesh`),
+so a photo or a clip reads here as it does there.
 Importing this module imports neither MediaPipe nor TensorFlow: graphs open on first use,
 TensorFlow only for :func:`fine_tune`. Every error raised on purpose is a
 :class:`~landmark_emotion.errors.LandmarkEmotionError` with a one-sentence message; a photo
@@ -29,18 +30,17 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from landmark_emotion.errors import InputError, LandmarkEmotionError
+from landmark_emotion.errors import ClosedError, InputError
 from landmark_emotion.face.features import image_vectors
-from landmark_emotion.face.landmarker import BLENDSHAPES, LANDMARKERS, landmarker_for_model
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
 from landmark_emotion.frames import FrameSource, open_source
-from landmark_emotion.labels import emoji_char
 from landmark_emotion.model.bundle_write import add_references
 from landmark_emotion.model.calibration import CalibrationError, References, neutral_mean
 from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
-from landmark_emotion.reading.neutral import CAPTURE_FRAMES, MODES
-from landmark_emotion.reading.pipeline import EmotionReader, FaceReading, build_reader
+from landmark_emotion.reading.neutral import CAPTURE_FRAMES
+from landmark_emotion.reading.options import ReadOptions
+from landmark_emotion.reading.pipeline import Face, Pipeline, pipeline_for
 from landmark_emotion.reading.smoothing import WINDOW
 from landmark_emotion.resources import SAMPLE_PHOTO
 
@@ -48,69 +48,17 @@ Image = np.ndarray | str | os.PathLike
 """A photo: a uint8 array (height, width, 3) in BGR order as OpenCV gives it (RGB with ``rgb=True``;
 (height, width) grayscale and 4-channel arrays are accepted too), or the path of an image file."""
 
-CALIBRATED = frozenset({"personal", "captured", "auto"})
-"""The ``Face.calibration`` values of a face read relative to a neutral reference."""
-
 
 def sample_image() -> Path:
     """The photo shipped with the package (NASA's public-domain portrait of Eileen Collins), to try things on."""
     return SAMPLE_PHOTO
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class Face:
-    """One face and its emotion.
-
-    ``label`` is the most probable of the model's labels, or ``"uncertain"`` when its
-    probability is below the reader's ``min_confidence``; ``probabilities`` maps every
-    label of the model to its probability (smoothed over the face's recent frames in a
-    stream). ``calibration`` says how the face was read: ``off`` or ``none`` (not
-    calibrated), ``personal`` (the model's or :meth:`Reader.set_neutral`'s neutral),
-    ``auto`` (estimated from its own frames), ``captured`` (taken with
-    :meth:`Stream.capture_neutral`) or ``capturing``.
-    """
-
-    box: tuple[int, int, int, int]
-    """x, y, width, height in pixels."""
-    landmarks: np.ndarray
-    """(468, 3) float32 face-mesh points: x by the image width, y by its height, z roughly by the width."""
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    calibration: str
-    track: int | None = None
-    """In a stream: the face's id, the same from frame to frame while it stays in view. None for a photo."""
-    blendshapes: dict[str, float] | None = None
-    """The 52 MediaPipe blendshape scores by name, when the reader was made with ``blendshapes=True``."""
-
-    @property
-    def calibrated(self) -> bool:
-        """Whether the face was read relative to a neutral reference."""
-        return self.calibration in CALIBRATED
-
-    @property
-    def emoji(self) -> str:
-        return emoji_char(self.label)
-
-
-def _face(reading: FaceReading, labels: list[str], tracked: bool) -> Face:
-    return Face(
-        reading.box,
-        reading.landmarks,
-        reading.label,
-        reading.confidence,
-        {name: float(p) for name, p in zip(labels, reading.probs)},
-        reading.calibration,
-        reading.track if tracked else None,
-        None if reading.blendshapes is None else dict(zip(BLENDSHAPES, map(float, reading.blendshapes))),
-    )
-
-
 class FrameFaces(NamedTuple):
     """One frame of a stream: its index, its time in seconds (None for frames passed as arrays), the BGR image
     and its faces."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the public name; it hides tuple.index, which nobody calls on a frame
     t: float | None
     image: np.ndarray
     faces: list[Face]
@@ -152,6 +100,11 @@ def _as_bgr(image: Image, rgb: bool = False) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image
 
 
+def _untracked(face: Face) -> Face:
+    """A face of a photo: no track id (photos are unrelated; the pipeline numbers faces all the same)."""
+    return dataclasses.replace(face, track=None)
+
+
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise InputError(message)
@@ -161,14 +114,13 @@ class Reader:
     """Reads the emotions of the faces in photos (:meth:`read`) and in videos, cameras and folders (:meth:`stream`).
 
     ``model`` is a model from :func:`load_model`, the path of a model folder, or None for
-    :func:`load_model`'s default. ``max_faces`` faces are read per image; a face whose most
-    probable label is below ``min_confidence`` is labelled ``"uncertain"``. ``calibrate``:
-    ``"neutral"`` reads each face relative to the model's personal neutral or the one given
-    to :meth:`set_neutral`; ``"auto"`` (streams) also estimates each face's neutral from its
-    own frames until then; ``"off"`` never calibrates. ``smoothing`` averages a streamed
-    face's probabilities over about that many frames (1: off). ``landmarker`` is ``"legacy"``
-    or ``"tasks"`` (None: the model's own where installed); ``blendshapes=True`` gives each
-    face MediaPipe's 52 blendshape scores (it runs the Tasks landmarker).
+    :func:`load_model`'s default. The keyword arguments are the
+    :class:`~landmark_emotion.reading.options.ReadOptions` (the demo's flags): ``max_faces``,
+    ``min_confidence`` (below it a face is ``"uncertain"``), ``calibrate`` (``"neutral"``: relative
+    to the model's personal neutral or the one given to :meth:`set_neutral`; ``"auto"``: streams
+    also estimate each face's neutral from its own frames; ``"off"``), ``smoothing`` (frames; 1:
+    off), ``landmarker`` (``"legacy"`` or ``"tasks"``; None: the model's own where installed) and
+    ``blendshapes`` (MediaPipe's 52 scores per face; runs the Tasks landmarker).
     """
 
     def __init__(
@@ -178,53 +130,35 @@ class Reader:
         max_faces: int = 4,
         min_confidence: float = 0.4,
         calibrate: str = "auto",
-        smoothing: int = WINDOW,
+        smoothing: float = WINDOW,
         landmarker: str | None = None,
         blendshapes: bool = False,
     ) -> None:
-        _require(
-            isinstance(max_faces, int) and not isinstance(max_faces, bool) and max_faces >= 1,
-            f"max_faces must be an integer of at least 1, got {max_faces!r}",
-        )
-        _require(
-            isinstance(min_confidence, (int, float)) and 0.0 <= min_confidence <= 1.0,
-            f"min_confidence must be a probability in [0, 1], got {min_confidence!r}",
-        )
-        _require(calibrate in MODES, f"calibrate must be one of {', '.join(map(repr, MODES))}, got {calibrate!r}")
-        _require(
-            isinstance(smoothing, (int, float)) and smoothing >= 1,
-            f"smoothing must be a number of frames of at least 1 (1: off), got {smoothing!r}",
-        )
-        _require(
-            landmarker is None or landmarker in LANDMARKERS,
-            f"landmarker must be one of {', '.join(map(repr, LANDMARKERS))} or None, got {landmarker!r}",
-        )
+        self.options = ReadOptions(max_faces, min_confidence, calibrate, smoothing, landmarker, blendshapes)
+        """What this reader was asked to do (checked: a bad value raised :class:`InputError` here)."""
         self._loaded = _as_model(model)
         self.model = self._loaded
         """The model faces are read with (with the neutral of :meth:`set_neutral`, once set)."""
-        self.max_faces, self.min_confidence, self.calibrate = max_faces, float(min_confidence), calibrate
-        self.smoothing, self.blendshapes = smoothing, blendshapes
-        self.landmarker, mismatch = landmarker_for_model(
-            self.model.info.get("landmarker"), "tasks" if blendshapes else landmarker
-        )
+        self.landmarker, mismatch = self.options.landmarker_for(self.model)
+        """The landmarker faces are found with: the one asked for, else the model's own where installed."""
         if mismatch:
             warnings.warn(mismatch.removeprefix("warning: "), stacklevel=2)
         self._mesh: FaceMesh | None = None
-        self._photos: EmotionReader | None = None
+        self._photos: Pipeline | None = None
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
         self._closed = False
 
     @property
     def labels(self) -> list[str]:
         """The model's labels, in the order of its probabilities."""
-        return list(self.model.labels)
+        return list(self.model.classes_)
 
     def read(self, image: Image, *, rgb: bool = False) -> list[Face]:
         """The faces in one photo, in MediaPipe's order; a photo without a face gives ``[]``.
 
         ``image`` is a uint8 array in BGR order (RGB with ``rgb=True``) or an image file's path (see :data:`Image`).
         """
-        return [_face(r, self.labels, tracked=False) for r in self._photo_reader()(_as_bgr(image, rgb))]
+        return [_untracked(face) for face in self._photo_pipeline()(_as_bgr(image, rgb))]
 
     def stream(self, source: str | int | os.PathLike | Iterable[np.ndarray], *, rgb: bool = False) -> Stream:
         """The frames of a video file, a camera (its index), a folder of images, or any iterable of image arrays,
@@ -245,23 +179,24 @@ class Reader:
         has no population neutral, or a photo has no face.
         """
         references = self._loaded.references
-        if self.calibrate == "off":
+        if self.options.calibrate == "off":
             raise CalibrationError("calibration is off (calibrate='off'); make the reader with calibrate='neutral'")
         if references is None:
             raise CalibrationError(
                 "this model has no population neutral (trained without neutral faces, or before "
                 "calibration existed), so it cannot be calibrated"
             )
-        many = isinstance(images, (list, tuple))
+        photos = list(images) if isinstance(images, (list, tuple)) else [images]
         vectors = []
-        for i, image in enumerate(images if many else [images]):
+        for i, image in enumerate(photos):
             bgr = _as_bgr(image, rgb)
-            faces = self._photo_mesh()(bgr)
-            if not len(faces):
+            detection = self._photo_mesh()(bgr)
+            if not len(detection):
                 name = image if isinstance(image, (str, os.PathLike)) else f"image {i}"
                 raise CalibrationError(f"no face in {name}; a neutral reference needs a face at rest")
-            largest = int(np.argmax(np.prod(faces.boxes()[:, 2:], axis=1)))
-            vectors.append(image_vectors(self.model.feature_set, bgr, faces.landmarks[largest : largest + 1])[0])
+            largest = int(np.argmax(np.prod(detection.boxes()[:, 2:], axis=1)))
+            landmarks = detection.landmarks[largest : largest + 1]
+            vectors.append(image_vectors(self.model.feature_set, bgr, landmarks)[0])
         if not vectors:
             raise CalibrationError("no image given; a neutral reference needs at least one")
         self._use(_with_references(self._loaded, references.with_person(neutral_mean(np.stack(vectors)), len(vectors))))
@@ -275,7 +210,8 @@ class Reader:
         loading that model later reads this person calibrated. The folder stays verified whole."""
         if self.model is self._loaded:
             raise CalibrationError("no neutral set; call set_neutral() with a photo of the face at rest first")
-        add_references(path, self.model.references)
+        if self.model.references is not None:
+            add_references(path, self.model.references)
         return Path(path)
 
     def close(self) -> None:
@@ -300,7 +236,7 @@ class Reader:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise LandmarkEmotionError("this Reader is closed; make a new one")
+            raise ClosedError("this Reader is closed; make a new one")
 
     def _photo_mesh(self) -> FaceMesh:
         self._check_open()
@@ -308,19 +244,17 @@ class Reader:
             self._mesh = self._open_mesh(Mode.IMAGE)
         return self._mesh
 
-    def _photo_reader(self) -> EmotionReader:
+    def _photo_pipeline(self) -> Pipeline:
         if self._photos is None:
             self._photos = self._pipeline(self._photo_mesh())
         return self._photos
 
     def _open_mesh(self, mode: Mode) -> FaceMesh:
-        return FaceMesh(mode, self.max_faces, landmarker=self.landmarker, blendshapes=self.blendshapes)
+        return FaceMesh(mode, self.options.max_faces, landmarker=self.landmarker, blendshapes=self.options.blendshapes)
 
-    def _pipeline(self, mesh: FaceMesh) -> EmotionReader:
-        """The demo's reader over ``mesh``: unrelated photos in ``image`` mode, smoothed frames in ``video`` mode."""
-        return build_reader(
-            self.model, mesh, self.min_confidence, self.smoothing, mesh.mode is Mode.IMAGE, self.calibrate
-        )
+    def _pipeline(self, mesh: FaceMesh) -> Pipeline:
+        """The demo's pipeline over ``mesh``: unrelated photos in ``image`` mode, tracked frames in ``video`` mode."""
+        return pipeline_for(self.model, mesh, self.options, photos=mesh.mode is Mode.IMAGE)
 
     def _use(self, model: EmotionModel) -> None:
         self.model, self._photos = model, None  # the photo pipeline is rebuilt with it on the next read
@@ -359,24 +293,24 @@ class Stream:
         except BaseException:
             self.close()
             raise
-        self._reader = reader._pipeline(self._mesh)
+        self._pipeline = reader._pipeline(self._mesh)
         self._tracked = mode is Mode.VIDEO
 
     def __iter__(self) -> Iterator[FrameFaces]:
         frames, self._frames = self._frames, None
         if frames is None:
-            raise LandmarkEmotionError("this stream is closed or was already read; open a new one")
+            raise ClosedError("this stream is closed or was already read; open a new one")
         try:
             for index, t, image in frames:
-                faces = [_face(r, self.labels, self._tracked) for r in self._reader(image)]
-                yield FrameFaces(index, t, image, faces)
+                faces = self._pipeline(image)
+                yield FrameFaces(index, t, image, faces if self._tracked else [_untracked(face) for face in faces])
         finally:
             self.close()
 
     def capture_neutral(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
         """ "This is my neutral face": the next ``frames`` frames of a face (``track``, or the largest face of the
         last frame) become its reference while it stays in view. Returns its track."""
-        return self._reader.start_neutral_capture(track, frames)
+        return self._pipeline.start_neutral_capture(track, frames)
 
     def close(self) -> None:
         self._frames = None

@@ -11,5 +11,9 @@ class LandmarkEmotionError(Exception):
     """An input, file or setting this library cannot use; the message is one sentence meant for the user."""
 
 
+class ClosedError(LandmarkEmotionError, RuntimeError):
+    """A reader, stream or face mesh used after it was closed."""
+
+
 class InputError(LandmarkEmotionError, ValueError):
     """An argument given to the public API of the wrong type, dtype, shape or value, or a file that is not an image."""

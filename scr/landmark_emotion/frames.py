@@ -7,6 +7,7 @@ newest frame, so a slow frame downstream never builds up lag.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -73,7 +74,7 @@ class VideoFileSource(FrameSource):
         self.path = path
         self._cap = cv2.VideoCapture(str(path))
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
-        if not ok:
+        if not ok or first is None:
             self._cap.release()
             raise SourceError(f"cannot read video {path}; is it a video file OpenCV can decode?")
         self._first = first
@@ -121,12 +122,12 @@ class CameraSource(FrameSource):
     def __init__(self, index: int):
         self._cap = cv2.VideoCapture(index)
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
-        if not ok:
+        if not ok or first is None:
             self._cap.release()
             raise SourceError(f"no camera at index {index}; try --source path/to/video.mp4 or a folder of images")
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
         self.size = (first.shape[1], first.shape[0])
-        self._latest: tuple[int, np.ndarray] | None = (0, first)
+        self._latest: tuple[int, np.ndarray | None] | None = (0, first)  # (index, None): taken
         self._cond = threading.Condition()
         self._running = True
         self._thread = threading.Thread(target=self._reader, daemon=True)
@@ -150,8 +151,9 @@ class CameraSource(FrameSource):
                     self._cond.wait()
                 if self._latest is None:
                     return
-                _, image = self._latest
-                self._latest = (self._latest[0], None)  # taken: wait for a newer one
+                number, image = self._latest
+                self._latest = (number, None)  # taken: wait for a newer one
+            assert image is not None  # the loop above waited for a frame not yet taken
             yield Frame(index, time.perf_counter() - start, image, "camera")
             index += 1
 
@@ -161,7 +163,7 @@ class CameraSource(FrameSource):
         self._cap.release()
 
 
-def open_source(source: str | int) -> FrameSource:
+def open_source(source: str | int | os.PathLike) -> FrameSource:
     """Open a camera index, a video file or an image folder, or raise :class:`SourceError`."""
     text = str(source)
     if text.isdigit():

@@ -160,7 +160,7 @@ def temporary_name(path: Path) -> str:
 def remove_leftovers(path: str | os.PathLike) -> list[Path]:
     """Remove temporaries of ``path`` left by writers that no longer run (killed mid-write); return them."""
     path = Path(path)
-    removed = []
+    removed: list[Path] = []
     if not path.parent.is_dir():
         return removed
     for entry in path.parent.iterdir():

@@ -25,7 +25,7 @@ from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.frames import FrameSource, SourceError, open_source
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
-from landmark_emotion.reading.pipeline import EmotionReader, FaceReading
+from landmark_emotion.reading.pipeline import Face, Pipeline
 from landmark_emotion.reading.pipelining import ahead
 from landmark_emotion.resources import SAMPLE_CLIP
 from landmark_emotion.signals import raise_if_interrupted
@@ -83,7 +83,7 @@ class ViewState:
         return self.status if now < self.status_until else HELP
 
 
-def main_face(faces: list[FaceReading]) -> FaceReading | None:
+def main_face(faces: list[Face]) -> Face | None:
     """The largest face: the one nearest the camera is the one whose emoji ``s`` copies."""
     return max(faces, key=lambda f: f.box[2] * f.box[3], default=None)
 
@@ -91,10 +91,10 @@ def main_face(faces: list[FaceReading]) -> FaceReading | None:
 def apply_action(
     action: Action,
     state: ViewState,
-    faces: list[FaceReading],
+    faces: list[Face],
     clipboard: Clipboard,
     now: float,
-    reader: EmotionReader | None = None,
+    pipeline: Pipeline | None = None,
 ) -> None:
     """Carry out a key's action; what the user should know goes to the status line and the console."""
     message = None
@@ -107,9 +107,9 @@ def apply_action(
     elif action is Action.COPY_EMOJI:
         face = main_face(faces)
         message = clipboard.copy(face.emoji) if face else "no face: nothing to copy"
-    elif action is Action.NEUTRAL and reader is not None:
+    elif action is Action.NEUTRAL and pipeline is not None:
         try:
-            track = reader.start_neutral_capture()
+            track = pipeline.start_neutral_capture()
             message = capture_started(track)
         except CalibrationError as exc:
             message = str(exc)
@@ -145,7 +145,7 @@ class VideoOutput:
     def write(self, image: np.ndarray) -> None:
         if self._writer is None:
             self.size = (image.shape[1], image.shape[0])
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._writer.isOpened():
                 raise DemoError(f"cannot write video {self.path}; does its folder exist and end in .mp4?")
         if (image.shape[1], image.shape[0]) != self.size:  # photos of a folder differ in size
@@ -158,9 +158,9 @@ class VideoOutput:
             self._writer.release()
 
 
-def frame_record(index: int, t: float, faces: list[FaceReading], labels: list[str]) -> dict:
+def frame_record(index: int, t: float, faces: list[Face]) -> dict:
     """The JSON log line of one frame: {"frame", "t", "faces": [{"id", "box", "label", ...}]}."""
-    return {"frame": index, "t": round(t, 4), "faces": [face.to_json(labels) for face in faces]}
+    return {"frame": index, "t": round(t, 4), "faces": [face.to_json() for face in faces]}
 
 
 @dataclass
@@ -190,7 +190,7 @@ def _open_for_writing(path: Path, what: str) -> Path:
 
 def run(
     source: FrameSource,
-    reader: EmotionReader,
+    pipeline: Pipeline,
     display: bool = False,
     output: Path | None = None,
     log: Path | None = None,
@@ -216,26 +216,23 @@ def run(
     blas = threadpool_limits(limits=1, user_api="blas")
     start = time.perf_counter()
     try:
-        with ahead(source, lambda frame: reader.detector(frame.image)) as found:
-            for frame, landmarks in found:
+        with ahead(source, lambda frame: pipeline.detector(frame.image)) as found:
+            for frame, detection in found:
                 raise_if_interrupted()
-                faces = reader.read(frame.image, landmarks)
+                faces = pipeline.read(frame.image, detection)
                 stats.frames += 1
                 stats.detections += len(faces)
-                stats.tracks.update(f.track for f in faces)
+                stats.tracks.update(f.track for f in faces if f.track is not None)
                 now = time.perf_counter()
-                for track in reader.unfinished:
+                for track in pipeline.unfinished:
                     state.say(capture_unfinished(track), now)
                 rate = fps.tick(now)
                 if log_file:
-                    log_file.write(
-                        json.dumps(frame_record(frame.index, frame.t, faces, reader.labels), ensure_ascii=False) + "\n"
-                    )
+                    log_file.write(json.dumps(frame_record(frame.index, frame.t, faces), ensure_ascii=False) + "\n")
                 if draw:
                     image = annotate(
                         frame.image,
                         faces,
-                        reader.labels,
                         rate,
                         state.status_at(now) if display else "",
                         state.show_mesh,
@@ -249,7 +246,7 @@ def run(
                     due = 0.0 if source.live else start + frame.t - time.perf_counter()
                     action = action_for_key(cv2.waitKey(max(1, int(due * 1000))))
                     if action:
-                        apply_action(action, state, faces, clipboard, time.perf_counter(), reader)
+                        apply_action(action, state, faces, clipboard, time.perf_counter(), pipeline)
                     if not state.running or cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
                         break
     except KeyboardInterrupt:

@@ -14,7 +14,7 @@ import numpy as np
 
 from landmark_emotion.apps.emoji import emoji_sprite
 from landmark_emotion.labels import UNCERTAIN
-from landmark_emotion.reading.pipeline import FaceReading
+from landmark_emotion.reading.pipeline import Face
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (160, 160, 160)
@@ -83,9 +83,7 @@ def emoji_size(box_width: int) -> int:
     return int(np.clip(box_width // 3 // 8 * 8, 24, 96))
 
 
-def draw_reading(
-    frame: np.ndarray, face: FaceReading, labels: list[str], show_mesh: bool = False, show_bars: bool = False
-) -> None:
+def draw_reading(frame: np.ndarray, face: Face, show_mesh: bool = False, show_bars: bool = False) -> None:
     """Box (or mesh), emoji, label and confidence above the face; probability bars beside it if asked."""
     x, y, w, h = face.box
     colour = colour_of(face.label)
@@ -105,16 +103,16 @@ def draw_reading(
         draw_bars(
             frame,
             face,
-            labels,
             right if right + BAR_WIDTH + BAR_TEXT < frame.shape[1] else max(x - BAR_WIDTH - BAR_TEXT - 8, 3),
             y,
         )
 
 
-def draw_bars(frame: np.ndarray, face: FaceReading, labels: list[str], x: int, y: int) -> None:
+def draw_bars(frame: np.ndarray, face: Face, x: int, y: int) -> None:
     """One bar per class on a dark panel, its length the smoothed probability."""
-    cv2.rectangle(frame, (x - 3, y - 3), (x + BAR_WIDTH + BAR_TEXT, y + len(labels) * BAR_ROW), (30, 30, 30), -1)
-    for row, (name, p) in enumerate(zip(labels, face.probs)):
+    rows = len(face.probabilities)
+    cv2.rectangle(frame, (x - 3, y - 3), (x + BAR_WIDTH + BAR_TEXT, y + rows * BAR_ROW), (30, 30, 30), -1)
+    for row, (name, p) in enumerate(face.probabilities.items()):
         top = y + row * BAR_ROW
         cv2.rectangle(frame, (x, top), (x + BAR_WIDTH, top + BAR_ROW - 3), (70, 70, 70), -1)
         cv2.rectangle(frame, (x, top), (x + int(BAR_WIDTH * float(p)), top + BAR_ROW - 3), colour_of(name), -1)
@@ -130,8 +128,7 @@ def draw_hud(frame: np.ndarray, fps: float, status: str = "") -> None:
 
 def annotate(
     frame: np.ndarray,
-    faces: list[FaceReading],
-    labels: list[str],
+    faces: list[Face],
     fps: float,
     status: str = "",
     show_mesh: bool = False,
@@ -139,6 +136,6 @@ def annotate(
 ) -> np.ndarray:
     """Draw every face and the HUD onto ``frame`` in place; returns it."""
     for face in faces:
-        draw_reading(frame, face, labels, show_mesh, show_bars)
+        draw_reading(frame, face, show_mesh, show_bars)
     draw_hud(frame, fps, status)
     return frame

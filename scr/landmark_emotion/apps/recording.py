@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,14 +31,12 @@ from landmark_emotion.data.table import LandmarkTable, save_table
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.appearance import APPEARANCE_VERSION, N_DESCRIPTOR, describe
 from landmark_emotion.face.features import FEATURE_VERSION
-from landmark_emotion.face.landmarker import Faces, mediapipe_version
+from landmark_emotion.face.landmarker import Detection, Detector, mediapipe_version
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
 from landmark_emotion.frames import Frame, FrameSource
 from landmark_emotion.labels import canonical_label
 from landmark_emotion.model.calibration import NEUTRAL
 from landmark_emotion.signals import held_signals
-
-Detector = Callable[[np.ndarray], Faces]
 
 KEY_CAPTURE, KEY_AUTO, KEY_NEXT, KEY_QUIT, KEY_ESC = ord(" "), ord("a"), ord("n"), ord("q"), 27
 
@@ -91,7 +89,7 @@ class Session:
     def __len__(self) -> int:
         return len(self.landmarks)
 
-    def offer(self, faces: Faces, frame: Frame) -> bool:
+    def offer(self, faces: Detection, frame: Frame) -> bool:
         """Keep the face if there is exactly one; otherwise count why not. True if kept."""
         if len(faces) != 1:
             if len(faces):
@@ -115,11 +113,11 @@ class Session:
             descriptors = np.stack(self.descriptors) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
         return LandmarkTable(
             landmarks,
-            self.widths,
-            self.heights,
-            [self.label] * n,
-            self.names,
-            [self.group] * n,
+            np.asarray(self.widths),
+            np.asarray(self.heights),
+            np.array([self.label] * n),
+            np.array(self.names),
+            np.array([self.group] * n),
             {
                 "kind": "personal-session",
                 "source": self.source,
@@ -221,7 +219,7 @@ def _put_lines(image: np.ndarray, lines: list[str]) -> None:
         cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
-def _face_hint(faces: Faces) -> str:
+def _face_hint(faces: Detection) -> str:
     return "" if len(faces) == 1 else ("no face" if not len(faces) else "several faces: only you, please")
 
 
@@ -326,6 +324,7 @@ def record(
                 for session in sessions:
                     session.landmarker = detector.landmarker
             if preview:
+                assert samples, "checked above: the preview needs a number of samples"
                 record_preview(source, sessions, detector, samples, every)
             else:
                 record_stream(source, sessions[0], detector, samples, every or 1, progress)

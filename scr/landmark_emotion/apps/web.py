@@ -3,7 +3,7 @@
 The page (``web_static/``: plain HTML and JavaScript, no CDN, no build step) sends
 camera frames as JPEG over its WebSocket and draws the answers. Each tab gets its own
 :class:`TabSession`: its own face meshes, tracker, smoothers and neutral
-reference, built by the demo's :func:`~landmark_emotion.reading.pipeline.build_reader`, and freed when
+reference, built by the demo's :func:`~landmark_emotion.reading.pipeline.pipeline_for`, and freed when
 the socket closes. The page sends a frame only once the answer to the previous one
 is back, so nothing queues and latency cannot grow.
 
@@ -52,8 +52,8 @@ from landmark_emotion.model.bundle import INFO_FILE, BundleError
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
-from landmark_emotion.reading.pipeline import EmotionReader, build_reader
-from landmark_emotion.reading.smoothing import WINDOW
+from landmark_emotion.reading.options import ReadOptions
+from landmark_emotion.reading.pipeline import pipeline_for
 
 STATIC = Path(__file__).with_name("web_static")
 DEFAULT_HOST = "127.0.0.1"
@@ -156,41 +156,31 @@ def decode_image(data: bytes) -> np.ndarray:
     return image
 
 
-@dataclass(frozen=True)
-class ReaderSettings:
-    max_faces: int = 4
-    min_confidence: float = 0.4
-    smoothing: float = WINDOW
-    calibrate: str = "auto"
-
-
 class TabSession:
     """One browser tab's reading state: its own face meshes, tracker, smoothers and neutral reference."""
 
-    def __init__(self, session_id: int, catalog: BundleCatalog, settings: ReaderSettings):
-        self.id, self.catalog, self.settings = session_id, catalog, settings
-        self._meshes: dict[Mode, FaceMesh] = {}
+    def __init__(self, session_id: int, catalog: BundleCatalog, options: ReadOptions):
+        self.id, self.catalog, self.options = session_id, catalog, options
+        self._meshes: dict[tuple[Mode, str], FaceMesh] = {}
         self.frames = 0
         self.tracks: set[int] = set()
         self.use_bundle(catalog.default)
 
-    def _mesh(self, mode: Mode) -> FaceMesh:
-        """This tab's own face mesh of a mode: tracking state must not be shared between tabs."""
-        if mode not in self._meshes:
-            self._meshes[mode] = FaceMesh(mode, self.settings.max_faces)
-        return self._meshes[mode]
-
-    def _reader(self, bundle: EmotionModel, photos: bool) -> EmotionReader:
-        s = self.settings
-        return build_reader(
-            bundle, self._mesh(Mode.IMAGE if photos else Mode.VIDEO), s.min_confidence, s.smoothing, photos, s.calibrate
-        )
+    def _mesh(self, mode: Mode, landmarker: str) -> FaceMesh:
+        """This tab's own face mesh of a mode and landmarker: tracking state must not be shared between tabs."""
+        if (mode, landmarker) not in self._meshes:
+            self._meshes[mode, landmarker] = FaceMesh(
+                mode, self.options.max_faces, landmarker=landmarker, blendshapes=self.options.blendshapes
+            )
+        return self._meshes[mode, landmarker]
 
     def use_bundle(self, bundle_id: object) -> dict:
         bundle = self.catalog.bundle(bundle_id)
-        self.video, self.photo = self._reader(bundle, False), self._reader(bundle, True)
+        landmarker, _ = self.options.landmarker_for(bundle)  # the model's own, as in the demo
+        self.video = pipeline_for(bundle, self._mesh(Mode.VIDEO, landmarker), self.options)
+        self.photo = pipeline_for(bundle, self._mesh(Mode.IMAGE, landmarker), self.options, photos=True)
         self.bundle = str(bundle_id)
-        self.calibrates = self.settings.calibrate != "off" and bundle.references is not None
+        self.calibrates = self.options.calibrate != "off" and bundle.references is not None
         return {"type": "bundle", "id": self.bundle, "labels": self.video.labels, "neutral": self.calibrates}
 
     def set_neutral(self) -> dict:
@@ -206,21 +196,21 @@ class TabSession:
         if not message or message[0] not in (FRAME, PHOTO):
             raise WebError("a binary message starts with F (video frame) or P (photo), then the image")
         image = decode_image(message[1:])
-        reader = self.video if message[0] == FRAME else self.photo
+        pipeline = self.video if message[0] == FRAME else self.photo
         start = time.perf_counter()
-        faces = reader(image)
+        faces = pipeline(image)
         self.frames += 1
-        self.tracks.update(face.track for face in faces)
+        self.tracks.update(face.track for face in faces if face.track is not None)
         answer = {
             "type": "faces",
             "kind": "frame" if message[0] == FRAME else "photo",
             "width": image.shape[1],
             "height": image.shape[0],
             "ms": round(1000 * (time.perf_counter() - start), 2),
-            "faces": [face.to_json(reader.labels) for face in faces],
+            "faces": [face.to_json() for face in faces],
         }
-        if reader.unfinished:
-            answer["notice"] = "; ".join(map(capture_unfinished, reader.unfinished))
+        if pipeline.unfinished:
+            answer["notice"] = "; ".join(map(capture_unfinished, pipeline.unfinished))
         return answer
 
     def command(self, text: str) -> dict:
@@ -248,7 +238,7 @@ class TabSession:
 def create_app(
     bundle_roots: Sequence[Path],
     default_bundle: Path,
-    settings: ReaderSettings = ReaderSettings(),
+    options: ReadOptions = ReadOptions(),
     on_ready: Callable[[], None] = lambda: None,
     max_tabs: int = MAX_TABS,
 ) -> Starlette:
@@ -290,7 +280,7 @@ def create_app(
             taken -= 1
 
     async def read_tab(websocket: WebSocket) -> None:
-        session = await to_thread.run_sync(TabSession, next(numbers), catalog, settings)
+        session = await to_thread.run_sync(TabSession, next(numbers), catalog, options)
         sessions[session.id] = session
         try:
             await websocket.send_json(

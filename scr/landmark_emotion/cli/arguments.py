@@ -10,6 +10,10 @@ import argparse
 import math
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from landmark_emotion.reading.options import ReadOptions
 
 MAX_SEED = 2**32 - 1
 
@@ -99,6 +103,55 @@ def add_landmarker_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--verbose", action="store_true", help="show MediaPipe's and TensorFlow's own start-up messages"
+    )
+
+
+def add_read_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of :class:`~landmark_emotion.reading.options.ReadOptions` the demo and the web page share
+    (``--landmarker`` is :func:`add_landmarker_options`'s); :func:`read_options` makes the options of them."""
+    from landmark_emotion.reading.neutral import MODES
+    from landmark_emotion.reading.options import MAX_FACES, MAX_SMOOTHING, ReadOptions
+
+    defaults = ReadOptions()
+    parser.add_argument(
+        "--max-faces",
+        type=int_range(1, MAX_FACES),
+        default=defaults.max_faces,
+        help="faces per frame (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=probability,
+        default=defaults.min_confidence,
+        help="below this probability a face shows 'uncertain' (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=int_range(1, MAX_SMOOTHING),
+        default=defaults.smoothing,
+        help="average each face's probabilities over about this many frames; 1 = off (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--calibrate",
+        choices=MODES,
+        default=defaults.calibrate,
+        help="neutral: calibrate with a personal model's neutral, or one taken on request (the demo's n key, the "
+        "page's button); auto: until then, estimate each face's neutral from its own frames; off: never "
+        "(default: %(default)s)",
+    )
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The :class:`~landmark_emotion.reading.options.ReadOptions` of flags added by :func:`add_read_options`."""
+    from landmark_emotion.reading.options import ReadOptions
+
+    return ReadOptions(
+        args.max_faces,
+        args.min_confidence,
+        args.calibrate,
+        args.smoothing,
+        getattr(args, "landmarker", None),
+        getattr(args, "blendshapes", False),
     )
 
 

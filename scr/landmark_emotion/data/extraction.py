@@ -4,8 +4,8 @@ Images are sent to workers in chunks of many images, and each chunk is read by o
 face mesh its worker opens and closes (:class:`landmark_emotion.face.mesh.FaceMesh`): nothing
 outlives the chunk, and opening and closing a graph (12-17 ms) is spread over
 hundreds of images. The pickling cost per image is a few kilobytes of landmarks.
-Any joblib backend works: ``loky`` on one machine, ``dask`` or ``ray`` on a cluster
-once their joblib backend is registered.
+Any joblib backend works: ``loky`` on one machine, ``dask`` on a cluster once its joblib
+backend is registered.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def follow_parent(parent: int, interval: float = 0.5) -> None:
     Ctrl-C reaches every process of the terminal; the parent stops the run and its
     workers, so a worker ignores it instead of printing its own traceback. loky's workers
     also outlive a parent killed with -9 and keep the cores busy; these exit. A worker on
-    another machine (dask, ray) has another parent and is left to its own scheduler.
+    another machine (dask) has another parent and is left to its own scheduler.
     """
     global _watched_parent
     if _watched_parent == parent or os.getppid() != parent:
@@ -224,15 +224,17 @@ def extract_table(
     if appearance:
         from landmark_emotion.face.appearance import N_DESCRIPTOR
 
-        descriptors = np.stack([r[2] for r in rows]) if rows else np.zeros((0, N_DESCRIPTOR), np.float32)
+        descriptors = (
+            np.stack([r[2] for r in rows if r[2] is not None]) if rows else np.zeros((0, N_DESCRIPTOR), np.float32)
+        )
     table = LandmarkTable(
         np.stack([r[1] for r in rows]) if rows else np.zeros((0, 468, 3), np.float32),
-        [r[3] for r in rows],
-        [r[4] for r in rows],
-        [r[0].label for r in rows],
-        [r[0].path for r in rows],
-        [r[0].group for r in rows],
-        splits=[r[0].split for r in rows],
+        np.array([r[3] for r in rows]),
+        np.array([r[4] for r in rows]),
+        np.array([r[0].label for r in rows]),
+        np.array([r[0].path for r in rows]),
+        np.array([r[0].group for r in rows]),
+        splits=np.array([r[0].split for r in rows]),
         descriptors=descriptors,
     )
     table.meta = dict(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +160,8 @@ def yolo_class_names(root: Path) -> dict[int, str]:
     import yaml
 
     path = _yaml_file(root)
+    if path is None:
+        raise DatasetError(f"{root} has no data.yaml; it is not a YOLO-format set")
     try:
         names = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("names")
     except (OSError, yaml.YAMLError, AttributeError) as exc:
@@ -234,7 +236,7 @@ def from_data_dir(
     return from_class_folders(root, group_rule), skipped
 
 
-def _pick_column(header: list[str], wanted: str | None, hints: Iterable[str], what: str) -> str:
+def _pick_column(header: Sequence[str], wanted: str | None, hints: Iterable[str], what: str) -> str:
     if wanted:
         if wanted not in header:
             raise DatasetError(f"CSV has no column {wanted!r} (columns: {', '.join(header)})")

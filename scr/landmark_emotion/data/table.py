@@ -24,6 +24,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,12 +113,23 @@ class LandmarkTable:
         return dict(sorted(Counter(self.labels.tolist()).items()))
 
     def subset(self, index: np.ndarray) -> LandmarkTable:
-        arrays = {name: None if getattr(self, name) is None else getattr(self, name)[index] for name in ARRAYS}
+        arrays: dict[str, Any] = {
+            name: None if getattr(self, name) is None else getattr(self, name)[index] for name in ARRAYS
+        }
         return LandmarkTable(**arrays, meta=dict(self.meta))
 
     @classmethod
     def empty(cls, meta: dict | None = None) -> LandmarkTable:
-        return cls(np.zeros((0, 468, 3), np.float32), [], [], [], [], [], dict(meta or {}))
+        none = np.zeros(0)
+        return cls(
+            np.zeros((0, 468, 3), np.float32),
+            none,
+            none,
+            none.astype(str),
+            none.astype(str),
+            none.astype(str),
+            dict(meta or {}),
+        )
 
     @classmethod
     def concatenate(cls, tables: list[LandmarkTable], meta: dict | None = None) -> LandmarkTable:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from landmark_emotion.errors import InputError
 from landmark_emotion.face.canonical import CANONICAL_VERTICES, MIRROR_PERMUTATION
 
 APPEARANCE_VERSION = "crop64-hog-patch32-v1"
@@ -71,7 +72,7 @@ def alignment(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
     # closed-form 2-D similarity (Umeyama): rotation+scale as a complex number a + ib
     norm = float((s**2).sum())
     if not norm > 1e-9:
-        raise ValueError("degenerate landmarks: the face has no size")
+        raise InputError("degenerate landmarks: the face has no size")
     a = float((s * d).sum()) / norm
     b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()) / norm
     rot = np.array([[a, -b], [b, a]])
@@ -131,5 +132,5 @@ def mirror_descriptors(descriptors: np.ndarray) -> np.ndarray:
     """The descriptors of the left-right mirrored faces; ``mirror(mirror(d)) == d``."""
     descriptors = np.asarray(descriptors)
     if descriptors.shape[-1] != N_DESCRIPTOR:
-        raise ValueError(f"expected descriptors of length {N_DESCRIPTOR}, got {descriptors.shape}")
+        raise InputError(f"expected descriptors of length {N_DESCRIPTOR}, got {descriptors.shape}")
     return descriptors[..., _MIRROR]

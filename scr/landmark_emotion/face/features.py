@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from landmark_emotion.errors import InputError
 from landmark_emotion.face.appearance import APPEARANCE_VERSION, N_HOG, N_PATCH, describe
 from landmark_emotion.face.canonical import CANONICAL_VERTICES, MIRROR_PERMUTATION, RIGID_LANDMARK_WEIGHTS
 
@@ -87,7 +88,7 @@ def normalize(landmarks: np.ndarray, width, height) -> np.ndarray:
     """
     landmarks = np.asarray(landmarks)
     if landmarks.shape[-2:] != (468, 3):
-        raise ValueError(f"expected landmarks of shape (..., 468, 3), got {landmarks.shape}")
+        raise InputError(f"expected landmarks of shape (..., 468, 3), got {landmarks.shape}")
     aligned = align(to_pixel_units(landmarks, width, height))
     return aligned.reshape(*landmarks.shape[:-2], N_FEATURES).astype(np.float32)
 
@@ -100,12 +101,12 @@ def face_vectors(
     The one place where a face becomes a model input, for tables, recordings and live frames alike.
     """
     if feature_set not in FEATURE_SETS:
-        raise ValueError(f"unknown feature set {feature_set!r}; expected one of {', '.join(FEATURE_SETS)}")
+        raise InputError(f"unknown feature set {feature_set!r}; expected one of {', '.join(FEATURE_SETS)}")
     shape = normalize(landmarks, width, height)
     if feature_set == LANDMARKS:
         return shape
     if descriptors is None:
-        raise ValueError(f"features {feature_set!r} need appearance descriptors")
+        raise InputError(f"features {feature_set!r} need appearance descriptors")
     return np.concatenate([shape, np.asarray(descriptors, np.float32).reshape(*shape.shape[:-1], -1)], axis=-1)
 
 

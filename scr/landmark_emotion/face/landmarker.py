@@ -32,13 +32,15 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from landmark_emotion.errors import LandmarkEmotionError
+from landmark_emotion.errors import InputError, LandmarkEmotionError
 from landmark_emotion.signals import deferred_signals, raise_if_interrupted
 
 N_LANDMARKS = 468
 TASK_FILE = Path(__file__).resolve().parent / "face_landmarker.task"
 LANDMARKERS = ("legacy", "tasks")
-LANDMARKER_ENV = "EMOTION_LANDMARKER"
+LANDMARKER_ENV = "LANDMARK_EMOTION_LANDMARKER"
+OLD_LANDMARKER_ENV = "EMOTION_LANDMARKER"
+"""The variable's earlier name, still read when the new one is not set."""
 BLENDSHAPES = (
     "_neutral",
     "browDownLeft",
@@ -96,8 +98,8 @@ BLENDSHAPES = (
 
 
 @dataclass(frozen=True)
-class Faces:
-    """Landmarks of the faces found in one image, as MediaPipe returns them.
+class Detection:
+    """What a landmarker found in one image: the landmarks of its faces, as MediaPipe returns them.
 
     ``landmarks`` is (n_faces, 468, 3) float32: x scaled by the image width, y by
     its height, z roughly by the width. ``width`` and ``height`` are the image's.
@@ -122,10 +124,14 @@ class Faces:
         return np.concatenate([lo, hi - lo], axis=1).round().astype(np.int32)
 
 
-class Graph(Protocol):
-    """One landmarker graph of one configuration: image -> faces, then closed by its owner."""
+class Detector(Protocol):
+    """Anything that gives the :class:`Detection` of a BGR image: a face mesh, a face search, one graph."""
 
-    def __call__(self, image_bgr: np.ndarray) -> Faces: ...
+    def __call__(self, image_bgr: np.ndarray) -> Detection: ...
+
+
+class Graph(Detector, Protocol):
+    """One MediaPipe graph of one configuration: image -> faces, then closed by its owner."""
 
     def close(self) -> None: ...
 
@@ -175,8 +181,9 @@ def legacy_installed() -> bool:
 
 
 def default_landmarker() -> str:
-    """``$EMOTION_LANDMARKER`` if set, else ``legacy`` where mediapipe 0.10.x provides it, else ``tasks``."""
-    chosen = os.environ.get(LANDMARKER_ENV, "").strip().lower()
+    """``$LANDMARK_EMOTION_LANDMARKER`` (or its earlier name ``$EMOTION_LANDMARKER``) if set, else ``legacy`` where
+    mediapipe 0.10.x provides it, else ``tasks``."""
+    chosen = (os.environ.get(LANDMARKER_ENV) or os.environ.get(OLD_LANDMARKER_ENV, "")).strip().lower()
     if chosen:
         return chosen
     return "legacy" if legacy_installed() else "tasks"
@@ -252,7 +259,7 @@ def native_quiet(enabled: bool = True) -> Iterator[None]:
 def _checked(image_bgr: np.ndarray) -> np.ndarray:
     """The RGB copy MediaPipe wants (~0.2 ms; a reversed-stride view would cost ~2 ms in its copy)."""
     if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-        raise ValueError("expected a BGR image of shape (height, width, 3)")
+        raise InputError("expected a BGR image of shape (height, width, 3)")
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -328,13 +335,13 @@ class LegacyGraph(NativeGraph):
                 min_tracking_confidence=min_confidence,
             )
 
-    def __call__(self, image_bgr: np.ndarray) -> Faces:
+    def __call__(self, image_bgr: np.ndarray) -> Detection:
         rgb = _checked(image_bgr)
         found = self._mesh.process(rgb).multi_face_landmarks or []
         landmarks = np.array([[(p.x, p.y, p.z) for p in face.landmark] for face in found], dtype=np.float32).reshape(
             len(found), N_LANDMARKS, 3
         )
-        return Faces(landmarks, rgb.shape[1], rgb.shape[0])
+        return Detection(landmarks, rgb.shape[1], rgb.shape[0])
 
     def _release(self) -> None:
         self._mesh.close()
@@ -379,7 +386,7 @@ class TasksGraph(NativeGraph):
                 )
             )
 
-    def __call__(self, image_bgr: np.ndarray) -> Faces:
+    def __call__(self, image_bgr: np.ndarray) -> Detection:
         rgb = _checked(image_bgr)
         with deferred_signals():  # a stop signal inside mp.Image() would leave a half-made one that errs when freed
             image = self._image(data=rgb)
@@ -397,7 +404,7 @@ class TasksGraph(NativeGraph):
             scores = np.array([[c.score for c in face] for face in result.face_blendshapes], dtype=np.float32).reshape(
                 len(found), len(BLENDSHAPES)
             )
-        return Faces(landmarks, rgb.shape[1], rgb.shape[0], scores)
+        return Detection(landmarks, rgb.shape[1], rgb.shape[0], scores)
 
     def _release(self) -> None:
         self._landmarker.close()
@@ -413,7 +420,7 @@ class QuietStart:
         self._graph = graph
         self._calls = 0
 
-    def __call__(self, image_bgr: np.ndarray) -> Faces:
+    def __call__(self, image_bgr: np.ndarray) -> Detection:
         if self._calls >= self.QUIET_CALLS:
             return self._graph(image_bgr)
         self._calls += 1

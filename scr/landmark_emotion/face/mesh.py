@@ -14,7 +14,8 @@ from enum import Enum
 
 import numpy as np
 
-from landmark_emotion.face.landmarker import Faces, Graph, graph_factory
+from landmark_emotion.errors import ClosedError, InputError
+from landmark_emotion.face.landmarker import Detection, Graph, graph_factory
 from landmark_emotion.face.search import RESCAN, FaceSearch
 from landmark_emotion.frames import ImageFolderSource
 
@@ -55,9 +56,9 @@ class FaceMesh:
         try:
             self.mode = Mode(mode)
         except ValueError:
-            raise ValueError(f"mode must be 'image' or 'video', got {mode!r}") from None
+            raise InputError(f"mode must be 'image' or 'video', got {mode!r}") from None
         if max_faces < 1:
-            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+            raise InputError(f"max_faces must be at least 1, got {max_faces}")
         self.max_faces = max_faces
         self.blendshapes = blendshapes
         make = graph_factory(landmarker, min_confidence, blendshapes, verbose)
@@ -66,9 +67,9 @@ class FaceMesh:
             make(False, max_faces) if self.mode is Mode.IMAGE else FaceSearch(max_faces, rescan or RESCAN, make)
         )
 
-    def __call__(self, image_bgr: np.ndarray) -> Faces:
+    def __call__(self, image_bgr: np.ndarray) -> Detection:
         if self._detect is None:
-            raise RuntimeError("this face mesh is closed")
+            raise ClosedError("this face mesh is closed")
         return self._detect(image_bgr)
 
     @property
@@ -85,9 +86,3 @@ class FaceMesh:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def detect(image_bgr: np.ndarray, max_faces: int = 1, landmarker: str | None = None) -> Faces:
-    """Landmarks of up to ``max_faces`` faces in one photo (opens and closes a graph: for one-off use)."""
-    with FaceMesh(Mode.IMAGE, max_faces, landmarker=landmarker) as mesh:
-        return mesh(image_bgr)

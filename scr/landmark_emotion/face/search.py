@@ -15,18 +15,16 @@ opens and closes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from landmark_emotion.face.landmarker import Faces, Graph, GraphFactory
+from landmark_emotion.errors import ClosedError
+from landmark_emotion.face.landmarker import Detection, Graph, GraphFactory
 
-Detector = Callable[[np.ndarray], Faces]
 RESCAN = 30
 
 
 class FaceSearch:
-    """A detector (image -> :class:`Faces`) for consecutive video frames, over graphs made by ``graph``."""
+    """A detector (image -> :class:`Detection`) for consecutive video frames, over graphs made by ``graph``."""
 
     def __init__(self, max_faces: int, rescan: int, graph: GraphFactory):
         self.max_faces = max_faces
@@ -38,17 +36,17 @@ class FaceSearch:
         self._since_search = 0
         self.switches = 0
 
-    def __call__(self, image: np.ndarray) -> Faces:
+    def __call__(self, image_bgr: np.ndarray) -> Detection:
         if self._search is None:
-            raise RuntimeError("this face search is closed")
+            raise ClosedError("this face search is closed")
         if self._tracking is not None and self._since_search < self.rescan:
             self._since_search += 1
-            faces = self._tracking(image)
+            faces = self._tracking(image_bgr)
             if len(faces) == self._tracked:
                 return faces
             # the tracker lost a face: gone, or moved too far since the last frame (a slow reader of a few
             # frames a second, a fast turn of the head); searching this frame at once keeps it in view
-        faces = self._search(image)
+        faces = self._search(image_bgr)
         self._since_search = 0
         if len(faces) != self._tracked:
             self._track(len(faces))

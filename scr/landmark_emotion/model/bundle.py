@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,10 +123,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_label_list(labels: Sequence[str]) -> list[str]:
-    if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
-        raise BundleError(f"labels must be a list of names, got {labels!r}")
-    labels = list(labels)
+def check_label_list(given: object) -> list[str]:
+    if not isinstance(given, (list, tuple)) or not all(isinstance(label, str) for label in given):
+        raise BundleError(f"labels must be a list of names, got {given!r}")
+    labels = list(given)
     try:
         canonical = canonical_labels(labels)
     except UnknownLabelError as exc:
@@ -207,7 +207,7 @@ def _verify_files(path: Path, info: dict) -> None:
 def _read_json(path: Path) -> dict:
     value = json.loads(path.read_text())
     if not isinstance(value, dict):
-        raise ValueError(f"{path.name} is not a JSON object")
+        raise BundleError(f"{path.name} is not a JSON object")
     return value
 
 

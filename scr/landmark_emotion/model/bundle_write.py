@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from landmark_emotion.model.bundle import (
     write_info,
 )
 from landmark_emotion.model.calibration import REFERENCE_FILE, References
-from landmark_emotion.model.inference import Predictor, check_agreement, steps_from_keras, write_forward
+from landmark_emotion.model.inference import EngineError, Predictor, check_agreement, steps_from_keras, write_forward
 from landmark_emotion.outputs import refuse_existing, replace_folder, temporary_folder
 
 
@@ -80,7 +81,7 @@ def save_bundle(
     metrics: Mapping,
     replay: LandmarkTable | None = None,
     force: bool = False,
-    figures: Mapping[str, object] | None = None,
+    figures: Mapping[str, Any] | None = None,
     files: Mapping[str, bytes] | None = None,
     components: np.ndarray | None = None,
     feature_set: str = LANDMARKS,
@@ -109,9 +110,9 @@ def save_bundle(
         predictor = Predictor(labels, mean, scale, steps, components, feature_set)
         inputs = predictor.preprocess.n_outputs
         if steps[0].weight.shape[0] != inputs or steps[-1].bias.shape != (len(labels),):
-            raise ValueError(f"the network must map {inputs} inputs to {len(labels)} labels ({', '.join(labels)})")
+            raise EngineError(f"the network must map {inputs} inputs to {len(labels)} labels ({', '.join(labels)})")
         if not all(np.all(np.isfinite(s.weight)) and np.all(np.isfinite(s.bias)) for s in steps):
-            raise ValueError("the network has non-finite weights (NaN or infinity); nothing written")
+            raise EngineError("the network has non-finite weights (NaN or infinity); nothing written")
         check_agreement(keras_model, predictor)
     except ValueError as exc:
         raise BundleError(str(exc)) from None

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from landmark_emotion.data.table import LandmarkTable
+from landmark_emotion.errors import InputError
 from landmark_emotion.face.features import LANDMARKS, face_vectors, image_vectors
 from landmark_emotion.model.bundle import REPLAY_FILE, REQUIRED_FILES, ModelBundle, load_bundle
 from landmark_emotion.model.bundle_write import inference_copy, save_bundle
@@ -116,11 +117,6 @@ class EmotionModel:
     # ---------------------------------------------------------------- predicting
 
     @property
-    def labels(self) -> list[str]:
-        """``classes_``, under the name the reader's predictors use."""
-        return self.classes_
-
-    @property
     def preprocess(self) -> Preprocess:
         """Feature vectors -> what the network's first layer reads (scaler, and projection if any)."""
         return self._predictor.preprocess
@@ -153,20 +149,20 @@ class EmotionModel:
         """
         landmarks = np.asarray(landmarks, np.float32)
         if landmarks.shape[-2:] != (468, 3) or landmarks.ndim not in (2, 3):
-            raise ValueError(f"expected landmarks of shape (468, 3) or (n, 468, 3), got {landmarks.shape}")
+            raise InputError(f"expected landmarks of shape (468, 3) or (n, 468, 3), got {landmarks.shape}")
         landmarks = landmarks.reshape(-1, 468, 3)
         if image is not None:
             image = np.asarray(image)
             if image.dtype != np.uint8 or image.ndim not in (2, 3):
-                raise ValueError(f"expected an 8-bit image (height, width[, 3]), got {image.dtype} {image.shape}")
+                raise InputError(f"expected an 8-bit image (height, width[, 3]), got {image.dtype} {image.shape}")
             return image_vectors(self.feature_set, image, landmarks)
         if self.feature_set != LANDMARKS:
-            raise ValueError(
+            raise InputError(
                 f"this model reads {self.feature_set}: pass the image the landmarks were found in "
                 "(its appearance is described from it)"
             )
         if size is None:
-            raise ValueError(
+            raise InputError(
                 "landmarks are fractions of the image's width and height: pass the image or its size=(width, height)"
             )
         width, height = size
@@ -197,6 +193,7 @@ class EmotionModel:
         """A fresh copy of the Keras network (imports TensorFlow); changing it leaves the model as it is."""
         if self._network is not None:
             return inference_copy(self._network)
+        assert self._bundle is not None, "a model is made with its network or loaded from a bundle"
         return self._bundle.keras_model()
 
     def replay_table(self) -> LandmarkTable | None:

@@ -26,31 +26,31 @@ def _label_order(labels: set[str]) -> list[str]:
     return known + sorted(labels - set(known))
 
 
-def evaluate_labels(true: Sequence[str], predicted: Sequence[str], model_labels: Sequence[str]) -> dict:
+def evaluate_labels(true: Sequence[str] | np.ndarray, predicted: Sequence[str], model_labels: Sequence[str]) -> dict:
     """Scores of predicted vs true labels: accuracy, macro_f1, n, labels, per_class, confusion, unknown_labels.
 
     ``confusion[i][j]`` counts samples of ``labels[i]`` predicted as ``labels[j]``; ``labels``
     is the model's labels plus any unknown test labels. Macro-F1 averages over the labels that
     occur in the truth or the predictions.
     """
-    true, predicted = np.asarray(true, dtype=str), np.asarray(predicted, dtype=str)
-    if len(true) == 0:
+    truth, guesses = np.asarray(true, dtype=str), np.asarray(predicted, dtype=str)
+    if len(truth) == 0:
         raise EvaluationError("no samples to evaluate")
-    labels = _label_order(set(model_labels) | set(true.tolist()))
+    labels = _label_order(set(model_labels) | set(truth.tolist()))
     index = {label: i for i, label in enumerate(labels)}
     confusion = np.zeros((len(labels), len(labels)), np.int64)
-    np.add.at(confusion, ([index[t] for t in true], [index[p] for p in predicted]), 1)
+    np.add.at(confusion, ([index[t] for t in truth], [index[p] for p in guesses]), 1)
     support, predicted_n, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
     precision = np.divide(hits, predicted_n, out=np.zeros(len(labels)), where=predicted_n > 0)
     recall = np.divide(hits, support, out=np.zeros(len(labels)), where=support > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(labels)), where=precision + recall > 0)
     present = (support > 0) | (predicted_n > 0)
-    unknown = sorted(set(true.tolist()) - set(model_labels))
+    unknown = sorted(set(truth.tolist()) - set(model_labels))
     return {
-        "accuracy": float(hits.sum() / len(true)),
+        "accuracy": float(hits.sum() / len(truth)),
         "balanced_accuracy": float(recall[support > 0].mean()),
         "macro_f1": float(f1[present].mean()),
-        "n": int(len(true)),
+        "n": int(len(truth)),
         "labels": labels,
         "per_class": {
             label: {

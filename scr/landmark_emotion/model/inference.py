@@ -9,14 +9,20 @@ caller). The network's problems (an unsupported layer, weights that do not fit) 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from landmark_emotion.errors import InputError, LandmarkEmotionError
 from landmark_emotion.face.features import LANDMARKS
 from landmark_emotion.model.preprocess import Preprocess
+
+
+class EngineError(LandmarkEmotionError, ValueError):
+    """A network the NumPy engine cannot run: a layer or activation it does not reproduce, non-finite weights."""
+
 
 TOLERANCE = 1e-4
 """Largest difference in probability allowed between the NumPy predictor and Keras."""
@@ -37,7 +43,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda z: z,
     "relu": lambda z: np.maximum(z, 0, out=z),
     "tanh": np.tanh,
@@ -92,7 +98,7 @@ class Predictor:
             x = x[None]
         d = self.n_features
         if x.ndim != 2 or x.shape[1] != d:
-            raise ValueError(f"expected features of shape ({d},) or (n, {d}), got {np.shape(features)}")
+            raise InputError(f"expected features of shape ({d},) or (n, {d}), got {np.shape(features)}")
         for step in self._steps:
             x = x * step.weight + step.bias if step.elementwise else x @ step.weight + step.bias
             x = ACTIVATIONS[step.activation](x)
@@ -147,7 +153,7 @@ def steps_from_keras(model) -> list[Step]:
             steps.append(Step(weights[0], bias, _activation_name(config.get("activation"), layer.name)))
         elif kind == "BatchNormalization":
             if config.get("axis") not in (-1, 1, [-1], [1]):
-                raise ValueError(f"layer {layer.name}: only feature-axis batch normalisation is supported")
+                raise EngineError(f"layer {layer.name}: only feature-axis batch normalisation is supported")
             gamma = layer.gamma.numpy() if layer.gamma is not None else 1.0
             beta = layer.beta.numpy() if layer.beta is not None else 0.0
             mean, var = layer.moving_mean.numpy(), layer.moving_variance.numpy()
@@ -155,14 +161,14 @@ def steps_from_keras(model) -> list[Step]:
             steps.append(Step(weight, (beta - mean * weight) * np.ones_like(mean), "linear", elementwise=True))
         elif kind == "Activation":
             name = _activation_name(config.get("activation"), layer.name)
-            steps.append(Step(np.float32(1), np.float32(0), name, elementwise=True))
+            steps.append(Step(np.ones(1, np.float32), np.zeros(1, np.float32), name, elementwise=True))
         else:
-            raise ValueError(
+            raise EngineError(
                 f"layer {layer.name} ({kind}) is not supported by the NumPy predictor; "
                 "use Dense, Dropout, BatchNormalization and Activation layers"
             )
     if not steps or steps[-1].activation != "softmax":
-        raise ValueError("the network must end in a softmax layer over the labels")
+        raise EngineError("the network must end in a softmax layer over the labels")
     return [
         Step(np.asarray(s.weight, np.float32), np.asarray(s.bias, np.float32), s.activation, s.elementwise)
         for s in steps
@@ -184,7 +190,7 @@ def predictor_from_keras(
 def _activation_name(activation, layer_name: str) -> str:
     name = activation if isinstance(activation, str) else None
     if name not in ACTIVATIONS:
-        raise ValueError(
+        raise EngineError(
             f"layer {layer_name}: activation {activation!r} is not supported by the NumPy predictor "
             f"(supported: {', '.join(ACTIVATIONS)})"
         )
@@ -205,21 +211,21 @@ def read_forward(path: Path) -> list[Step]:
     with np.load(path, allow_pickle=False) as data:
         spec = json.loads(str(data["spec"]))
         if not isinstance(spec, list) or not spec or not all(isinstance(s, dict) for s in spec):
-            raise ValueError("its spec must be a non-empty list of layers")
+            raise EngineError("its spec must be a non-empty list of layers")
         expected = {"spec", *(f"{kind}_{i}" for i in range(len(spec)) for kind in ("weight", "bias"))}
         if set(data.files) != expected:
-            raise ValueError(f"it holds arrays {sorted(data.files)}, expected {sorted(expected)}")
+            raise EngineError(f"it holds arrays {sorted(data.files)}, expected {sorted(expected)}")
         steps = []
         for i, s in enumerate(spec):
             activation, elementwise = s.get("activation"), s.get("elementwise")
             if not isinstance(activation, str) or activation not in ACTIVATIONS or not isinstance(elementwise, bool):
-                raise ValueError(f"layer {i} has an unknown activation or no elementwise flag ({s})")
+                raise EngineError(f"layer {i} has an unknown activation or no elementwise flag ({s})")
             weight, bias = data[f"weight_{i}"], data[f"bias_{i}"]
             if weight.dtype.kind != "f" or bias.dtype.kind != "f":
-                raise ValueError(f"layer {i}: weights must be floating point, got {weight.dtype} and {bias.dtype}")
+                raise EngineError(f"layer {i}: weights must be floating point, got {weight.dtype} and {bias.dtype}")
             weight, bias = weight.astype(np.float32), bias.astype(np.float32)
             if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
-                raise ValueError(f"layer {i} has non-finite weights (NaN or infinity)")
+                raise EngineError(f"layer {i} has non-finite weights (NaN or infinity)")
             steps.append(Step(weight, bias, activation, elementwise))
     return steps
 
@@ -240,11 +246,11 @@ def check_network(steps: Sequence[Step], n_inputs: int, labels: Sequence[str]) -
             )
             width = weight.shape[1] if fits else width
         if not fits:
-            raise ValueError(
+            raise EngineError(
                 f"layer {i}: weight {weight.shape} and bias {bias.shape} do not fit an input of width {width}"
             )
     if width != len(labels) or steps[-1].activation != "softmax":
-        raise ValueError(f"the network does not map {n_inputs} features to a softmax over {len(labels)} labels")
+        raise EngineError(f"the network does not map {n_inputs} features to a softmax over {len(labels)} labels")
 
 
 def check_outputs_finite(predictor: Predictor) -> None:
@@ -252,7 +258,7 @@ def check_outputs_finite(predictor: Predictor) -> None:
     with np.errstate(all="ignore"):
         probabilities = predictor.predict_proba(predictor.preprocess.typical_features())
     if not (np.all(np.isfinite(probabilities)) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)):
-        raise ValueError("the network does not give finite probabilities (its weights overflow)")
+        raise EngineError("the network does not give finite probabilities (its weights overflow)")
 
 
 def check_agreement(keras_model, predictor: Predictor) -> None:
@@ -262,7 +268,7 @@ def check_agreement(keras_model, predictor: Predictor) -> None:
     expected = np.asarray(keras_model(pre.transform(features), training=False))
     diff = float(np.max(np.abs(predictor.predict_proba(features) - expected)))
     if not diff <= TOLERANCE:
-        raise ValueError(
+        raise EngineError(
             f"the NumPy predictor differs from the Keras network by {diff:.2g} (> {TOLERANCE}); "
             "the network uses something the predictor does not reproduce"
         )

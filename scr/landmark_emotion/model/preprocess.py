@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from landmark_emotion.errors import InputError
+
 SAMPLES_PER_COMPONENT = 10
 """A block is reduced only from this many samples per component; a smaller table keeps it whole, standardised:
 whitened directions estimated from a handful of samples are noise, amplified to the scale of the signal."""
@@ -78,12 +80,12 @@ def fit_preprocess(
 
     x = np.asarray(x, np.float64)
     if sum(blocks) != x.shape[1]:
-        raise ValueError(f"blocks {list(blocks)} do not add up to the {x.shape[1]} features")
+        raise InputError(f"blocks {list(blocks)} do not add up to the {x.shape[1]} features")
     scaler = StandardScaler().fit(x)
     if not components or not any(components):
         return Preprocess(scaler.mean_, scaler.scale_)
     if len(components) != len(blocks):
-        raise ValueError(f"need one component count per feature block ({len(blocks)}), got {list(components)}")
+        raise InputError(f"need one component count per feature block ({len(blocks)}), got {list(components)}")
     z = scaler.transform(x)
     blocks_out = []
     row = 0

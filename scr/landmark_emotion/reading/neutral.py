@@ -135,7 +135,8 @@ class TrackReferences:
         face is read as before meanwhile), ``captured`` (taken on request), ``personal``
         (the personal bundle's neutral) or ``auto`` (estimated from the face's frames).
         """
-        if self.mode == "off":
+        population = self.population
+        if self.mode == "off" or population is None:  # no population neutral: the mode is off
             return features, ["off"] * len(tracks)
         out, how = np.array(features, np.float32, copy=True), []
         for row, track in enumerate(tracks):
@@ -144,7 +145,7 @@ class TrackReferences:
             if reference is None and self.personal is not None:
                 reference, source = self.personal, "personal"
             if reference is None and self.mode == "auto":
-                state.running = state.running or RunningNeutral(self.population)
+                state.running = state.running or RunningNeutral(population)
                 reference, source = state.running.update(features[row]), "auto"
             if state.captured is not None:
                 state.captured.append(np.asarray(features[row], np.float32))
@@ -153,6 +154,6 @@ class TrackReferences:
                     state.reference, state.source = neutral_mean(np.stack(state.captured)), "captured"
                     state.captured = None
             if reference is not None:
-                out[row] = calibrate(features[row], reference, self.population)
+                out[row] = calibrate(features[row], reference, population)
             how.append(source)
         return out, how

@@ -5,7 +5,7 @@ be tested and timed on its own. It is lean on purpose: one Face Mesh call, one
 :func:`~landmark_emotion.face.features.image_vectors` call and one ``predict_proba`` for all faces.
 Each track can carry a neutral reference (:mod:`landmark_emotion.model.calibration`); the reader owns
 that state, so the demo's ``n`` key and a web page's "neutral" button call the same
-:meth:`EmotionReader.start_neutral_capture`.
+:meth:`Pipeline.start_neutral_capture`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from landmark_emotion.face.features import LANDMARKS, image_vectors
-from landmark_emotion.face.landmarker import BLENDSHAPES, Faces
-from landmark_emotion.face.search import Detector
+from landmark_emotion.face.landmarker import BLENDSHAPES, Detection, Detector
 from landmark_emotion.labels import UNCERTAIN, emoji_char
 from landmark_emotion.model.calibration import CalibrationError, References
 from landmark_emotion.reading.neutral import CAPTURE_FRAMES, TrackReferences
+from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.smoothing import WINDOW, TrackSmoothers
 from landmark_emotion.reading.tracking import FaceTracker
 
@@ -28,34 +28,54 @@ if TYPE_CHECKING:
     from landmark_emotion.model.emotion_model import EmotionModel
 
 
+CALIBRATED = frozenset({"personal", "captured", "auto"})
+"""The ``Face.calibration`` values of a face read relative to a neutral reference."""
+
+
 class Predictor(Protocol):
-    """What the reader needs of a model (see ``landmark_emotion.model.bundle.Predictor``)."""
+    """What the pipeline needs of a model (:class:`landmark_emotion.model.inference.Predictor` is one)."""
 
     labels: list[str]
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray: ...
 
 
-@dataclass(frozen=True)
-class FaceReading:
-    """One face in one frame: where it is, and its smoothed emotion."""
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One face in one frame, read: where it is, and its (smoothed) emotion.
 
-    track: int
-    box: tuple[int, int, int, int]  # x, y, w, h in pixels
-    landmarks: np.ndarray  # (468, 3) as MediaPipe returns them
-    probs: np.ndarray  # (k,) smoothed, in the model's label order
-    label: str  # a model label, or UNCERTAIN when its probability is below the threshold
-    confidence: float  # smoothed probability of the label the smoother holds
-    calibration: str = "off"  # how the face was calibrated: see TrackReferences.apply
-    blendshapes: np.ndarray | None = (
-        None  # (52,) scores in landmark_emotion.face.landmarker.BLENDSHAPES order, when asked for
-    )
+    ``label`` is the most probable of the model's labels, or ``"uncertain"`` when its
+    probability is below the reader's ``min_confidence``; ``probabilities`` maps every
+    label of the model to its probability (smoothed over the face's recent frames in a
+    stream). ``calibration`` says how the face was read: ``off`` or ``none`` (not
+    calibrated), ``personal`` (a personal model's neutral, or one set on the reader),
+    ``auto`` (estimated from its own frames), ``captured`` (taken on request) or ``capturing``.
+    """
+
+    box: tuple[int, int, int, int]
+    """x, y, width, height in pixels."""
+    landmarks: np.ndarray
+    """(468, 3) float32 face-mesh points: x by the image width, y by its height, z roughly by the width."""
+    label: str
+    confidence: float
+    """The smoothed probability of the label the smoother holds."""
+    probabilities: dict[str, float]
+    calibration: str = "off"
+    track: int | None = None
+    """In a stream: the face's id, the same from frame to frame while it stays in view. None for a photo."""
+    blendshapes: dict[str, float] | None = None
+    """The 52 MediaPipe blendshape scores by name, when the reader was asked for them."""
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the face was read relative to a neutral reference."""
+        return self.calibration in CALIBRATED
 
     @property
     def emoji(self) -> str:
         return emoji_char(self.label)
 
-    def to_json(self, labels: list[str]) -> dict:
+    def to_json(self) -> dict:
         """The face's entry in the per-frame log (probabilities rounded: the log is for reading, not replay)."""
         entry = {
             "id": self.track,
@@ -63,19 +83,19 @@ class FaceReading:
             "label": self.label,
             "confidence": round(self.confidence, 4),
             "emoji": self.emoji,
-            "probs": {name: round(float(p), 4) for name, p in zip(labels, self.probs)},
+            "probs": {name: round(p, 4) for name, p in self.probabilities.items()},
             "calibration": self.calibration,
         }
         if self.blendshapes is not None:
-            entry["blendshapes"] = {name: round(float(v), 4) for name, v in zip(BLENDSHAPES, self.blendshapes)}
+            entry["blendshapes"] = {name: round(v, 4) for name, v in self.blendshapes.items()}
         return entry
 
 
-class EmotionReader:
-    """Read the emotions of up to the detector's ``max_faces`` faces per frame, each smoothed over its own track.
+class Pipeline:
+    """One frame -> its faces, read: up to the detector's ``max_faces`` faces, each smoothed over its own track.
 
     ``references`` (a model's :attr:`~landmark_emotion.model.emotion_model.EmotionModel.references`) enables
-    calibration; ``calibrate`` is ``neutral`` (a personal bundle's neutral, or one taken with
+    calibration; ``calibrate`` is ``neutral`` (a personal model's neutral, or one taken with
     :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames) or ``off``.
     """
 
@@ -103,7 +123,7 @@ class EmotionReader:
     def start_neutral_capture(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
         """ "This is my neutral face": take a face's next ``frames`` frames as its neutral reference.
 
-        ``track`` is a face's ``FaceReading.track`` from the last frame read; None picks the
+        ``track`` is a face's ``Face.track`` from the last frame read; None picks the
         largest face of that frame (the one nearest the camera). Returns the track chosen.
         From the next frame on, that face's readings say ``calibration == "capturing"``
         (it is read as before meanwhile); once it has been seen in ``frames`` frames (30:
@@ -116,7 +136,7 @@ class EmotionReader:
         meant for the user, when calibration is off, the model has no population neutral,
         or no face (or no face with that track) is in view: in the last frame that had faces,
         and still tracked (a missed detection does not count). Call it between frames, from
-        the thread that calls the reader.
+        the thread that calls the pipeline.
         """
         self.references.require()
         if not self._last:
@@ -132,66 +152,57 @@ class EmotionReader:
         """Forget the neutral references taken with :meth:`start_neutral_capture` (of one track, or all)."""
         self.references.clear(track)
 
-    def __call__(self, image: np.ndarray) -> list[FaceReading]:
+    def __call__(self, image: np.ndarray) -> list[Face]:
         return self.read(image, self.detector(image))
 
-    def read(self, image: np.ndarray, faces: Faces) -> list[FaceReading]:
-        """The readings of the faces the detector found in ``image``.
+    def read(self, image: np.ndarray, detection: Detection) -> list[Face]:
+        """The faces of ``detection`` (what the detector found in ``image``), read.
 
         Apart from :meth:`__call__` so that a loop can run the detector on the next frame
         meanwhile (:mod:`landmark_emotion.reading.pipelining`); frames must still come in order.
         """
-        boxes = faces.boxes()
+        boxes = detection.boxes()
         tracks = self.tracker.update(boxes)
         self.smoothers.keep_only(self.tracker.ids)
         self.unfinished = self.references.keep_only(self.tracker.ids)
-        if not len(faces):  # a missed detection does not take a face out of view while the tracker keeps its track
+        if not len(detection):  # a missed detection does not take a face out of view while the tracker keeps it
             alive = set(self.tracker.ids)
             self._last = [(track, area) for track, area in self._last if track in alive]
             return []
         self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
-        vectors = image_vectors(self.feature_set, image, faces.landmarks)
+        vectors = image_vectors(self.feature_set, image, detection.landmarks)
         features, calibration = self.references.apply(tracks, vectors)
         probs = self.predictor.predict_proba(features)
         smoothed, best = self.smoothers.update(tracks, probs)
-        readings = []
+        faces = []
         for i, track in enumerate(tracks):
             confidence = float(smoothed[i, best[i]])
             label = self.labels[best[i]] if confidence >= self.min_confidence else UNCERTAIN
-            readings.append(
-                FaceReading(
-                    track,
-                    tuple(int(v) for v in boxes[i]),
-                    faces.landmarks[i],
-                    smoothed[i],
+            scores = None if detection.blendshapes is None else detection.blendshapes[i]
+            faces.append(
+                Face(
+                    (int(boxes[i, 0]), int(boxes[i, 1]), int(boxes[i, 2]), int(boxes[i, 3])),
+                    detection.landmarks[i],
                     label,
                     confidence,
+                    dict(zip(self.labels, smoothed[i].tolist())),
                     calibration[i],
-                    None if faces.blendshapes is None else faces.blendshapes[i],
+                    track,
+                    None if scores is None else dict(zip(BLENDSHAPES, scores.tolist())),
                 )
             )
-        return readings
+        return faces
 
 
-def build_reader(
-    bundle: EmotionModel,
-    detector: Detector,
-    min_confidence: float = 0.4,
-    smoothing_frames: float = WINDOW,
-    photos: bool = False,
-    calibrate: str = "auto",
-) -> EmotionReader:
-    """The reader of ``bundle`` that every live view uses (the demo, the web page), so they answer alike.
+def pipeline_for(model: EmotionModel, detector: Detector, options: ReadOptions, photos: bool = False) -> Pipeline:
+    """The pipeline of ``model`` that every reader uses (the demo, the web page, the API), so they answer alike.
 
     ``detector`` is the caller's open :class:`~landmark_emotion.face.mesh.FaceMesh` (``image`` mode for
-    ``photos``, ``video`` mode for frames that follow on). Video frames are smoothed over
-    time; ``photos`` are unrelated images: nothing carries over from one to the next.
-    ``calibrate`` is the reader's calibration mode (``neutral``, ``auto`` or ``off``) with
-    the bundle's references; photos hold no run of frames to learn a neutral from, so
-    ``auto`` becomes ``neutral`` for them.
+    ``photos``, ``video`` mode for frames that follow on). Video frames are tracked and smoothed
+    over time; ``photos`` are unrelated images: nothing carries over from one to the next.
+    Photos hold no run of frames to learn a neutral from, so ``auto`` calibration becomes
+    ``neutral`` for them.
     """
-    if photos and calibrate == "auto":
-        calibrate = "neutral"
-    return EmotionReader(
-        detector, bundle.predictor(), min_confidence, 1 if photos else smoothing_frames, bundle.references, calibrate
-    )
+    calibrate = "neutral" if photos and options.calibrate == "auto" else options.calibrate
+    smoothing = 1 if photos else options.smoothing
+    return Pipeline(detector, model.predictor(), options.min_confidence, smoothing, model.references, calibrate)

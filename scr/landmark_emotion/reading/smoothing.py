@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from landmark_emotion.errors import InputError
+
 WINDOW = 8  # frames averaged (about a quarter of a second at 30 fps)
 MARGIN = 0.05  # lead another class needs over the current label...
 CONFIRM = 3  # ...for this many frames in a row to take over
@@ -30,7 +32,7 @@ class ProbabilitySmoother:
 
     def __init__(self, alpha: float, margin: float = MARGIN, confirm: int = CONFIRM):
         if not 0.0 < alpha <= 1.0:
-            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+            raise InputError(f"alpha must be in (0, 1], got {alpha}")
         self.alpha = alpha
         self.margin = margin
         self.confirm = confirm

@@ -68,10 +68,12 @@ class FaceTracker:
                 self._match(-shift, -self.max_shift, result, ids)
         seen = set()
         for row, box in enumerate(boxes):
-            if result[row] is None:
-                result[row], self._next_id = self._next_id, self._next_id + 1
-            self._tracks[result[row]] = _Track(box.copy())
-            seen.add(result[row])
+            track = result[row]
+            if track is None:
+                track, self._next_id = self._next_id, self._next_id + 1
+                result[row] = track
+            self._tracks[track] = _Track(box.copy())
+            seen.add(track)
         for track_id in [t for t in self._tracks if t not in seen]:
             self._tracks[track_id].missing += 1
             if self._tracks[track_id].missing > self.max_missing:

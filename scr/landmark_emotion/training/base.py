@@ -135,7 +135,7 @@ DATASET_SPLITS = ("train", "valid", "test")
 
 def has_dataset_splits(table: LandmarkTable) -> bool:
     """Whether the table carries its dataset's own split, with at least a train and a valid part."""
-    present = set(table.splits.tolist())
+    present = set(table.splits.tolist()) if table.splits is not None else set()
     return {"train", "valid"} <= present and present <= {*DATASET_SPLITS}
 
 
@@ -304,7 +304,7 @@ def fit_loop(
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, weighted_metrics=["accuracy"])
     best = BestEpoch(patience)
-    if start_is_epoch_0:
+    if start_is_epoch_0 and validation is not None:
         best.best_loss = float(model.evaluate(*validation, verbose=0)[0])
         best.weights = model.get_weights()
     interrupted: KeyboardInterrupt | None = None

@@ -67,7 +67,7 @@ class PersonalData:
     """Sessions recorded without appearance descriptors (``--features landmarks``)."""
 
 
-def load_sessions(data_dir: str | Path) -> PersonalData:
+def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
     """Read every session file in ``data_dir``; unreadable or empty files are skipped and named, not fatal."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -165,15 +165,16 @@ def _inputs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs (calibrated if ``references`` are given, then through the bundle's preprocessing) and
     one-hot targets of a table, mirror images added if asked (calibrated by the mirrored neutral)."""
-    index = {label: i for i, label in enumerate(bundle.labels)}
+    index = {label: i for i, label in enumerate(bundle.classes_)}
     features, labels = training_features(table, with_mirror, bundle.feature_set)
     if references is not None:
         refs, mirrored = references
+        assert refs.person is not None, "personal_references gives the person's neutral"
         n = len(table)
         features = np.concatenate(
             [calibrate(features[:n], refs.person, refs.population), calibrate(features[n:], mirrored, refs.population)]
         )
-    targets = np.eye(len(bundle.labels), dtype=np.float32)[[index[label] for label in labels]]
+    targets = np.eye(len(bundle.classes_), dtype=np.float32)[[index[label] for label in labels]]
     return bundle.preprocess.transform(features), targets
 
 
@@ -318,7 +319,7 @@ def tune_network(
             f"schedule of {settings.fixed_epochs} epochs on all of them"
         )
     x_train, y_train = _inputs(base, personal.subset(train_idx), settings.mirror, references)
-    x_val, y_val = _inputs(base, personal.subset(heldout_idx), False, references) if judged else (None, None)
+    x_val, y_val = _inputs(base, personal.subset(heldout_idx), False, references)  # empty unless judged
     weights = np.ones(len(y_train), np.float32)
     replay = base.replay_table()
     if replay is not None and len(replay) and settings.replay_weight > 0:
@@ -366,11 +367,11 @@ def tune_network(
         raise interrupted  # not one epoch trained yet: nothing to write
     for layer, trainable in zip(model.layers, trainable_before):
         layer.trainable = trainable  # the saved network is an ordinary one, like a base bundle's
-    labels = answered_labels(base.labels, list(personal.counts()), settings.keep_unrecorded)
-    if labels != list(base.labels):
-        keep = [base.labels.index(label) for label in labels]
+    labels = answered_labels(base.classes_, list(personal.counts()), settings.keep_unrecorded)
+    if labels != list(base.classes_):
+        keep = [base.classes_.index(label) for label in labels]
         model = restrict_outputs(model, keep)
-        y_val = y_val[:, keep] if judged else None
+        y_val = y_val[:, keep]
     metrics = {
         "heldout_accuracy_base": base_accuracy,
         "heldout_accuracy": accuracy(model, x_val, y_val) if judged else None,
@@ -380,7 +381,7 @@ def tune_network(
         "replay_n": int(len(replay)) if replay is not None else 0,
         "schedule": "early stopping on the held-out slice" if judged else f"fixed {settings.fixed_epochs} epochs",
         "calibrated": references is not None,
-        "unrecorded_dropped": [label for label in base.labels if label not in labels],
+        "unrecorded_dropped": [label for label in base.classes_ if label not in labels],
         "epochs_run": epochs_run,
         "best_epoch": best.best_epoch if judged else epochs_run,
         "interrupted": interrupted is not None,
