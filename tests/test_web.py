@@ -78,7 +78,7 @@ def test_catalog_refuses_anything_it_did_not_list(models, asked):
     catalog = BundleCatalog(find_bundles([models]), "models/default")
     with pytest.raises(WebError, match="unknown bundle"):
         catalog.bundle(asked)
-    assert catalog.bundle("models/mine").labels == catalog.bundle("models/default").labels
+    assert catalog.bundle("models/mine").classes_ == catalog.bundle("models/default").classes_
 
 
 def test_decode_image_reads_jpeg_and_refuses_the_rest():

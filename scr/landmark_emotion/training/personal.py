@@ -319,7 +319,9 @@ def tune_network(
             f"schedule of {settings.fixed_epochs} epochs on all of them"
         )
     x_train, y_train = _inputs(base, personal.subset(train_idx), settings.mirror, references)
-    x_val, y_val = _inputs(base, personal.subset(heldout_idx), False, references)  # empty unless judged
+    x_val, y_val = (
+        _inputs(base, personal.subset(heldout_idx), False, references) if judged else (x_train[:0], y_train[:0])
+    )
     weights = np.ones(len(y_train), np.float32)
     replay = base.replay_table()
     if replay is not None and len(replay) and settings.replay_weight > 0:
