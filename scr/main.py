@@ -24,7 +24,13 @@ from pathlib import Path
 
 from landmark_emotion.apps.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run
 from landmark_emotion.apps.recording import has_display
-from landmark_emotion.cli.arguments import add_landmarker_options, add_read_options, quiet_native_logs, read_options
+from landmark_emotion.cli.arguments import (
+    add_landmarker_options,
+    add_read_options,
+    command_parser,
+    quiet_native_logs,
+    read_options,
+)
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.face.landmarker import LandmarkerError
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
@@ -38,7 +44,7 @@ from landmark_emotion.signals import interrupted_code
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     p.add_argument(
         "--source",
         help="camera index, video file or image folder (default: camera 0, "
@@ -130,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if mismatch:
             print(mismatch)
         try:
-            with FaceMesh(
-                mode, options.max_faces, landmarker=landmarker, blendshapes=options.blendshapes, verbose=args.verbose
-            ) as mesh:
+            with FaceMesh(mode, options.max_faces, landmarker=landmarker, blendshapes=options.blendshapes) as mesh:
                 pipeline = pipeline_for(bundle, mesh, options, photos)
                 title = f"emotion demo - {kind} model {model_dir.name}"
                 stats = run(source, pipeline, display, output, log, title=title)

@@ -293,7 +293,6 @@ def record(
     detector: Detector | None = None,
     appearance: bool = True,
     landmarker: str | None = None,
-    verbose: bool = False,
 ) -> list[tuple[Session, Path | None]]:
     """Record one session per label from ``source`` and save each non-empty one to a new file.
 
@@ -320,7 +319,7 @@ def record(
     try:
         with contextlib.ExitStack() as owned:
             if detector is None:  # 2 faces, so a second face is noticed and skipped
-                detector = owned.enter_context(FaceMesh(mode, 2, landmarker=landmarker, verbose=verbose))
+                detector = owned.enter_context(FaceMesh(mode, 2, landmarker=landmarker))
                 for session in sessions:
                     session.landmarker = detector.landmarker
             if preview:

@@ -106,7 +106,6 @@ def landmarks_of_files(
     min_side: int = MIN_SIDE,
     parent: int | None = None,
     landmarker: str | None = None,
-    verbose: bool = False,
 ) -> list[Row]:
     """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
 
@@ -114,14 +113,12 @@ def landmarks_of_files(
     extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
     """
     from landmark_emotion.face.appearance import describe
-    from landmark_emotion.face.landmarker import native_quiet
     from landmark_emotion.face.mesh import FaceMesh, Mode
 
     if parent is not None:
         follow_parent(parent)
     out: list[Row] = []
-    # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
-    with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
+    with FaceMesh(Mode.IMAGE, 1, landmarker=landmarker) as mesh:
         for path in paths:
             image = cv2.imread(path, cv2.IMREAD_COLOR)
             if image is None:
@@ -181,7 +178,6 @@ def extract_table(
     appearance: bool = True,
     min_side: int = MIN_SIDE,
     landmarker: str | None = None,
-    verbose: bool = False,
 ) -> tuple[LandmarkTable, ExtractionReport]:
     """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done.
 
@@ -201,9 +197,7 @@ def extract_table(
         with parallel_config(backend=backend):  # joblib registers its dask backend here, not in Parallel()
             parallel = Parallel(n_jobs=workers, return_as="generator")
         results = parallel(
-            delayed(landmarks_of_files)(
-                [item.path for item in chunk], appearance, min_side, os.getpid(), landmarker, verbose
-            )
+            delayed(landmarks_of_files)([item.path for item in chunk], appearance, min_side, os.getpid(), landmarker)
             for chunk in chunks
         )
         for chunk, result in zip(chunks, results):

@@ -37,8 +37,8 @@ class FaceMesh:
 
     ``image`` mode detects in every image; ``video`` mode searches for up to
     ``max_faces`` faces every ``rescan`` frames and tracks the ones present in between
-    (:class:`landmark_emotion.face.search.FaceSearch`). Start-up chatter of MediaPipe and
-    TensorFlow is hidden unless ``verbose``. Close it (or leave the ``with`` block):
+    (:class:`landmark_emotion.face.search.FaceSearch`). MediaPipe's log lines are hidden
+    unless ``--verbose`` asked for them. Close it (or leave the ``with`` block):
     a Tasks graph left to the garbage collector prints a traceback at exit.
     """
 
@@ -51,7 +51,6 @@ class FaceMesh:
         rescan: int | None = None,
         min_confidence: float = 0.5,
         blendshapes: bool = False,
-        verbose: bool = False,
     ):
         try:
             self.mode = Mode(mode)
@@ -61,7 +60,7 @@ class FaceMesh:
             raise InputError(f"max_faces must be at least 1, got {max_faces}")
         self.max_faces = max_faces
         self.blendshapes = blendshapes
-        make = graph_factory(landmarker, min_confidence, blendshapes, verbose)
+        make = graph_factory(landmarker, min_confidence, blendshapes)
         self.landmarker: str = make.landmarker  # type: ignore[attr-defined]
         self._detect: Graph | None = (
             make(False, max_faces) if self.mode is Mode.IMAGE else FaceSearch(max_faces, rescan or RESCAN, make)
