@@ -55,6 +55,20 @@ def test_argument_types_state_their_range():
 
 
 @pytest.mark.parametrize(
+    "script", ["extract_landmarks", "train_model", "evaluate", "record_dataset", "train_personal", "main", "web"]
+)
+def test_every_command_takes_verbose_and_says_what_each_option_does(script, monkeypatch):
+    parsers = []
+    parse = argparse.ArgumentParser.parse_args
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", lambda self, *a: parsers.append(self) or parse(self, *a))
+    with pytest.raises(SystemExit):
+        importlib.import_module(f"landmark_emotion.commands.{script}").parse_args(["--help"])
+    (parser,) = parsers
+    assert "--verbose" in parser._option_string_actions
+    assert [action.option_strings for action in parser._actions if not action.help] == []
+
+
+@pytest.mark.parametrize(
     "module, args, flag, accepted",
     [
         (train_model, ["--lr", "nan"], "--lr", r"a number in \(0, 1\]"),

@@ -47,7 +47,8 @@ def test_every_command_runs_from_another_directory(tmp_path):
     for name, process in running.items():
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
-        assert out.startswith(f"usage: landmark-emotion-{name} ")
+        assert out.startswith(f"usage: landmark-emotion-{name} ") and "--verbose" in out
+        assert "python scr/" not in out and f"\n  landmark-emotion-{name} " in out  # its examples, as it is run
 
 
 def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astronaut):
