@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import io
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -98,44 +101,61 @@ def test_host_warning_only_off_loopback():
     assert all("warning" in host_warning(host) for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"))
 
 
+@contextlib.contextmanager
+def taken_port(host: str = "127.0.0.1") -> Iterator[str]:
+    """A port something else holds meanwhile: a command given it must not report it busy before its bad input."""
+    with socket.create_server((host, 0)) as taken:
+        yield str(taken.getsockname()[1])
+
+
 def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0", "--model", str(tmp_path / "missing")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with taken_port("0.0.0.0") as port:
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scr" / "web.py"),
+                "--host",
+                "0.0.0.0",
+                "--port",
+                port,
+                "--model",
+                str(tmp_path / "missing"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.stdout.startswith("warning: serving on 0.0.0.0")
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "missing" in result.stderr
+    assert "missing" in result.stderr and "in use" not in result.stderr
 
 
 def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     shutil.copytree(models / "default", tmp_path / "elsewhere")
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scr" / "web.py"),
-            "--models-dir",
-            str(models),
-            "--model",
-            str(tmp_path / "elsewhere"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with taken_port() as port:
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scr" / "web.py"),
+                "--port",
+                port,
+                "--models-dir",
+                str(models),
+                "--model",
+                str(tmp_path / "elsewhere"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == 2
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_busy_port_is_one_error_line():
-    import socket
-
-    with socket.create_server(("127.0.0.1", 0)) as taken:
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         result = subprocess.run(
-            [sys.executable, str(ROOT / "scr" / "web.py"), "--port", str(port)],
+            [sys.executable, str(ROOT / "scr" / "web.py"), "--port", port],
             capture_output=True,
             text=True,
             timeout=120,
