@@ -195,7 +195,7 @@ def record_stream(
     Ctrl-C (or the end of the frames) stops the loop; what was captured stays in
     ``session`` for the caller to save.
     """
-    bar = tqdm(total=samples, unit="face", desc=f"recording {session.label}", disable=not progress)
+    bar = tqdm(total=samples, unit=" faces", desc=f"recording {session.label}", disable=not progress)  # "90 faces"
     try:
         for frame in frames:
             session.frames_read += 1
