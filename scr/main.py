@@ -40,6 +40,7 @@ from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs
 from landmark_emotion.reading.pipeline import pipeline_for
+from landmark_emotion.resources import shown
 from landmark_emotion.signals import interrupted_code
 
 
@@ -84,6 +85,20 @@ def describe_calibration(bundle, mode: str) -> str:
     )
 
 
+def check_demo_outputs(
+    source: str | None, model_dir: Path, output: Path | None, log: Path | None, sample: bool = False
+) -> None:
+    """Refuse outputs that would overwrite an input or cannot be written: before the source opens (a camera is a
+    resource), and again for the sample clip's outputs when it is read instead (``sample``)."""
+    check_outputs(
+        {"--source": existing_inputs([source]) + ([SAMPLE_CLIP] if sample else []), "--model": model_dir},
+        {"--output": output, "--log": log},
+        whole=["--model"],
+    )
+    for path in filter(None, (output, log)):
+        check_writable(path)
+
+
 def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
     """The line that says where a headless run writes its results (None with a window)."""
     if display:
@@ -99,30 +114,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_dir = args.model or find_default_model()
         bundle = EmotionModel.load(model_dir)
+        check_demo_outputs(args.source, model_dir, args.output, args.log)  # before the camera is taken
         source, fell_back = open_demo_source(args.source)
-    except (BundleError, SourceError) as exc:
+    except (BundleError, SourceError, OutputError) as exc:
         return fail(exc)
     with source:
         output, log = args.output, args.log
         if fell_back:
             output, log = output or FALLBACK_OUTPUT, log or FALLBACK_LOG
-        try:
-            check_outputs(
-                {
-                    "--source": existing_inputs([args.source]) + ([SAMPLE_CLIP] if fell_back else []),
-                    "--model": model_dir,
-                },
-                {"--output": output, "--log": log},
-                whole=["--model"],
-            )
-            for path in filter(None, (output, log)):
-                check_writable(path)
-        except OutputError as exc:
-            return fail(exc)
-        if fell_back:
+            try:
+                check_demo_outputs(args.source, model_dir, output, log, sample=True)
+            except OutputError as exc:
+                return fail(exc)
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
-        print(f"model: {model_dir} ({kind}; {', '.join(bundle.classes_)})")
+        print(f"model: {shown(model_dir)} ({kind}; {', '.join(bundle.classes_)})")
         mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
         photos = mode is Mode.IMAGE
         # unrelated photos hold no run of frames of one face to learn its neutral from

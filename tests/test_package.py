@@ -63,7 +63,7 @@ def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astrona
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("model: ")
+    assert result.stdout.startswith("model: ") and "site-packages" not in result.stdout.splitlines()[0]
     (face,) = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])["faces"]
     assert face["label"] == "happy"  # the shipped model's reading of the astronaut's smile
 
@@ -133,6 +133,14 @@ def test_every_console_command_runs_its_script():
     for script, command in resources.COMMANDS.items():
         entry = getattr(launch, declared[command].rpartition(":")[2])
         assert entry.__doc__ == f"Run scr/{script}.py as an installed command."
+
+
+def test_paths_are_shown_short(tmp_path, monkeypatch):
+    """The ``model:`` line: a shipped bundle by name, not by its site-packages path; others from the working folder."""
+    monkeypatch.chdir(tmp_path)
+    assert resources.shown(resources.SHIPPED_MODELS / "default") == "default (shipped with landmark-emotion)"
+    assert resources.shown(tmp_path / "models" / "mine") == str(Path("models") / "mine")
+    assert resources.shown("/elsewhere/mine") == "/elsewhere/mine"
 
 
 def bundle(folder: Path, kind: str, created: str = "2026-01-01") -> Path:
