@@ -176,10 +176,11 @@ class Pipeline:
         """Explain every face read from now on (``Face.explanation``, and in its JSON), or stop.
 
         Raises :class:`~landmark_emotion.model.explanation.ExplanationError` when the model has no neutral
-        reference to measure changes from.
+        reference to measure changes from, or is no network the explainer can take apart.
         """
         if on:
             require_neutral(self.references.population)
+            explainer_of(self.predictor)
         self.explains = on
 
     def clear_neutral(self, track: int | None = None) -> None:
