@@ -263,5 +263,6 @@ def test_the_readme_example_runs_as_written_from_another_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert re.fullmatch(r"happy 1\.00 \(\d+, \d+, \d+, \d+\)", lines[0]), lines
-    assert lines[1] == "0 None happy"  # a folder holds unrelated photos: no track
-    assert re.fullmatch(r"\[\('\w+', True\)\]", lines[2]), lines
+    assert lines[1] == "('mouth stretched wide', 'cheeks raised', 'mouth open')"  # as the comment says
+    assert lines[2] == "0 None happy"  # a folder holds unrelated photos: no track
+    assert re.fullmatch(r"\[\('\w+', True\)\]", lines[3]), lines
