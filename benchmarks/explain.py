@@ -9,10 +9,11 @@ back a region drawn at random (each of the 13 alike, the top one included); the 
 drops and their ratio are reported, for the library's explanation (occlusion to the neutral) and
 for gradient x (features - neutral) summed per region, the other way the issue allowed (its top
 region's drop is measured the same way). Times are per face, one face at a time, with BLAS on one
-thread as in the demo: the classifier's forward pass and each explanation, measured in the same
-run as CPU time of this thread (on a shared machine wall time also counts the waits for a core).
-The last line is the library's: ``deletion: top-region drop X, random-region drop Y, ratio Z,
-N ms per face``.
+thread as in the demo, measured in the same run as CPU time of this thread (on a shared machine
+wall time also counts the waits for a core): the classifier's forward pass, each explanation, and a
+whole reading of the sample photo's face (``Pipeline.read``: appearance, features, classifier,
+tracking) with explanations off and on. The last line is the library's: ``deletion: top-region
+drop X, random-region drop Y, ratio Z, N ms per face``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ import argparse
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from landmark_emotion.data.table import load_table
+from landmark_emotion.face.mesh import FaceMesh, Mode
 from landmark_emotion.face.regions import REGIONS, feature_regions
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.explanation import explainer_of
 from landmark_emotion.model.inference import ACTIVATIONS, Predictor
+from landmark_emotion.reading.pipeline import Pipeline
+from landmark_emotion.resources import SAMPLE_PHOTO
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIVES = {"relu": lambda z: (z > 0).astype(np.float32), "linear": np.ones_like}
@@ -53,6 +58,25 @@ def gradient_by_region(
         grad = weight @ (grad * slope)
     inside = regions >= 0
     return np.bincount(regions[inside], (grad * delta)[inside], minlength=len(REGIONS))
+
+
+def reading_ms(model: EmotionModel, repeat: int = 500) -> dict[bool, float]:
+    """CPU ms of one ``Pipeline.read`` of the sample photo's face, explanations off and on (runs alternate)."""
+    image = cv2.imread(str(SAMPLE_PHOTO), cv2.IMREAD_COLOR)
+    with FaceMesh(Mode.IMAGE) as mesh:
+        detection = mesh(image)
+    pipelines = {
+        on: Pipeline(mesh, model.predictor(), smoothing_frames=1, references=model.references, explain=on)
+        for on in (False, True)
+    }
+    seconds = dict.fromkeys(pipelines, 0.0)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(repeat):
+            for on, pipeline in pipelines.items():
+                started = time.thread_time()
+                pipeline.read(image, detection)
+                seconds[on] += time.thread_time() - started
+    return {on: 1000 * total / repeat for on, total in seconds.items()}
 
 
 def main() -> None:
@@ -97,6 +121,8 @@ def main() -> None:
     ms = {name: 1000 * total / n for name, total in seconds.items()}
     print(f"{n} faces of {args.table.name} ({args.split}), {args.model}; neutral: the population neutral")
     print(f"classifier's forward pass: {ms['classify']:.3f} ms per face")
+    reading = reading_ms(model)
+    print(f"reading the sample photo's face (Pipeline.read): {reading[False]:.3f} ms, explained {reading[True]:.3f} ms")
     print(
         f"gradient x delta: top-region drop {drops[rows, top_gradient].mean():.4f}, ratio "
         f"{drops[rows, top_gradient].mean() / random_drop:.2f}, {ms['gradient']:.3f} ms per face"
