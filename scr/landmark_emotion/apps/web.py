@@ -192,8 +192,13 @@ class TabSession:
             self.explain(self.explaining)
         except WebError:
             self.explaining = False  # this model cannot be explained: the page's toggle goes off
-        answer = {"type": "bundle", "id": self.bundle, "labels": self.video.labels, "neutral": self.calibrates}
-        return answer | {"explain": self.explaining}
+        return {
+            "type": "bundle",
+            "id": self.bundle,
+            "labels": self.video.labels,
+            "neutral": self.calibrates,
+            "explain": self.explaining,
+        }
 
     def explain(self, on: object) -> dict:
         """The page's **Why** toggle: explain every face of this tab (the demo's ``x`` key) or stop."""
