@@ -242,6 +242,7 @@ def long_clip(astronaut, tmp_path_factory) -> Path:
     return write_video(tmp_path_factory.mktemp("clips") / "long.mp4", frames)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.5, 1.0, 2.0, 3.5])
 def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
     """Interpreter start, imports, loading the model, importing MediaPipe and TensorFlow: wherever Ctrl-C lands."""
@@ -256,6 +257,7 @@ def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
         assert "frames processed" in out and "interrupted" in out, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path):
     out = tmp_path / "sessions"
@@ -270,6 +272,7 @@ def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path)
     assert f"happy: {len(table)} captured" in stdout and ", interrupted ->" in stdout
 
 
+@pytest.mark.slow
 def test_sigterm_during_training_writes_the_best_epoch_so_far(tmp_path):
     data = save_table(make_table({"neutral": 40, "happy": 40}, people=16), tmp_path / "t.npz")
     out = tmp_path / "m"
@@ -318,6 +321,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_kill_9_of_an_extraction_leaves_no_worker_behind():
     env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
@@ -335,6 +339,7 @@ def test_kill_9_of_an_extraction_leaves_no_worker_behind():
 # ---------------------------------------------------------------- disk full
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_disk_full_is_one_line(astronaut, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100])] * 5)

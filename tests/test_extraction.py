@@ -165,7 +165,9 @@ def test_mismatched_arrays_are_refused():
         (lambda d, t: ["--data-dir", str(t / "nope")], "does not exist"),
         (lambda d, t: ["--data-dir", str(t / "empty")], "no labelled images"),
         (lambda d, t: ["--data-dir", str(t / "unknown")], "unknown class folder(s) bored"),
-        (lambda d, t: ["--data-dir", str(t / "faceless")], "no faces found in any image"),
+        pytest.param(
+            lambda d, t: ["--data-dir", str(t / "faceless")], "no faces found in any image", marks=pytest.mark.slow
+        ),
         (lambda d, t: ["--data-dir", str(d), "--out", "/proc/forbidden/t.npz"], "cannot write to /proc/forbidden"),
         (lambda d, t: ["--data-dir", str(d), "--classes", "happy,bored"], "unknown emotion label(s) 'bored'"),
     ],

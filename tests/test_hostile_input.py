@@ -240,6 +240,7 @@ def test_the_same_table_twice_adds_no_duplicates(table, tmp_path, capsys):
     assert capsys.readouterr().out == f"skipped {2 * len(table)} unusable row(s): {2 * len(table)} duplicate row\n"
 
 
+@pytest.mark.slow
 def test_training_on_a_table_given_twice_keeps_test_faces_out_of_training(table, tmp_path):
     path = save_table(make_table({"neutral": 30, "happy": 30}, people=10), tmp_path / "a.npz")
     out = tmp_path / "m"

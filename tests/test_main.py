@@ -72,6 +72,7 @@ def test_missing_model_is_one_line_with_a_hint(tmp_path):
     assert result.stderr.startswith(f"error: no model bundle at {tmp_path / 'none'}") and "train" in result.stderr
 
 
+@pytest.mark.slow
 def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(24)])
     out, log = tmp_path / "out.mp4", tmp_path / "log.jsonl"
@@ -85,6 +86,7 @@ def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     assert count_frames(out) == 24 and len(log.read_text().splitlines()) == 24
 
 
+@pytest.mark.slow
 def test_explain_logs_why_each_face_reads_as_it_does_and_needs_a_neutral_reference(astronaut, tiny_bundle, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(5)])
     log = tmp_path / "log.jsonl"
@@ -98,6 +100,7 @@ def test_explain_logs_why_each_face_reads_as_it_does_and_needs_a_neutral_referen
     assert result.stderr.startswith("error: this model has no population neutral")
 
 
+@pytest.mark.slow
 def test_without_a_camera_the_default_command_processes_the_sample_clip(tiny_bundle, tmp_path):
     camera = cv2.VideoCapture(0)
     if camera.isOpened():
@@ -142,6 +145,7 @@ def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, args, line, how",
     [

@@ -191,7 +191,11 @@ def test_several_labels_need_the_preview(video, tmp_path):
         (["--label", "happy", "--source", "7"], "no camera at index 7"),
         (["--label", "happy", "--source", "{junk}"], "cannot read video"),
         (["--labels", "happy,sad", "--source", "{video}"], "several labels need a camera and a display"),
-        (["--label", "happy", "--source", "{blank}"], "no frame with exactly one face was captured"),
+        pytest.param(
+            ["--label", "happy", "--source", "{blank}"],
+            "no frame with exactly one face was captured",
+            marks=pytest.mark.slow,
+        ),
     ],
     ids=["unknown-label", "no-camera", "unreadable-video", "labels-from-file", "no-face"],
 )

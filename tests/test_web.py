@@ -182,6 +182,7 @@ async def _exchange(ws, message) -> dict:
     return json.loads(await ws.recv())
 
 
+@pytest.mark.slow
 def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
@@ -233,6 +234,7 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     assert wait_for_tabs(server, 0)["tabs"] == 0  # every closed socket freed its session
 
 
+@pytest.mark.slow
 def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     """A page opened in a loop must not exhaust the server: each tab holds its own graphs."""
     from websockets.asyncio.client import connect
@@ -264,6 +266,7 @@ def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+@pytest.mark.slow
 def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_path):
     from websockets.asyncio.client import connect
 
@@ -379,6 +382,7 @@ def main_py_labels(tmp_path: Path) -> collections.Counter:
     )
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server, browser, tmp_path):
     expected = main_py_labels(tmp_path)
@@ -456,6 +460,7 @@ def write_webm(path: Path, frames: int = 60) -> None:
     capture.release()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
     video = tmp_path / "clip.webm"
@@ -476,6 +481,7 @@ def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
         page.close()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browser, tmp_path):
     pages = [browser.new_page() for _ in range(3)]
@@ -525,6 +531,7 @@ def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browse
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_page_reports_a_bad_bundle_id_and_keeps_reading(server, browser):
     page = browser.new_page()
