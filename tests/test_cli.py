@@ -93,6 +93,7 @@ def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, cap
     assert re.search(accepted, err), err
 
 
+@pytest.mark.slow
 def test_a_script_with_a_bad_flag_prints_no_traceback():
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / "train_model.py"), "--data", "x.npz", "--out", "m", "--lr", "nan"],
@@ -379,6 +380,7 @@ def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, mon
     )
 
 
+@pytest.mark.slow
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
     """`evaluate.py … | head -1`: the pipe closes before the report is printed; exit as `head`'s writers do."""
     data = save_table(make_table({"neutral": 10, "happy": 10}, people=2), tmp_path / "t.npz")

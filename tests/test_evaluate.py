@@ -123,6 +123,7 @@ def test_force_replaces_an_existing_model(data, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["base"]  # no leftover of the old bundle
 
 
+@pytest.mark.slow
 def test_one_class_table_is_refused(data, tmp_path):
     one = tmp_path / "one.npz"
     save_table(make_table({"happy": 30}, people=3), one)
@@ -164,6 +165,7 @@ def test_bad_tables_are_refused_by_both_scripts(case, message, trained, tmp_path
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_an_incomplete_bundle(data, tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "bundle.json").write_text("{}")

@@ -80,6 +80,7 @@ def one_error_line(err: str, message: str) -> None:
 # ---------------------------------------------------------------- outputs never clobber inputs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "outputs, message",
     [
@@ -98,6 +99,7 @@ def test_the_demo_never_writes_over_its_source(outputs, message, clip, bundle, t
     assert clip.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_the_demo_never_writes_into_its_bundle(clip, bundle):
     result = demo("--model", str(bundle), "--source", str(clip), "--log", str(bundle / "log.jsonl"))
     assert result.returncode == 2
@@ -105,6 +107,7 @@ def test_the_demo_never_writes_into_its_bundle(clip, bundle):
     assert load_bundle(bundle).labels == LABELS
 
 
+@pytest.mark.slow
 def test_the_demo_says_when_it_cannot_load_the_bundle_it_was_given(clip, bundle, tmp_path):
     import shutil
 

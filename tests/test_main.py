@@ -47,6 +47,7 @@ def demo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make, message",
     [
@@ -66,6 +67,7 @@ def test_bad_source_is_one_line_and_an_exit_code(make, message, tiny_bundle, tmp
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_missing_model_is_one_line_with_a_hint(tmp_path):
     result = demo("--model", str(tmp_path / "none"), "--source", "3")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -174,6 +176,7 @@ def test_sample_clip_log_says_how_each_face_was_calibrated(calibrated_bundles, t
     assert len(records) == 150 and {f["calibration"] for r in records for f in r["faces"]} == {how}
 
 
+@pytest.mark.slow
 def test_a_bundle_with_a_reference_of_other_features_is_one_clear_line(calibrated_bundles, tmp_path):
     import shutil
 

@@ -292,6 +292,7 @@ def test_bad_input_is_a_clear_error_and_nothing_is_lost(case, message, base_bund
     assert (out / "keep.txt").read_text() == "mine" if case == "out-exists" else not out.exists()
 
 
+@pytest.mark.slow
 def test_script_error_has_no_traceback(tmp_path):
     result = subprocess.run(
         [

@@ -184,6 +184,7 @@ def test_several_labels_need_the_preview(video, tmp_path):
         record([], str(video), ["happy", "sad"], tmp_path, samples=None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -191,11 +192,7 @@ def test_several_labels_need_the_preview(video, tmp_path):
         (["--label", "happy", "--source", "7"], "no camera at index 7"),
         (["--label", "happy", "--source", "{junk}"], "cannot read video"),
         (["--labels", "happy,sad", "--source", "{video}"], "several labels need a camera and a display"),
-        pytest.param(
-            ["--label", "happy", "--source", "{blank}"],
-            "no frame with exactly one face was captured",
-            marks=pytest.mark.slow,
-        ),
+        (["--label", "happy", "--source", "{blank}"], "no frame with exactly one face was captured"),
     ],
     ids=["unknown-label", "no-camera", "unreadable-video", "labels-from-file", "no-face"],
 )

@@ -98,6 +98,7 @@ def test_host_warning_only_off_loopback():
     assert all("warning" in host_warning(host) for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"))
 
 
+@pytest.mark.slow
 def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0", "--model", str(tmp_path / "missing")],
@@ -110,6 +111,7 @@ def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad
     assert "missing" in result.stderr
 
 
+@pytest.mark.slow
 def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     shutil.copytree(models / "default", tmp_path / "elsewhere")
     result = subprocess.run(
@@ -129,6 +131,7 @@ def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_busy_port_is_one_error_line():
     import socket
 
