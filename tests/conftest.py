@@ -4,10 +4,11 @@ and the small models the tests train, each trained once per session.
 Its landmarks are found once per test session (opening a face mesh imports MediaPipe: seconds).
 
 The tiers (docs/contributing.md, "Checks"): ``pytest -m "not slow"`` is the fast tier, ``pytest`` runs all. A test is
-``slow`` when it trains, starts a command that loads MediaPipe or TensorFlow in a child process, reads a long clip
-or stresses something; ``browser`` tests drive Chromium and are slow too. A trained model is shared: a test that
-needs one asks for a fixture of ``TRAINED_MODELS`` (below), never trains its own copy, and is slow by that alone.
-A trained model's files are read-only for the tests: a test that would change them copies the folder first.
+``slow`` when it trains, runs a command in a child process (as a user runs it: a new interpreter and its imports each
+time), reads a long clip or stresses something; ``browser`` tests drive Chromium and are slow too. A trained model is
+shared: a test that needs one asks for a fixture of ``TRAINED_MODELS`` (below), never trains its own copy, and is
+slow by that alone. A trained model's files are read-only for the tests: a test that would change them copies the
+folder first.
 """
 
 from __future__ import annotations

@@ -207,6 +207,25 @@ def test_a_deferred_signal_is_raised_once_the_body_has_run(restore_signals, caps
     assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
 
 
+def test_quiet_startup_ends_a_script_stopped_while_loading_with_one_line(restore_signals, monkeypatch, capsys):
+    """What a script does first, in this process (the tests that start scripts are slow): a stop signal while it loads
+    exits with one line; a signal the script was told to ignore stays ignored; OpenCV is told to keep quiet."""
+    from landmark_emotion.cli import startup
+
+    for var in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"):
+        monkeypatch.delenv(var, raising=False)  # restored after the test: later child processes get the user's
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    startup.quiet_startup()
+    assert signal.getsignal(signal.SIGTERM) is startup._exit_at_startup
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert os.environ["OPENCV_LOG_LEVEL"] == "OFF" and os.environ["OPENCV_FFMPEG_LOGLEVEL"] == "-8"
+    exits = []
+    monkeypatch.setattr(startup.os, "_exit", exits.append)
+    startup._exit_at_startup(signal.SIGTERM, None)
+    assert exits == [143] and capsys.readouterr().err == "error: interrupted while starting; nothing done\n"
+
+
 def heed_all_signals() -> None:
     """In the child: a test run in the background (pytest &) ignores SIGINT, and the script would inherit that."""
     for signum in SIGNALS:

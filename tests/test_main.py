@@ -74,6 +74,27 @@ def test_missing_model_is_one_line_with_a_hint(tmp_path):
     assert result.stderr.startswith(f"error: no model bundle at {tmp_path / 'none'}") and "train" in result.stderr
 
 
+def test_main_in_this_process_reads_a_clip_headless_and_refuses_a_missing_model(
+    astronaut, tiny_bundle, tmp_path, monkeypatch, capsys
+):
+    """main.py's main without a child process, for the fast tier (the other tests here run it as a command)."""
+    from landmark_emotion.commands import main as demo_main
+
+    monkeypatch.setenv("GLOG_minloglevel", "2")  # main() sets it when unset: the test's own, undone after it
+    clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(6)])
+    log = tmp_path / "log.jsonl"
+    assert demo_main.main(["--model", str(tiny_bundle), "--source", str(clip), "--no-display", "--log", str(log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"model: {tiny_bundle} (base; {', '.join(LABELS)})"
+    assert lines[1] == "calibration: unavailable (the model has no population neutral)"
+    assert lines[2] == f"headless: log -> {log}"
+    assert lines[3].startswith("6 frames processed, 1 face(s) seen (6 detections), ")
+    assert [len(json.loads(line)["faces"]) for line in log.read_text().splitlines()] == [1] * 6
+    assert demo_main.main(["--model", str(tmp_path / "none"), "--source", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no model bundle at {tmp_path / 'none'}") and err.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(24)])

@@ -148,6 +148,24 @@ def test_busy_port_is_one_error_line():
     assert "Traceback" not in result.stderr
 
 
+def test_the_command_refuses_a_model_outside_the_listed_folders_before_serving(models, tmp_path, monkeypatch, capsys):
+    """web.py's main in this process, for the fast tier (the tests above run it as a command, and are slow)."""
+    from landmark_emotion.commands import web
+
+    shutil.copytree(models / "default", tmp_path / "elsewhere")
+    sockets = []
+    bind = web.bind
+    monkeypatch.setattr(web, "bind", lambda host, port: sockets.append(bind(host, port)) or sockets[-1])
+    try:
+        code = web.main(["--port", "0", "--models-dir", str(models), "--model", str(tmp_path / "elsewhere")])
+    finally:
+        for sock in sockets:
+            sock.close()
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(sockets) == 1
+    assert err.startswith("error: ") and "is not under" in err and err.count("\n") == 1
+
+
 # --- the socket protocol, against a running server ---------------------------------------------
 
 
