@@ -26,14 +26,20 @@ DATA = Path(__file__).resolve().parent.parent / "datasets" / "samples"
 
 TRAINED_MODELS = {"base_bundle", "trained_base"}
 """The session's trained models: a test using one of them (directly or through another fixture) is slow."""
+SLOW_FIXTURES = TRAINED_MODELS | {"server"}  # test_web's: scr/web.py in a child process, reading with MediaPipe
+BROWSER_FIXTURES = {"browser"}  # test_web's: headless Chromium
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """``browser`` implies ``slow``, and so does a trained model among a test's fixtures."""
+    """A test that uses a browser is ``browser``; ``browser`` implies ``slow``, and so does a fixture of
+    ``SLOW_FIXTURES`` among a test's fixtures: a new test on them cannot slow the fast tier down unmarked."""
     for item in items:
+        fixtures = set(item.fixturenames)
+        if item.get_closest_marker("browser") is None and BROWSER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.browser)
         if item.get_closest_marker("slow") is None and (
-            item.get_closest_marker("browser") is not None or TRAINED_MODELS & set(item.fixturenames)
+            item.get_closest_marker("browser") is not None or SLOW_FIXTURES & fixtures
         ):
             item.add_marker(pytest.mark.slow)
 

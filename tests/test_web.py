@@ -309,6 +309,7 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
     assert all(a["faces"] == [] for a in answers)
 
 
+@pytest.mark.slow
 def test_the_why_toggle_explains_every_face_of_the_tab_with_its_mesh(server):
     from websockets.asyncio.client import connect
 
@@ -446,6 +447,7 @@ WARM_PIXELS = """([x, y, w, h]) => {
 }"""
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_why_toggle_draws_each_faces_mesh_coloured_by_region_and_lists_what_moved(server, browser, tmp_path):
     page = browser.new_page()
