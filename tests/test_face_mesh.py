@@ -224,6 +224,7 @@ def assert_prints_only_ok(code: str, cwd: Path) -> None:
     assert done.stderr == ""
 
 
+@pytest.mark.slow
 def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
     """A script's terminal shows only its own lines: both landmarkers, opened, used and closed, on photos of
     different sizes in turn (MediaPipe warns ``W0000 … Using NORM_RECT without IMAGE_DIMENSIONS`` on them).
@@ -247,6 +248,7 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
     assert_prints_only_ok(code, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("landmarker", LANDMARKERS)
 def test_a_graph_its_owner_never_got_is_released_quietly(tmp_path, landmarker):
     """A stop signal between a graph opening and its owner storing it leaves it to the collector.
@@ -303,6 +305,7 @@ NATIVE_LINES = (
 )
 
 
+@pytest.mark.slow
 def test_native_log_lines_are_dropped_whenever_they_come_and_every_other_line_shows():
     """MediaPipe's threads log at times that drift under load: a line that came after the moments that were kept
     quiet (a graph's opening, its first frames) reached the terminal one run in three. Now a log line is dropped
@@ -313,6 +316,7 @@ def test_native_log_lines_are_dropped_whenever_they_come_and_every_other_line_sh
     assert lines == ["a native line that is no log", "error: a line of ours", "last words, without a newline"]
 
 
+@pytest.mark.slow
 def test_verbose_shows_the_native_log_lines():
     _, lines = run_stderr_lines(NATIVE_LINES.replace("sys.argv[1]", repr(LATE_LOG)), LANDMARK_EMOTION_VERBOSE="1")
     assert LATE_LOG in lines and len(lines) == 7
@@ -372,6 +376,7 @@ def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(
     assert saved[0][0].table().meta["landmarker"] == "counting"
 
 
+@pytest.mark.slow
 def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
     """Worker processes print nothing of MediaPipe's or TensorFlow's, however many graphs they open."""
     import cv2

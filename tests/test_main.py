@@ -47,6 +47,7 @@ def demo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make, message",
     [
@@ -66,6 +67,7 @@ def test_bad_source_is_one_line_and_an_exit_code(make, message, tiny_bundle, tmp
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_missing_model_is_one_line_with_a_hint(tmp_path):
     result = demo("--model", str(tmp_path / "none"), "--source", "3")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -73,6 +75,7 @@ def test_missing_model_is_one_line_with_a_hint(tmp_path):
     assert "scr/train_model.py --data TABLE.npz --out" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_personal_model_says_to_fine_tune_and_names_the_bundles_beside_it(tmp_path, tiny_bundle):
     """``--model models/personal`` before any fine-tuning: training a base model is not what the user wants."""
     result = demo("--model", str(tiny_bundle.parent / "personal"), "--source", "3")
@@ -82,12 +85,35 @@ def test_a_missing_personal_model_says_to_fine_tune_and_names_the_bundles_beside
     assert "train_model" not in result.stderr
 
 
+@pytest.mark.slow
 def test_outputs_are_checked_before_the_source_opens(tmp_path, tiny_bundle):
     """A bad --output is the error, not a camera that does not open (and a camera is not taken to find it)."""
     result = demo("--model", str(tiny_bundle), "--source", "3", "--output", str(tiny_bundle / "out.mp4"))
     assert result.returncode == 2 and "inside the input folder --model" in result.stderr
 
 
+def test_main_in_this_process_reads_a_clip_headless_and_refuses_a_missing_model(
+    astronaut, tiny_bundle, tmp_path, monkeypatch, capsys
+):
+    """main.py's main without a child process, for the fast tier (the other tests here run it as a command)."""
+    from landmark_emotion.commands import main as demo_main
+
+    monkeypatch.setenv("GLOG_minloglevel", "2")  # main() sets it when unset: the test's own, undone after it
+    clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(6)])
+    log = tmp_path / "log.jsonl"
+    assert demo_main.main(["--model", str(tiny_bundle), "--source", str(clip), "--no-display", "--log", str(log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"model: {tiny_bundle} (base; {', '.join(LABELS)})"
+    assert lines[1] == "calibration: unavailable (the model has no population neutral)"
+    assert lines[2] == f"headless: log -> {log}"
+    assert lines[3].startswith("6 frames processed, 1 face(s) seen (6 detections), ")
+    assert [len(json.loads(line)["faces"]) for line in log.read_text().splitlines()] == [1] * 6
+    assert demo_main.main(["--model", str(tmp_path / "none"), "--source", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no model bundle at {tmp_path / 'none'}") and err.count("\n") == 1
+
+
+@pytest.mark.slow
 def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(24)])
     out, log = tmp_path / "out.mp4", tmp_path / "log.jsonl"
@@ -101,6 +127,21 @@ def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     assert count_frames(out) == 24 and len(log.read_text().splitlines()) == 24
 
 
+@pytest.mark.slow
+def test_explain_logs_why_each_face_reads_as_it_does_and_needs_a_neutral_reference(astronaut, tiny_bundle, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(5)])
+    log = tmp_path / "log.jsonl"
+    result = demo("--source", str(clip), "--explain", "--log", str(log))  # the default model
+    assert result.returncode == 0, result.stderr
+    faces = [json.loads(line)["faces"][0] for line in log.read_text().splitlines()]
+    assert len(faces) == 5 and all(face["explanation"]["label"] == face["label"] for face in faces)
+    assert all(len(face["explanation"]["regions"]) == 13 for face in faces)
+    result = demo("--model", str(tiny_bundle), "--source", str(clip), "--explain")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: this model has no population neutral")
+
+
+@pytest.mark.slow
 def test_without_a_camera_the_default_command_processes_the_sample_clip(tiny_bundle, tmp_path):
     camera = cv2.VideoCapture(0)
     if camera.isOpened():
@@ -145,6 +186,7 @@ def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, args, line, how",
     [
@@ -173,6 +215,7 @@ def test_sample_clip_log_says_how_each_face_was_calibrated(calibrated_bundles, t
     assert len(records) == 150 and {f["calibration"] for r in records for f in r["faces"]} == {how}
 
 
+@pytest.mark.slow
 def test_a_bundle_with_a_reference_of_other_features_is_one_clear_line(calibrated_bundles, tmp_path):
     import shutil
 

@@ -32,6 +32,7 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in (MODELS_ENV, "PYTHONPATH")}
 
 
+@pytest.mark.slow
 def test_every_command_runs_from_another_directory(tmp_path):
     running = {
         name: subprocess.Popen(
@@ -51,6 +52,7 @@ def test_every_command_runs_from_another_directory(tmp_path):
         assert "python scr/" not in out and f"\n  landmark-emotion-{name} " in out  # its examples, as it is run
 
 
+@pytest.mark.slow
 def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astronaut):
     (tmp_path / "photos").mkdir()
     cv2.imwrite(str(tmp_path / "photos" / "a.jpg"), astronaut)
@@ -94,6 +96,7 @@ HIDING = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["script", "command"])
 @pytest.mark.parametrize(
     "script, extra, hidden",

@@ -17,6 +17,7 @@ let ws = null, waiting = false, sentAt = 0, pendingPhoto = null, faces = [];
 let fresh = false, encoding = false, ready = null, inFlight = null; // camera frames: see pump()
 let liveShown = false; // the view shows the video (not a photo)
 let capturing = null; // the track whose neutral reference is being taken
+let mesh = null; // while the Why toggle is on: the regions and the mesh's edges in each
 
 function status(text) {
   $("status").textContent = text;
@@ -63,6 +64,7 @@ function answer(msg) {
     fillBundles(msg.bundles, msg.bundle);
     mirror.labels = msg.labels;
     neutralButton(msg.neutral);
+    if ($("explain").checked) ws.send(JSON.stringify({type: "explain", on: true})); // a new tab starts without
     status(`connected (tab ${msg.session})`);
     pump();
   } else if (msg.type === "faces") {
@@ -78,7 +80,8 @@ function answer(msg) {
                          encode: msg.kind === "frame" ? inFlight.encodeMs : 0,
                          age: msg.kind === "frame" ? performance.now() - inFlight.started : 0,
                          faces: msg.faces.map((f) => ({id: f.id, label: f.label, confidence: f.confidence,
-                                                       calibration: f.calibration}))});
+                                                       calibration: f.calibration, box: f.box,
+                                                       words: f.explanation ? f.explanation.words : null}))});
     if (mirror.answers.length > 5000) mirror.answers.splice(0, 1000);
     if (mirror.rtts.length > 5000) mirror.rtts.splice(0, 1000);
     if (msg.kind === "photo" || liveShown) draw(msg);
@@ -86,12 +89,16 @@ function answer(msg) {
   } else if (msg.type === "bundle") {
     mirror.labels = msg.labels;
     neutralButton(msg.neutral);
+    if (!msg.explain) explainShown(null);
     $("bundle").value = msg.id;
     status(`model ${msg.id}`);
+  } else if (msg.type === "explain") {
+    explainShown(msg.on ? msg : null);
   } else if (msg.type === "neutral") {
     capturing = msg.track;
     status(msg.message || "neutral reference set");
   } else if (msg.type === "error") {
+    if (!mesh) $("explain").checked = false; // the toggle was refused (a model without a neutral reference)
     waiting = false;
     showError(msg.message);
     pump();
@@ -105,6 +112,11 @@ function neutralTaken(list) {
   capturing = null;
   status(text);
   setTimeout(() => { if ($("status").textContent === text) status(""); }, 5000);
+}
+
+function explainShown(shown) {
+  mesh = shown;
+  $("explain").checked = !!shown;
 }
 
 function neutralButton(available) {
@@ -230,12 +242,17 @@ function draw(msg) {
   viewCtx.lineWidth = 3;
   viewCtx.font = "bold 18px system-ui, sans-serif";
   mirror.drawn = {mirrored, width: view.width, scale: sx, read: msg.faces.map((f) => f.box), boxes: []};
+  const toX = mirrored ? (px) => view.width - px * sx : (px) => px * sx;
   for (const face of msg.faces) {
     const [x, y, w, h] = face.box;
     const left = mirrored ? view.width - (x + w) * sx : x * sx;
     mirror.drawn.boxes.push([left, y * sy, w * sx, h * sy]);
-    viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
-    viewCtx.strokeRect(left, y * sy, w * sx, h * sy);
+    if (face.explanation && mesh) {
+      drawWhy(face, toX, sy);
+    } else {
+      viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
+      viewCtx.strokeRect(left, y * sy, w * sx, h * sy);
+    }
     const text = `${face.emoji} ${face.label} ${(100 * face.confidence).toFixed(0)}%`;
     const ty = Math.max(22, y * sy - 6);
     viewCtx.fillStyle = "rgba(0,0,0,.6)";
@@ -247,6 +264,41 @@ function draw(msg) {
   $("copy").disabled = faces.length === 0;
   listFaces(msg.faces);
 }
+
+// As the demo draws it (apps/overlay.py): grey where a region did not move the reading, warm where its change
+// from neutral raised the label, cool where it lowered it; full colour for the region that moved it most.
+const UNMOVED = [110, 110, 110], RAISED = [255, 80, 40], LOWERED = [40, 160, 255], LEAST_SCALE = 0.05;
+
+function regionColour(effect, scale) {
+  const share = Math.min(Math.abs(effect) / scale, 1), target = effect > 0 ? RAISED : LOWERED;
+  return `rgb(${UNMOVED.map((grey, i) => Math.round(grey + (target[i] - grey) * share)).join(",")})`;
+}
+
+function drawWhy(face, toX, sy) { // toX: a point's x in the picture (mirrored for the camera)
+  const regions = face.explanation.regions;
+  const scale = Math.max(LEAST_SCALE, ...Object.values(regions).map(Math.abs));
+  viewCtx.save();
+  mesh.regions.forEach((region, r) => {
+    viewCtx.strokeStyle = regionColour(regions[region], scale);
+    viewCtx.lineWidth = Math.abs(regions[region]) >= scale / 2 ? 2 : 1;
+    viewCtx.beginPath();
+    for (const [a, b] of mesh.edges[r]) {
+      viewCtx.moveTo(toX(face.points[a][0]), face.points[a][1] * sy);
+      viewCtx.lineTo(toX(face.points[b][0]), face.points[b][1] * sy);
+    }
+    viewCtx.stroke();
+  });
+  viewCtx.restore();
+}
+
+function whyText(explanation) {
+  const raised = Object.entries(explanation.regions).filter(([, effect]) => effect >= 0.01).slice(0, 2);
+  const words = explanation.words.join(", ") || "no clear movement from neutral";
+  return raised.length ? `${words}. ${explanation.label}: ` +
+                         raised.map(([region, effect]) => `${region} +${(100 * effect).toFixed(0)}%`).join(", ")
+                       : words;
+}
+
 
 // How each face is read (its "calibration"), in words, and why on hover.
 const CALIBRATION = {
@@ -275,6 +327,7 @@ function card(face) {
       bar.children[0].textContent = name;
       item.append(bar);
     }
+    item.append(Object.assign(document.createElement("p"), {className: "why", hidden: true}));
     cards.set(key, item);
   }
   return cards.get(key);
@@ -288,15 +341,18 @@ function listFaces(list) {
     item.querySelector(".emoji").textContent = face.emoji;
     item.querySelector(".label").textContent = face.label;
     item.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
-    const [text, why] = CALIBRATION[face.calibration] || ["", ""];
-    item.querySelector(".calibration").textContent = text;
-    item.querySelector(".calibration").title = why;
+    const [calibration, because] = CALIBRATION[face.calibration] || ["", ""];
+    item.querySelector(".calibration").textContent = calibration;
+    item.querySelector(".calibration").title = because;
     const probs = Object.values(face.probs), top = Math.max(...probs);
     item.querySelectorAll(".bar").forEach((bar, i) => {
       bar.classList.toggle("top", probs[i] === top);
       bar.querySelector(".fill").style.width = `${(100 * probs[i]).toFixed(1)}%`;
       bar.children[2].textContent = `${(100 * probs[i]).toFixed(0)}%`;
     });
+    const why = item.querySelector(".why");
+    why.hidden = !face.explanation;
+    if (face.explanation) why.textContent = whyText(face.explanation);
     return item;
   });
   const container = $("faces");
@@ -318,6 +374,7 @@ setInterval(() => {
 
 $("bundle").onchange = () => ws.send(JSON.stringify({type: "bundle", id: $("bundle").value}));
 $("neutral").onclick = () => ws.send(JSON.stringify({type: "neutral"}));
+$("explain").onchange = () => ws.send(JSON.stringify({type: "explain", on: $("explain").checked}));
 $("camera").onclick = startCamera;
 $("retry").onclick = startCamera;
 $("copy").onclick = async () => {
