@@ -317,7 +317,7 @@ def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
 def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path):
     out = tmp_path / "sessions"
     process = start("record_dataset.py", "--label", "happy", "--source", str(long_clip), "--out-dir", str(out))
-    wait_for(process, r"recording happy: [1-9]\d*face ")  # faces are being captured
+    wait_for(process, r"recording happy: [1-9]\d* faces ")  # faces are being captured
     process.send_signal(signum)
     stdout, err = process.communicate(timeout=60)
     assert process.returncode == 128 + signum and "Traceback" not in err, err
