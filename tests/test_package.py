@@ -141,7 +141,7 @@ def test_every_console_command_runs_its_script():
 def test_paths_are_shown_short(tmp_path, monkeypatch):
     """The ``model:`` line: a shipped bundle by name, not by its site-packages path; others from the working folder."""
     monkeypatch.chdir(tmp_path)
-    assert resources.shown(resources.SHIPPED_MODELS / "default") == "default (shipped with landmark-emotion)"
+    assert resources.shown(resources.SHIPPED_MODELS / "default") == "default, shipped with landmark-emotion"
     assert resources.shown(tmp_path / "models" / "mine") == str(Path("models") / "mine")
     assert resources.shown("/elsewhere/mine") == "/elsewhere/mine"
 

@@ -64,10 +64,10 @@ def as_run_here(text: str) -> str:
 
 def shown(path: str | os.PathLike) -> str:
     """A path as a user reads it: relative to the working directory when inside it; a bundle shipped in the
-    package as ``default (shipped with landmark-emotion)``, not its site-packages path."""
+    package as ``default, shipped with landmark-emotion``, not its site-packages path."""
     path = Path(path)
     if SHIPPED_MODELS in path.resolve().parents:
-        return f"{path.name} (shipped with landmark-emotion)"
+        return f"{path.name}, shipped with landmark-emotion"
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
