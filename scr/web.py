@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             read_options(args),
             on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)", flush=True),
             max_tabs=args.max_tabs,
+            host=args.host,
         )
         serve(app, sock)
     except (BundleError, OSError) as exc:

@@ -115,8 +115,8 @@ def web_server(*args: str, log: Path | None = None) -> Iterator[WebServer]:
 
 
 @contextmanager
-def chromium(clip: Path) -> Iterator[object]:
-    """A headless Chromium (Playwright ``Browser``) whose camera plays ``clip`` (a ``.y4m``)."""
+def chromium(clip: Path, *flags: str) -> Iterator[object]:
+    """A headless Chromium (Playwright ``Browser``) whose camera plays ``clip`` (a ``.y4m``), with more ``flags``."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
@@ -124,7 +124,7 @@ def chromium(clip: Path) -> Iterator[object]:
         raise RuntimeError("chromium is not installed (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}"]
+            executable_path=executable, args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}", *flags]
         )
         try:
             yield browser

@@ -18,6 +18,9 @@ reason; every other bad message gets an ``error`` and the socket stays open. A t
 beyond ``max_tabs`` open at once is closed at once with code 1013 ("try again later")
 and the reason: each tab holds its own graphs (about 55 MB and 6 threads), and a page
 opened in a loop must not exhaust the server.
+Only the page itself may use the server (:class:`Guard`): a request must name this machine in its
+``Host``, and a socket opened by a page must come from this server's own page (its ``Origin``); others
+are refused (HTTP 403, or close code 1008 with the reason).
 Frames live in memory only; nothing the page sends is written to disk.
 """
 
@@ -29,6 +32,7 @@ import itertools
 import json
 import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,10 +43,13 @@ import numpy as np
 from anyio import to_thread
 from PIL import Image
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from landmark_emotion.errors import LandmarkEmotionError
@@ -80,6 +87,85 @@ def host_warning(host: str) -> str | None:
         f"warning: serving on {host}: anyone who can reach this address can use the page and "
         "send it frames; there is no login and no TLS"
     )
+
+
+WILDCARDS = ("0.0.0.0", "::", "")
+"""``--host`` values that serve on every address of the machine."""
+
+
+def _host_and_port(netloc: str) -> tuple[str, int] | None:
+    """``"[::1]:8765"`` -> ``("::1", 8765)``, the port defaulting to HTTP's; None when malformed."""
+    try:
+        parts = urllib.parse.urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.path:
+        return None
+    return parts.hostname, port or 80
+
+
+class Guard:
+    """Which requests the server answers: those addressed to this machine, and sockets of its own page.
+
+    A browser lets any page it shows open a WebSocket to any address, and sends the page's
+    ``Origin`` with it: without this check a page on another site could take up every tab
+    and read the bundle names (cross-site WebSocket hijacking). The ``Host`` of a request
+    must be a loopback name or address or ``--host`` (when serving on every address: any
+    address, or this machine's name), so a site whose name is made to resolve to 127.0.0.1
+    cannot read the page's answers either (DNS rebinding). Clients that are not browsers
+    send no ``Origin`` and are answered (they can only run on a machine that can reach
+    the server anyway).
+    """
+
+    def __init__(self, host: str = DEFAULT_HOST):
+        self.host = host.strip("[]").lower()
+        try:
+            self.host = str(ipaddress.ip_address(self.host))  # one spelling of an address
+        except ValueError:
+            pass  # a name
+        self.everywhere = self.host in WILDCARDS
+        self.names = {"localhost", self.host}
+        if self.everywhere:
+            self.names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+
+    def host_allowed(self, name: str) -> bool:
+        """Whether ``name`` (a Host header's, without the port) is this machine as the server was started."""
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return name.lower() in self.names
+        return address.is_loopback or self.everywhere or str(address) == self.host
+
+    def refusal(self, headers: Headers) -> str | None:
+        """Why a request with these headers is refused (short: it is a WebSocket close reason), or None."""
+        host = _host_and_port(headers.get("host", ""))
+        if host is None or not self.host_allowed(host[0]):
+            return "refused: the request is not addressed to this machine (Host)"
+        origin = headers.get("origin")
+        if origin is not None:
+            scheme, _, netloc = origin.partition("://")
+            if scheme != "http" or _host_and_port(netloc) != host:  # the page is served over HTTP (no TLS)
+                return "refused: only this server's own page may use it (Origin)"
+        return None
+
+
+class GuardMiddleware:
+    """Refuse what :class:`Guard` refuses: HTTP with 403, a WebSocket with close code 1008 and the reason."""
+
+    def __init__(self, app: ASGIApp, guard: Guard):
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = self.guard.refusal(Headers(scope=scope)) if scope["type"] in ("http", "websocket") else None
+        if problem is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            await PlainTextResponse(problem + "\n", status_code=403)(scope, receive, send)
+        else:  # accepted only to be closed: a page hears the reason, which a refused handshake would not carry
+            websocket = WebSocket(scope, receive, send)
+            await websocket.accept()
+            await websocket.close(1008, problem)
 
 
 @dataclass(frozen=True)
@@ -241,11 +327,13 @@ def create_app(
     options: ReadOptions = ReadOptions(),
     on_ready: Callable[[], None] = lambda: None,
     max_tabs: int = MAX_TABS,
+    host: str = DEFAULT_HOST,
 ) -> Starlette:
     """The web app; ``default_bundle`` must be one of the bundles found under ``bundle_roots``.
 
     ``on_ready`` runs once the server can answer (MediaPipe imported), e.g. to print the URL.
     At most ``max_tabs`` tabs are read at once; the page of one more retries every second.
+    ``host`` is the address the server listens on: requests must name it or loopback (:class:`Guard`).
     """
     choices = find_bundles(bundle_roots)
     default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), None)
@@ -325,7 +413,7 @@ def create_app(
         WebSocketRoute("/ws", tab),
         Mount("/", StaticFiles(directory=STATIC, html=True)),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GuardMiddleware, guard=Guard(host))])
 
 
 def bind(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> socket.socket:
