@@ -98,6 +98,28 @@ def test_the_demo_never_writes_over_its_source(outputs, message, clip, bundle, t
     assert clip.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    "outputs",
+    [["--output", "a.jpg"], ["--log", "b.jpg"], ["--log", "sub/new.jsonl"]],
+    ids=["output-over-a-photo", "log-over-a-photo", "log-inside-the-folder"],
+)
+def test_the_demo_never_writes_into_its_folder_source(outputs, astronaut, bundle, tmp_path):
+    """Files inside a folder source are its inputs: the photos read, and what the next run would read."""
+    import cv2
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg", "sub/c.jpg"):
+        cv2.imwrite(str(photos / name), astronaut)
+    before = {path: path.read_bytes() for path in photos.rglob("*.jpg")}
+    flag, name = outputs
+    result = demo("--model", str(bundle), "--source", str(photos), flag, str(photos / name))
+    assert result.returncode == 2
+    one_error_line(result.stderr, f"is inside the input folder --source {photos}")
+    assert {path: path.read_bytes() for path in photos.rglob("*.jpg")} == before
+    assert not (photos / "sub" / "new.jsonl").exists()
+
+
 def test_the_demo_never_writes_into_its_bundle(clip, bundle):
     result = demo("--model", str(bundle), "--source", str(clip), "--log", str(bundle / "log.jsonl"))
     assert result.returncode == 2
