@@ -27,7 +27,7 @@ if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
 from landmark_emotion.cli.arguments import float_range, int_range, learning_rate, seed
-from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.cli.run import fail, run_command, say_recovered
 from landmark_emotion.data.table import describe_skipped
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         args.base = args.base or find_default_model(personal=False)
+        say_recovered(args.out)
         refuse_existing(args.out, args.force, BundleError)
         check_outputs(
             {"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out}, whole=["--base", "--data-dir"]

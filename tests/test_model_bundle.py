@@ -323,6 +323,27 @@ def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):
     assert find_default_model(models) == models / "anna"
 
 
+def test_reading_never_recovers_nor_deletes_an_interrupted_replace(tmp_path):
+    """A replace killed between its two renames is its writer's to recover (and say so); reading touches nothing."""
+    import shutil
+
+    from landmark_emotion.api import load_model
+
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "default", models / "default")
+    personal = Path(shutil.copytree(ROOT / "models" / "default", models / "personal"))
+    backup = Path(shutil.copytree(ROOT / "models" / "default", models / ".personal.old"))  # killed after 2nd rename
+    assert find_default_model(models) == models / "default"
+    assert load_bundle(personal).labels == load_model(personal).classes_
+    assert backup.is_dir() and personal.is_dir()
+
+    shutil.rmtree(personal)  # killed between the renames: only the old one, aside
+    with pytest.raises(BundleError, match=r"interrupted, and the previous one is in .*\.personal\.old"):
+        load_model(personal)
+    assert find_default_model(models) == models / "default"
+    assert backup.is_dir() and not personal.exists()
+
+
 def test_predicting_does_not_import_tensorflow(bundle, table):
     np.save(bundle.parent / "x.npy", table.features()[:2])
     code = (

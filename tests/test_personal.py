@@ -292,6 +292,26 @@ def test_bad_input_is_a_clear_error_and_nothing_is_lost(case, message, base_bund
     assert (out / "keep.txt").read_text() == "mine" if case == "out-exists" else not out.exists()
 
 
+@pytest.mark.parametrize("left", ["both", "backup only"])
+def test_the_writer_recovers_an_interrupted_replace_and_says_so(left, base_bundle, tmp_path, capsys):
+    """A replace killed between its two renames (where the atomic exchange is missing) is finished by the next
+    command that writes the same place, before its checks, and it says what it did."""
+    import shutil
+
+    out, backup = tmp_path / "models" / "personal", tmp_path / "models" / ".personal.old"
+    shutil.copytree(base_bundle, backup)
+    if left == "both":
+        shutil.copytree(base_bundle, out)
+    data = tmp_path / "personal_data"
+    write_sessions(data, {"happy": ("happy", faces("happy", 8, 1)), "sad": ("sad", faces("sad", 8, 2))})
+    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out)])
+    printed = capsys.readouterr()
+    said = f"removed {backup}" if left == "both" else f"restored {out} from {backup}"
+    assert said in printed.out
+    assert code == 2 and "exists; pass --force" in printed.err  # the bundle put back is not replaced unasked
+    assert not backup.exists() and load_bundle(out).labels == BASE_LABELS
+
+
 def test_script_error_has_no_traceback(tmp_path):
     result = subprocess.run(
         [

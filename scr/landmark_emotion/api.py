@@ -379,7 +379,7 @@ def fine_tune(
     are refused. What the user should know (no neutral recorded, sessions skipped) comes as
     warnings. Needs TensorFlow.
     """
-    from landmark_emotion.outputs import check_outputs, check_writable_folder, refuse_existing
+    from landmark_emotion.outputs import check_outputs, check_writable_folder, recover_before_writing, refuse_existing
     from landmark_emotion.training.personal import FineTuneSettings, train_personal_model
 
     names = [field.name for field in dataclasses.fields(FineTuneSettings)]
@@ -387,6 +387,7 @@ def fine_tune(
     _require(not unknown, f"unknown fine-tuning option(s) {', '.join(unknown)}; expected some of {', '.join(names)}")
     base = _as_model(model)
     if out is not None:
+        recover_before_writing(out)
         refuse_existing(out, force, InputError, flag="out", force_flag="force=True")
         check_outputs({"model": base.path, "sessions": sessions}, {"out": out}, whole=["model", "sessions"])
         check_writable_folder(out)

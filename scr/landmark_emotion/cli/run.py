@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+from landmark_emotion.outputs import recover
 from landmark_emotion.signals import interrupt_behind, raising_stop_signals
 
 
@@ -49,3 +50,13 @@ def fail(exc: BaseException) -> int:
         message = str(exc)
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def say_recovered(path: str | os.PathLike) -> None:
+    """Before a command writes the folder ``path``: finish a replace of it that was interrupted, and say what was done.
+
+    Before the command's checks, so that a bundle put back is seen as existing (``--force``) before the work.
+    """
+    message = recover(path)
+    if message:
+        print(message)

@@ -38,7 +38,7 @@ from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.model.calibration import REFERENCE_FILE, CalibrationError, References, load_references
 from landmark_emotion.model.inference import Predictor, Step, check_network, check_outputs_finite, read_forward
 from landmark_emotion.model.preprocess import Preprocess
-from landmark_emotion.outputs import recover, write_file
+from landmark_emotion.outputs import backup_of, write_file
 
 MODEL_FILE = "model.keras"
 FORWARD_FILE = "forward.npz"
@@ -214,7 +214,11 @@ def _read_json(path: Path) -> dict:
 def load_bundle(path: str | os.PathLike) -> ModelBundle:
     """Read a bundle, refusing (with :class:`BundleError`) one that is incomplete, corrupt or of another version."""
     path = Path(path)
-    recover(path)  # a replace of this bundle that was killed half-way
+    if not path.is_dir() and backup_of(path).is_dir():  # read, not recovered: that is the next writer's
+        raise BundleError(
+            f"no model bundle at {path}: a replace of it was interrupted, and the previous one is in "
+            f"{backup_of(path)}; the next command that writes {path} puts it back (or rename it yourself)"
+        )
     if not path.is_dir():
         raise BundleError(f"no model bundle at {path} (missing folder); train one with: {TRAIN_HINT}")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]

@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 
 from landmark_emotion.model.bundle import INFO_FILE, BundleError
-from landmark_emotion.outputs import recover_all
 from landmark_emotion.resources import SHIPPED_MODELS, workspace
 
 MODELS_ENV = "LANDMARK_EMOTION_MODELS"
@@ -49,8 +48,7 @@ def find_default_model(models_dir: str | os.PathLike | None = None, personal: bo
     only (the base a personal bundle is fine-tuned from).
     """
     places = model_places(models_dir)
-    for place in places:
-        recover_all(place)  # replaces killed half-way: put the old bundle back before choosing
+    for place in places:  # read only: an interrupted replace is its writer's to recover (outputs.recover)
         bundles = _personal_bundles(place) if personal else []
         if bundles:
             return max(bundles)[2]
