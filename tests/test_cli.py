@@ -353,25 +353,101 @@ def test_disk_full_is_one_line(astronaut, tmp_path):
     assert err.splitlines()[-1] == "error: No space left on device (disk full; what was complete before is kept)"
 
 
-def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, monkeypatch, capsys):
-    import landmark_emotion.apps.recording as recording
+def test_a_recording_whose_folder_is_full_is_kept_elsewhere_and_says_where(astronaut, tmp_path, monkeypatch, capsys):
+    """What was recorded cannot be recorded again: a full session folder sends it to the temporary folder."""
+    import tempfile
 
-    def full(*_args):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "s.npz"))
-
-    monkeypatch.setattr(recording, "save_session", full)
-    folder = tmp_path / "photos"
-    folder.mkdir()
     import cv2
 
-    cv2.imwrite(str(folder / "a.jpg"), astronaut)
+    import landmark_emotion.apps.recording as recording
+
+    sessions, spare = tmp_path / "sessions", tmp_path / "tmp"
+    spare.mkdir()
+    save_table = recording.save_table
+
+    def full_in_sessions(table, path):
+        if Path(path).parent == sessions:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return save_table(table, path)
+
+    monkeypatch.setattr(recording, "save_table", full_in_sessions)
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.jpg"), cv2.resize(astronaut, (300 + 10 * i, 300 + 10 * i)))
     code = record_dataset.main(
-        ["--label", "happy", "--source", str(folder), "--out-dir", str(tmp_path / "s"), "--no-progress"]
+        ["--label", "happy", "--source", str(folder), "--out-dir", str(sessions), "--no-progress"]
     )
     err = capsys.readouterr().err
+    (kept,) = spare.glob("*/*_happy.npz")  # nothing kept before: the samples were lost
     assert code == 2 and err == (
-        f"error: No space left on device: {tmp_path / 's.npz'} (disk full; what was complete before is kept)\n"
+        f"error: No space left on device in {sessions}: the 3 happy samples were saved to {kept} instead; "
+        f"move it into {sessions}\n"
     )
+    assert len(load_table(kept)) == 3 and list(sessions.iterdir()) == []
+
+
+def limited_to(size: int):
+    """For a child process: files cannot grow beyond ``size`` bytes (EFBIG, as a full disk gives ENOSPC)."""
+
+    def limit() -> None:
+        import resource
+
+        heed_all_signals()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def test_a_recording_that_cannot_be_saved_anywhere_says_so_in_one_line(long_clip, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "record_dataset.py"), "--label", "happy", "--source", str(long_clip)]
+        + ["--out-dir", str(tmp_path / "s"), "--samples", "60", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""},
+        preexec_fn=limited_to(100_000),
+    )
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 2 and err.count("\n") == 1, err  # no "Exception ignored in ZipFile.__del__"
+    assert err.startswith("error: File too large") and "the 60 happy samples could not be saved anywhere" in err
+
+
+def test_save_npz_closes_its_file_when_the_disk_fills(monkeypatch):
+    """np.savez leaves its zip file to the garbage collector, which then writes to a closed file and prints
+    "Exception ignored in ZipFile.__del__" after the command's one error line."""
+    import gc
+    import io
+
+    import numpy as np
+
+    from landmark_emotion.outputs import save_npz
+
+    class FullDisk(io.RawIOBase):
+        written = 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            if self.written + len(data) > 10_000:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.written += len(data)
+            return len(data)
+
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    with pytest.raises(OSError) as raised, FullDisk() as disk:
+        save_npz(disk, {"noise": np.random.default_rng(0).normal(size=10_000)})
+    gc.collect()
+    assert raised.value.errno == errno.ENOSPC and ignored == []
+    buffer = io.BytesIO()
+    save_npz(buffer, {"a": np.arange(3), "b": np.array("text")})
+    with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as data:
+        assert data["a"].tolist() == [0, 1, 2] and str(data["b"]) == "text"
 
 
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):

@@ -32,6 +32,7 @@ from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.appearance import mirror_descriptors
 from landmark_emotion.face.features import LANDMARKS, face_size, face_vectors, mirror
 from landmark_emotion.labels import canonical_labels
+from landmark_emotion.outputs import save_npz
 
 TABLE_FORMAT = "landmark-table-v1"
 ARRAYS = ("landmarks", "width", "height", "labels", "paths", "groups", "splits", "descriptors")
@@ -208,7 +209,7 @@ def save_table(table: LandmarkTable, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             arrays = {name: getattr(table, name) for name in ARRAYS if getattr(table, name) is not None}
-            np.savez_compressed(f, **arrays, meta=np.array(json.dumps(meta, sort_keys=True)))
+            save_npz(f, {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))})
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -37,7 +37,13 @@ from landmark_emotion.model.bundle import (
 )
 from landmark_emotion.model.calibration import REFERENCE_FILE, References
 from landmark_emotion.model.inference import EngineError, Predictor, check_agreement, steps_from_keras, write_forward
-from landmark_emotion.outputs import recover_before_writing, refuse_existing, replace_folder, temporary_folder
+from landmark_emotion.outputs import (
+    recover_before_writing,
+    refuse_existing,
+    replace_folder,
+    save_npz,
+    temporary_folder,
+)
 
 
 def add_to_bundle(path: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
@@ -132,7 +138,7 @@ def save_bundle(
     try:
         inference_copy(keras_model).save(tmp / MODEL_FILE)
         write_forward(tmp / FORWARD_FILE, steps)
-        np.savez_compressed(tmp / SCALER_FILE, **predictor.preprocess.arrays())
+        save_npz(tmp / SCALER_FILE, predictor.preprocess.arrays())
         if replay is not None:
             save_table(replay, tmp / REPLAY_FILE)
         for name, figure in (figures or {}).items():

@@ -18,6 +18,7 @@ import numpy as np
 from landmark_emotion.errors import InputError, LandmarkEmotionError
 from landmark_emotion.face.features import LANDMARKS
 from landmark_emotion.model.preprocess import Preprocess
+from landmark_emotion.outputs import save_npz
 
 
 class EngineError(LandmarkEmotionError, ValueError):
@@ -203,7 +204,7 @@ def write_forward(path: Path, steps: Sequence[Step]) -> None:
     for i, step in enumerate(steps):
         arrays[f"weight_{i}"], arrays[f"bias_{i}"] = step.weight, step.bias
     spec = [{"activation": s.activation, "elementwise": s.elementwise} for s in steps]
-    np.savez_compressed(path, spec=np.array(json.dumps(spec)), **arrays)
+    save_npz(path, {"spec": np.array(json.dumps(spec)), **arrays})
 
 
 def read_forward(path: Path) -> list[Step]:
