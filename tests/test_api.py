@@ -213,6 +213,45 @@ def test_a_closed_reader_says_so():
         reader.read(landmark_emotion.sample_image())
 
 
+SHARED_READER = """
+import threading, landmark_emotion
+from landmark_emotion.resources import SAMPLE_CLIP
+photo = landmark_emotion.sample_image()
+labels, errors = [], []
+with landmark_emotion.Reader(MODEL) as reader:
+    clip = reader.stream(SAMPLE_CLIP)
+
+    def read_photos():
+        try:
+            for _ in range(6):
+                labels.append(tuple(face.label for face in reader.read(photo)))
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=read_photos) for _ in range(8)]
+    frames = iter(clip)
+    next(frames)
+    for thread in threads:
+        thread.start()
+    closer = threading.Thread(target=clip.close)  # a stream closed by another thread while it is read
+    closer.start()
+    streamed = sum(1 for _ in frames)
+    for thread in threads + [closer]:
+        thread.join()
+print(sorted(set(labels)), len(labels), errors, streamed < 149)
+"""
+
+
+def test_threads_sharing_a_reader_take_turns(tmp_path):
+    """MediaPipe's graphs are not thread-safe: eight threads sharing one reader crashed the process (segfault), lost
+    faces, or raised MediaPipe's "CalculatorGraph::Run() failed"."""
+    done = run_python(SHARED_READER.replace("MODEL", repr(str(ROOT / "models" / "default"))), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Reader(ROOT / "models" / "default") as alone:
+        expected = [face.label for face in alone.read(landmark_emotion.sample_image())]
+    assert done.stdout.strip() == f"[{tuple(expected)!r}] 48 [] True"
+
+
 def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):  # noqa: F811
     data = tmp_path / "sessions"
     write_sessions(
