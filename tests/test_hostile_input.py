@@ -4,10 +4,12 @@ that was there before is lost."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -299,3 +301,82 @@ def test_bad_session_rows_and_copies_are_skipped(table, tmp_path):
     assert len(data.table) == 6 and [p.name for p in data.files] == ["a.npz", "b.npz"]
     assert data.table.skipped["duplicate row"] == 6 and sum(data.table.skipped.values()) == 11
     assert data.skipped == [(sessions / "c.npz", "no usable samples")]
+
+
+# ---------------------------------------------------------------- tampered folders: a FIFO, JSON nested too deeply
+
+DEEP = "[" * 100_000 + "]" * 100_000
+"""Valid JSON that Python's parser cannot read: a RecursionError, which is no ValueError."""
+
+
+def test_small_files_are_regular_files_of_bounded_size_and_any_json_error_is_one_line(tmp_path):
+    from landmark_emotion.inputs import FileFormatError, parse_json, read_json
+
+    fifo = tmp_path / "bundle.json"
+    os.mkfifo(fifo)
+    with pytest.raises(FileFormatError, match="is not a regular file"):  # at once: no writer is waited for
+        read_json(fifo)
+    big = tmp_path / "big.json"
+    big.write_text(" " * 100 + "{}")
+    with pytest.raises(FileFormatError, match="larger than 10 bytes"):
+        read_json(big, limit=10)
+    for text in (DEEP, "{", b"\xff\xfe{\x00", "nothing"):
+        with pytest.raises(FileFormatError):
+            parse_json(text)
+    assert read_json(big) == {}
+
+
+def tampered_models(bundle: Path, root: Path) -> Path:
+    """Bundles: a good default, a FIFO named bundle.json, and bundle.json or metrics.json nested too deeply."""
+    import shutil
+
+    shutil.copytree(bundle, root / "default")
+    (root / "fifo").mkdir()
+    os.mkfifo(root / "fifo" / "bundle.json")
+    for name, file in (("deep_info", "bundle.json"), ("deep_metrics", "metrics.json")):
+        shutil.copytree(bundle, root / name)
+        (root / name / file).write_text(DEEP)
+    return root
+
+
+def test_a_tampered_bundle_folder_neither_hangs_nor_crashes_the_demo_or_the_api(bundle, clip, tmp_path):
+    from landmark_emotion.api import load_model
+    from landmark_emotion.model.bundle import BundleError
+    from landmark_emotion.model.discovery import find_default_model
+
+    models = tampered_models(bundle, tmp_path / "models")
+    found: list[Path] = []
+    chooser = threading.Thread(target=lambda: found.append(find_default_model(models)), daemon=True)
+    chooser.start()
+    chooser.join(60)
+    with contextlib.suppress(OSError):  # a reader blocked on the FIFO (before the fix) gets an end of file
+        os.close(os.open(models / "fifo" / "bundle.json", os.O_WRONLY | os.O_NONBLOCK))
+    assert found == [models / "default"]  # it returned: the FIFO was not read
+    for name in ("fifo", "deep_info", "deep_metrics"):
+        with pytest.raises(BundleError):
+            load_model(models / name)
+    env = {**os.environ, "DISPLAY": "", "LANDMARK_EMOTION_MODELS": str(models)}
+    chosen = subprocess.run(  # the demo's own model choice, in a folder holding a FIFO named bundle.json
+        [sys.executable, str(ROOT / "scr" / "main.py"), "--no-display", "--source", str(clip)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert chosen.returncode == 0 and f"model: {models / 'default'}" in chosen.stdout, chosen.stderr
+    for name in ("deep_info", "deep_metrics"):
+        result = demo("--model", str(models / name), "--source", str(clip))
+        assert result.returncode == 2
+        one_error_line(result.stderr, f"model bundle {models / name}: unreadable bundle.json or metrics.json")
+
+
+def test_a_tampered_bundle_folder_neither_hangs_nor_crashes_the_web_server(bundle, tmp_path):
+    from urllib.request import urlopen
+
+    from web_check import web_server
+
+    models = tampered_models(bundle, tmp_path / "models")
+    with web_server("--models-dir", str(models), "--personal-dir", str(tmp_path / "none")) as server:
+        with urlopen(server.url + "api/bundles", timeout=30) as response:
+            listed = [choice["id"] for choice in json.load(response)["bundles"]]
+    assert listed == ["models/deep_metrics", "models/default"]  # its bundle.json reads; it is refused when chosen

@@ -95,6 +95,16 @@ def test_catalog_refuses_anything_it_did_not_list(models, asked):
     assert catalog.bundle("models/mine").classes_ == catalog.bundle("models/default").classes_
 
 
+def test_a_bundle_that_does_not_load_is_an_error_message_to_its_tab(tmp_path):
+    root = tmp_path / "models"
+    shutil.copytree(DEFAULT, root / "default")
+    shutil.copytree(DEFAULT, root / "deep")
+    (root / "deep" / "metrics.json").write_text("[" * 100_000 + "]" * 100_000)  # a RecursionError to json
+    catalog = BundleCatalog(find_bundles([root]), "models/default")
+    with pytest.raises(WebError, match="unreadable bundle.json or metrics.json"):
+        catalog.bundle("models/deep")
+
+
 def test_decode_image_reads_jpeg_and_refuses_the_rest():
     assert decode_image(jpeg()).shape == (512, 512, 3)
     with pytest.raises(WebError, match="not an image"):
@@ -252,6 +262,7 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
             seen["no kind"] = await _exchange(bad, b"X" + jpeg())
             seen["text"] = await _exchange(bad, "hello?")
             seen["type"] = await _exchange(bad, json.dumps({"type": "rm -rf"}))
+            seen["deep"] = await _exchange(bad, "[" * 100_000 + "]" * 100_000)  # a RecursionError to json
             seen["path"] = await _exchange(bad, json.dumps({"type": "bundle", "id": str(models / "default")}))
             seen["escape"] = await _exchange(bad, json.dumps({"type": "bundle", "id": "models/../../etc"}))
             seen["still reads"] = await _exchange(bad, b"P" + jpeg())
@@ -272,6 +283,7 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
         ("no kind", "starts with F"),
         ("text", "must be JSON"),
         ("type", "unknown message type"),
+        ("deep", "must be JSON"),
         ("path", "unknown bundle"),
         ("escape", "unknown bundle"),
     ):

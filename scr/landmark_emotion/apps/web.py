@@ -29,7 +29,6 @@ from __future__ import annotations
 import io
 import ipaddress
 import itertools
-import json
 import socket
 import time
 import urllib.parse
@@ -55,6 +54,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.landmarker import import_mediapipe
 from landmark_emotion.face.mesh import FaceMesh, Mode
+from landmark_emotion.inputs import parse_json, read_json
 from landmark_emotion.model.bundle import INFO_FILE, BundleError
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.emotion_model import EmotionModel
@@ -193,7 +193,7 @@ def find_bundles(roots: Iterable[Path]) -> dict[str, BundleChoice]:
             if any(part.startswith(".") for part in folder.relative_to(root).parts):
                 continue  # a bundle still being written, or an old one being replaced
             try:
-                info = json.loads(info_path.read_text())
+                info = read_json(info_path)  # a regular file only: a FIFO named bundle.json would hang start-up
                 labels = tuple(str(label) for label in info["labels"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue
@@ -302,7 +302,7 @@ class TabSession:
     def command(self, text: str) -> dict:
         """Answer one text message (JSON with a ``type``)."""
         try:
-            message = json.loads(text)
+            message = parse_json(text)
         except ValueError:
             raise WebError('a text message must be JSON, e.g. {"type": "neutral"}') from None
         kind = message.get("type") if isinstance(message, dict) else None
@@ -391,7 +391,7 @@ def create_app(
                         answer = await to_thread.run_sync(session.read, message["bytes"])
                     else:
                         answer = await to_thread.run_sync(session.command, message.get("text") or "")
-                except WebError as exc:
+                except LandmarkEmotionError as exc:  # a bad message, a bundle that does not load: said, the tab goes on
                     answer = {"type": "error", "message": str(exc)}
                 await websocket.send_json(answer)
         except (WebSocketDisconnect, OSError):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.frames import IMAGE_SUFFIXES, list_images
+from landmark_emotion.inputs import read_small
 from landmark_emotion.labels import ALIASES, CANONICAL_LABELS, UnknownLabelError, canonical_label
 
 AFFECTNET_HANDLE = "mstjebashazida/affectnet"
@@ -163,8 +164,8 @@ def yolo_class_names(root: Path) -> dict[int, str]:
     if path is None:
         raise DatasetError(f"{root} has no data.yaml; it is not a YOLO-format set")
     try:
-        names = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("names")
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        names = (yaml.safe_load(read_small(path).decode("utf-8")) or {}).get("names")
+    except (OSError, ValueError, RecursionError, yaml.YAMLError, AttributeError) as exc:
         raise DatasetError(f"{path} is not a readable YOLO data.yaml ({exc})") from None
     if isinstance(names, list):
         names = dict(enumerate(names))

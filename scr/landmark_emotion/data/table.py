@@ -31,6 +31,7 @@ import numpy as np
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.appearance import mirror_descriptors
 from landmark_emotion.face.features import LANDMARKS, face_size, face_vectors, mirror
+from landmark_emotion.inputs import parse_json
 from landmark_emotion.labels import canonical_labels
 from landmark_emotion.outputs import save_npz
 
@@ -229,7 +230,7 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
             if missing:
                 raise TableError(f"{path} is not a landmark table (missing {', '.join(sorted(missing))})")
             arrays = {name: data[name] for name in data.files}
-        meta = json.loads(str(arrays["meta"]))
+        meta = parse_json(str(arrays["meta"]))
     except TableError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:

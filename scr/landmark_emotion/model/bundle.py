@@ -34,6 +34,7 @@ import numpy as np
 from landmark_emotion.data.table import LandmarkTable, TableError, load_table
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.features import FEATURE_SETS, LANDMARKS
+from landmark_emotion.inputs import read_json
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.model.calibration import REFERENCE_FILE, CalibrationError, References, load_references
 from landmark_emotion.model.inference import Predictor, Step, check_network, check_outputs_finite, read_forward
@@ -205,7 +206,7 @@ def _verify_files(path: Path, info: dict) -> None:
 
 
 def _read_json(path: Path) -> dict:
-    value = json.loads(path.read_text())
+    value = read_json(path)
     if not isinstance(value, dict):
         raise BundleError(f"{path.name} is not a JSON object")
     return value

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from landmark_emotion.errors import LandmarkEmotionError
+from landmark_emotion.inputs import parse_json
 
 NEUTRAL = "neutral"
 REFERENCE_FILE = "neutral.npz"
@@ -90,7 +91,7 @@ def load_references(path: str | Path, feature_version: str, n_features: int) -> 
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
+            meta = parse_json(str(data["meta"]))
             population = np.asarray(data["population"], np.float32)
             person = np.asarray(data["person"], np.float32) if "person" in data.files else None
         version = meta["feature_version"]

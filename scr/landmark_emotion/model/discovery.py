@@ -14,10 +14,10 @@ personal bundle or a ``default/`` one wins (a missing or empty folder does not s
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from landmark_emotion.inputs import read_json
 from landmark_emotion.model.bundle import INFO_FILE, BundleError
 from landmark_emotion.resources import SHIPPED_MODELS, workspace
 
@@ -66,7 +66,7 @@ def _personal_bundles(place: Path) -> list[tuple[str, float, Path]]:
         if info_path.parent.name.startswith("."):
             continue  # a bundle still being written, or an old one being replaced
         try:
-            info = json.loads(info_path.read_text())
+            info = read_json(info_path)  # a regular file only: a FIFO named bundle.json would hang the choice
         except (OSError, ValueError):
             continue
         if isinstance(info, dict) and info.get("kind") == "personal":

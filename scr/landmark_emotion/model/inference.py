@@ -17,6 +17,7 @@ import numpy as np
 
 from landmark_emotion.errors import InputError, LandmarkEmotionError
 from landmark_emotion.face.features import LANDMARKS
+from landmark_emotion.inputs import parse_json
 from landmark_emotion.model.preprocess import Preprocess
 from landmark_emotion.outputs import save_npz
 
@@ -210,7 +211,7 @@ def write_forward(path: Path, steps: Sequence[Step]) -> None:
 def read_forward(path: Path) -> list[Step]:
     """The steps of ``forward.npz``, each checked for a known activation and finite floating-point arrays."""
     with np.load(path, allow_pickle=False) as data:
-        spec = json.loads(str(data["spec"]))
+        spec = parse_json(str(data["spec"]))
         if not isinstance(spec, list) or not spec or not all(isinstance(s, dict) for s in spec):
             raise EngineError("its spec must be a non-empty list of layers")
         expected = {"spec", *(f"{kind}_{i}" for i in range(len(spec)) for kind in ("weight", "bias"))}
