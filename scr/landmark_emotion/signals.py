@@ -63,6 +63,7 @@ def raising_stop_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _pending = None  # the run is over: a stop it caught must not stop whatever the process does next
 
 
 def raise_if_interrupted() -> None:
