@@ -252,6 +252,15 @@ def test_threads_sharing_a_reader_take_turns(tmp_path):
     assert done.stdout.strip() == f"[{tuple(expected)!r}] 48 [] True"
 
 
+@pytest.mark.parametrize("sessions, out", [(None, "OUT"), (3, "OUT"), ("SESSIONS", 3)])
+def test_fine_tune_refuses_what_is_not_a_folder_where_it_enters(sessions, out, tmp_path):
+    model = load_model(ROOT / "models" / "default")
+    values = {"SESSIONS": str(tmp_path / "sessions"), "OUT": str(tmp_path / "out")}
+    with pytest.raises(InputError, match="must be the path of a folder"):
+        fine_tune(model, values.get(sessions, sessions), values.get(out, out))
+    assert not (tmp_path / "out").exists()
+
+
 def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):  # noqa: F811
     data = tmp_path / "sessions"
     write_sessions(

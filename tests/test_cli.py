@@ -28,6 +28,7 @@ from landmark_emotion.commands import (
     record_dataset,
     train_model,
     train_personal,
+    web,
 )
 from landmark_emotion.commands import (
     main as demo_main,
@@ -82,6 +83,8 @@ def test_argument_types_state_their_range():
         (demo_main, ["--min-confidence", "nan"], "--min-confidence", r"a number in \[0, 1\]"),
         (demo_main, ["--smoothing", "0"], "--smoothing", "from 1 to 10000"),
         (record_dataset, ["--label", "happy", "--samples", "0"], "--samples", "at least 1"),
+        (web, ["--port", "70000"], "--port", "from 0 to 65535"),
+        (web, ["--port", "-1"], "--port", "from 0 to 65535"),
     ],
 )
 def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, capsys):
@@ -102,6 +105,16 @@ def test_a_script_with_a_bad_flag_prints_no_traceback():
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].endswith("argument --lr: must be a number in (0, 1], got nan")
+
+
+def test_an_error_raised_on_purpose_that_a_command_did_not_expect_is_still_one_line(capsys):
+    from landmark_emotion.errors import InputError
+
+    def main(argv: list[str] | None) -> int:
+        raise InputError("expected features of shape (4320,), got (1504,)")
+
+    assert run_command(main, []) == 2
+    assert capsys.readouterr().err == "error: expected features of shape (4320,), got (1504,)\n"
 
 
 # ---------------------------------------------------------------- stopping

@@ -380,3 +380,73 @@ def test_a_tampered_bundle_folder_neither_hangs_nor_crashes_the_web_server(bundl
         with urlopen(server.url + "api/bundles", timeout=30) as response:
             listed = [choice["id"] for choice in json.load(response)["bundles"]]
     assert listed == ["models/deep_metrics", "models/default"]  # its bundle.json reads; it is refused when chosen
+
+
+# ---------------------------------------------------------------- one line, never a traceback
+
+
+def run_script(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scr" / script), *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def narrow_descriptors(table, tmp_path_factory) -> Path:
+    """A table whose appearance descriptors have 100 columns, not the appearance descriptor's width."""
+    narrow = table.subset(np.arange(len(table)))
+    narrow.descriptors = np.zeros((len(narrow), 100), np.float16)
+    path = tmp_path_factory.mktemp("narrow") / "t.npz"
+    np.savez(
+        path,
+        **{name: getattr(narrow, name) for name in ("landmarks", "width", "height", "labels")},
+        descriptors=narrow.descriptors,
+        meta=np.array("{}"),
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        ("evaluate.py", ["--model", "MODEL", "--data", "NARROW"], "descriptors have 100 columns"),
+        (
+            "train_model.py",
+            ["--data", "NARROW", "--out", "OUT", "--features", "landmarks+appearance"],
+            "descriptors have 100 columns",
+        ),
+        ("main.py", ["--model", "MODEL", "--no-display", "--source", "99999999999999999999"], "no camera at index"),
+        ("main.py", ["--model", "MODEL", "--no-display", "--source", "\u00b2"], "no such camera, video or folder"),
+    ],
+    ids=["evaluate-narrow-descriptors", "train-narrow-descriptors", "huge-camera-index", "superscript-two"],
+)
+def test_bad_input_that_used_to_be_a_traceback_is_one_line(script, args, message, bundle, narrow_descriptors, tmp_path):
+    values = {"MODEL": str(ROOT / "models" / "default"), "NARROW": str(narrow_descriptors), "OUT": str(tmp_path / "m")}
+    result = run_script(script, *(values.get(arg, arg) for arg in args))
+    assert result.returncode == 2
+    one_error_line(result.stderr, message)
+
+
+def test_a_utf16_csv_reads_as_utf8_does_and_other_bytes_are_one_line(astronaut, tmp_path):
+    import cv2
+
+    from landmark_emotion.data.sources import DatasetError, from_csv
+
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(tmp_path / name), astronaut)
+    text = "image,label\na.jpg,happy\nb.jpg,tristesse\n".replace("tristesse", "sad")
+    for encoding in ("utf-8", "utf-8-sig", "utf-16"):  # Excel saves "Unicode text" as UTF-16 with a BOM
+        (tmp_path / "legend.csv").write_bytes(text.encode(encoding))
+        items, skipped = from_csv(tmp_path / "legend.csv")
+        assert [(Path(i.path).name, i.label) for i in items] == [("a.jpg", "happy"), ("b.jpg", "sad")], encoding
+    (tmp_path / "legend.csv").write_bytes("image,label\ncaf\u00e9.jpg,happy\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match="is not UTF-8 or UTF-16 text"):
+        from_csv(tmp_path / "legend.csv")
+    (tmp_path / "legend.csv").write_bytes(b"image,label\na.jpg,ha\x00ppy\n")
+    with pytest.raises(DatasetError, match="legend.csv"):
+        from_csv(tmp_path / "legend.csv")
+    (tmp_path / "legend.csv").write_bytes(text.encode("utf-16"))
+    result = run_script("extract_landmarks.py", "--csv", str(tmp_path / "legend.csv"), "--out", str(tmp_path / "t.npz"))
+    assert result.returncode == 0 and "wrote" in result.stdout, result.stderr
+    assert load_table(tmp_path / "t.npz").counts() == {"happy": 1, "sad": 1}

@@ -16,6 +16,7 @@ import http.server
 import io
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -37,7 +38,7 @@ from landmark_emotion.apps.web import (
     find_bundles,
     host_warning,
 )
-from web_check import chromium, chromium_path, web_server, write_y4m
+from web_check import WebServer, chromium, chromium_path, web_server, write_y4m
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "models" / "default"
@@ -188,6 +189,18 @@ def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     )
     assert result.returncode == 2
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_the_server_cleanly(signum, models, tmp_path):
+    """Closing the terminal (SIGHUP) ends the server as Ctrl-C and kill do: no traceback, "stopped", exit 0."""
+    log = tmp_path / "stderr.log"
+    server = WebServer("--models-dir", str(models), "--model", str(models / "default"), log=log)
+    server.process.send_signal(signum)
+    out, _ = server.process.communicate(timeout=60)
+    server.stop()
+    assert server.process.returncode == 0 and out.endswith("emoji mirror: stopped\n"), out
+    assert log.read_text() == ""
 
 
 def test_busy_port_is_one_error_line():

@@ -402,6 +402,11 @@ def fine_tune(
     from landmark_emotion.outputs import check_outputs, check_writable_folder, recover_before_writing, refuse_existing
     from landmark_emotion.training.personal import FineTuneSettings, train_personal_model
 
+    for name, value in (("sessions", sessions), ("out", out)):
+        _require(
+            isinstance(value, (str, os.PathLike)) or (name == "out" and value is None),
+            f"{name} must be the path of a folder, got {type(value).__name__}",
+        )
     names = [field.name for field in dataclasses.fields(FineTuneSettings)]
     unknown = sorted(set(options) - set(names))
     _require(not unknown, f"unknown fine-tuning option(s) {', '.join(unknown)}; expected some of {', '.join(names)}")

@@ -20,6 +20,8 @@ import numpy as np
 from landmark_emotion.errors import LandmarkEmotionError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+MAX_CAMERA_INDEX = 2**31 - 1
+"""OpenCV takes a camera index as a C int: a larger one overflows instead of finding no camera."""
 
 
 class SourceError(LandmarkEmotionError, RuntimeError):
@@ -166,7 +168,9 @@ class CameraSource(FrameSource):
 def open_source(source: str | int | os.PathLike) -> FrameSource:
     """Open a camera index, a video file or an image folder, or raise :class:`SourceError`."""
     text = str(source)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit to Python, and no camera
+        if int(text) > MAX_CAMERA_INDEX:
+            raise SourceError(f"no camera at index {text}; try --source path/to/video.mp4 or a folder of images")
         return CameraSource(int(text))
     path = Path(text)
     if path.is_dir():

@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import itertools
+import signal
 import socket
 import time
 import urllib.parse
@@ -61,6 +62,7 @@ from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
 from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.pipeline import pipeline_for
+from landmark_emotion.signals import heeded
 
 STATIC = Path(__file__).with_name("web_static")
 DEFAULT_HOST = "127.0.0.1"
@@ -427,11 +429,20 @@ def page_url(sock: socket.socket) -> str:
 
 
 def serve(app: Starlette, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` until Ctrl-C.
+    """Serve ``app`` on ``sock`` until Ctrl-C, SIGTERM or SIGHUP.
 
     uvicorn enforces :data:`MAX_MESSAGE` while reading, so an oversized message is never held whole in memory.
+    uvicorn ends gracefully on SIGINT and SIGTERM only; closing the terminal (SIGHUP) is made to do the same
+    (it raised in the middle of its event loop: a traceback, then exit 0).
     """
     import uvicorn
 
     config = uvicorn.Config(app, ws_max_size=MAX_MESSAGE, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    others = [signum for signum in heeded() if signum not in (signal.SIGINT, signal.SIGTERM)]  # SIGHUP, on POSIX
+    previous = {signum: signal.signal(signum, server.handle_exit) for signum in others}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

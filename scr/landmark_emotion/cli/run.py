@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.outputs import recover
 from landmark_emotion.signals import interrupt_behind, raising_stop_signals
 
@@ -25,6 +26,8 @@ def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None 
         except KeyboardInterrupt as exc:
             return fail(exc)
         except OSError as exc:  # e.g. the disk filled up or a pipe closed outside a command's own handling
+            return fail(exc)
+        except LandmarkEmotionError as exc:  # raised on purpose where a command did not expect it: still one line
             return fail(exc)
         except Exception as exc:
             interrupt = interrupt_behind(exc)

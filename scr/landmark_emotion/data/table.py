@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from landmark_emotion.errors import LandmarkEmotionError
-from landmark_emotion.face.appearance import mirror_descriptors
+from landmark_emotion.face.appearance import N_DESCRIPTOR, mirror_descriptors
 from landmark_emotion.face.features import LANDMARKS, face_size, face_vectors, mirror
 from landmark_emotion.inputs import parse_json
 from landmark_emotion.labels import canonical_labels
@@ -86,6 +86,11 @@ class LandmarkTable:
             self.descriptors = np.asarray(self.descriptors, dtype=np.float16)
             if self.descriptors.ndim != 2:
                 raise TableError(f"descriptors must have shape (n, d), got {self.descriptors.shape}")
+            if self.descriptors.shape[1] != N_DESCRIPTOR:
+                raise TableError(
+                    f"appearance descriptors have {self.descriptors.shape[1]} columns, but this code's have "
+                    f"{N_DESCRIPTOR}: re-extract the table"
+                )
         sizes = {name: len(getattr(self, name)) for name in ARRAYS[1:] if getattr(self, name) is not None}
         bad = {name: size for name, size in sizes.items() if size != n}
         if bad:
@@ -276,16 +281,19 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         broken = ~np.isfinite(arrays["descriptors"]).all(axis=1)
         reasons[(reasons == "") & broken] = "non-finite appearance descriptor"
     good = np.flatnonzero(reasons == "")
-    table = LandmarkTable(
-        arrays["landmarks"][good],
-        arrays["width"][good],
-        arrays["height"][good],
-        labels[good],
-        arrays.get("paths", np.full(n, ""))[good],
-        arrays.get("groups", np.full(n, ""))[good],
-        meta,
-        splits=arrays["splits"][good] if "splits" in arrays else None,
-        descriptors=arrays["descriptors"][good] if "descriptors" in arrays else None,
-    )
+    try:
+        table = LandmarkTable(
+            arrays["landmarks"][good],
+            arrays["width"][good],
+            arrays["height"][good],
+            labels[good],
+            arrays.get("paths", np.full(n, ""))[good],
+            arrays.get("groups", np.full(n, ""))[good],
+            meta,
+            splits=arrays["splits"][good] if "splits" in arrays else None,
+            descriptors=arrays["descriptors"][good] if "descriptors" in arrays else None,
+        )
+    except TableError as exc:
+        raise TableError(f"{path}: {exc}") from None
     table.skipped = dict(Counter(reasons[reasons != ""].tolist()))
     return table
