@@ -94,13 +94,23 @@ class Predictor:
         return self.preprocess.n_features
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(d,) or (n, d) features -> (n, len(labels)) float32 probabilities."""
-        x = np.asarray(features, np.float32)
+        """(d,) or (n, d) finite features -> (n, len(labels)) float32 probabilities.
+
+        A NaN or infinite feature is refused: it would come out as NaN probabilities, which
+        ``argmax`` reads as a confident first label.
+        """
+        try:
+            x = np.asarray(features, np.float32)
+        except (TypeError, ValueError):
+            raise InputError(f"expected features that are numbers, got {type(features).__name__}") from None
         if x.ndim == 1:
             x = x[None]
         d = self.n_features
         if x.ndim != 2 or x.shape[1] != d:
             raise InputError(f"expected features of shape ({d},) or (n, {d}), got {np.shape(features)}")
+        if not np.isfinite(x).all():
+            rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+            raise InputError(f"features must be finite numbers; row(s) {rows[:5].tolist()} hold NaN or infinity")
         for step in self._steps:
             x = x * step.weight + step.bias if step.elementwise else x @ step.weight + step.bias
             x = ACTIVATIONS[step.activation](x)
