@@ -142,6 +142,9 @@ def test_a_folder_that_is_not_a_model_is_refused_before_anything_opens(tmp_path)
         ({"min_confidence": 1.5}, "min_confidence must be a probability in [0, 1], got 1.5"),
         ({"calibrate": "yes"}, "calibrate must be one of 'neutral', 'auto', 'off', got 'yes'"),
         ({"smoothing": 0}, "smoothing must be a number of frames of at least 1 (1: off), got 0"),
+        ({"smoothing": float("inf")}, "smoothing must be at most 10000 frames, got inf"),  # failed at the first frame
+        ({"smoothing": float("nan")}, "smoothing must be a number of frames of at least 1 (1: off), got nan"),
+        ({"min_confidence": float("nan")}, "min_confidence must be a probability in [0, 1], got nan"),
         ({"landmarker": "dlib"}, "landmarker must be one of 'legacy', 'tasks' or None, got 'dlib'"),
     ],
 )
