@@ -309,6 +309,38 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     assert wait_for_tabs(server, 0)["tabs"] == 0  # every closed socket freed its session
 
 
+@pytest.mark.parametrize(
+    "size, fragments",
+    [(MAX_MESSAGE + 10, 1), (MAX_MESSAGE + 10, 3), (50 * 2**20, 2), (50 * 2**20, 40)],
+    ids=["just-over", "just-over-in-3-fragments", "50MB-in-2-fragments", "50MB-in-40-fragments"],
+)
+def test_a_message_over_the_limit_is_closed_with_1009_and_the_reason(size, fragments, server):
+    """However it arrives: the server used to close the socket while the rest still came in, and the reset that
+    brought lost the close frame on its way (the page saw 1006, no reason)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    url = server.url.replace("http://", "ws://") + "ws"
+    message = b"F" + bytes(size - 1)
+    step = -(-len(message) // fragments)
+
+    async def scenario() -> object:
+        async with connect(url, max_size=None) as ws:
+            json.loads(await ws.recv())
+            try:
+                if fragments == 1:
+                    await ws.send(message)
+                else:
+                    await ws.send([message[i : i + step] for i in range(0, len(message), step)])
+                return await asyncio.wait_for(ws.recv(), 30)
+            except ConnectionClosed as closed:
+                return closed.rcvd
+
+    closed = asyncio.run(scenario())
+    assert closed is not None and closed.code == 1009 and str(MAX_MESSAGE) in closed.reason, closed
+    assert wait_for_tabs(server, 0)["tabs"] == 0 and server.alive()
+
+
 def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     """A page opened in a loop must not exhaust the server: each tab holds its own graphs."""
     from websockets.asyncio.client import connect

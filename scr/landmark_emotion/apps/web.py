@@ -14,7 +14,7 @@ Protocol (one socket per tab)
                           confidence, emoji, probabilities; a ``notice`` when a neutral capture was
                           lost with its face), ``bundle``, ``neutral`` or ``error`` (a message).
 A message over :data:`MAX_MESSAGE` bytes closes that socket with code 1009 and the
-reason; every other bad message gets an ``error`` and the socket stays open. A tab
+reason, however it is split into frames; every other bad message gets an ``error`` and the socket stays open. A tab
 beyond ``max_tabs`` open at once is closed at once with code 1013 ("try again later")
 and the reason: each tab holds its own graphs (about 55 MB and 6 threads), and a page
 opened in a loop must not exhaust the server.
@@ -37,9 +37,11 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import uvicorn
 from anyio import to_thread
 from PIL import Image
 from starlette.applications import Starlette
@@ -51,6 +53,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.protocols.utils import ClientDisconnected
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.landmarker import import_mediapipe
@@ -428,6 +432,40 @@ def page_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+CLOSE_SECONDS = 10.0
+"""How long a socket closed for a message over the limit waits for the page to close its side."""
+
+
+class _ClosingProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, except that a message over the limit ends with a close frame the page receives.
+
+    uvicorn sends the close frame (1009, and the limit in the reason) and closes the socket at
+    once, while the page is still sending the rest of the message: a socket closed with unread
+    data is reset, and the reset can destroy the close frame on its way (the page saw 1006,
+    with no reason). Here the server stops sending (a half-close) and reads and discards
+    what still arrives, until the page closes its side or the close timeout.
+    """
+
+    def handle_parser_exception(self) -> None:
+        if self.close_sent:
+            return  # the rest of the message, discarded
+        close = self.conn.close_sent
+        assert close is not None, "the protocol failed the connection: it sent a close frame"
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code, "reason": close.reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.write_eof()
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(CLOSE_SECONDS, self.transport.close)  # uvicorn waits for it
+
+    async def send(self, message: Any) -> None:
+        if self.close_sent and message["type"] == "websocket.send":
+            raise ClientDisconnected  # the answer to the frame before: the tab is gone, as when the page leaves
+        await super().send(message)
+
+
 def serve(app: Starlette, sock: socket.socket) -> None:
     """Serve ``app`` on ``sock`` until Ctrl-C, SIGTERM or SIGHUP.
 
@@ -435,9 +473,7 @@ def serve(app: Starlette, sock: socket.socket) -> None:
     uvicorn ends gracefully on SIGINT and SIGTERM only; closing the terminal (SIGHUP) is made to do the same
     (it raised in the middle of its event loop: a traceback, then exit 0).
     """
-    import uvicorn
-
-    config = uvicorn.Config(app, ws_max_size=MAX_MESSAGE, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, ws=_ClosingProtocol, ws_max_size=MAX_MESSAGE, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     others = [signum for signum in heeded() if signum not in (signal.SIGINT, signal.SIGTERM)]  # SIGHUP, on POSIX
     previous = {signum: signal.signal(signum, server.handle_exit) for signum in others}
