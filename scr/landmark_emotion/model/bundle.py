@@ -14,8 +14,10 @@ A bundle holds everything needed to classify a face and to know what the numbers
 
 A bundle is verified whole: ``bundle.json`` lists a SHA-256 of every other file in the folder
 (whatever files later versions add), and ``bundle_sha256`` is the hash of its own content
-without that field. A changed, missing or added file, or an edited label list, is refused;
+without that field. A changed, missing or added file, or a label list edited by hand, is refused;
 so is a field of the wrong type or shape, or a non-finite weight: a bundle that loads can predict.
+The checksums catch accidents (partial copies, damaged files, edits by mistake), not a person:
+whoever edits a bundle can re-seal it (:func:`write_info`), and it then loads like any other.
 Loading never imports TensorFlow. Writing one is :mod:`landmark_emotion.model.bundle_write`'s.
 """
 
