@@ -450,3 +450,96 @@ def test_a_utf16_csv_reads_as_utf8_does_and_other_bytes_are_one_line(astronaut, 
     result = run_script("extract_landmarks.py", "--csv", str(tmp_path / "legend.csv"), "--out", str(tmp_path / "t.npz"))
     assert result.returncode == 0 and "wrote" in result.stdout, result.stderr
     assert load_table(tmp_path / "t.npz").counts() == {"happy": 1, "sad": 1}
+
+
+# ---------------------------------------------------------------- the broader hostile pass: names, FIFOs, huge claims
+
+
+def undecodable(folder: Path, suffix: str) -> Path:
+    """A file name that is not valid UTF-8 (Python holds it with surrogates: ``\\udcff``)."""
+    return Path(os.fsdecode(os.fsencode(folder) + b"/\xff\xfe" + suffix.encode()))
+
+
+def test_file_names_that_are_not_utf8_neither_crash_nor_stop_a_command(astronaut, clip, bundle, tmp_path):
+    """OpenCV given such a name crashed the process (segfault); printed, it ended a command with a traceback."""
+    import shutil
+
+    import cv2
+
+    photos = tmp_path / "photos" / "happy"
+    photos.mkdir(parents=True)
+    ok, encoded = cv2.imencode(".jpg", astronaut)
+    undecodable(photos, ".jpg").write_bytes(encoded.tobytes())
+    result = demo("--model", str(bundle), "--source", str(photos), "--log", str(tmp_path / "log.jsonl"))
+    assert result.returncode == 0 and "1 face(s) seen" in result.stdout, result.stderr
+    extracted = run_script("extract_landmarks.py", "--data-dir", str(photos.parent), "--out", str(tmp_path / "t.npz"))
+    assert extracted.returncode == 0 and load_table(tmp_path / "t.npz").counts() == {"happy": 1}, extracted.stderr
+    video = undecodable(tmp_path, ".mp4")
+    shutil.copy(clip, video)
+    result = demo("--model", str(bundle), "--source", str(video))
+    assert result.returncode == 2
+    one_error_line(result.stderr, "its name is not valid UTF-8, which OpenCV needs; rename it")
+    result = demo("--model", str(bundle), "--source", str(clip), "--output", str(undecodable(tmp_path, ".mp4")) + "2")
+    assert result.returncode == 2
+    one_error_line(result.stderr, "its name is not valid UTF-8, which OpenCV needs")
+    log = undecodable(tmp_path, ".jsonl")
+    result = demo("--model", str(bundle), "--source", str(clip), "--log", str(log))  # printed: "wrote log: ..."
+    assert result.returncode == 0 and "wrote log: " in result.stdout and "\\udcff" in result.stdout, result.stderr
+    assert log.is_file()
+
+
+def test_a_reader_reads_an_undecodable_name_and_refuses_a_fifo_at_once(astronaut, tmp_path):
+    import cv2
+
+    from landmark_emotion import InputError, Reader
+
+    ok, encoded = cv2.imencode(".jpg", astronaut)
+    named = undecodable(tmp_path, ".jpg")
+    named.write_bytes(encoded.tobytes())
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    with Reader(ROOT / "models" / "default") as reader:
+        assert len(reader.read(named)) == 1
+        with pytest.raises(InputError, match="is not an image OpenCV can read"):  # cv2.imread waited for a writer
+            reader.read(fifo)
+
+
+def test_an_empty_source_is_no_source_not_the_working_folder(bundle, tmp_path):
+    result = demo("--model", str(bundle), "--source", "")
+    assert result.returncode == 2
+    one_error_line(result.stderr, "no source given")
+
+
+def test_a_table_claiming_an_array_larger_than_memory_is_one_line(bundle, tmp_path):
+    """A few bytes can claim terabytes in an .npy header: numpy's MemoryError was a traceback."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 468, 3)})
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("landmarks.npy", header.getvalue() + bytes(64))
+        for name, value in (("width", np.ones(1)), ("height", np.ones(1)), ("labels", np.array(["happy"]))):
+            member = io.BytesIO()
+            np.save(member, value)
+            archive.writestr(f"{name}.npy", member.getvalue())
+        member = io.BytesIO()
+        np.save(member, np.array("{}"))
+        archive.writestr("meta.npy", member.getvalue())
+    with pytest.raises(TableError, match="Unable to allocate"):
+        load_table(path)
+    result = run_script("evaluate.py", "--model", str(bundle), "--data", str(path))
+    assert result.returncode == 2
+    one_error_line(result.stderr, "is not a readable .npz landmark table")
+
+
+def test_a_table_too_small_to_hold_out_a_test_split_is_one_line(tmp_path):
+    small = make_table({"neutral": 4, "happy": 4, "sad": 4}, people=1)
+    small.groups[:] = ""  # every face its own group: 12 groups, but 4 faces of each class for 7 folds
+    save_table(small, tmp_path / "t.npz")
+    result = run_script(
+        "train_model.py", "--data", str(tmp_path / "t.npz"), "--out", str(tmp_path / "m"), "--min-class-count", "2"
+    )
+    assert result.returncode == 2 and not (tmp_path / "m").exists()
+    one_error_line(result.stderr, "too few samples to hold out 15% of each class")

@@ -34,7 +34,7 @@ import numpy as np
 from landmark_emotion.errors import ClosedError, InputError
 from landmark_emotion.face.features import image_vectors
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
-from landmark_emotion.frames import FrameSource, open_source
+from landmark_emotion.frames import FrameSource, open_source, read_image
 from landmark_emotion.model.bundle_write import add_references
 from landmark_emotion.model.calibration import CalibrationError, References, neutral_mean
 from landmark_emotion.model.discovery import find_default_model
@@ -76,7 +76,7 @@ def _as_bgr(image: Image, rgb: bool = False) -> np.ndarray:
             raise InputError(f"no such image file: {path}")
         if path.is_dir():
             raise InputError(f"{path} is a folder, not an image; read the photos in it with stream({str(path)!r})")
-        decoded = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        decoded = read_image(path)
         if decoded is None:
             raise InputError(f"{path} is not an image OpenCV can read (for a video file, use stream())")
         return decoded

@@ -12,12 +12,18 @@ from __future__ import annotations
 import json
 import os
 import stat
+import zipfile
 from typing import Any
 
 from landmark_emotion.errors import LandmarkEmotionError
 
 MAX_SMALL_FILE = 16 * 2**20
 """The largest file :func:`read_small` reads: a bundle's JSON files are kilobytes, a data.yaml less."""
+
+
+NPZ_ERRORS = (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError)
+"""What ``np.load`` raises for a file that is no good ``.npz``: unreadable, truncated, not a zip, pickled data,
+or an array header claiming more than memory holds (a few bytes can claim terabytes)."""
 
 
 class FileFormatError(LandmarkEmotionError, ValueError):

@@ -8,6 +8,7 @@ command lets through on purpose print one line and exit 2, never a traceback.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import signal
 import sys
@@ -19,7 +20,14 @@ from landmark_emotion.signals import interrupt_behind, raising_stop_signals
 
 
 def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Call a script's ``main`` with stop signals raised as :class:`Interrupted`; never a traceback for them."""
+    """Call a script's ``main`` with stop signals raised as :class:`Interrupted`; never a traceback for them.
+
+    What the command prints never fails to print: a file name that is not valid UTF-8, or a "—" on a console
+    that has none, is written escaped (``\\udcff``) instead of ending the command with ``UnicodeEncodeError``.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     with raising_stop_signals():
         try:
             return main(argv)

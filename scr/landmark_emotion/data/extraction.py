@@ -32,6 +32,7 @@ from tqdm import tqdm
 from landmark_emotion.data.sources import LabeledImage
 from landmark_emotion.data.table import LandmarkTable
 from landmark_emotion.face.features import FEATURE_VERSION
+from landmark_emotion.frames import read_image
 from landmark_emotion.labels import ordered
 
 NO_FACE = "no face found"
@@ -126,7 +127,7 @@ def landmarks_of_files(
     # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
     with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
         for path in paths:
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is None:
                 out.append((None, None, 0, 0, UNREADABLE))
                 continue

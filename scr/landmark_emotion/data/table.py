@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.appearance import N_DESCRIPTOR, mirror_descriptors
 from landmark_emotion.face.features import LANDMARKS, face_size, face_vectors, mirror
-from landmark_emotion.inputs import parse_json
+from landmark_emotion.inputs import NPZ_ERRORS, parse_json
 from landmark_emotion.labels import canonical_labels
 from landmark_emotion.outputs import save_npz
 
@@ -238,7 +237,7 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         meta = parse_json(str(arrays["meta"]))
     except TableError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except NPZ_ERRORS as exc:
         raise TableError(f"{path} is not a readable .npz landmark table ({exc})") from None
     kinds = {
         "landmarks": "fiu",

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 from landmark_emotion.data.table import LandmarkTable, TableError, load_table
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.features import FEATURE_SETS, LANDMARKS
-from landmark_emotion.inputs import read_json
+from landmark_emotion.inputs import NPZ_ERRORS, read_json
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.model.calibration import REFERENCE_FILE, CalibrationError, References, load_references
 from landmark_emotion.model.inference import Predictor, Step, check_network, check_outputs_finite, read_forward
@@ -261,7 +260,7 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         mean, scale, components = check_scaler(mean, scale, components, feature_set)
         check_network(steps, len(mean) if components is None else components.shape[1], labels)
         check_outputs_finite(Predictor(labels, mean, scale, steps, components, feature_set))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except (*NPZ_ERRORS, KeyError) as exc:
         detail = str(exc).removeprefix(f"model bundle {path}: ")
         raise BundleError(f"model bundle {path}: unusable {SCALER_FILE}, {FORWARD_FILE} or labels ({detail})") from None
     references = None

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from landmark_emotion.errors import LandmarkEmotionError
-from landmark_emotion.inputs import parse_json
+from landmark_emotion.inputs import NPZ_ERRORS, parse_json
 
 NEUTRAL = "neutral"
 REFERENCE_FILE = "neutral.npz"
@@ -95,7 +94,7 @@ def load_references(path: str | Path, feature_version: str, n_features: int) -> 
             population = np.asarray(data["population"], np.float32)
             person = np.asarray(data["person"], np.float32) if "person" in data.files else None
         version = meta["feature_version"]
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
+    except (*NPZ_ERRORS, KeyError, TypeError) as exc:
         raise CalibrationError(f"unreadable neutral reference {path} ({exc})") from None
     if version != feature_version:
         raise CalibrationError(

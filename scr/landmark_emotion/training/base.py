@@ -183,7 +183,10 @@ def _hold_out(
         folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # "the least populated class has only k members": known, handled above
         warnings.simplefilter("ignore", UserWarning)
-        candidates = list(folds.split(index, labels[index], groups[index]))
+        try:
+            candidates = list(folds.split(index, labels[index], groups[index]))
+        except ValueError as exc:  # e.g. every class has fewer samples than there are folds
+            raise TrainingError(f"too few samples to hold out {fraction:.0%} of each class ({exc})") from None
     # the fold closest to the class proportions, each class weighing the same: with a few large groups
     # (one person with half of a class's photos) a fold can otherwise hold almost none of a small class
     classes, totals = np.unique(labels[index], return_counts=True)
