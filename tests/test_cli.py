@@ -401,8 +401,8 @@ def test_a_recording_whose_folder_is_full_is_kept_elsewhere_and_says_where(astro
     assert len(load_table(kept)) == 3 and list(sessions.iterdir()) == []
 
 
-def limited_to(size: int):
-    """For a child process: files cannot grow beyond ``size`` bytes (EFBIG, as a full disk gives ENOSPC)."""
+def run_with_files_limited_to(size: int, script: str, *args: str) -> subprocess.CompletedProcess:
+    """``script`` in a child whose files cannot grow beyond ``size`` bytes (EFBIG, as a full disk gives ENOSPC)."""
 
     def limit() -> None:
         import resource
@@ -411,22 +411,36 @@ def limited_to(size: int):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
-    return limit
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""},
+        preexec_fn=limit,
+        timeout=300,
+    )
 
 
 def test_a_recording_that_cannot_be_saved_anywhere_says_so_in_one_line(long_clip, tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "record_dataset.py"), "--label", "happy", "--source", str(long_clip)]
-        + ["--out-dir", str(tmp_path / "s"), "--samples", "60", "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""},
-        preexec_fn=limited_to(100_000),
-    )
-    _, err = process.communicate(timeout=300)
-    assert process.returncode == 2 and err.count("\n") == 1, err  # no "Exception ignored in ZipFile.__del__"
+    args = ["--label", "happy", "--source", str(long_clip), "--out-dir", str(tmp_path / "s"), "--samples", "60"]
+    result = run_with_files_limited_to(100_000, "record_dataset.py", *args, "--no-progress")
+    err = result.stderr
+    assert result.returncode == 2 and err.count("\n") == 1, err  # no "Exception ignored in ZipFile.__del__"
     assert err.startswith("error: File too large") and "the 60 happy samples could not be saved anywhere" in err
+
+
+def test_a_video_cut_short_by_a_full_disk_is_said_not_claimed(long_clip, tmp_path):
+    """OpenCV's video writer says nothing when a write fails: the demo said "wrote annotated video" (exit 0) of a
+    file no player opens."""
+    out = tmp_path / "annotated.mp4"
+    model = str(ROOT / "models" / "default")
+    result = run_with_files_limited_to(
+        200_000, "main.py", "--model", model, "--no-display", "--source", str(long_clip), "--output", str(out)
+    )
+    assert result.returncode == 2 and "wrote annotated video" not in result.stdout, result.stdout
+    assert result.stderr == (
+        f"error: could not write video {out} completely: it does not read back (is the disk full?)\n"
+    )
 
 
 def test_save_npz_closes_its_file_when_the_disk_fills(monkeypatch):

@@ -160,6 +160,20 @@ class VideoOutput:
         if self._writer is not None:
             self._writer.release()
 
+    def check(self) -> None:
+        """Raise :class:`DemoError` unless the closed video reads back with every frame written.
+
+        OpenCV's writer says nothing when a write fails: on a full disk the file lacks its index
+        and no player opens it, while the demo would say it wrote it.
+        """
+        if not self.frames:
+            return
+        capture = cv2.VideoCapture(os.fspath(self.path))
+        frames = capture.get(cv2.CAP_PROP_FRAME_COUNT) if capture.isOpened() else 0
+        capture.release()
+        if frames < self.frames:
+            raise DemoError(f"could not write video {self.path} completely: it does not read back (is the disk full?)")
+
 
 def frame_record(index: int, t: float, faces: list[Face]) -> dict:
     """The JSON log line of one frame: {"frame", "t", "faces": [{"id", "box", "label", ...}]}."""
@@ -263,6 +277,8 @@ def run(
             log_file.close()
         if display:
             cv2.destroyWindow(title)
+    if video:
+        video.check()
     return stats
 
 
