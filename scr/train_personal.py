@@ -36,6 +36,7 @@ from landmark_emotion.outputs import OutputError, check_outputs, check_writable_
 from landmark_emotion.resources import workspace
 from landmark_emotion.signals import interrupted_code
 from landmark_emotion.training.personal import (
+    MAX_REPLAY_WEIGHT,
     MIN_SAMPLES,
     FineTuneError,
     FineTuneSettings,
@@ -87,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--replay-weight",
-        type=float_range(0, 1000),
+        type=float_range(0, MAX_REPLAY_WEIGHT),
         default=DEFAULTS.replay_weight,
         help="weight of the base replay data relative to yours; 0 turns it off (default: %(default)s)",
     )

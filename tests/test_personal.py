@@ -247,6 +247,16 @@ def test_freeze_and_settings_are_checked(base_bundle):
         freeze_layers(model, 3)
     with pytest.raises(FineTuneError, match="held-out fraction"):
         FineTuneSettings(heldout_fraction=1.0)
+    nan = float("nan")  # compares false with everything: "x <= 0" let it through, and NaN weights came out
+    for settings, message in (
+        ({"learning_rate": nan}, "learning rate"),
+        ({"learning_rate": 5.0}, "learning rate"),
+        ({"replay_weight": float("inf")}, "replay weight"),
+        ({"replay_weight": nan}, "replay weight"),
+        ({"seed": -1}, "seed"),  # NumPy's own ValueError, at the first step of training
+    ):
+        with pytest.raises(FineTuneError, match=message):
+            FineTuneSettings(**settings)
 
 
 def test_sessions_without_groups_are_grouped_by_file(tmp_path):

@@ -208,6 +208,10 @@ def accuracy(model, x: np.ndarray, targets: np.ndarray) -> float:
     return float(np.mean(np.argmax(np.asarray(model(x, training=False)), axis=1) == targets.argmax(axis=1)))
 
 
+MAX_REPLAY_WEIGHT = 1000.0
+"""The largest weight of the base's replay data against the user's samples (``--replay-weight``)."""
+
+
 @dataclass
 class FineTuneSettings:
     """How to fine-tune; the defaults are those of ``scr/train_personal.py``."""
@@ -233,14 +237,18 @@ class FineTuneSettings:
         check_settings(
             FineTuneError,
             [
-                (self.learning_rate <= 0, "the learning rate must be positive"),
+                (not 0 < self.learning_rate <= 1, "the learning rate must be in (0, 1]"),
                 (
                     min(self.epochs, self.batch_size, self.fixed_epochs) < 1,
                     "epochs, fixed epochs and batch size must be at least 1",
                 ),
                 (self.patience < 0, "patience cannot be negative"),
                 (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
-                (self.replay_weight < 0, "the replay weight cannot be negative"),
+                (
+                    not 0 <= self.replay_weight <= MAX_REPLAY_WEIGHT,
+                    f"the replay weight must be in [0, {MAX_REPLAY_WEIGHT:g}]",
+                ),
+                (not 0 <= self.seed < 2**32, "the seed must be from 0 to 2**32 - 1"),
             ],
         )
 
