@@ -93,6 +93,9 @@ def test_catalog_refuses_anything_it_did_not_list(models, asked):
     catalog = BundleCatalog(find_bundles([models]), "models/default")
     with pytest.raises(WebError, match="unknown bundle"):
         catalog.bundle(asked)
+    with pytest.raises(WebError) as refused:  # told back to the page, but not megabytes of it
+        catalog.bundle("x" * 1_000_000)
+    assert len(str(refused.value)) < 200
     assert catalog.bundle("models/mine").classes_ == catalog.bundle("models/default").classes_
 
 

@@ -221,7 +221,9 @@ class BundleCatalog:
 
     def bundle(self, bundle_id: object) -> EmotionModel:
         if not isinstance(bundle_id, str) or bundle_id not in self.choices:
-            raise WebError(f"unknown bundle {bundle_id!r}: choose one of {', '.join(self.choices)}")
+            shown = repr(bundle_id)  # as the page sent it, up to a point: it may be megabytes
+            shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
+            raise WebError(f"unknown bundle {shown}: choose one of {', '.join(self.choices)}")
         if bundle_id not in self._loaded:
             try:
                 self._loaded[bundle_id] = EmotionModel.load(self.choices[bundle_id].path)
