@@ -39,7 +39,7 @@ from landmark_emotion.model.bundle import BundleError, load_bundle
 from landmark_emotion.model.bundle_write import add_references
 from landmark_emotion.model.evaluation import EvaluationError, format_report
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
-from landmark_emotion.signals import interrupted_code
+from landmark_emotion.signals import held_signals, interrupted_code
 from landmark_emotion.training.base import (
     DEFAULT_COMPONENTS,
     MIN_CLASS_COUNT,
@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"TFLite export matches Keras within {model.metrics['tflite_max_difference']:.1g}")
         for warning in model.warnings:
             print(f"warning: {warning}")
-        bundle = model.save(args.out, force=args.force)
+        with held_signals() as stopped:  # a stop while saving waits for the save: the model is kept
+            bundle = model.save(args.out, force=args.force)
     except (
         BundleError,
         TableError,
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         return fail(exc)
     print(f"wrote {bundle}")
-    return interrupted_code() if record.fit.interrupted else 0
+    return interrupted_code() if record.fit.interrupted or stopped else 0
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
 from landmark_emotion.resources import workspace
-from landmark_emotion.signals import interrupted_code
+from landmark_emotion.signals import held_signals, interrupted_code
 from landmark_emotion.training.personal import (
     MAX_REPLAY_WEIGHT,
     MIN_SAMPLES,
@@ -179,10 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{judged}{metrics['epochs_run']} epochs, kept {metrics['best_epoch']}, frozen: "
             f"{', '.join(model.info['frozen_layers']) or 'none'}, {metrics['seconds']:.1f} s"
         )
-        out = model.save(args.out, force=args.force)
+        with held_signals() as stopped:  # a stop while saving waits for the save: the model is kept
+            out = model.save(args.out, force=args.force)
     except (BundleError, PersonalDataError, FineTuneError, OutputError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
-    if metrics["interrupted"]:
+    if metrics["interrupted"] or stopped:
         print(f"interrupted: wrote {out} with the best epoch so far ({metrics['best_epoch']})")
         return interrupted_code()
     print(f"wrote {out}")

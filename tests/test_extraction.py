@@ -240,3 +240,23 @@ def test_chunks_take_a_worker_about_the_same_time_and_come_back_in_order():
     assert chunks.finished(seconds=0.008) == second  # fast images: at most max_size
     assert len(next(sent)) == 256
     assert [len(c) for c in Chunks(list(range(10)), workers=4, max_size=256)] == [3, 3, 3, 1]  # no idle worker
+
+
+def test_a_stop_while_the_table_is_written_waits_for_it(astronaut, tmp_path, monkeypatch, capsys):
+    """A second Ctrl-C (or a kill) while the faces found are being saved must not throw them away."""
+    from landmark_emotion.cli.run import run_command
+
+    save_table = extract_landmarks.save_table
+
+    def stopped_while_saving(table, path):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return save_table(table, path)
+
+    photos = tmp_path / "photos" / "happy"
+    photos.mkdir(parents=True)
+    cv2.imwrite(str(photos / "a.jpg"), astronaut)
+    monkeypatch.setattr(extract_landmarks, "save_table", stopped_while_saving)
+    out = tmp_path / "t.npz"
+    code = run_command(extract_landmarks.main, ["--data-dir", str(photos.parent), "--out", str(out), "--workers", "1"])
+    assert code == 128 + signal.SIGTERM and len(load_table(out)) == 1
+    assert f"wrote {out}: 1 faces" in capsys.readouterr().out

@@ -322,6 +322,28 @@ def test_the_writer_recovers_an_interrupted_replace_and_says_so(left, base_bundl
     assert not backup.exists() and load_bundle(out).labels == BASE_LABELS
 
 
+def test_a_stop_while_the_model_is_written_waits_for_it(base_bundle, tmp_path, monkeypatch, capsys):
+    """A second Ctrl-C (or a kill) while the fine-tuned model is being saved must not throw it away."""
+    import os
+    import signal
+
+    from landmark_emotion.cli.run import run_command
+    from landmark_emotion.model.emotion_model import EmotionModel
+
+    save = EmotionModel.save
+
+    def stopped_while_saving(model, path, force=False):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return save(model, path, force=force)
+
+    monkeypatch.setattr(EmotionModel, "save", stopped_while_saving)
+    data, out = tmp_path / "personal_data", tmp_path / "models" / "personal"
+    write_sessions(data, {"happy": ("happy", faces("happy", 8, 1)), "sad": ("sad", faces("sad", 8, 2))})
+    code = run_command(train_personal.main, ["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out)])
+    assert code == 128 + signal.SIGTERM and load_bundle(out).info["kind"] == "personal"
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
 def test_script_error_has_no_traceback(tmp_path):
     result = subprocess.run(
         [
