@@ -17,10 +17,11 @@ import pytest
 import landmark_emotion
 from landmark_emotion import InputError, LandmarkEmotionError, Reader, fine_tune, load_model
 from landmark_emotion.apps.demo import SAMPLE_CLIP
+from landmark_emotion.face.regions import REGIONS
 from landmark_emotion.frames import SourceError
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.calibration import CalibrationError
-from test_personal import BASE_LABELS, base_bundle, faces, write_sessions  # noqa: F401  (base_bundle: a fixture)
+from test_personal import BASE_LABELS, faces, write_sessions  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 SCR = ROOT / "scr"
@@ -68,6 +69,20 @@ def test_a_photo_gives_its_face_with_box_landmarks_label_and_probabilities(reade
     assert face.calibration == "none" and not face.calibrated  # photos: no neutral known yet
     assert face.track is None and face.blendshapes is None
     assert face.emoji == "\U0001f604"
+
+
+def test_the_sample_photo_is_explained_region_by_region_and_in_words(reader):
+    [face] = reader.read(landmark_emotion.sample_image())
+    assert face.explanation is None  # not asked for: nothing computed
+    explanation = face.explain()
+    assert explanation.label == face.label == "happy" and explanation.reference == "population"
+    assert list(explanation.regions) == sorted(REGIONS, key=lambda r: -explanation.regions[r])  # all 13, largest first
+    assert explanation.top == "mouth corners" and explanation.regions["mouth corners"] > 0.5
+    assert explanation.neutral_probability < 0.1 < 0.9 < explanation.probability
+    assert explanation.words[0] == "mouth stretched wide" and len(explanation.words) <= 3
+    with Reader(ROOT / "models" / "default", explain=True) as explaining:
+        [explained] = explaining.read(landmark_emotion.sample_image())
+    assert explained.explanation is not None and explained.to_json()["explanation"] == explanation.to_json()
 
 
 def test_a_path_an_rgb_array_and_a_grayscale_array_read_like_the_bgr_array(reader, astronaut):
@@ -245,6 +260,7 @@ print(sorted(set(labels)), len(labels), errors, streamed < 149)
 """
 
 
+@pytest.mark.slow
 def test_threads_sharing_a_reader_take_turns(tmp_path):
     """MediaPipe's graphs are not thread-safe: eight threads sharing one reader crashed the process (segfault), lost
     faces, or raised MediaPipe's "CalculatorGraph::Run() failed"."""
@@ -264,7 +280,7 @@ def test_fine_tune_refuses_what_is_not_a_folder_where_it_enters(sessions, out, t
     assert not (tmp_path / "out").exists()
 
 
-def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):  # noqa: F811
+def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):
     data = tmp_path / "sessions"
     write_sessions(
         data,
@@ -294,10 +310,12 @@ def readme_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_as_written_from_another_folder(tmp_path):
     done = run_python(readme_example(), tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert re.fullmatch(r"happy 1\.00 \(\d+, \d+, \d+, \d+\)", lines[0]), lines
-    assert lines[1] == "0 None happy"  # a folder holds unrelated photos: no track
-    assert re.fullmatch(r"\[\('\w+', True\)\]", lines[2]), lines
+    assert lines[1] == "('mouth stretched wide', 'cheeks raised', 'mouth open')"  # as the comment says
+    assert lines[2] == "0 None happy"  # a folder holds unrelated photos: no track
+    assert re.fullmatch(r"\[\('\w+', True\)\]", lines[3]), lines

@@ -17,6 +17,7 @@ import pytest
 
 from demo_data import scene, write_video
 from landmark_emotion.commands import evaluate, extract_landmarks, record_dataset, train_model, train_personal
+from landmark_emotion.commands import main as demo_main
 from landmark_emotion.data.table import LandmarkTable, TableError, describe_skipped, load_table, save_table
 from landmark_emotion.face.features import N_FEATURES
 from landmark_emotion.model.bundle import load_bundle
@@ -82,6 +83,7 @@ def one_error_line(err: str, message: str) -> None:
 # ---------------------------------------------------------------- outputs never clobber inputs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "outputs, message",
     [
@@ -100,6 +102,7 @@ def test_the_demo_never_writes_over_its_source(outputs, message, clip, bundle, t
     assert clip.read_bytes() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "outputs",
     [["--output", "a.jpg"], ["--log", "b.jpg"], ["--log", "sub/new.jsonl"]],
@@ -122,6 +125,7 @@ def test_the_demo_never_writes_into_its_folder_source(outputs, astronaut, bundle
     assert not (photos / "sub" / "new.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_the_demo_never_writes_into_its_bundle(clip, bundle):
     result = demo("--model", str(bundle), "--source", str(clip), "--log", str(bundle / "log.jsonl"))
     assert result.returncode == 2
@@ -129,6 +133,7 @@ def test_the_demo_never_writes_into_its_bundle(clip, bundle):
     assert load_bundle(bundle).labels == LABELS
 
 
+@pytest.mark.slow
 def test_the_demo_says_when_it_cannot_load_the_bundle_it_was_given(clip, bundle, tmp_path):
     import shutil
 
@@ -264,6 +269,7 @@ def test_the_same_table_twice_adds_no_duplicates(table, tmp_path, capsys):
     assert capsys.readouterr().out == f"skipped {2 * len(table)} unusable row(s): {2 * len(table)} duplicate row\n"
 
 
+@pytest.mark.slow
 def test_training_on_a_table_given_twice_keeps_test_faces_out_of_training(table, tmp_path):
     path = save_table(make_table({"neutral": 30, "happy": 30}, people=10), tmp_path / "a.npz")
     out = tmp_path / "m"
@@ -339,6 +345,7 @@ def tampered_models(bundle: Path, root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_a_tampered_bundle_folder_neither_hangs_nor_crashes_the_demo_or_the_api(bundle, clip, tmp_path):
     from landmark_emotion.api import load_model
     from landmark_emotion.model.bundle import BundleError
@@ -370,6 +377,7 @@ def test_a_tampered_bundle_folder_neither_hangs_nor_crashes_the_demo_or_the_api(
         one_error_line(result.stderr, f"model bundle {models / name}: unreadable bundle.json or metrics.json")
 
 
+@pytest.mark.slow
 def test_a_tampered_bundle_folder_neither_hangs_nor_crashes_the_web_server(bundle, tmp_path):
     from urllib.request import urlopen
 
@@ -421,6 +429,7 @@ def narrow_descriptors(table, tmp_path_factory) -> Path:
     ],
     ids=["evaluate-narrow-descriptors", "train-narrow-descriptors", "huge-camera-index", "superscript-two"],
 )
+@pytest.mark.slow
 def test_bad_input_that_used_to_be_a_traceback_is_one_line(script, args, message, bundle, narrow_descriptors, tmp_path):
     values = {"MODEL": str(ROOT / "models" / "default"), "NARROW": str(narrow_descriptors), "OUT": str(tmp_path / "m")}
     result = run_script(script, *(values.get(arg, arg) for arg in args))
@@ -428,7 +437,7 @@ def test_bad_input_that_used_to_be_a_traceback_is_one_line(script, args, message
     one_error_line(result.stderr, message)
 
 
-def test_a_utf16_csv_reads_as_utf8_does_and_other_bytes_are_one_line(astronaut, tmp_path):
+def test_a_utf16_csv_reads_as_utf8_does_and_other_bytes_are_one_line(astronaut, tmp_path, capsys):
     import cv2
 
     from landmark_emotion.data.sources import DatasetError, from_csv
@@ -447,8 +456,8 @@ def test_a_utf16_csv_reads_as_utf8_does_and_other_bytes_are_one_line(astronaut, 
     with pytest.raises(DatasetError, match="legend.csv"):
         from_csv(tmp_path / "legend.csv")
     (tmp_path / "legend.csv").write_bytes(text.encode("utf-16"))
-    result = run_script("extract_landmarks.py", "--csv", str(tmp_path / "legend.csv"), "--out", str(tmp_path / "t.npz"))
-    assert result.returncode == 0 and "wrote" in result.stdout, result.stderr
+    args = ["--csv", str(tmp_path / "legend.csv"), "--out", str(tmp_path / "t.npz"), "--workers", "1", "--no-progress"]
+    assert extract_landmarks.main(args) == 0, capsys.readouterr().err
     assert load_table(tmp_path / "t.npz").counts() == {"happy": 1, "sad": 1}
 
 
@@ -460,6 +469,7 @@ def undecodable(folder: Path, suffix: str) -> Path:
     return Path(os.fsdecode(os.fsencode(folder) + b"/\xff\xfe" + suffix.encode()))
 
 
+@pytest.mark.slow
 def test_file_names_that_are_not_utf8_neither_crash_nor_stop_a_command(astronaut, clip, bundle, tmp_path):
     """OpenCV given such a name crashed the process (segfault); printed, it ended a command with a traceback."""
     import shutil
@@ -504,13 +514,12 @@ def test_a_reader_reads_an_undecodable_name_and_refuses_a_fifo_at_once(astronaut
             reader.read(fifo)
 
 
-def test_an_empty_source_is_no_source_not_the_working_folder(bundle, tmp_path):
-    result = demo("--model", str(bundle), "--source", "")
-    assert result.returncode == 2
-    one_error_line(result.stderr, "no source given")
+def test_an_empty_source_is_no_source_not_the_working_folder(bundle, capsys):
+    assert demo_main.main(["--model", str(bundle), "--no-display", "--source", ""]) == 2
+    one_error_line(capsys.readouterr().err, "no source given")
 
 
-def test_a_table_claiming_an_array_larger_than_memory_is_one_line(bundle, tmp_path):
+def test_a_table_claiming_an_array_larger_than_memory_is_one_line(bundle, tmp_path, capsys):
     """A few bytes can claim terabytes in an .npy header: numpy's MemoryError was a traceback."""
     import io
     import zipfile
@@ -529,17 +538,14 @@ def test_a_table_claiming_an_array_larger_than_memory_is_one_line(bundle, tmp_pa
         archive.writestr("meta.npy", member.getvalue())
     with pytest.raises(TableError, match="Unable to allocate"):
         load_table(path)
-    result = run_script("evaluate.py", "--model", str(bundle), "--data", str(path))
-    assert result.returncode == 2
-    one_error_line(result.stderr, "is not a readable .npz landmark table")
+    assert evaluate.main(["--model", str(bundle), "--data", str(path)]) == 2
+    one_error_line(capsys.readouterr().err, "is not a readable .npz landmark table")
 
 
-def test_a_table_too_small_to_hold_out_a_test_split_is_one_line(tmp_path):
+def test_a_table_too_small_to_hold_out_a_test_split_is_one_line(tmp_path, capsys):
     small = make_table({"neutral": 4, "happy": 4, "sad": 4}, people=1)
     small.groups[:] = ""  # every face its own group: 12 groups, but 4 faces of each class for 7 folds
     save_table(small, tmp_path / "t.npz")
-    result = run_script(
-        "train_model.py", "--data", str(tmp_path / "t.npz"), "--out", str(tmp_path / "m"), "--min-class-count", "2"
-    )
-    assert result.returncode == 2 and not (tmp_path / "m").exists()
-    one_error_line(result.stderr, "too few samples to hold out 15% of each class")
+    args = ["--data", str(tmp_path / "t.npz"), "--out", str(tmp_path / "m"), "--min-class-count", "2"]
+    assert train_model.main(args) == 2 and not (tmp_path / "m").exists()
+    one_error_line(capsys.readouterr().err, "too few samples to hold out 15% of each class")

@@ -163,6 +163,7 @@ def test_guard_answers_this_machine_and_its_own_page_only():
     assert refusal(Guard("::1"), "[0:0::1]:8765", "http://[0:0::1]:8765") is None
 
 
+@pytest.mark.slow
 def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0", "--model", str(tmp_path / "missing")],
@@ -175,6 +176,7 @@ def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad
     assert "missing" in result.stderr
 
 
+@pytest.mark.slow
 def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     shutil.copytree(models / "default", tmp_path / "elsewhere")
     result = subprocess.run(
@@ -194,6 +196,7 @@ def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_ends_the_server_cleanly(signum, models, tmp_path):
     """Closing the terminal (SIGHUP) ends the server as Ctrl-C and kill do: no traceback, "stopped", exit 0."""
@@ -206,6 +209,7 @@ def test_a_stop_signal_ends_the_server_cleanly(signum, models, tmp_path):
     assert log.read_text() == ""
 
 
+@pytest.mark.slow
 def test_busy_port_is_one_error_line():
     import socket
 
@@ -220,6 +224,24 @@ def test_busy_port_is_one_error_line():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_the_command_refuses_a_model_outside_the_listed_folders_before_serving(models, tmp_path, monkeypatch, capsys):
+    """web.py's main in this process, for the fast tier (the tests above run it as a command, and are slow)."""
+    from landmark_emotion.commands import web
+
+    shutil.copytree(models / "default", tmp_path / "elsewhere")
+    sockets = []
+    bind = web.bind
+    monkeypatch.setattr(web, "bind", lambda host, port: sockets.append(bind(host, port)) or sockets[-1])
+    try:
+        code = web.main(["--port", "0", "--models-dir", str(models), "--model", str(tmp_path / "elsewhere")])
+    finally:
+        for sock in sockets:
+            sock.close()
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(sockets) == 1
+    assert err.startswith("error: ") and "is not under" in err and err.count("\n") == 1
 
 
 # --- the socket protocol, against a running server ---------------------------------------------
@@ -259,6 +281,7 @@ async def _exchange(ws, message) -> dict:
     return json.loads(await ws.recv())
 
 
+@pytest.mark.slow
 def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
@@ -344,6 +367,7 @@ def test_a_message_over_the_limit_is_closed_with_1009_and_the_reason(size, fragm
     assert wait_for_tabs(server, 0)["tabs"] == 0 and server.alive()
 
 
+@pytest.mark.slow
 def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     """A page opened in a loop must not exhaust the server: each tab holds its own graphs."""
     from websockets.asyncio.client import connect
@@ -424,6 +448,7 @@ def test_sockets_of_other_sites_and_requests_for_other_hosts_are_refused_and_tak
     assert server.alive()
 
 
+@pytest.mark.slow
 def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_path):
     from websockets.asyncio.client import connect
 
@@ -443,6 +468,43 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
     notices = [(i, a["notice"]) for i, a in enumerate(answers) if "notice" in a]
     assert len(notices) == 1 and notices[0][1].startswith(f"face {started['track']} left the view"), notices
     assert all(a["faces"] == [] for a in answers)
+
+
+@pytest.mark.slow
+def test_the_why_toggle_explains_every_face_of_the_tab_with_its_mesh(server):
+    from websockets.asyncio.client import connect
+
+    async def scenario() -> dict:
+        seen = {}
+        async with connect(server.url.replace("http://", "ws://") + "ws", max_size=None) as tab:
+            json.loads(await tab.recv())
+            seen["plain"] = await _exchange(tab, b"P" + jpeg())
+            seen["on"] = await _exchange(tab, json.dumps({"type": "explain", "on": True}))
+            seen["explained"] = await _exchange(tab, b"P" + jpeg())
+            seen["other bundle"] = await _exchange(tab, json.dumps({"type": "bundle", "id": "models/mine"}))
+            seen["still explained"] = await _exchange(tab, b"P" + jpeg())
+            seen["bad"] = await _exchange(tab, json.dumps({"type": "explain", "on": "yes"}))
+            seen["off"] = await _exchange(tab, json.dumps({"type": "explain", "on": False}))
+            seen["plain again"] = await _exchange(tab, b"P" + jpeg())
+        return seen
+
+    seen = asyncio.run(scenario())
+    on = seen["on"]
+    assert on["type"] == "explain" and on["on"] is True and len(on["regions"]) == len(on["edges"]) == 13
+    assert sum(map(len, on["edges"])) > 1000 and all(len(pair) == 2 for edges in on["edges"] for pair in edges)
+    for what in ("explained", "still explained"):
+        [face] = seen[what]["faces"]
+        assert face["explanation"]["label"] == face["label"] and set(face["explanation"]["regions"]) == set(
+            on["regions"]
+        ), what
+        assert len(face["points"]) == 468 and face["explanation"]["words"], what
+        x, y, w, h = face["box"]
+        assert all(x - 1 <= px <= x + w + 1 and y - 1 <= py <= y + h + 1 for px, py in face["points"]), what
+    assert seen["other bundle"]["explain"] is True
+    assert seen["bad"]["type"] == "error" and "true or false" in seen["bad"]["message"]
+    assert seen["off"] == {"type": "explain", "on": False, "regions": on["regions"], "edges": []}
+    for what in ("plain", "plain again"):
+        assert {"explanation", "points"}.isdisjoint(seen[what]["faces"][0]), what
 
 
 # --- the page in a real browser ----------------------------------------------------------------
@@ -503,6 +565,7 @@ def main_py_labels(tmp_path: Path) -> collections.Counter:
     )
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server, browser, tmp_path):
     expected = main_py_labels(tmp_path)
@@ -534,6 +597,41 @@ def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server,
         page.close()
 
 
+WARM_PIXELS = """([x, y, w, h]) => {
+    const data = document.getElementById("view").getContext("2d").getImageData(x, y, w, h).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {  // the colour of the region that raised the label most
+      const [r, g, b] = data.slice(i, i + 3);
+      if (Math.abs(r - 255) <= 20 && Math.abs(g - 80) <= 25 && Math.abs(b - 40) <= 25) count++;
+    }
+    return count;
+}"""
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_the_why_toggle_draws_each_faces_mesh_coloured_by_region_and_lists_what_moved(server, browser, tmp_path):
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        wait_answers(page, 5)
+        before = page.evaluate(WARM_PIXELS, page.evaluate("mirror.answers.at(-1).faces[0].box"))
+        assert page.locator("#faces .face .why").is_hidden()
+        page.click("#explain")
+        page.wait_for_function("mirror.answers.slice(-3).every((a) => a.faces.length === 1 && a.faces[0].words)")
+        box = page.evaluate("mirror.answers.at(-1).faces[0].box")
+        warm = page.evaluate(WARM_PIXELS, box)
+        assert warm > 30 and before < 5, (before, warm)  # the mesh, its mouth corners warm, drawn on the face
+        why = page.locator("#faces .face .why")
+        assert why.is_visible() and "mouth" in why.inner_text() and "happy: mouth corners +" in why.inner_text()
+        page.screenshot(path=str(tmp_path / "why.png"))
+        page.click("#explain")
+        page.wait_for_function("mirror.answers.slice(-3).every((a) => a.faces.length === 1 && !a.faces[0].words)")
+        assert why.is_hidden() and page.evaluate("mirror.errors") == []
+    finally:
+        page.close()
+
+
 def write_webm(path: Path, frames: int = 60) -> None:
     """The first ``frames`` of the sample clip as VP8 WebM, a format every Chromium plays."""
     capture = cv2.VideoCapture(str(CLIP))
@@ -546,6 +644,7 @@ def write_webm(path: Path, frames: int = 60) -> None:
     capture.release()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
     video = tmp_path / "clip.webm"
@@ -566,6 +665,7 @@ def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
         page.close()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browser, tmp_path):
     pages = [browser.new_page() for _ in range(3)]
@@ -615,6 +715,7 @@ def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browse
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_page_reports_a_bad_bundle_id_and_keeps_reading(server, browser):
     page = browser.new_page()
@@ -666,6 +767,7 @@ def other_site(page: str):
         thread.join()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_a_page_of_another_site_cannot_use_the_server_in_a_browser(server, browser):
     ws_url = server.url.replace("http://", "ws://") + "ws"

@@ -67,6 +67,10 @@ class Step:
     activation: str
     elementwise: bool = False
 
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        z = x * self.weight + self.bias if self.elementwise else x @ self.weight + self.bias
+        return ACTIVATIONS[self.activation](z)
+
 
 class Predictor:
     """Class probabilities of feature vectors, by a NumPy forward pass of the network.
@@ -93,6 +97,11 @@ class Predictor:
     def n_features(self) -> int:
         return self.preprocess.n_features
 
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The forward pass, preprocessing folded in (what an explanation takes apart)."""
+        return tuple(self._steps)
+
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """(d,) or (n, d) finite features -> (n, len(labels)) float32 probabilities.
 
@@ -112,8 +121,7 @@ class Predictor:
             rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
             raise InputError(f"features must be finite numbers; row(s) {rows[:5].tolist()} hold NaN or infinity")
         for step in self._steps:
-            x = x * step.weight + step.bias if step.elementwise else x @ step.weight + step.bias
-            x = ACTIVATIONS[step.activation](x)
+            x = step(x)
         return x
 
     def predict(self, features: np.ndarray) -> list[str]:
