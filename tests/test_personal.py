@@ -284,6 +284,21 @@ def test_sessions_without_groups_are_grouped_by_file(tmp_path):
     assert [p.name for p, _ in data.skipped] == ["empty.npz"]
 
 
+def test_the_first_half_second_of_a_video_is_left_out(tmp_path):
+    video = table_of([("sad", faces("sad", 20, seed=3))])
+    video.paths = np.array([f"me.mp4#{i}" for i in range(20)])
+    video.meta = {"static_detection": False, "label": "sad"}
+    save_table(video, tmp_path / "video.npz")
+    only_onset = video.subset(np.arange(5))
+    save_table(only_onset, tmp_path / "short.npz")
+    write_sessions(tmp_path, {"photos": ("sad", faces("sad", 3, seed=4))})  # photos: all kept
+    data = load_sessions(tmp_path)
+    assert data.table.paths.tolist() == ["s0", "s1", "s2"] + [f"me.mp4#{i}" for i in range(15, 20)]
+    assert data.onset_skipped == {"sad": 20} and data.skipped == [
+        (tmp_path / "short.npz", "only the first half second of its video")
+    ]
+
+
 @pytest.mark.parametrize(
     "case, message",
     [

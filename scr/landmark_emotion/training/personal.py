@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,9 @@ PER_LABEL = 10
 """Frames of each label learnt from, at most: about what a few seconds of video of one expression hold that differ
 (``benchmarks/personal.py``, the 30-second recording)."""
 MAX_ITERATIONS = 500
+ONSET_FRAMES = 15
+"""The first frames of a video or camera session left out: half a second at 30 frames a second
+(``benchmarks/personal.py``, the 30-second recording)."""
 
 
 class PersonalDataError(LandmarkEmotionError, ValueError):
@@ -69,7 +73,7 @@ class PersonalData:
     landmarks_only: list[Path] = field(default_factory=list)
     """Sessions recorded without appearance descriptors (``--features landmarks``)."""
     onset_skipped: dict[str, int] = field(default_factory=dict)
-    """Frames the recorder left out at the start of each label's sessions, by label (the face was still changing)."""
+    """Frames left out of each label's sessions because the face was still changing (:func:`onset_rows`)."""
 
 
 def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
@@ -81,14 +85,19 @@ def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
     if not paths:
         raise PersonalDataError(f"no session files (*.npz) in {data_dir}; {RECORD_HINT}")
     tables, files, skipped = [], [], []
+    onset: Counter[str] = Counter()
     for path in paths:
         try:
             table = load_table(path)
         except TableError as exc:
             skipped.append((path, str(exc)))
             continue
+        early = onset_rows(table)
+        onset.update(table.labels[early].tolist())
+        table = table.subset(np.flatnonzero(~early))
         if not len(table):
-            skipped.append((path, "no usable samples" if table.skipped else "no samples"))
+            reason = "no usable samples" if table.skipped else "no samples"
+            skipped.append((path, "only the first half second of its video" if early.any() else reason))
             continue
         # samples of one file stay together (e.g. for group-aware splits), even from tables without groups
         table.groups = np.where(table.groups == "", path.stem, table.groups)
@@ -98,12 +107,22 @@ def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped)
         raise PersonalDataError(f"none of the {len(paths)} session files in {data_dir} is usable ({reasons})")
     landmarks_only = [path for path, table in zip(files, tables) if table.descriptors is None]
-    onset: dict[str, int] = {}
-    for table in tables:
-        label = str(table.meta.get("label", ""))
-        onset[label] = onset.get(label, 0) + int(table.meta.get("skipped_counts", {}).get("onset", 0))
     merged = merge_tables(tables, {"sessions": [p.name for p in files]})
-    return PersonalData(merged, files, skipped, landmarks_only, {k: n for k, n in sorted(onset.items()) if n})
+    return PersonalData(merged, files, skipped, landmarks_only, dict(sorted(onset.items())))
+
+
+def onset_rows(session: LandmarkTable) -> np.ndarray:
+    """Which rows of a recorded session are frames of the first :data:`ONSET_FRAMES` of its video or camera.
+
+    The recorder names a video frame ``<source>#<frame index>``; the first half second shows
+    the face still moving into the expression it is labelled with. Photos are never left out,
+    nor camera frames after the first label of a walk through labels (the recorder's "get
+    ready" pause comes before those).
+    """
+    if session.meta.get("static_detection", True):
+        return np.zeros(len(session), bool)
+    index = [name.rpartition("#")[2] for name in session.paths.tolist()]
+    return np.array([i.isdigit() and int(i) < ONSET_FRAMES for i in index], bool)
 
 
 def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples: int) -> None:
