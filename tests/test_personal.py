@@ -486,3 +486,27 @@ def test_unrecorded_expressions_are_not_forgotten(base_bundle, tmp_path):
     before = np.mean(np.asarray(base.predict(x)) == "surprise")
     after = np.mean(read_as_the_demo_reads(personal, fresh) == "surprise")
     assert before > 0.8 and after >= before - FORGETTING_MARGIN, (before, after)
+
+
+def test_evaluate_reads_a_personal_model_calibrated_by_its_users_neutral(few_shot_run, base_bundle, tmp_path, capsys):
+    from landmark_emotion.commands import evaluate
+
+    _, out = few_shot_run
+    personal = load_bundle(out)
+    fresh = table_of([("happy", faces("happy", 10, seed=95, person=True, pattern="neutral"))])  # her smile
+    save_table(fresh, tmp_path / "her.npz")
+    refs, x = personal.references, fresh.features()
+    truth = fresh.labels
+    demo = np.mean(np.asarray(personal.predictor().predict(calibrate(x, refs.person, refs.population))) == truth)
+    plain = np.mean(np.asarray(personal.predictor().predict(x)) == truth)
+    scores = {}
+    for flags in ([], ["--calibrate", "off"]):
+        json_path = tmp_path / f"{len(flags)}.json"
+        args = ["--model", str(out), "--data", str(tmp_path / "her.npz"), "--json", str(json_path), *flags]
+        assert evaluate.main(args) == 0
+        scores[len(flags)] = json.loads(json_path.read_text())["accuracy"]
+    assert "every face calibrated by the neutral face" in capsys.readouterr().out
+    assert scores == {0: pytest.approx(demo), 2: pytest.approx(plain)} and demo != plain
+    args = ["--model", str(base_bundle), "--data", str(tmp_path / "her.npz"), "--calibrate", "personal"]
+    assert evaluate.main(args) == 2
+    assert "keeps no user's neutral face" in capsys.readouterr().err

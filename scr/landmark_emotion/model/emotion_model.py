@@ -131,7 +131,12 @@ class EmotionModel:
         return self._predictor
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(d,) or (n, d) feature vectors of ``feature_set`` -> (n, len(classes_)) float32 probabilities."""
+        """(d,) or (n, d) feature vectors of ``feature_set`` -> (n, len(classes_)) float32 probabilities.
+
+        The vectors are read as they are, not calibrated: a personal model, fitted on its user's
+        calibrated faces, wants ``calibrate(x, references.person, references.population)``, which
+        :meth:`predict_proba_landmarks` (and the demo) apply.
+        """
         return self._predictor.predict_proba(features)
 
     def predict(self, features: np.ndarray) -> list[str]:
