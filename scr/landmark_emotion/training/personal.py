@@ -40,7 +40,7 @@ from landmark_emotion.face.features import LANDMARKS
 from landmark_emotion.labels import ordered
 from landmark_emotion.model.calibration import NEUTRAL, References, calibrate, neutral_mean
 from landmark_emotion.model.emotion_model import EmotionModel
-from landmark_emotion.model.inference import ACTIVATIONS, Predictor, Step, steps_from_keras
+from landmark_emotion.model.inference import ACTIVATIONS, Predictor, Step
 from landmark_emotion.training.base import check_settings
 
 RECORD_HINT = "record some with: python scr/record_dataset.py --label LABEL"
@@ -357,7 +357,7 @@ def tune_network(
     """
     started = time.perf_counter()
     warnings = []
-    steps = steps_from_keras(base.keras_model())
+    steps = base.network_steps()
     check_foldable(steps)
     features = personal.features(base.feature_set)
     references = personal_references(base, personal, features) if settings.calibrate else None
@@ -405,7 +405,7 @@ def tune_network(
         "unrecorded_dropped": [label for label in base.classes_ if label not in answered],
         "seconds": round(time.perf_counter() - started, 2),
     }
-    model = keras_network(folded)
+    model = keras_network(folded)  # what the bundle stores beside the engine's steps (loads TensorFlow: not timed)
     return FineTuneResult(model, folded, metrics, warnings, references[0] if references else base.references, answered)
 
 
