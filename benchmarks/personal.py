@@ -4,6 +4,7 @@
   python benchmarks/personal.py --table MUX.npz --base models/default --k 3 --min-labels 3 --draws 2 --ceiling
   python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --forgetting --draws 2
   python benchmarks/personal.py --table JAFFE.npz --base models/default --video KA KL KM KR MK
+  python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --l2 0.3   # the penalty's plateau
 
 The table must say who is who (``groups``) and where each photo is (``paths``, as
 ``extract_landmarks.py`` writes them); its people must be people the base never saw.
@@ -119,10 +120,11 @@ def record_photos(table: LandmarkTable, rows: np.ndarray, sessions: Path, work: 
             sys.exit(f"error: record_dataset.py {' '.join(args)} failed")
 
 
-def fine_tune(base: Path, sessions: Path, out: Path, keep_unrecorded: bool) -> EmotionModel:
+def fine_tune(base: Path, sessions: Path, out: Path, keep_unrecorded: bool, l2: float | None) -> EmotionModel:
     """``train_personal.py`` with its defaults (``--min-samples 1``: a photo is a sample), and the bundle it wrote."""
     args = ["--base", str(base), "--data-dir", str(sessions), "--out", str(out), "--min-samples", "1", "--no-progress"]
-    if quietly(train_personal.main, args + (["--keep-unrecorded"] if keep_unrecorded else [])) != 0:
+    args += (["--keep-unrecorded"] if keep_unrecorded else []) + ([] if l2 is None else ["--l2", str(l2)])
+    if quietly(train_personal.main, args) != 0:
         sys.exit(f"error: train_personal.py {' '.join(args)} failed")
     return EmotionModel.load(out)
 
@@ -159,7 +161,8 @@ def run_photos(args: argparse.Namespace, base: EmotionModel, table: LandmarkTabl
         for draw in draws:
             with tempfile.TemporaryDirectory() as work:
                 record_photos(table, draw.recorded, Path(work) / "sessions", Path(work))
-                personal = fine_tune(args.base, Path(work) / "sessions", Path(work) / "model", draw.keep_unrecorded)
+                sessions, out = Path(work) / "sessions", Path(work) / "model"
+                personal = fine_tune(args.base, sessions, out, draw.keep_unrecorded, args.l2)
             scores = score(base, personal, table.subset(draw.test))
             scores["seconds"] = personal.metrics["seconds"]
             per_person.setdefault(draw.person, []).append(scores)
@@ -301,6 +304,7 @@ def main() -> None:
     p.add_argument("--forgetting", action="store_true", help="keep-unrecorded; test on her unrecorded labels")
     p.add_argument("--ceiling", action="store_true", help="also 5-fold cross-validation with all her photos")
     p.add_argument("--video", nargs="+", metavar="PERSON", help="instead: a 30-second recording of each, timed")
+    p.add_argument("--l2", type=float, help="train_personal.py --l2 (default: its own), to see where it matters")
     args = p.parse_args()
     base = EmotionModel.load(args.base)
     table = load_table(args.table)

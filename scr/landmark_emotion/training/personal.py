@@ -94,7 +94,9 @@ def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
             continue
         early = onset_rows(table)
         onset.update(table.labels[early].tolist())
+        unusable = table.skipped  # rows left out when it was read: counted, and kept in the count
         table = table.subset(np.flatnonzero(~early))
+        table.skipped = unusable
         if not len(table):
             reason = "no usable samples" if table.skipped else "no samples"
             skipped.append((path, "only the first half second of its video" if early.any() else reason))
