@@ -72,6 +72,8 @@ class _Track:
     captured: list[np.ndarray] | None = None
     capture_frames: int = 0
     running: RunningNeutral | None = None
+    applied: tuple[str, np.ndarray] | None = None
+    """Where the reference of the track's last frame came from, and that reference (None: read uncalibrated)."""
 
 
 class TrackReferences:
@@ -123,6 +125,12 @@ class TrackReferences:
                 unfinished.append(track)
         return unfinished
 
+    def neutral(self, track: int) -> tuple[str, np.ndarray] | None:
+        """The neutral reference the track's last frame was read against, and where it came from (``personal``,
+        ``captured`` or ``auto``); None when it was read uncalibrated. What an explanation measures changes from."""
+        state = self._tracks.get(track)
+        return None if state is None else state.applied
+
     def capturing(self, track: int) -> bool:
         state = self._tracks.get(track)
         return bool(state and state.captured is not None)
@@ -147,6 +155,7 @@ class TrackReferences:
             if reference is None and self.mode == "auto":
                 state.running = state.running or RunningNeutral(population)
                 reference, source = state.running.update(features[row]), "auto"
+            state.applied = None if reference is None else (source, reference)
             if state.captured is not None:
                 state.captured.append(np.asarray(features[row], np.float32))
                 source = "capturing"
