@@ -4,7 +4,7 @@
   python benchmarks/personal.py --table MUX.npz --base models/default --k 3 --min-labels 3 --draws 2 --ceiling
   python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --forgetting --draws 2
   python benchmarks/personal.py --table JAFFE.npz --base models/default --video KA KL KM KR MK
-  python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --l2 0.3   # the penalty's plateau
+  python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --l2 0.3   # another penalty
 
 The table must say who is who (``groups``) and where each photo is (``paths``, as
 ``extract_landmarks.py`` writes them); its people must be people the base never saw.

@@ -13,7 +13,7 @@ thousands of other faces, if the correction is small and the base stays in charg
 - a personal head: the base network's logits on the answered labels plus a linear correction
   ``z V + c`` of its whitened input ``z``, fitted by L2-regularised cross-entropy
   (:func:`fit_head`). The base scaler and whitening are kept; the penalty ``l2`` was chosen
-  on ``benchmarks/personal.py`` (flat from 0.3 to 10), never on the user's own samples, so
+  on ``benchmarks/personal.py`` (people the model never saw), never on the user's own samples, so
   nothing is held out and the same recipe runs from one photo per expression to a long video;
 - folded into the network (:func:`fold_head`): the personal bundle is an ordinary sealed
   bundle, read by the same :class:`~landmark_emotion.model.emotion_model.EmotionModel` and
@@ -311,7 +311,8 @@ class FineTuneSettings:
     """How to fine-tune; the defaults are those of ``scr/train_personal.py``, chosen on ``benchmarks/personal.py``."""
 
     l2: float = 1.0
-    """The penalty on the head: how strongly the personal model is pulled towards the base (flat from 0.3 to 10)."""
+    """The penalty on the head: how strongly the personal model is held to the base. Smaller read the recorded
+    expressions up to 2 points better and forget the others more (``benchmarks/personal.py --l2``)."""
     per_label: int = PER_LABEL
     """At most this many frames of each label are learnt from (:func:`varied_frames`)."""
     mirror: bool = True
