@@ -263,7 +263,7 @@ def test_the_head_folded_into_the_network_is_exact():
         np.testing.assert_allclose(out, ACTIVATIONS["softmax"](expected), atol=1e-5)
 
 
-def test_settings_and_networks_that_cannot_carry_a_head_are_refused(base_bundle):
+def test_settings_and_networks_that_cannot_carry_a_head_are_refused():
     with pytest.raises(FineTuneError, match="penalty l2 must be positive"):
         FineTuneSettings(l2=0)
     with pytest.raises(FineTuneError, match="at least one frame per label"):
