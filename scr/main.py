@@ -101,7 +101,7 @@ def check_demo_outputs(
     check_outputs(
         {"--source": existing_inputs([source]) + ([SAMPLE_CLIP] if sample else []), "--model": model_dir},
         {"--output": output, "--log": log},
-        whole=["--model"],
+        whole=["--model", "--source"],  # a folder's files are its photos, and the next run's
     )
     for path in filter(None, (output, log)):
         check_writable(path)

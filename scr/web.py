@@ -42,6 +42,7 @@ from landmark_emotion.cli.arguments import (
     add_landmarker_options,
     add_read_options,
     command_parser,
+    int_range,
     positive_int,
     quiet_native_logs,
     read_options,
@@ -56,7 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this machine only)"
     )
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any free one)")
+    p.add_argument(
+        "--port", type=int_range(0, 65535), default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any free one)"
+    )
     p.add_argument(
         "--model",
         type=Path,
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             read_options(args),
             on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)", flush=True),
             max_tabs=args.max_tabs,
+            host=args.host,
         )
         sock = bind(args.host, args.port)
         url = page_url(sock)
