@@ -138,6 +138,15 @@ def test_every_console_command_runs_its_script():
         assert entry.__doc__ == f"Run scr/{script}.py as an installed command."
 
 
+README_LINES = 200
+"""What a newcomer reads in ten minutes (docs/contributing.md); the detail goes into docs/."""
+
+
+def test_the_readme_stays_short():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_LINES, f"README.md has {len(lines)} lines; move detail into docs/*.md"
+
+
 def test_paths_are_shown_short(tmp_path, monkeypatch):
     """The ``model:`` line: a shipped bundle by name, not by its site-packages path; others from the working folder."""
     monkeypatch.chdir(tmp_path)
