@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,6 +130,21 @@ def _face(track: int, w: int, emoji_label: str = "happy") -> Face:
     return Face(
         (0, 0, w, w), np.zeros((468, 3), np.float32), emoji_label, 0.9, {"neutral": 0.1, "happy": 0.9}, track=track
     )
+
+
+def test_a_folder_of_photos_is_logged_by_file_name_not_by_a_made_up_time(astronaut, tmp_path):
+    import cv2
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    names = ["b.jpg", "a.jpg", "c\udcff.png"]  # the last is not valid UTF-8, as a file name may be
+    for name in names:
+        cv2.imencode(Path(name).suffix, astronaut)[1].tofile(folder / name)
+    log = tmp_path / "log.jsonl"
+    _run(folder, tmp_path, log=log)
+    records = _lines(log)
+    assert [r["file"] for r in records] == sorted(names)  # read back as Python names it
+    assert all(set(r) == {"frame", "file", "faces"} and len(r["faces"]) == 1 for r in records)
 
 
 def test_frame_record_is_json():

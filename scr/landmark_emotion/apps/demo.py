@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from landmark_emotion.apps.clipboard import Clipboard
 from landmark_emotion.apps.overlay import annotate
 from landmark_emotion.errors import LandmarkEmotionError
-from landmark_emotion.frames import FrameSource, SourceError, open_source, opencv_name
+from landmark_emotion.frames import FrameSource, ImageFolderSource, SourceError, open_source, opencv_name
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
@@ -185,9 +185,11 @@ class VideoOutput:
             raise DemoError(f"could not write video {self.path} completely: it does not read back (is the disk full?)")
 
 
-def frame_record(index: int, t: float, faces: list[Face]) -> dict:
-    """The JSON log line of one frame: {"frame", "t", "faces": [{"id", "box", "label", ...}]}."""
-    return {"frame": index, "t": round(t, 4), "faces": [face.to_json() for face in faces]}
+def frame_record(index: int, t: float, faces: list[Face], file: str | None = None) -> dict:
+    """The JSON log line of one frame: {"frame", "t", "faces": [{"id", "box", "label", ...}]}; a photo of a
+    folder is named by its ``file`` instead of a time (photos have none)."""
+    when = {"t": round(t, 4)} if file is None else {"file": file}
+    return {"frame": index, **when, "faces": [face.to_json() for face in faces]}
 
 
 @dataclass
@@ -230,10 +232,13 @@ def run(
     drawn and logged (:mod:`landmark_emotion.reading.pipelining`).
     """
     video = VideoOutput(_open_for_writing(output, "video"), source.fps) if output else None
-    log_file: IO[str] | None = _open_for_writing(log, "log").open("w", encoding="utf-8") if log else None
+    log_file: IO[str] | None = None
+    if log:  # a photo's name need not be valid UTF-8: escaped, not an error
+        log_file = _open_for_writing(log, "log").open("w", encoding="utf-8", errors="backslashreplace")
     clipboard = clipboard or Clipboard.detect()
     state, fps, stats = ViewState(), FpsMeter(), RunStats()
     draw = display or video is not None
+    photos = isinstance(source, ImageFolderSource)
     if display:
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
@@ -255,7 +260,8 @@ def run(
                     state.say(capture_unfinished(track), now)
                 rate = fps.tick(now)
                 if log_file:
-                    log_file.write(json.dumps(frame_record(frame.index, frame.t, faces), ensure_ascii=False) + "\n")
+                    record = frame_record(frame.index, frame.t, faces, frame.name if photos else None)
+                    log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
                 if draw:
                     image = annotate(
                         frame.image,
