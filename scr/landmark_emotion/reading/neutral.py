@@ -7,6 +7,7 @@ and where it came from, for the demo's ``n`` key, the web page's button and ``--
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ AUTO_PRIOR_FRAMES = 60.0
 """In ``auto`` mode the population neutral counts as this many frames of the face, so a new track starts there."""
 AUTO_WINDOW = 900.0
 """In ``auto`` mode the running mean forgets frames older than about this many (~30 s at 30 fps)."""
+ESTIMATING_FRAMES = int(AUTO_PRIOR_FRAMES)
+"""An ``auto`` estimate says "estimating" until the face's own frames weigh as much as the population's prior."""
 
 
 def capture_started(track: int) -> str:
@@ -32,12 +35,14 @@ def capture_unfinished(track: int) -> str:
 
 
 class RunningNeutral:
-    """A track's neutral estimated from its own frames (``--calibrate auto``): people are mostly at rest.
+    """A track's neutral estimated from its own frames (``--calibrate auto``).
 
     The estimate is a running mean that starts at the population neutral (worth
     ``prior`` frames, so a few frames cannot move it far) and forgets frames older than
     about ``window``; each frame's step is clipped per feature to three running spreads,
-    so a blink or a laugh moves it less than a resting face.
+    so a blink moves it less than a resting face. It is fed each frame with the
+    expression the model reads in it taken out (:class:`TrackReferences`): a mean of the
+    frames themselves became, within seconds, whatever expression the face held.
     """
 
     def __init__(self, population: np.ndarray, prior: float = AUTO_PRIOR_FRAMES, window: float = AUTO_WINDOW):
@@ -60,6 +65,10 @@ class RunningNeutral:
         return self.mean.astype(np.float32)
 
 
+Expression = Callable[[np.ndarray], np.ndarray]
+"""(n, d) feature vectors -> the part of each that is the expression the model reads in it (see
+:func:`landmark_emotion.model.calibration.expression_directions`)."""
+
 MODES = ("neutral", "auto", "off")
 """``neutral``: a personal bundle's neutral, or one taken on request; ``auto``: also estimated from the frames;
 ``off``: never calibrate."""
@@ -80,16 +89,24 @@ class TrackReferences:
     A reference taken on request (:meth:`start_capture`) wins over a personal bundle's
     neutral, which wins over the ``auto`` estimate. A track that is lost loses its
     reference with it (a returning face is a new track: it may be someone else).
+
+    The ``auto`` estimate needs ``expression``: each frame feeds the track's
+    :class:`RunningNeutral` with the expression the model reads in the frame (read
+    uncalibrated) taken out, so that a held smile is not learnt as the face at rest.
+    Without it (a model that keeps no sample of its training data) no estimate is made.
     """
 
-    def __init__(self, references: References | None, mode: str = "neutral"):
+    def __init__(self, references: References | None, mode: str = "neutral", expression: Expression | None = None):
         if mode not in MODES:
             raise CalibrationError(f"calibration mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.population = None if references is None else references.population
         self.personal = None if references is None else references.person
         self.mode = mode if self.population is not None else "off"
         self.available = references is not None
+        self.expression = expression
         self._tracks: dict[int, _Track] = {}
+        self.applied: dict[int, np.ndarray] = {}
+        """The neutral reference each face of the last frame was read against, by track (none: not calibrated)."""
 
     def require(self) -> None:
         """Raise :class:`CalibrationError` saying why, if faces cannot be calibrated."""
@@ -133,20 +150,25 @@ class TrackReferences:
         How: ``off`` (no calibration, or a model without a population neutral), ``none``
         (no reference for this face yet), ``capturing`` (a reference is being taken; the
         face is read as before meanwhile), ``captured`` (taken on request), ``personal``
-        (the personal bundle's neutral) or ``auto`` (estimated from the face's frames).
+        (the personal bundle's neutral), ``estimating`` (an ``auto`` estimate still mostly
+        the population's, for the first :data:`ESTIMATING_FRAMES` frames) or ``auto``
+        (estimated from the face's frames). :attr:`applied` keeps the references used.
         """
         population = self.population
+        self.applied = {}
         if self.mode == "off" or population is None:  # no population neutral: the mode is off
             return features, ["off"] * len(tracks)
         out, how = np.array(features, np.float32, copy=True), []
+        expressions = self._expressions(tracks, features)
         for row, track in enumerate(tracks):
             state = self._tracks.setdefault(track, _Track())
             reference, source = state.reference, state.source
             if reference is None and self.personal is not None:
                 reference, source = self.personal, "personal"
-            if reference is None and self.mode == "auto":
+            if reference is None and row in expressions:
                 state.running = state.running or RunningNeutral(population)
-                reference, source = state.running.update(features[row]), "auto"
+                reference = state.running.update(features[row] - expressions[row])
+                source = "auto" if state.running.frames > ESTIMATING_FRAMES else "estimating"
             if state.captured is not None:
                 state.captured.append(np.asarray(features[row], np.float32))
                 source = "capturing"
@@ -155,5 +177,19 @@ class TrackReferences:
                     state.captured = None
             if reference is not None:
                 out[row] = calibrate(features[row], reference, population)
+                self.applied[track] = reference
             how.append(source)
         return out, how
+
+    def _expressions(self, tracks, features: np.ndarray) -> dict[int, np.ndarray]:
+        """The expression part of each face that the ``auto`` estimate follows this frame, by row (one model call)."""
+        if self.mode != "auto" or self.expression is None:
+            return {}
+        rows = [
+            row
+            for row, track in enumerate(tracks)
+            if self.personal is None and (track not in self._tracks or self._tracks[track].reference is None)
+        ]
+        if not rows:
+            return {}
+        return dict(zip(rows, self.expression(np.asarray(features, np.float32)[rows]).astype(np.float64)))

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 CALIBRATED = frozenset({"personal", "captured", "auto"})
-"""The ``Face.calibration`` values of a face read relative to a neutral reference."""
+"""The ``Face.calibration`` values of a face read relative to its own neutral reference (``estimating``: an
+``auto`` estimate still mostly the population's)."""
 
 
 class Predictor(Protocol):
@@ -49,7 +50,8 @@ class Face:
     label of the model to its probability (smoothed over the face's recent frames in a
     stream). ``calibration`` says how the face was read: ``off`` or ``none`` (not
     calibrated), ``personal`` (a personal model's neutral, or one set on the reader),
-    ``auto`` (estimated from its own frames), ``captured`` (taken on request) or ``capturing``.
+    ``estimating`` then ``auto`` (estimated from its own frames), ``captured`` (taken on request)
+    or ``capturing``.
     """
 
     box: tuple[int, int, int, int]
@@ -96,7 +98,9 @@ class Pipeline:
 
     ``references`` (a model's :attr:`~landmark_emotion.model.emotion_model.EmotionModel.references`) enables
     calibration; ``calibrate`` is ``neutral`` (a personal model's neutral, or one taken with
-    :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames) or ``off``.
+    :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames, which needs
+    the model's ``directions``: :meth:`~landmark_emotion.model.emotion_model.EmotionModel.expression_directions`)
+    or ``off``. ``references.applied`` holds the neutral each face of the last frame was read against.
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class Pipeline:
         smoothing_frames: float = WINDOW,
         references: References | None = None,
         calibrate: str = "neutral",
+        directions: np.ndarray | None = None,
     ):
         self.detector = detector
         self.predictor = predictor
@@ -115,7 +120,8 @@ class Pipeline:
         self.min_confidence = min_confidence
         self.tracker = FaceTracker()
         self.smoothers = TrackSmoothers(smoothing_frames)
-        self.references = TrackReferences(references, calibrate)
+        expression = None if directions is None else (lambda x: predictor.predict_proba(x) @ directions)
+        self.references = TrackReferences(references, calibrate, expression)
         self._last: list[tuple[int, int]] = []  # (track, box area) of the faces of the last frame
         self.unfinished: list[int] = []
         """Tracks lost in the last frame read before their neutral capture was done: the user should try again."""
@@ -205,4 +211,7 @@ def pipeline_for(model: EmotionModel, detector: Detector, options: ReadOptions, 
     """
     calibrate = "neutral" if photos and options.calibrate == "auto" else options.calibrate
     smoothing = 1 if photos else options.smoothing
-    return Pipeline(detector, model.predictor(), options.min_confidence, smoothing, model.references, calibrate)
+    directions = model.expression_directions() if calibrate == "auto" and model.references is not None else None
+    return Pipeline(
+        detector, model.predictor(), options.min_confidence, smoothing, model.references, calibrate, directions
+    )
