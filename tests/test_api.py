@@ -184,6 +184,14 @@ def test_a_held_expression_keeps_its_label_for_ten_seconds_by_default(reader, as
     assert how[0] == "estimating" and how[-1] == "auto"
 
 
+def test_a_face_upside_down_reads_uncertain_and_says_why(reader, astronaut):
+    [upright] = reader.read(astronaut)
+    assert upright.label == "happy" and upright.unreadable is None and "unreadable" not in upright.to_json()
+    [turned] = reader.read(cv2.rotate(astronaut, cv2.ROTATE_180))  # it read fear 0.86 before
+    assert turned.label == "uncertain" and turned.unreadable == "cannot read this face: upside down or turned too far"
+    assert turned.to_json()["unreadable"] == turned.unreadable
+
+
 def test_a_stream_of_arrays_and_what_a_stream_refuses(reader, astronaut, tmp_path):
     frames = list(reader.stream([astronaut, astronaut[:, :, ::-1].copy()], rgb=False))
     assert [frame.t for frame in frames] == [None, None] and frames[0].faces[0].track == 0

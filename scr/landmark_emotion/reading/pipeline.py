@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from landmark_emotion.face.features import LANDMARKS, image_vectors
+from landmark_emotion.face.appearance import describe as describe_appearance
+from landmark_emotion.face.features import LANDMARKS, N_FEATURES, face_vectors, image_vectors
 from landmark_emotion.face.landmarker import BLENDSHAPES, Detection, Detector
+from landmark_emotion.face.readability import REASON, shipped_readability
 from landmark_emotion.labels import UNCERTAIN, emoji_char
 from landmark_emotion.model.calibration import CalibrationError, References
 from landmark_emotion.reading.neutral import CAPTURE_FRAMES, TrackReferences
@@ -46,7 +48,8 @@ class Face:
     """One face in one frame, read: where it is, and its (smoothed) emotion.
 
     ``label`` is the most probable of the model's labels, or ``"uncertain"`` when its
-    probability is below the reader's ``min_confidence``; ``probabilities`` maps every
+    probability is below the reader's ``min_confidence`` or the face cannot be read
+    (``unreadable`` says why: upside down, turned too far); ``probabilities`` maps every
     label of the model to its probability (smoothed over the face's recent frames in a
     stream). ``calibration`` says how the face was read: ``off`` or ``none`` (not
     calibrated), ``personal`` (a personal model's neutral, or one set on the reader),
@@ -67,6 +70,8 @@ class Face:
     """In a stream: the face's id, the same from frame to frame while it stays in view. None for a photo."""
     blendshapes: dict[str, float] | None = None
     """The 52 MediaPipe blendshape scores by name, when the reader was asked for them."""
+    unreadable: str | None = None
+    """Why the face reads "uncertain" whatever the model says (:mod:`landmark_emotion.face.readability`), or None."""
 
     @property
     def calibrated(self) -> bool:
@@ -88,6 +93,8 @@ class Face:
             "probs": {name: round(p, 4) for name, p in self.probabilities.items()},
             "calibration": self.calibration,
         }
+        if self.unreadable is not None:
+            entry["unreadable"] = self.unreadable
         if self.blendshapes is not None:
             entry["blendshapes"] = {name: round(v, 4) for name, v in self.blendshapes.items()}
         return entry
@@ -122,6 +129,7 @@ class Pipeline:
         self.smoothers = TrackSmoothers(smoothing_frames)
         expression = None if directions is None else (lambda x: predictor.predict_proba(x) @ directions)
         self.references = TrackReferences(references, calibrate, expression)
+        self.readability = shipped_readability()
         self._last: list[tuple[int, int]] = []  # (track, box area) of the faces of the last frame
         self.unfinished: list[int] = []
         """Tracks lost in the last frame read before their neutral capture was done: the user should try again."""
@@ -161,6 +169,15 @@ class Pipeline:
     def __call__(self, image: np.ndarray) -> list[Face]:
         return self.read(image, self.detector(image))
 
+    def describe(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The feature vectors of the faces of ``image`` and their appearance descriptors (which tell the faces
+        that cannot be read): one description of each face, whether the model reads its appearance or not."""
+        if self.feature_set == LANDMARKS:
+            height, width = image.shape[:2]
+            return face_vectors(LANDMARKS, landmarks, width, height), describe_appearance(image, landmarks)
+        vectors = image_vectors(self.feature_set, image, landmarks)
+        return vectors, vectors[:, N_FEATURES:]
+
     def read(self, image: np.ndarray, detection: Detection) -> list[Face]:
         """The faces of ``detection`` (what the detector found in ``image``), read.
 
@@ -176,14 +193,16 @@ class Pipeline:
             self._last = [(track, area) for track, area in self._last if track in alive]
             return []
         self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
-        vectors = image_vectors(self.feature_set, image, detection.landmarks)
+        vectors, descriptors = self.describe(image, detection.landmarks)
+        unreadable = self.readability.unreadable(descriptors)
         features, calibration = self.references.apply(tracks, vectors)
         probs = self.predictor.predict_proba(features)
         smoothed, best = self.smoothers.update(tracks, probs)
         faces = []
         for i, track in enumerate(tracks):
             confidence = float(smoothed[i, best[i]])
-            label = self.labels[best[i]] if confidence >= self.min_confidence else UNCERTAIN
+            readable = confidence >= self.min_confidence and not unreadable[i]
+            label = self.labels[best[i]] if readable else UNCERTAIN
             scores = None if detection.blendshapes is None else detection.blendshapes[i]
             faces.append(
                 Face(
@@ -195,6 +214,7 @@ class Pipeline:
                     calibration[i],
                     track,
                     None if scores is None else dict(zip(BLENDSHAPES, scores.tolist())),
+                    REASON if unreadable[i] else None,
                 )
             )
         return faces
