@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from landmark_emotion.apps.clipboard import Clipboard
 from landmark_emotion.apps.overlay import annotate
 from landmark_emotion.errors import LandmarkEmotionError
-from landmark_emotion.frames import FrameSource, SourceError, open_source
+from landmark_emotion.frames import FrameSource, ImageFolderSource, SourceError, open_source
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
 from landmark_emotion.reading.pipeline import Face, Pipeline
@@ -158,9 +158,13 @@ class VideoOutput:
             self._writer.release()
 
 
-def frame_record(index: int, t: float, faces: list[Face]) -> dict:
-    """The JSON log line of one frame: {"frame", "t", "faces": [{"id", "box", "label", ...}]}."""
-    return {"frame": index, "t": round(t, 4), "faces": [face.to_json() for face in faces]}
+def frame_record(index: int, t: float, faces: list[Face], file: str | None = None) -> dict:
+    """The JSON log line of one frame: {"frame", "t", ["file",] "faces": [{"id", "box", "label", ...}]}; ``file``
+    names the photo of a folder the frame is."""
+    record: dict = {"frame": index, "t": round(t, 4)}
+    if file is not None:
+        record["file"] = file
+    return record | {"faces": [face.to_json() for face in faces]}
 
 
 @dataclass
@@ -207,6 +211,7 @@ def run(
     clipboard = clipboard or Clipboard.detect()
     state, fps, stats = ViewState(), FpsMeter(), RunStats()
     draw = display or video is not None
+    photos = isinstance(source, ImageFolderSource)  # the log names each photo
     if display:
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
@@ -228,7 +233,8 @@ def run(
                     state.say(capture_unfinished(track), now)
                 rate = fps.tick(now)
                 if log_file:
-                    log_file.write(json.dumps(frame_record(frame.index, frame.t, faces), ensure_ascii=False) + "\n")
+                    record = frame_record(frame.index, frame.t, faces, frame.name if photos else None)
+                    log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
                 if draw:
                     image = annotate(
                         frame.image,
