@@ -187,8 +187,8 @@ function draw(msg) {
   listFaces(msg.faces);
 }
 
-const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "calibrated", personal: "calibrated (personal)",
-                          auto: "neutral: estimated"};
+const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "neutral: captured",
+                          personal: "neutral: personal", estimating: "neutral: estimating", auto: "neutral: auto"};
 const cards = new Map(); // (track, labels) -> the face's card, updated in place: rebuilding it cost ~2 ms a frame
 
 function card(face) {
@@ -218,7 +218,8 @@ function listFaces(list) {
     item.querySelector(".emoji").textContent = face.emoji;
     item.querySelector(".label").textContent = face.label;
     item.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
-    item.querySelector(".calibration").textContent = CALIBRATION_TEXT[face.calibration] || "";
+    item.querySelector(".calibration").textContent =  // why it cannot be read, and the neutral it is read against
+      [face.unreadable, CALIBRATION_TEXT[face.calibration]].filter(Boolean).join(" · ");
     const probs = Object.values(face.probs), top = Math.max(...probs);
     item.querySelectorAll(".bar").forEach((bar, i) => {
       bar.classList.toggle("top", probs[i] === top);
