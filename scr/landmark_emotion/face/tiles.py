@@ -1,17 +1,17 @@
 """Small faces in photos: the face mesh on overlapping tiles, after the whole image.
 
-MediaPipe's face detector reads the image shrunk to 128x128 and misses faces narrower than
-about 11% of its longer side: 110 px in a 1000 px photo (a group photo, a classroom, a person
-far from the camera). So a photo in which the whole-image pass finds no face, or only faces
-near that floor (a scene of small faces, where more may hide), is searched again in
-overlapping square tiles of :data:`TILE` px, where a 35-40 px face is 12-13% of the tile; tiles
-four times larger are added while the whole-image pass could still miss a face that the
-smaller tiles are too small to hold whole. A tile keeps only faces the whole-image pass could
-have missed (narrower than 1.5 times its floor): anything larger it found in a tile is a
-false face (a round badge, a patch), since the whole image would have shown a real one. The
-landmarks a tile gives are put back in the photo's coordinates. A photo with a face well
-above the floor (a portrait) costs nothing more; live video keeps its tracking path
-(:mod:`landmark_emotion.face.search`).
+MediaPipe's face detector reads the image shrunk to 128x128: it finds no face narrower than
+about 11% of the image's longer side (110 px in a 1000 px photo: a group photo, a classroom, a
+person far from the camera), and not every face under 20%. So a photo in which the whole-image
+pass finds no face, or only faces narrower than :data:`SMALL` of its longer side (a scene of
+small faces, where more may hide), is searched again in overlapping square tiles of
+:data:`TILE` px, where a 40 px face is 17% of the tile, then of twice that side, and so on
+until the tiles hold whole every face the whole-image pass may miss. A tile keeps only faces
+the whole-image pass could have missed (narrower than :data:`WHOLE` of the photo's longer
+side): anything larger it finds in a tile is a false face (a round badge, a patch), since the
+whole image would have shown a real one. The landmarks a tile gives are put back in the
+photo's coordinates. A photo with a face well above the floor (a portrait) costs nothing more;
+live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
 """
 
 from __future__ import annotations
@@ -20,23 +20,23 @@ import numpy as np
 
 from landmark_emotion.face.landmarker import Detection, Graph
 
-TILE = 300
-"""The smallest tile side, in pixels: a 40 px face is 13% of it (the detector's floor is about 11%)."""
-FOUND_SHARE = 0.11
-"""The narrowest face the detector finds, as a share of the longer side of the image it reads."""
-SMALL = 1.5
-"""Faces narrower than this many times the whole-image floor count as small: such a photo is searched in tiles,
-and only such faces are taken from tiles."""
+TILE = 240
+"""The smallest tile side, in pixels: a 40 px face is 17% of it (the detector finds none under about 11%)."""
+WHOLE = 0.2
+"""The whole-image pass finds faces at least this share of the image's longer side; narrower ones it may miss."""
+SMALL = 0.165
+"""A photo whose faces found are all narrower than this share of its longer side is searched in tiles."""
 
 
 def tile_sides(width: int, height: int) -> list[int]:
-    """The tile sides a photo is searched with: none when the whole-image pass already finds faces of 40 px."""
+    """The tile sides a photo is searched with, doubling from :data:`TILE` until the tiles hold whole every face the
+    whole-image pass may miss; none when that pass finds faces of 40 px already."""
     longest = max(width, height)
     sides: list[int] = []
     side = TILE
-    while FOUND_SHARE * longest > (sides[-1] / 2 if sides else 40) and side < longest:
+    while WHOLE * longest > (sides[-1] / 2 if sides else 40) and side < longest:
         sides.append(side)
-        side *= 4
+        side *= 2
     return sides
 
 
@@ -69,9 +69,9 @@ class SmallFaceSearch:
     def __call__(self, image_bgr: np.ndarray) -> Detection:
         found = self._graph(image_bgr)
         height, width = image_bgr.shape[:2]
-        small = SMALL * FOUND_SHARE * max(width, height)
+        longest = max(width, height)
         boxes = list(found.boxes())
-        if len(found) >= self.max_faces or any(box[2] >= small for box in boxes):
+        if len(found) >= self.max_faces or any(box[2] >= SMALL * longest for box in boxes):
             return found
         sides = tile_sides(width, height)
         if not sides:
@@ -88,7 +88,7 @@ class SmallFaceSearch:
                         box[1] + box[3] >= h - 1 and y + h < height,
                     )
                     box = box + np.array([x, y, 0, 0], np.int32)
-                    if any(cut) or box[2] >= small or _inside(box, boxes):  # cut: it lies whole in another tile
+                    if any(cut) or box[2] >= WHOLE * longest or _inside(box, boxes):  # cut: whole in another tile
                         continue
                     points = part.landmarks[i] * np.array([w, h, w], np.float32)
                     landmarks.append((points + np.array([x, y, 0], np.float32)) / scale)
