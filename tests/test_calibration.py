@@ -286,6 +286,8 @@ def test_reader_modes_personal_auto_and_off():
     auto = Pipeline(Fixed(face), Recorder(), references=references(), calibrate="auto", directions=directions)
     assert [auto(image)[0].calibration for _ in range(ESTIMATING_FRAMES + 1)][-2:] == ["estimating", "auto"]
     assert auto.references.applied.keys() == {0}  # the reference each face was read against, by track
+    auto.detector.landmarks = np.zeros((0, 468, 3), np.float32)
+    assert auto(image) == [] and auto.references.applied == {}  # no face in this frame: none applied
     unmeasured = Pipeline(Fixed(face), Recorder(), references=references(), calibrate="auto")
     assert unmeasured(image)[0].calibration == "none"  # no expressions measured (no replay sample): no estimate
     off = Pipeline(Fixed(face), Recorder(), references=references(person=True), calibrate="off")

@@ -191,6 +191,7 @@ class Pipeline:
         if not len(detection):  # a missed detection does not take a face out of view while the tracker keeps it
             alive = set(self.tracker.ids)
             self._last = [(track, area) for track, area in self._last if track in alive]
+            self.references.applied = {}
             return []
         self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
         vectors, descriptors = self.describe(image, detection.landmarks)
