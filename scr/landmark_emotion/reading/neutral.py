@@ -7,6 +7,7 @@ and where it came from, for the demo's ``n`` key, the web page's button and ``--
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,12 @@ AUTO_WINDOW = 900.0
 """In ``auto`` mode the running mean forgets frames older than about this many (~30 s at 30 fps)."""
 ESTIMATING_FRAMES = int(AUTO_PRIOR_FRAMES)
 """An ``auto`` estimate says "estimating" until the face's own frames weigh as much as the population's prior."""
+REST_SHARE = 0.2
+"""The share of a face's recent frames, the most neutral ones, that say how it looks at rest."""
+REST_FLOOR = 0.25
+"""...and only frames the model reads at least this neutral: a face that smiles throughout has no rest frames."""
+REST_MIN_FRAMES = 30
+"""Frames seen before the resting expression counts (a second of video)."""
 
 
 def capture_started(track: int) -> str:
@@ -65,9 +72,46 @@ class RunningNeutral:
         return self.mean.astype(np.float32)
 
 
-Expression = Callable[[np.ndarray], np.ndarray]
-"""(n, d) feature vectors -> the part of each that is the expression the model reads in it (see
-:func:`landmark_emotion.model.calibration.expression_directions`)."""
+class RestingExpression:
+    """How a face looks at rest, as the model reads it: the mean probabilities of its most neutral recent frames.
+
+    Some faces look sad or angry at rest to a model trained on other people; taking out of
+    every frame the expression the model reads in it (:class:`TrackReferences`) keeps that
+    look. Among the last ``window`` frames, those the model reads most neutral (the top
+    :data:`REST_SHARE`, and at least :data:`REST_FLOOR` neutral) say how the face looks at
+    rest; that look (neutral's own share left out) is taken as part of its neutral. A
+    face holding one expression throughout has no such frames, so it keeps its expression.
+    """
+
+    def __init__(self, neutral: int, window: int = int(AUTO_WINDOW)):
+        self.neutral = neutral
+        self.seen: deque[np.ndarray] = deque(maxlen=window)
+
+    def update(self, probabilities: np.ndarray) -> np.ndarray | None:
+        """Add a frame's (uncalibrated) probabilities; the resting look's probabilities, or None while there is none."""
+        self.seen.append(np.asarray(probabilities, np.float64))
+        if len(self.seen) < REST_MIN_FRAMES:
+            return None
+        seen = np.stack(self.seen)
+        neutral = seen[:, self.neutral]
+        rest = seen[neutral >= max(np.quantile(neutral, 1 - REST_SHARE), REST_FLOOR)]
+        if not len(rest):
+            return None
+        look = rest.mean(axis=0)
+        look[self.neutral] = 0.0
+        return look
+
+
+@dataclass(frozen=True)
+class Expressions:
+    """What the ``auto`` estimate needs of a model: ``read``, its probabilities of faces read uncalibrated ((n, d)
+    feature vectors -> (n, k)); ``directions``, per label the shift its expression adds to a neutral face ((k, d):
+    :func:`landmark_emotion.model.calibration.expression_directions`); ``neutral``, the neutral label's index."""
+
+    read: Callable[[np.ndarray], np.ndarray]
+    directions: np.ndarray
+    neutral: int
+
 
 MODES = ("neutral", "auto", "off")
 """``neutral``: a personal bundle's neutral, or one taken on request; ``auto``: also estimated from the frames;
@@ -81,6 +125,7 @@ class _Track:
     captured: list[np.ndarray] | None = None
     capture_frames: int = 0
     running: RunningNeutral | None = None
+    rest: RestingExpression | None = None
 
 
 class TrackReferences:
@@ -90,20 +135,21 @@ class TrackReferences:
     neutral, which wins over the ``auto`` estimate. A track that is lost loses its
     reference with it (a returning face is a new track: it may be someone else).
 
-    The ``auto`` estimate needs ``expression``: each frame feeds the track's
+    The ``auto`` estimate needs ``expressions``: each frame feeds the track's
     :class:`RunningNeutral` with the expression the model reads in the frame (read
-    uncalibrated) taken out, so that a held smile is not learnt as the face at rest.
-    Without it (a model that keeps no sample of its training data) no estimate is made.
+    uncalibrated) taken out, so that a held smile is not learnt as the face at rest; the
+    face's :class:`RestingExpression` is added back. Without it (a model that keeps no
+    sample of its training data) no estimate is made.
     """
 
-    def __init__(self, references: References | None, mode: str = "neutral", expression: Expression | None = None):
+    def __init__(self, references: References | None, mode: str = "neutral", expressions: Expressions | None = None):
         if mode not in MODES:
             raise CalibrationError(f"calibration mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.population = None if references is None else references.population
         self.personal = None if references is None else references.person
         self.mode = mode if self.population is not None else "off"
         self.available = references is not None
-        self.expression = expression
+        self.expressions = expressions
         self._tracks: dict[int, _Track] = {}
         self.applied: dict[int, np.ndarray] = {}
         """The neutral reference each face of the last frame was read against, by track (none: not calibrated)."""
@@ -159,16 +205,14 @@ class TrackReferences:
         if self.mode == "off" or population is None:  # no population neutral: the mode is off
             return features, ["off"] * len(tracks)
         out, how = np.array(features, np.float32, copy=True), []
-        expressions = self._expressions(tracks, features)
+        read = self._read(tracks, features)
         for row, track in enumerate(tracks):
             state = self._tracks.setdefault(track, _Track())
             reference, source = state.reference, state.source
             if reference is None and self.personal is not None:
                 reference, source = self.personal, "personal"
-            if reference is None and row in expressions:
-                state.running = state.running or RunningNeutral(population)
-                reference = state.running.update(features[row] - expressions[row])
-                source = "auto" if state.running.frames > ESTIMATING_FRAMES else "estimating"
+            if reference is None and self.expressions is not None and row in read:
+                reference, source = self._estimate(state, features[row], read[row], self.expressions)
             if state.captured is not None:
                 state.captured.append(np.asarray(features[row], np.float32))
                 source = "capturing"
@@ -181,9 +225,23 @@ class TrackReferences:
             how.append(source)
         return out, how
 
-    def _expressions(self, tracks, features: np.ndarray) -> dict[int, np.ndarray]:
-        """The expression part of each face that the ``auto`` estimate follows this frame, by row (one model call)."""
-        if self.mode != "auto" or self.expression is None:
+    def _estimate(
+        self, state: _Track, features: np.ndarray, probabilities: np.ndarray, expressions: Expressions
+    ) -> tuple[np.ndarray, str]:
+        """A track's ``auto`` reference after one more frame: its neutral face, expressions left out, plus its
+        resting look; and ``estimating`` or ``auto``."""
+        assert self.population is not None
+        state.running = state.running or RunningNeutral(self.population)
+        state.rest = state.rest or RestingExpression(expressions.neutral)
+        reference = state.running.update(features - probabilities @ expressions.directions)
+        look = state.rest.update(probabilities)
+        if look is not None:
+            reference = reference + (look @ expressions.directions).astype(np.float32)
+        return reference, "auto" if state.running.frames > ESTIMATING_FRAMES else "estimating"
+
+    def _read(self, tracks, features: np.ndarray) -> dict[int, np.ndarray]:
+        """The uncalibrated probabilities of the faces the ``auto`` estimate follows this frame, by row (one call)."""
+        if self.mode != "auto" or self.expressions is None:
             return {}
         rows = [
             row
@@ -192,4 +250,4 @@ class TrackReferences:
         ]
         if not rows:
             return {}
-        return dict(zip(rows, self.expression(np.asarray(features, np.float32)[rows]).astype(np.float64)))
+        return dict(zip(rows, self.expressions.read(np.asarray(features, np.float32)[rows]).astype(np.float64)))

@@ -20,8 +20,8 @@ from landmark_emotion.face.features import LANDMARKS, N_FEATURES, face_vectors, 
 from landmark_emotion.face.landmarker import BLENDSHAPES, Detection, Detector
 from landmark_emotion.face.readability import REASON, shipped_readability
 from landmark_emotion.labels import UNCERTAIN, emoji_char
-from landmark_emotion.model.calibration import CalibrationError, References
-from landmark_emotion.reading.neutral import CAPTURE_FRAMES, TrackReferences
+from landmark_emotion.model.calibration import NEUTRAL, CalibrationError, References
+from landmark_emotion.reading.neutral import CAPTURE_FRAMES, Expressions, TrackReferences
 from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.smoothing import WINDOW, TrackSmoothers
 from landmark_emotion.reading.tracking import FaceTracker
@@ -127,8 +127,10 @@ class Pipeline:
         self.min_confidence = min_confidence
         self.tracker = FaceTracker()
         self.smoothers = TrackSmoothers(smoothing_frames)
-        expression = None if directions is None else (lambda x: predictor.predict_proba(x) @ directions)
-        self.references = TrackReferences(references, calibrate, expression)
+        expressions = None
+        if directions is not None and NEUTRAL in self.labels:
+            expressions = Expressions(predictor.predict_proba, directions, self.labels.index(NEUTRAL))
+        self.references = TrackReferences(references, calibrate, expressions)
         self.readability = shipped_readability()
         self._last: list[tuple[int, int]] = []  # (track, box area) of the faces of the last frame
         self.unfinished: list[int] = []
