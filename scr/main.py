@@ -5,8 +5,9 @@ Examples:
   python scr/main.py --source clip.mp4 --no-display --output out.mp4 --log out.jsonl
   python scr/main.py --source photos/ --model models/personal_anna
 
-Keys in the window: q quit, e probability bars, m face mesh, s copy the emoji to the clipboard,
-n "this is my neutral face" (about a second of the largest face becomes its reference: calibration).
+Keys in the window: q quit, e probability bars, m face mesh, x why (each region of the face coloured by how
+much it moved the reading, and what moved, in words), s copy the emoji to the clipboard, n "this is my neutral
+face" (about a second of the largest face becomes its reference: calibration).
 Without a display (no DISPLAY/WAYLAND_DISPLAY) or with --no-display it runs headless and writes
 --output (annotated video) and --log (one JSON line per frame). Ctrl-C stops; what was written is kept.
 """
@@ -32,6 +33,7 @@ from landmark_emotion.frames import SourceError
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs
 from landmark_emotion.reading.pipeline import pipeline_for
 from landmark_emotion.signals import interrupted_code
@@ -63,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--blendshapes",
         action="store_true",
         help="also log each face's 52 blendshape scores (runs the Tasks landmarker)",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="explain every face from the start, as the x key does: its mesh coloured by how much each region "
+        "moved the reading, what moved in words, and both in the log",
     )
     add_landmarker_options(p)
     return p.parse_args(argv)
@@ -144,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 pipeline = pipeline_for(bundle, mesh, options, photos)
                 title = f"emotion demo - {kind} model {model_dir.name}"
                 stats = run(source, pipeline, display, output, log, title=title)
-        except (DemoError, LandmarkerError) as exc:
+        except (DemoError, LandmarkerError, ExplanationError) as exc:
             return fail(exc)
     print(stats.summary())
     for what, path in (("annotated video", output), ("log", log)):

@@ -17,6 +17,7 @@ import pytest
 import landmark_emotion
 from landmark_emotion import InputError, LandmarkEmotionError, Reader, fine_tune, load_model
 from landmark_emotion.apps.demo import SAMPLE_CLIP
+from landmark_emotion.face.regions import REGIONS
 from landmark_emotion.frames import SourceError
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.calibration import CalibrationError
@@ -68,6 +69,20 @@ def test_a_photo_gives_its_face_with_box_landmarks_label_and_probabilities(reade
     assert face.calibration == "none" and not face.calibrated  # photos: no neutral known yet
     assert face.track is None and face.blendshapes is None
     assert face.emoji == "\U0001f604"
+
+
+def test_the_sample_photo_is_explained_region_by_region_and_in_words(reader):
+    [face] = reader.read(landmark_emotion.sample_image())
+    assert face.explanation is None  # not asked for: nothing computed
+    explanation = face.explain()
+    assert explanation.label == face.label == "happy" and explanation.reference == "population"
+    assert list(explanation.regions) == sorted(REGIONS, key=lambda r: -explanation.regions[r])  # all 13, largest first
+    assert explanation.top == "mouth corners" and explanation.regions["mouth corners"] > 0.5
+    assert explanation.neutral_probability < 0.1 < 0.9 < explanation.probability
+    assert explanation.words[0] == "mouth stretched wide" and len(explanation.words) <= 3
+    with Reader(ROOT / "models" / "default", explain=True) as explaining:
+        [explained] = explaining.read(landmark_emotion.sample_image())
+    assert explained.explanation is not None and explained.to_json()["explanation"] == explanation.to_json()
 
 
 def test_a_path_an_rgb_array_and_a_grayscale_array_read_like_the_bgr_array(reader, astronaut):
@@ -278,5 +293,6 @@ def test_the_readme_example_runs_as_written_from_another_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert re.fullmatch(r"happy 1\.00 \(\d+, \d+, \d+, \d+\)", lines[0]), lines
-    assert lines[1] == "0 None happy"  # a folder holds unrelated photos: no track
-    assert re.fullmatch(r"\[\('\w+', True\)\]", lines[2]), lines
+    assert lines[1] == "('mouth stretched wide', 'cheeks raised', 'mouth open')"  # as the comment says
+    assert lines[2] == "0 None happy"  # a folder holds unrelated photos: no track
+    assert re.fullmatch(r"\[\('\w+', True\)\]", lines[3]), lines

@@ -12,6 +12,7 @@ from demo_data import count_frames, scene, write_video
 from landmark_emotion.apps import demo
 from landmark_emotion.apps.clipboard import UNAVAILABLE, Clipboard, clipboard_command
 from landmark_emotion.apps.demo import (
+    EXPLAINING,
     HELP,
     Action,
     FpsMeter,
@@ -26,7 +27,8 @@ from landmark_emotion.face.features import N_FEATURES
 from landmark_emotion.face.mesh import FaceMesh
 from landmark_emotion.frames import SourceError, VideoFileSource, open_source
 from landmark_emotion.labels import UNCERTAIN
-from landmark_emotion.reading.pipeline import Face, Pipeline
+from landmark_emotion.reading.options import ReadOptions
+from landmark_emotion.reading.pipeline import Face, Pipeline, pipeline_for
 
 LABELS = ["neutral", "happy", "sad", "surprise"]
 
@@ -157,8 +159,9 @@ def test_frame_record_is_json():
         (ord("m"), Action.TOGGLE_MESH),
         (ord("s"), Action.COPY_EMOJI),
         (ord("n"), Action.NEUTRAL),
+        (ord("x"), Action.EXPLAIN),
         (0x10000 | ord("q"), Action.QUIT),
-        (ord("x"), None),
+        (ord("z"), None),
         (-1, None),
     ],
 )
@@ -284,3 +287,28 @@ def test_n_on_a_face_that_leaves_says_the_reference_was_not_taken(astronaut, tmp
         lost,
     ]
     assert lost in shown[-1]  # and the status line says so
+
+
+def test_x_explains_every_face_from_the_next_frame_and_x_again_stops(clips, monkeypatch, capsys, tmp_path):
+    import landmark_emotion
+
+    log, shown = tmp_path / "log.jsonl", []
+    _fake_window(monkeypatch, [-1, ord("x"), -1, -1, ord("x")])
+    monkeypatch.setattr(demo.cv2, "imshow", lambda title, image: shown.append(image.copy()))
+    with FaceMesh("video", 4) as mesh, open_source(clips["one"]) as source:
+        pipeline = pipeline_for(landmark_emotion.load_model(), mesh, ReadOptions())
+        assert run(source, pipeline, display=True, log=log).frames == 24
+    faces = [r["faces"][0] for r in _lines(log)]
+    assert ["explanation" in face for face in faces] == [False, False, True, True, True] + [False] * 19
+    explanation = faces[2]["explanation"]
+    assert explanation["label"] == faces[2]["label"] and explanation["reference"] == "auto"
+    assert len(explanation["regions"]) == 13 and explanation["words"]
+    assert len(shown) == 24  # and drawn (test_emoji_overlay checks how)
+    assert capsys.readouterr().out.splitlines() == [EXPLAINING, "explanations off"]
+
+
+def test_x_with_a_model_that_cannot_be_explained_says_why(clips, monkeypatch, capsys):
+    _fake_window(monkeypatch, [ord("x")])
+    with FaceMesh("video", 4) as mesh, open_source(clips["one"]) as source:
+        run(source, Pipeline(mesh, StandInPredictor(), references=_population()), display=True)
+    assert capsys.readouterr().out == "only the NumPy engine's readings can be explained, not StandInPredictor's\n"

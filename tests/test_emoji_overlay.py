@@ -6,8 +6,21 @@ import numpy as np
 import pytest
 
 from landmark_emotion.apps.emoji import STYLES, emoji_sprite
-from landmark_emotion.apps.overlay import CALIBRATION_TAGS, annotate, emoji_size, face_tags, paste_sprite
+from landmark_emotion.apps.overlay import (
+    CALIBRATION_TAGS,
+    LOWERED,
+    RAISED,
+    UNMOVED,
+    annotate,
+    emoji_size,
+    face_tags,
+    paste_sprite,
+    region_colour,
+)
+from landmark_emotion.face.landmarker import Detection
+from landmark_emotion.face.regions import LANDMARK_REGIONS, REGIONS
 from landmark_emotion.labels import CANONICAL_LABELS, EMOJI, UNCERTAIN, UNCERTAIN_EMOJI, emoji_char
+from landmark_emotion.model.explanation import Explanation
 from landmark_emotion.reading.pipeline import Face
 
 LABELS = [*CANONICAL_LABELS, UNCERTAIN]
@@ -94,5 +107,34 @@ def test_the_caption_tells_estimating_from_auto():
     drawn = {how: _drawn(face) for how, face in faces.items()}
     assert not np.array_equal(drawn["estimating"][224:250], drawn["auto"][224:250])  # the captions differ on screen
     assert set(CALIBRATION_TAGS) == {"capturing", "captured", "personal", "estimating", "auto"}
-    unreadable = Face((100, 120, 90, 100), np.zeros((468, 3), np.float32), "uncertain", 0.9, {}, "auto", 3, None, "why")
+    unreadable = Face(
+        (100, 120, 90, 100), np.zeros((468, 3), np.float32), "uncertain", 0.9, {}, "auto", unreadable="why"
+    )
     assert face_tags(unreadable) == ["why", "neutral: auto"]
+
+
+def test_a_region_is_grey_when_it_did_not_move_the_reading_warm_when_it_raised_it_cool_when_it_lowered_it():
+    assert region_colour(0.0, 0.5) == UNMOVED
+    assert region_colour(0.5, 0.5) == region_colour(0.9, 0.5) == RAISED
+    assert region_colour(-0.5, 0.5) == LOWERED
+    assert region_colour(0.25, 0.5) == (75, 95, 182)  # half way from grey to warm
+
+
+def test_an_explained_face_is_its_mesh_coloured_by_region_with_what_moved_written_below(astronaut, astronaut_faces):
+    landmarks = astronaut_faces.landmarks[0]
+    effects = dict.fromkeys(REGIONS, 0.0) | {"brows": 0.6, "cheeks": -0.6}
+    explanation = Explanation("surprise", 0.7, 0.1, "captured", effects, ("brows raised",))
+    x, y, w, h = (int(v) for v in Detection(landmarks[None], 512, 512).boxes()[0])
+    face = Face((x, y, w, h), landmarks, "surprise", 0.7, {"surprise": 0.7}, explanation=explanation)
+    frame = annotate(np.zeros((512, 512, 3), np.uint8), [face], fps=30.0)
+    pixels = landmarks[:, :2] * 512
+
+    def inside(colour, region: str) -> bool:
+        """Pixels of about ``colour`` are drawn, all of them around the region's landmarks."""
+        ys, xs = np.nonzero(np.all(np.abs(frame.astype(int) - colour) < 40, axis=2))
+        near = pixels[LANDMARK_REGIONS == REGIONS.index(region)]
+        low, high = near.min(axis=0) - 3, near.max(axis=0) + 3
+        return len(xs) > 20 and bool(np.all((low[0] <= xs) & (xs <= high[0]) & (low[1] <= ys) & (ys <= high[1])))
+
+    assert inside(RAISED, "brows") and inside(LOWERED, "cheeks")
+    assert frame[y + h + 4 : y + h + 40, x : x + 80].any()  # the words and the regions, below the face

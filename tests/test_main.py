@@ -97,6 +97,19 @@ def test_a_folders_log_names_each_photo(astronaut, tiny_bundle, tmp_path):
     assert [(r["frame"], r["file"], len(r["faces"])) for r in records] == [(0, "a.jpg", 1), (1, "later/b.png", 1)]
 
 
+def test_explain_logs_why_each_face_reads_as_it_does_and_needs_a_neutral_reference(astronaut, tiny_bundle, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(5)])
+    log = tmp_path / "log.jsonl"
+    result = demo("--source", str(clip), "--explain", "--log", str(log))  # the default model
+    assert result.returncode == 0, result.stderr
+    faces = [json.loads(line)["faces"][0] for line in log.read_text().splitlines()]
+    assert len(faces) == 5 and all(face["explanation"]["label"] == face["label"] for face in faces)
+    assert all(len(face["explanation"]["regions"]) == 13 for face in faces)
+    result = demo("--model", str(tiny_bundle), "--source", str(clip), "--explain")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: this model has no population neutral")
+
+
 def test_without_a_camera_the_default_command_processes_the_sample_clip(tiny_bundle, tmp_path):
     camera = cv2.VideoCapture(0)
     if camera.isOpened():

@@ -285,6 +285,42 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
     assert all(a["faces"] == [] for a in answers)
 
 
+def test_the_why_toggle_explains_every_face_of_the_tab_with_its_mesh(server):
+    from websockets.asyncio.client import connect
+
+    async def scenario() -> dict:
+        seen = {}
+        async with connect(server.url.replace("http://", "ws://") + "ws", max_size=None) as tab:
+            json.loads(await tab.recv())
+            seen["plain"] = await _exchange(tab, b"P" + jpeg())
+            seen["on"] = await _exchange(tab, json.dumps({"type": "explain", "on": True}))
+            seen["explained"] = await _exchange(tab, b"P" + jpeg())
+            seen["other bundle"] = await _exchange(tab, json.dumps({"type": "bundle", "id": "models/mine"}))
+            seen["still explained"] = await _exchange(tab, b"P" + jpeg())
+            seen["bad"] = await _exchange(tab, json.dumps({"type": "explain", "on": "yes"}))
+            seen["off"] = await _exchange(tab, json.dumps({"type": "explain", "on": False}))
+            seen["plain again"] = await _exchange(tab, b"P" + jpeg())
+        return seen
+
+    seen = asyncio.run(scenario())
+    on = seen["on"]
+    assert on["type"] == "explain" and on["on"] is True and len(on["regions"]) == len(on["edges"]) == 13
+    assert sum(map(len, on["edges"])) > 1000 and all(len(pair) == 2 for edges in on["edges"] for pair in edges)
+    for what in ("explained", "still explained"):
+        [face] = seen[what]["faces"]
+        assert face["explanation"]["label"] == face["label"] and set(face["explanation"]["regions"]) == set(
+            on["regions"]
+        ), what
+        assert len(face["points"]) == 468 and face["explanation"]["words"], what
+        x, y, w, h = face["box"]
+        assert all(x - 1 <= px <= x + w + 1 and y - 1 <= py <= y + h + 1 for px, py in face["points"]), what
+    assert seen["other bundle"]["explain"] is True
+    assert seen["bad"]["type"] == "error" and "true or false" in seen["bad"]["message"]
+    assert seen["off"] == {"type": "explain", "on": False, "regions": on["regions"], "edges": []}
+    for what in ("plain", "plain again"):
+        assert {"explanation", "points"}.isdisjoint(seen[what]["faces"][0]), what
+
+
 # --- the page in a real browser ----------------------------------------------------------------
 
 
@@ -378,6 +414,40 @@ def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server,
         turned = [a for a in page.evaluate("mirror.answers") if a["kind"] == "photo"][1]
         assert [face["label"] for face in turned["faces"]] == ["uncertain"]
         page.wait_for_function("document.querySelector('#faces .face .calibration').textContent.includes('upside')")
+    finally:
+        page.close()
+
+
+WARM_PIXELS = """([x, y, w, h]) => {
+    const data = document.getElementById("view").getContext("2d").getImageData(x, y, w, h).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {  // the colour of the region that raised the label most
+      const [r, g, b] = data.slice(i, i + 3);
+      if (Math.abs(r - 255) <= 20 && Math.abs(g - 80) <= 25 && Math.abs(b - 40) <= 25) count++;
+    }
+    return count;
+}"""
+
+
+@needs_chromium
+def test_the_why_toggle_draws_each_faces_mesh_coloured_by_region_and_lists_what_moved(server, browser, tmp_path):
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        wait_answers(page, 5)
+        before = page.evaluate(WARM_PIXELS, page.evaluate("mirror.answers.at(-1).faces[0].box"))
+        assert page.locator("#faces .face .why").is_hidden()
+        page.click("#explain")
+        page.wait_for_function("mirror.answers.slice(-3).every((a) => a.faces.length === 1 && a.faces[0].words)")
+        box = page.evaluate("mirror.answers.at(-1).faces[0].box")
+        warm = page.evaluate(WARM_PIXELS, box)
+        assert warm > 30 and before < 5, (before, warm)  # the mesh, its mouth corners warm, drawn on the face
+        why = page.locator("#faces .face .why")
+        assert why.is_visible() and "mouth" in why.inner_text() and "happy: mouth corners +" in why.inner_text()
+        page.screenshot(path=str(tmp_path / "why.png"))
+        page.click("#explain")
+        page.wait_for_function("mirror.answers.slice(-3).every((a) => a.faces.length === 1 && !a.faces[0].words)")
+        assert why.is_hidden() and page.evaluate("mirror.errors") == []
     finally:
         page.close()
 

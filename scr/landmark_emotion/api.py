@@ -38,6 +38,7 @@ from landmark_emotion.model.bundle_write import add_references
 from landmark_emotion.model.calibration import CalibrationError, References, neutral_mean
 from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.model.explanation import require_neutral
 from landmark_emotion.reading.neutral import CAPTURE_FRAMES
 from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.pipeline import Face, Pipeline, pipeline_for
@@ -119,8 +120,10 @@ class Reader:
     ``min_confidence`` (below it a face is ``"uncertain"``), ``calibrate`` (``"neutral"``: relative
     to the model's personal neutral or the one given to :meth:`set_neutral`; ``"auto"``: streams
     also estimate each face's neutral from its own frames; ``"off"``), ``smoothing`` (frames; 1:
-    off), ``landmarker`` (``"legacy"`` or ``"tasks"``; None: the model's own where installed) and
-    ``blendshapes`` (MediaPipe's 52 scores per face; runs the Tasks landmarker).
+    off), ``landmarker`` (``"legacy"`` or ``"tasks"``; None: the model's own where installed),
+    ``blendshapes`` (MediaPipe's 52 scores per face; runs the Tasks landmarker) and ``explain`` (every face
+    carries its ``explanation``: which regions moved the reading, and what moved; ``face.explain()`` gives it
+    for any face, on demand).
     """
 
     def __init__(
@@ -133,12 +136,15 @@ class Reader:
         smoothing: float = WINDOW,
         landmarker: str | None = None,
         blendshapes: bool = False,
+        explain: bool = False,
     ) -> None:
-        self.options = ReadOptions(max_faces, min_confidence, calibrate, smoothing, landmarker, blendshapes)
+        self.options = ReadOptions(max_faces, min_confidence, calibrate, smoothing, landmarker, blendshapes, explain)
         """What this reader was asked to do (checked: a bad value raised :class:`InputError` here)."""
         self._loaded = _as_model(model)
         self.model = self._loaded
         """The model faces are read with (with the neutral of :meth:`set_neutral`, once set)."""
+        if explain:
+            require_neutral(None if self.model.references is None else self.model.references.population)
         self.landmarker, mismatch = self.options.landmarker_for(self.model)
         """The landmarker faces are found with: the one asked for, else the model's own where installed."""
         if mismatch:

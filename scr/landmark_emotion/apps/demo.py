@@ -24,6 +24,7 @@ from landmark_emotion.apps.overlay import annotate
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.frames import FrameSource, ImageFolderSource, SourceError, open_source
 from landmark_emotion.model.calibration import CalibrationError
+from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
 from landmark_emotion.reading.pipeline import Face, Pipeline
 from landmark_emotion.reading.pipelining import ahead
@@ -32,8 +33,9 @@ from landmark_emotion.signals import raise_if_interrupted
 
 FALLBACK_OUTPUT = Path("demo_output") / "annotated.mp4"
 FALLBACK_LOG = Path("demo_output") / "log.jsonl"
-HELP = "q quit  e bars  m mesh  s copy emoji  n neutral face"
+HELP = "q quit  e bars  m mesh  x why  s copy emoji  n neutral face"
 STATUS_SECONDS = 3.0
+EXPLAINING = "why: each region coloured by how much it moved the reading (warm: raised it, cool: lowered it)"
 
 
 class DemoError(LandmarkEmotionError, RuntimeError):
@@ -46,6 +48,7 @@ class Action(Enum):
     TOGGLE_MESH = "mesh"
     COPY_EMOJI = "copy"
     NEUTRAL = "neutral"
+    EXPLAIN = "explain"
 
 
 KEYS: dict[int, Action] = {
@@ -55,6 +58,7 @@ KEYS: dict[int, Action] = {
     ord("m"): Action.TOGGLE_MESH,
     ord("s"): Action.COPY_EMOJI,
     ord("n"): Action.NEUTRAL,
+    ord("x"): Action.EXPLAIN,
 }
 
 
@@ -112,6 +116,12 @@ def apply_action(
             track = pipeline.start_neutral_capture()
             message = capture_started(track)
         except CalibrationError as exc:
+            message = str(exc)
+    elif action is Action.EXPLAIN and pipeline is not None:
+        try:
+            pipeline.explain_faces(not pipeline.explains)
+            message = EXPLAINING if pipeline.explains else "explanations off"
+        except ExplanationError as exc:
             message = str(exc)
     if message:
         state.say(message, now)

@@ -1,4 +1,4 @@
-"""Draw what the reader found onto the frame: box or mesh, label, confidence, emoji, bars, FPS.
+"""Draw what the reader found onto the frame: box or mesh, label, confidence, emoji, bars, FPS, and why.
 
 Drawing runs every displayed frame next to a ~3 ms face mesh, so it stays cheap:
 plain OpenCV lines and Hershey text, emoji from a sprite cache pasted with one
@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 
 from landmark_emotion.apps.emoji import emoji_sprite
+from landmark_emotion.face.regions import LANDMARK_REGIONS, REGIONS
 from landmark_emotion.labels import UNCERTAIN
+from landmark_emotion.model.explanation import Explanation
 from landmark_emotion.reading.pipeline import Face
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -39,6 +41,12 @@ CALIBRATION_TAGS = {
 }
 """What the frame shows below a face about the neutral it is read against now (nothing when it has none)."""
 TAG_SCALE, TAG_HEIGHT = 0.45, 20
+RAISED, LOWERED, UNMOVED = (40, 80, 255), (255, 160, 40), (110, 110, 110)
+"""Colours of an explained face's regions: warm where its change from neutral raised the label, cool where it
+lowered it, grey where it did not matter."""
+LEAST_SCALE = 0.05
+"""The region that moved the reading most gets the full colour, the others a blend by their share of it; below this
+change of the label's probability nothing is coloured fully (a face at rest stays grey)."""
 
 
 def colour_of(label: str) -> tuple[int, int, int]:
@@ -77,9 +85,50 @@ def _mesh_edges() -> np.ndarray:
     )
 
 
+@lru_cache(maxsize=1)
+def region_edges() -> list[np.ndarray]:
+    """The mesh's edges inside each region of :data:`~landmark_emotion.face.regions.REGIONS` (an edge between two
+    regions belongs to neither)."""
+    edges = _mesh_edges()
+    first, second = LANDMARK_REGIONS[edges[:, 0]], LANDMARK_REGIONS[edges[:, 1]]
+    return [edges[(first == region) & (second == region)] for region in range(len(REGIONS))]
+
+
+def _pixels(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    return (landmarks[:, :2] * (frame.shape[1], frame.shape[0])).round().astype(np.int32)
+
+
 def draw_mesh(frame: np.ndarray, landmarks: np.ndarray, colour=(190, 190, 190)) -> None:
-    points = (landmarks[:, :2] * (frame.shape[1], frame.shape[0])).round().astype(np.int32)
-    cv2.polylines(frame, list(points[_mesh_edges()]), False, colour, 1, cv2.LINE_8)
+    cv2.polylines(frame, list(_pixels(frame, landmarks)[_mesh_edges()]), False, colour, 1, cv2.LINE_8)
+
+
+def region_colour(effect: float, scale: float) -> tuple[int, int, int]:
+    """Grey for a region that did not move the reading, warmer the more it raised the label, cooler if it lowered it
+    (full colour at ``scale``)."""
+    share = min(abs(effect) / scale, 1.0)
+    target = RAISED if effect > 0 else LOWERED
+    blue, green, red = (int(round(grey + (full - grey) * share)) for grey, full in zip(UNMOVED, target))
+    return blue, green, red
+
+
+def draw_explanation(frame: np.ndarray, face: Face, explanation: Explanation) -> None:
+    """The face's mesh, each region coloured by how much its change from neutral moved the reading (the regions that
+    moved it most in thicker lines, on a face large enough to leave room between them)."""
+    points = _pixels(frame, face.landmarks)
+    scale = max(LEAST_SCALE, *map(abs, explanation.regions.values()))
+    for region, edges in zip(REGIONS, region_edges()):
+        effect = explanation.regions[region]
+        width = 2 if abs(effect) >= scale / 2 and face.box[2] >= 200 else 1
+        cv2.polylines(frame, list(points[edges]), False, region_colour(effect, scale), width, cv2.LINE_AA)
+
+
+def why_lines(explanation: Explanation) -> list[str]:
+    """What moved, in words, and the regions that raised the label most: the lines below an explained face."""
+    raised = [(region, effect) for region, effect in explanation.regions.items() if effect >= 0.01][:2]
+    lines = [", ".join(explanation.words) or "no clear movement from neutral"]
+    if raised:
+        lines.append(f"{explanation.label}: " + ", ".join(f"{region} +{effect:.0%}" for region, effect in raised))
+    return lines
 
 
 def emoji_size(box_width: int) -> int:
@@ -88,8 +137,10 @@ def emoji_size(box_width: int) -> int:
 
 
 def face_tags(face: Face) -> list[str]:
-    """The captions below a face: why it reads "uncertain" when it cannot be read, and its neutral reference."""
-    return [tag for tag in (face.unreadable, CALIBRATION_TAGS.get(face.calibration)) if tag]
+    """The captions below a face: why it reads "uncertain" when it cannot be read, its neutral reference, and what
+    moved when it is explained."""
+    tags = [tag for tag in (face.unreadable, CALIBRATION_TAGS.get(face.calibration)) if tag]
+    return tags + (why_lines(face.explanation) if face.explanation is not None else [])
 
 
 def draw_reading(frame: np.ndarray, face: Face, show_mesh: bool = False, show_bars: bool = False) -> None:
@@ -97,7 +148,9 @@ def draw_reading(frame: np.ndarray, face: Face, show_mesh: bool = False, show_ba
     it); the captions below it, never over the label; probability bars beside it if asked."""
     x, y, w, h = face.box
     colour = colour_of(face.label)
-    if show_mesh:
+    if face.explanation is not None:
+        draw_explanation(frame, face, face.explanation)
+    elif show_mesh:
         draw_mesh(frame, face.landmarks, colour)
     else:
         cv2.rectangle(frame, (x, y), (x + w, y + h), colour, 2)

@@ -9,10 +9,13 @@ is back, so nothing queues and latency cannot grow.
 
 Protocol (one socket per tab)
   binary, page -> server: one byte ``F`` (a video frame) or ``P`` (a photo), then a JPEG/PNG/WebP image.
-  text, page -> server:   ``{"type": "bundle", "id": ID}`` (an id the server listed) or ``{"type": "neutral"}``.
+  text, page -> server:   ``{"type": "bundle", "id": ID}`` (an id the server listed), ``{"type": "neutral"}``
+                          or ``{"type": "explain", "on": true|false}``.
   server -> page:         ``hello`` (session id, bundles, labels), ``faces`` (per face: box, label,
-                          confidence, emoji, probabilities; a ``notice`` when a neutral capture was
-                          lost with its face), ``bundle``, ``neutral`` or ``error`` (a message).
+                          confidence, emoji, probabilities; while explaining its ``explanation`` and
+                          mesh ``points``; a ``notice`` when a neutral capture was lost with its face),
+                          ``bundle``, ``neutral``, ``explain`` (the regions and the mesh's edges in each)
+                          or ``error`` (a message).
 A message over :data:`MAX_MESSAGE` bytes closes that socket with code 1009 and the
 reason; every other bad message gets an ``error`` and the socket stays open. A tab
 beyond ``max_tabs`` open at once is closed at once with code 1013 ("try again later")
@@ -45,15 +48,18 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from landmark_emotion.apps.overlay import region_edges
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.landmarker import import_mediapipe
 from landmark_emotion.face.mesh import FaceMesh, Mode
+from landmark_emotion.face.regions import REGIONS
 from landmark_emotion.model.bundle import INFO_FILE, BundleError
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.emotion_model import EmotionModel
+from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
 from landmark_emotion.reading.options import ReadOptions
-from landmark_emotion.reading.pipeline import pipeline_for
+from landmark_emotion.reading.pipeline import Face, pipeline_for
 
 STATIC = Path(__file__).with_name("web_static")
 DEFAULT_HOST = "127.0.0.1"
@@ -164,6 +170,7 @@ class TabSession:
         self._meshes: dict[tuple[Mode, str], FaceMesh] = {}
         self.frames = 0
         self.tracks: set[int] = set()
+        self.explaining = False
         self.use_bundle(catalog.default)
 
     def _mesh(self, mode: Mode, landmarker: str) -> FaceMesh:
@@ -181,7 +188,30 @@ class TabSession:
         self.photo = pipeline_for(bundle, self._mesh(Mode.IMAGE, landmarker), self.options, photos=True)
         self.bundle = str(bundle_id)
         self.calibrates = self.options.calibrate != "off" and bundle.references is not None
-        return {"type": "bundle", "id": self.bundle, "labels": self.video.labels, "neutral": self.calibrates}
+        try:
+            self.explain(self.explaining)
+        except WebError:
+            self.explaining = False  # this model cannot be explained: the page's toggle goes off
+        return {
+            "type": "bundle",
+            "id": self.bundle,
+            "labels": self.video.labels,
+            "neutral": self.calibrates,
+            "explain": self.explaining,
+        }
+
+    def explain(self, on: object) -> dict:
+        """The page's **Why** toggle: explain every face of this tab (the demo's ``x`` key) or stop."""
+        if not isinstance(on, bool):
+            raise WebError(f"'on' must be true or false, got {on!r}")
+        try:
+            for pipeline in (self.video, self.photo):
+                pipeline.explain_faces(on)
+        except ExplanationError as exc:
+            raise WebError(str(exc)) from None
+        self.explaining = on
+        edges = [pairs.tolist() for pairs in region_edges()] if on else []
+        return {"type": "explain", "on": on, "regions": list(REGIONS), "edges": edges}
 
     def set_neutral(self) -> dict:
         """The neutral-reference button: what the demo's ``n`` key does, on this tab's video reader."""
@@ -207,11 +237,18 @@ class TabSession:
             "width": image.shape[1],
             "height": image.shape[0],
             "ms": round(1000 * (time.perf_counter() - start), 2),
-            "faces": [face.to_json() for face in faces],
+            "faces": [self._entry(face, image.shape[1], image.shape[0]) for face in faces],
         }
         if pipeline.unfinished:
             answer["notice"] = "; ".join(map(capture_unfinished, pipeline.unfinished))
         return answer
+
+    def _entry(self, face: Face, width: int, height: int) -> dict:
+        """A face as the page gets it: its log entry, and its mesh's points in pixels while it is explained."""
+        entry = face.to_json()
+        if face.explanation is not None:
+            entry["points"] = np.round(face.landmarks[:, :2] * (width, height), 1).tolist()
+        return entry
 
     def command(self, text: str) -> dict:
         """Answer one text message (JSON with a ``type``)."""
@@ -224,7 +261,9 @@ class TabSession:
             return self.use_bundle(message.get("id"))
         if kind == "neutral":
             return self.set_neutral()
-        raise WebError(f"unknown message type {kind!r}: expected 'bundle' or 'neutral'")
+        if kind == "explain":
+            return self.explain(message.get("on"))
+        raise WebError(f"unknown message type {kind!r}: expected 'bundle', 'neutral' or 'explain'")
 
     def describe(self) -> dict:
         return {"id": self.id, "bundle": self.bundle, "frames": self.frames, "tracks": sorted(self.tracks)}

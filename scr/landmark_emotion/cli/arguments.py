@@ -152,6 +152,7 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
         args.smoothing,
         getattr(args, "landmarker", None),
         getattr(args, "blendshapes", False),
+        getattr(args, "explain", False),
     )
 
 

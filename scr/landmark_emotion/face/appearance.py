@@ -35,7 +35,9 @@ ALIGN_IDS = np.array([33, 133, 362, 263, 168, 6, 1, 61, 291])
 
 _CENTER = np.array([0.0, 1.0])  # canonical units: the crop spans brows to chin, cheek to cheek
 _SCALE = CROP / 16.0  # 16 canonical units (cm) across the crop
-_TARGET = (np.asarray(CANONICAL_VERTICES)[ALIGN_IDS, :2] - _CENTER) * _SCALE + (CROP - 1) / 2.0
+CANONICAL_IN_CROP = (np.asarray(CANONICAL_VERTICES)[:, :2] - _CENTER) * _SCALE + (CROP - 1) / 2.0
+"""Where each landmark of the canonical face lands in the crop, in pixels: (468, 2)."""
+_TARGET = CANONICAL_IN_CROP[ALIGN_IDS]
 
 _LEFT_PATCH_IDS = (70, 105, 107, 33, 133, 159, 145, 129, 50, 216, 61, 84)
 _MID_PATCH_IDS = (9, 6, 1, 0, 13, 14, 17, 152)
@@ -44,7 +46,10 @@ PATCH_IDS = np.array([*_LEFT_PATCH_IDS, *(MIRROR_PERMUTATION[i] for i in _LEFT_P
 PATCH = 6  # samples per side, on the half-size crop (12x12 pixels of the full crop)
 
 _HOG = cv2.HOGDescriptor((CROP, CROP), (16, 16), (8, 8), (8, 8), 9)
-N_HOG = 7 * 7 * 2 * 2 * 9
+HOG_LAYOUT = (7, 7, 2, 2, 9)
+"""OpenCV's order of the HOG values: blocks along x, blocks along y, cells along x, cells along y, orientations."""
+HOG_CELL = 8  # pixels per side of a cell; a block is 2x2 cells, one cell apart
+N_HOG = int(np.prod(HOG_LAYOUT))
 N_PATCH = len(PATCH_IDS) * PATCH * PATCH
 N_DESCRIPTOR = N_HOG + N_PATCH
 
@@ -53,7 +58,7 @@ _OFFSETS = np.arange(PATCH, dtype=np.float32) - (PATCH - 1) / 2.0
 
 def _mirror_index() -> np.ndarray:
     """Where each value of a mirrored face's descriptor comes from in the face's own descriptor."""
-    hog = np.arange(N_HOG).reshape(7, 7, 2, 2, 9)[::-1, :, ::-1, :, ::-1]  # blocks x, cells x, bins theta->pi-theta
+    hog = np.arange(N_HOG).reshape(HOG_LAYOUT)[::-1, :, ::-1, :, ::-1]  # blocks x, cells x, bins theta->pi-theta
     where = {int(i): k for k, i in enumerate(PATCH_IDS)}
     patches = np.arange(N_PATCH).reshape(len(PATCH_IDS), PATCH, PATCH)
     patches = patches[[where[MIRROR_PERMUTATION[i]] for i in PATCH_IDS]][:, :, ::-1]
@@ -61,6 +66,13 @@ def _mirror_index() -> np.ndarray:
 
 
 _MIRROR = _mirror_index()
+
+
+def hog_cell_centres() -> np.ndarray:
+    """(N_HOG, 2): the centre, in crop pixels, of the cell each HOG value describes (what part of the face it reads)."""
+    blocks_x, blocks_y, cells_x, cells_y, _ = np.meshgrid(*map(np.arange, HOG_LAYOUT), indexing="ij")
+    cells = np.stack([blocks_x + cells_x, blocks_y + cells_y], axis=-1).reshape(N_HOG, 2)
+    return cells * HOG_CELL + (HOG_CELL - 1) / 2.0
 
 
 def alignment(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:

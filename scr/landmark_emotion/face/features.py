@@ -50,6 +50,8 @@ def _center_and_scale(points: np.ndarray) -> np.ndarray:
 
 REFERENCE_SHAPE = _center_and_scale(np.asarray(CANONICAL_VERTICES, dtype=np.float64))
 """The canonical face, centred and scaled like every input: the frontal pose all faces are turned to."""
+CANONICAL_RADIUS_CM = float(_rigid_centroid_and_radius(np.asarray(CANONICAL_VERTICES, dtype=np.float64))[1])
+"""The canonical face's size (its rigid landmarks' RMS radius) in centimetres: the unit of aligned landmarks."""
 
 
 def to_pixel_units(landmarks: np.ndarray, width, height) -> np.ndarray:

@@ -65,6 +65,10 @@ class Step:
     activation: str
     elementwise: bool = False
 
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        z = x * self.weight + self.bias if self.elementwise else x @ self.weight + self.bias
+        return ACTIVATIONS[self.activation](z)
+
 
 class Predictor:
     """Class probabilities of feature vectors, by a NumPy forward pass of the network.
@@ -91,6 +95,11 @@ class Predictor:
     def n_features(self) -> int:
         return self.preprocess.n_features
 
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The forward pass, preprocessing folded in (what an explanation takes apart)."""
+        return tuple(self._steps)
+
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """(d,) or (n, d) features -> (n, len(labels)) float32 probabilities."""
         x = np.asarray(features, np.float32)
@@ -100,8 +109,7 @@ class Predictor:
         if x.ndim != 2 or x.shape[1] != d:
             raise InputError(f"expected features of shape ({d},) or (n, {d}), got {np.shape(features)}")
         for step in self._steps:
-            x = x * step.weight + step.bias if step.elementwise else x @ step.weight + step.bias
-            x = ACTIVATIONS[step.activation](x)
+            x = step(x)
         return x
 
     def predict(self, features: np.ndarray) -> list[str]:

@@ -126,6 +126,8 @@ class _Track:
     capture_frames: int = 0
     running: RunningNeutral | None = None
     rest: RestingExpression | None = None
+    applied: tuple[str, np.ndarray] | None = None
+    """Where the reference of the track's last frame came from, and that reference (None: read uncalibrated)."""
 
 
 class TrackReferences:
@@ -151,8 +153,6 @@ class TrackReferences:
         self.available = references is not None
         self.expressions = expressions
         self._tracks: dict[int, _Track] = {}
-        self.applied: dict[int, np.ndarray] = {}
-        """The neutral reference each face of the last frame was read against, by track (none: not calibrated)."""
 
     def require(self) -> None:
         """Raise :class:`CalibrationError` saying why, if faces cannot be calibrated."""
@@ -186,6 +186,13 @@ class TrackReferences:
                 unfinished.append(track)
         return unfinished
 
+    def neutral(self, track: int) -> tuple[str, np.ndarray] | None:
+        """The neutral reference the track's last frame was read against, and where it came from (``personal``,
+        ``captured``, ``estimating`` or ``auto``); None when it was read uncalibrated. What an explanation measures
+        changes from."""
+        state = self._tracks.get(track)
+        return None if state is None else state.applied
+
     def capturing(self, track: int) -> bool:
         state = self._tracks.get(track)
         return bool(state and state.captured is not None)
@@ -198,10 +205,9 @@ class TrackReferences:
         face is read as before meanwhile), ``captured`` (taken on request), ``personal``
         (the personal bundle's neutral), ``estimating`` (an ``auto`` estimate still mostly
         the population's, for the first :data:`ESTIMATING_FRAMES` frames) or ``auto``
-        (estimated from the face's frames). :attr:`applied` keeps the references used.
+        (estimated from the face's frames). :meth:`neutral` tells the reference each track was read against.
         """
         population = self.population
-        self.applied = {}
         if self.mode == "off" or population is None:  # no population neutral: the mode is off
             return features, ["off"] * len(tracks)
         out, how = np.array(features, np.float32, copy=True), []
@@ -213,6 +219,7 @@ class TrackReferences:
                 reference, source = self.personal, "personal"
             if reference is None and self.expressions is not None and row in read:
                 reference, source = self._estimate(state, features[row], read[row], self.expressions)
+            state.applied = None if reference is None else (source, reference)
             if state.captured is not None:
                 state.captured.append(np.asarray(features[row], np.float32))
                 source = "capturing"
@@ -221,7 +228,6 @@ class TrackReferences:
                     state.captured = None
             if reference is not None:
                 out[row] = calibrate(features[row], reference, population)
-                self.applied[track] = reference
             how.append(source)
         return out, how
 

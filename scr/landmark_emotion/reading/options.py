@@ -34,7 +34,8 @@ class ReadOptions:
     also estimates each face's neutral from its own frames until then; ``"off"`` never
     calibrates. ``smoothing`` averages a streamed face's probabilities over about that many
     frames (1: off). ``landmarker`` is ``"legacy"`` or ``"tasks"`` (None: the model's own where
-    installed); ``blendshapes=True`` adds MediaPipe's 52 blendshape scores (the Tasks landmarker).
+    installed); ``blendshapes=True`` adds MediaPipe's 52 blendshape scores (the Tasks landmarker);
+    ``explain=True`` explains every face: which regions of it moved the reading, and what moved, in words.
     """
 
     max_faces: int = 4
@@ -43,6 +44,7 @@ class ReadOptions:
     smoothing: float = WINDOW
     landmarker: str | None = None
     blendshapes: bool = False
+    explain: bool = False
 
     def __post_init__(self) -> None:
         for option in fields(self):
@@ -74,4 +76,4 @@ def _problem(name: str, value: object) -> str | None:
         return f"at most {MAX_SMOOTHING} frames" if not value <= MAX_SMOOTHING else None
     if name == "landmarker":
         return None if value is None or value in LANDMARKERS else f"one of {', '.join(map(repr, LANDMARKERS))} or None"
-    return None if isinstance(value, bool) else "True or False"  # blendshapes
+    return None if isinstance(value, bool) else "True or False"  # blendshapes, explain

@@ -16,6 +16,7 @@ const mirror = window.mirror = {session: null, answers: [], rtts: [], errors: []
 let ws = null, waiting = false, sentAt = 0, pendingPhoto = null, faces = [];
 let fresh = false, encoding = false, ready = null, inFlight = null; // camera frames: see pump()
 let liveShown = false; // the view shows the video (not a photo)
+let mesh = null; // while the Why toggle is on: the regions and the mesh's edges in each
 
 function status(text) { $("status").textContent = text; }
 
@@ -49,6 +50,7 @@ function answer(msg) {
     fillBundles(msg.bundles, msg.bundle);
     mirror.labels = msg.labels;
     neutralButton(msg.neutral);
+    if ($("explain").checked) ws.send(JSON.stringify({type: "explain", on: true})); // a new tab starts without
     status(`connected (tab ${msg.session})`);
     pump();
   } else if (msg.type === "faces") {
@@ -60,7 +62,8 @@ function answer(msg) {
                          encode: msg.kind === "frame" ? inFlight.encodeMs : 0,
                          age: msg.kind === "frame" ? performance.now() - inFlight.started : 0,
                          faces: msg.faces.map((f) => ({id: f.id, label: f.label, confidence: f.confidence,
-                                                       calibration: f.calibration}))});
+                                                       calibration: f.calibration, box: f.box,
+                                                       words: f.explanation ? f.explanation.words : null}))});
     if (mirror.answers.length > 5000) mirror.answers.splice(0, 1000);
     if (mirror.rtts.length > 5000) mirror.rtts.splice(0, 1000);
     if (msg.kind === "photo" || liveShown) draw(msg);
@@ -68,15 +71,24 @@ function answer(msg) {
   } else if (msg.type === "bundle") {
     mirror.labels = msg.labels;
     neutralButton(msg.neutral);
+    if (!msg.explain) explainShown(null);
     $("bundle").value = msg.id;
     status(`model ${msg.id}`);
+  } else if (msg.type === "explain") {
+    explainShown(msg.on ? msg : null);
   } else if (msg.type === "neutral") {
     status(msg.message || "neutral reference set");
   } else if (msg.type === "error") {
+    if (!mesh) $("explain").checked = false; // the toggle was refused (a model without a neutral reference)
     waiting = false;
     showError(msg.message);
     pump();
   }
+}
+
+function explainShown(shown) {
+  mesh = shown;
+  $("explain").checked = !!shown;
 }
 
 function neutralButton(available) {
@@ -173,8 +185,12 @@ function draw(msg) {
   viewCtx.font = "bold 18px system-ui, sans-serif";
   for (const face of msg.faces) {
     const [x, y, w, h] = face.box;
-    viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
-    viewCtx.strokeRect(x * sx, y * sy, w * sx, h * sy);
+    if (face.explanation && mesh) {
+      drawWhy(face, sx, sy);
+    } else {
+      viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
+      viewCtx.strokeRect(x * sx, y * sy, w * sx, h * sy);
+    }
     const text = `${face.emoji} ${face.label} ${(100 * face.confidence).toFixed(0)}%`;
     const ty = Math.max(22, y * sy - 6);
     viewCtx.fillStyle = "rgba(0,0,0,.6)";
@@ -185,6 +201,40 @@ function draw(msg) {
   faces = msg.faces;
   $("copy").disabled = faces.length === 0;
   listFaces(msg.faces);
+}
+
+// As the demo draws it (apps/overlay.py): grey where a region did not move the reading, warm where its change
+// from neutral raised the label, cool where it lowered it; full colour for the region that moved it most.
+const UNMOVED = [110, 110, 110], RAISED = [255, 80, 40], LOWERED = [40, 160, 255], LEAST_SCALE = 0.05;
+
+function regionColour(effect, scale) {
+  const share = Math.min(Math.abs(effect) / scale, 1), target = effect > 0 ? RAISED : LOWERED;
+  return `rgb(${UNMOVED.map((grey, i) => Math.round(grey + (target[i] - grey) * share)).join(",")})`;
+}
+
+function drawWhy(face, sx, sy) {
+  const regions = face.explanation.regions;
+  const scale = Math.max(LEAST_SCALE, ...Object.values(regions).map(Math.abs));
+  viewCtx.save();
+  mesh.regions.forEach((region, r) => {
+    viewCtx.strokeStyle = regionColour(regions[region], scale);
+    viewCtx.lineWidth = Math.abs(regions[region]) >= scale / 2 ? 2 : 1;
+    viewCtx.beginPath();
+    for (const [a, b] of mesh.edges[r]) {
+      viewCtx.moveTo(face.points[a][0] * sx, face.points[a][1] * sy);
+      viewCtx.lineTo(face.points[b][0] * sx, face.points[b][1] * sy);
+    }
+    viewCtx.stroke();
+  });
+  viewCtx.restore();
+}
+
+function whyText(explanation) {
+  const raised = Object.entries(explanation.regions).filter(([, effect]) => effect >= 0.01).slice(0, 2);
+  const words = explanation.words.join(", ") || "no clear movement from neutral";
+  return raised.length ? `${words}. ${explanation.label}: ` +
+                         raised.map(([region, effect]) => `${region} +${(100 * effect).toFixed(0)}%`).join(", ")
+                       : words;
 }
 
 const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "neutral: captured",
@@ -205,6 +255,7 @@ function card(face) {
       bar.children[0].textContent = name;
       item.append(bar);
     }
+    item.append(Object.assign(document.createElement("p"), {className: "why", hidden: true}));
     cards.set(key, item);
   }
   return cards.get(key);
@@ -226,6 +277,9 @@ function listFaces(list) {
       bar.querySelector(".fill").style.width = `${(100 * probs[i]).toFixed(1)}%`;
       bar.children[2].textContent = `${(100 * probs[i]).toFixed(0)}%`;
     });
+    const why = item.querySelector(".why");
+    why.hidden = !face.explanation;
+    if (face.explanation) why.textContent = whyText(face.explanation);
     return item;
   });
   const container = $("faces");
@@ -246,6 +300,7 @@ setInterval(() => {
 
 $("bundle").onchange = () => ws.send(JSON.stringify({type: "bundle", id: $("bundle").value}));
 $("neutral").onclick = () => ws.send(JSON.stringify({type: "neutral"}));
+$("explain").onchange = () => ws.send(JSON.stringify({type: "explain", on: $("explain").checked}));
 $("camera").onclick = startCamera;
 $("copy").onclick = async () => {
   const face = faces.reduce((a, b) => (!a || b.box[2] * b.box[3] > a.box[2] * a.box[3] ? b : a), null);
