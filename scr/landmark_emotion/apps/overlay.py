@@ -162,7 +162,8 @@ def draw_reading(frame: np.ndarray, face: Face, show_mesh: bool = False, show_ba
     for i, tag in enumerate(tags):
         _text_box(frame, tag, x, below + i * TAG_HEIGHT, TAG_SCALE, WHITE, BLACK)
     paste_sprite(frame, emoji_sprite(face.label, size), left, top)
-    _text_box(frame, f"{face.label} {face.confidence:.0%}", left + size + 4, top + (size - 22) // 2, 0.6, BLACK, colour)
+    text = face.label if face.unreadable else f"{face.label} {face.confidence:.0%}"  # no % the model cannot back
+    _text_box(frame, text, left + size + 4, top + (size - 22) // 2, 0.6, BLACK, colour)
     if show_bars:
         right = x + w + 8
         draw_bars(
