@@ -414,6 +414,7 @@ def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server,
         turned = [a for a in page.evaluate("mirror.answers") if a["kind"] == "photo"][1]
         assert [face["label"] for face in turned["faces"]] == ["uncertain"]
         page.wait_for_function("document.querySelector('#faces .face .calibration').textContent.includes('upside')")
+        assert page.locator("#faces .face .confidence").first.inner_text() == ""  # no percentage it cannot back
     finally:
         page.close()
 

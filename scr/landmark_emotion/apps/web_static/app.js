@@ -191,7 +191,8 @@ function draw(msg) {
       viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
       viewCtx.strokeRect(x * sx, y * sy, w * sx, h * sy);
     }
-    const text = `${face.emoji} ${face.label} ${(100 * face.confidence).toFixed(0)}%`;
+    const percent = face.unreadable ? "" : ` ${(100 * face.confidence).toFixed(0)}%`;  // none it cannot back
+    const text = `${face.emoji} ${face.label}${percent}`;
     const ty = Math.max(22, y * sy - 6);
     viewCtx.fillStyle = "rgba(0,0,0,.6)";
     viewCtx.fillRect(x * sx, ty - 19, viewCtx.measureText(text).width + 8, 24);
@@ -268,7 +269,7 @@ function listFaces(list) {
     item.dataset.label = face.label;
     item.querySelector(".emoji").textContent = face.emoji;
     item.querySelector(".label").textContent = face.label;
-    item.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
+    item.querySelector(".confidence").textContent = face.unreadable ? "" : `${(100 * face.confidence).toFixed(0)}%`;
     item.querySelector(".calibration").textContent =  // why it cannot be read, and the neutral it is read against
       [face.unreadable, CALIBRATION_TEXT[face.calibration]].filter(Boolean).join(" · ");
     const probs = Object.values(face.probs), top = Math.max(...probs);
