@@ -21,7 +21,7 @@ from landmark_emotion.face.regions import REGIONS
 from landmark_emotion.frames import SourceError
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.calibration import CalibrationError
-from test_personal import BASE_LABELS, base_bundle, faces, write_sessions  # noqa: F401  (base_bundle: a fixture)
+from test_personal import BASE_LABELS, faces, write_sessions  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 SCR = ROOT / "scr"
@@ -188,6 +188,7 @@ def held(photo: np.ndarray, seconds: float, fps: int = 30):
         yield np.clip(frame + rng.normal(0, 2, frame.shape).round() + rng.integers(-4, 5), 0, 255).astype(np.uint8)
 
 
+@pytest.mark.slow  # ten seconds of frames
 def test_a_held_expression_keeps_its_label_for_ten_seconds_by_default(reader, astronaut):
     """She smiles for 10 s: the default (``calibrate="auto"``) must not learn the smile as her face at rest
     (the running mean of every frame did: uncertain after 4 s, contempt, then neutral)."""
@@ -258,7 +259,7 @@ def test_a_closed_reader_says_so():
         reader.read(landmark_emotion.sample_image())
 
 
-def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):  # noqa: F811
+def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):
     data = tmp_path / "sessions"
     write_sessions(
         data,
@@ -288,6 +289,7 @@ def readme_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_as_written_from_another_folder(tmp_path):
     done = run_python(readme_example(), tmp_path)
     assert done.returncode == 0, done.stderr

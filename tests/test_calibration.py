@@ -343,30 +343,14 @@ def test_records_start_with_neutral():
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory):
-    """A base bundle trained on synthetic people, and a test table of other people with their neutral faces."""
-    from landmark_emotion.commands import train_model
+def evaluated(trained_base, tmp_path_factory):
+    """A base bundle trained on synthetic people, and a test table of other people with their neutral faces.
 
+    The bundle is conftest's ``trained_base`` (train_model.py, trained once a session), linked in: read only."""
     folder = tmp_path_factory.mktemp("eval")
-    save_table(make_table({"neutral": 48, "happy": 48, "surprise": 48}, people=12), folder / "train.npz")
-    code = train_model.main(
-        [
-            "--data",
-            str(folder / "train.npz"),
-            "--out",
-            str(folder / "base"),
-            "--hidden",
-            "32",
-            "--epochs",
-            "30",
-            "--patience",
-            "5",
-            "--no-progress",
-            "--min-class-count",
-            "10",
-        ]
-    )
+    code, base = trained_base
     assert code == 0
+    (folder / "base").symlink_to(base, target_is_directory=True)
     test = make_table({"neutral": 12, "happy": 8, "surprise": 8}, people=4, seed=5)
     save_table(test, folder / "test.npz")
     test.groups = np.full(len(test), "")

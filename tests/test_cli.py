@@ -93,6 +93,7 @@ def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, cap
     assert re.search(accepted, err), err
 
 
+@pytest.mark.slow
 def test_a_script_with_a_bad_flag_prints_no_traceback():
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / "train_model.py"), "--data", "x.npz", "--out", "m", "--lr", "nan"],
@@ -206,6 +207,25 @@ def test_a_deferred_signal_is_raised_once_the_body_has_run(restore_signals, caps
     assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
 
 
+def test_quiet_startup_ends_a_script_stopped_while_loading_with_one_line(restore_signals, monkeypatch, capsys):
+    """What a script does first, in this process (the tests that start scripts are slow): a stop signal while it loads
+    exits with one line; a signal the script was told to ignore stays ignored; OpenCV is told to keep quiet."""
+    from landmark_emotion.cli import startup
+
+    for var in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"):
+        monkeypatch.delenv(var, raising=False)  # restored after the test: later child processes get the user's
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    startup.quiet_startup()
+    assert signal.getsignal(signal.SIGTERM) is startup._exit_at_startup
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert os.environ["OPENCV_LOG_LEVEL"] == "OFF" and os.environ["OPENCV_FFMPEG_LOGLEVEL"] == "-8"
+    exits = []
+    monkeypatch.setattr(startup.os, "_exit", exits.append)
+    startup._exit_at_startup(signal.SIGTERM, None)
+    assert exits == [143] and capsys.readouterr().err == "error: interrupted while starting; nothing done\n"
+
+
 def heed_all_signals() -> None:
     """In the child: a test run in the background (pytest &) ignores SIGINT, and the script would inherit that."""
     for signum in SIGNALS:
@@ -242,6 +262,7 @@ def long_clip(astronaut, tmp_path_factory) -> Path:
     return write_video(tmp_path_factory.mktemp("clips") / "long.mp4", frames)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.5, 1.0, 2.0, 3.5])
 def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
     """Interpreter start, imports, loading the model, importing MediaPipe and TensorFlow: wherever Ctrl-C lands."""
@@ -256,6 +277,7 @@ def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
         assert "frames processed" in out and "interrupted" in out, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path):
     out = tmp_path / "sessions"
@@ -270,6 +292,7 @@ def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path)
     assert f"happy: {len(table)} captured" in stdout and ", interrupted ->" in stdout
 
 
+@pytest.mark.slow
 def test_sigterm_during_training_writes_the_best_epoch_so_far(tmp_path):
     data = save_table(make_table({"neutral": 40, "happy": 40}, people=16), tmp_path / "t.npz")
     out = tmp_path / "m"
@@ -318,6 +341,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_kill_9_of_an_extraction_leaves_no_worker_behind():
     env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
@@ -335,6 +359,7 @@ def test_kill_9_of_an_extraction_leaves_no_worker_behind():
 # ---------------------------------------------------------------- disk full
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_disk_full_is_one_line(astronaut, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100])] * 5)
@@ -374,6 +399,7 @@ def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, mon
     )
 
 
+@pytest.mark.slow
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
     """`evaluate.py … | head -1`: the pipe closes before the report is printed; exit as `head`'s writers do."""
     data = save_table(make_table({"neutral": 10, "happy": 10}, people=2), tmp_path / "t.npz")

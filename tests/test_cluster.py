@@ -19,6 +19,7 @@ from distributed import LocalCluster
 from landmark_emotion.data.table import load_table
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # a Dask cluster of its own, and two extractions in child processes
 
 
 @pytest.fixture(scope="module")

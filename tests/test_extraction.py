@@ -159,6 +159,7 @@ def test_mismatched_arrays_are_refused():
         LandmarkTable(np.zeros((1, 468, 3)), [1], [1], ["happy", "sad"], ["a"], [""])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make_args, message",
     [

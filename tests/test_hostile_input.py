@@ -80,6 +80,7 @@ def one_error_line(err: str, message: str) -> None:
 # ---------------------------------------------------------------- outputs never clobber inputs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "outputs, message",
     [
@@ -98,6 +99,7 @@ def test_the_demo_never_writes_over_its_source(outputs, message, clip, bundle, t
     assert clip.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_the_demo_never_writes_into_its_bundle(clip, bundle):
     result = demo("--model", str(bundle), "--source", str(clip), "--log", str(bundle / "log.jsonl"))
     assert result.returncode == 2
@@ -105,6 +107,7 @@ def test_the_demo_never_writes_into_its_bundle(clip, bundle):
     assert load_bundle(bundle).labels == LABELS
 
 
+@pytest.mark.slow
 def test_the_demo_says_when_it_cannot_load_the_bundle_it_was_given(clip, bundle, tmp_path):
     import shutil
 
@@ -240,6 +243,7 @@ def test_the_same_table_twice_adds_no_duplicates(table, tmp_path, capsys):
     assert capsys.readouterr().out == f"skipped {2 * len(table)} unusable row(s): {2 * len(table)} duplicate row\n"
 
 
+@pytest.mark.slow
 def test_training_on_a_table_given_twice_keeps_test_faces_out_of_training(table, tmp_path):
     path = save_table(make_table({"neutral": 30, "happy": 30}, people=10), tmp_path / "a.npz")
     out = tmp_path / "m"

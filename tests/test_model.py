@@ -89,6 +89,7 @@ def fitted():
     )
 
 
+@pytest.mark.slow
 def test_fit_returns_a_scored_model_that_saves_and_loads(fitted, tmp_path):
     table, model, record = fitted
     assert model.classes_ == ["neutral", "happy", "sad"] and model.feature_set == "landmarks"
@@ -110,6 +111,7 @@ def test_fit_returns_a_scored_model_that_saves_and_loads(fitted, tmp_path):
     assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in path.iterdir())
 
 
+@pytest.mark.slow
 def test_fine_tune_returns_a_new_model_and_leaves_the_base_as_it_was(fitted, tmp_path):
     table, base, _ = fitted
     x = table.features()

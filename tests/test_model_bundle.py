@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +52,11 @@ def model():
     )
 
 
-@pytest.fixture
-def bundle(tmp_path, model, scaler, table) -> Path:
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, model, scaler, table) -> Path:
+    """The bundle, saved once: tests get a copy of the folder it was saved in (``bundle``)."""
     return save_bundle(
-        tmp_path / "models" / "base",
+        tmp_path_factory.mktemp("saved") / "models" / "base",
         model,
         *scaler,
         LABELS,
@@ -62,6 +64,14 @@ def bundle(tmp_path, model, scaler, table) -> Path:
         {"accuracy": 0.5},
         replay=table.subset(np.arange(6)),
     )
+
+
+@pytest.fixture
+def bundle(tmp_path, saved) -> Path:
+    """A bundle of its own for each test (the tests damage it): a copy of the folder ``saved`` was written in,
+    anything save_bundle left beside it included."""
+    shutil.copytree(saved.parent, tmp_path / "models")
+    return tmp_path / "models" / saved.name
 
 
 def keras_proba(model, features, scaler) -> np.ndarray:

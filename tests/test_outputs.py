@@ -153,6 +153,7 @@ for i in itertools.count():
 """
 
 
+@pytest.mark.slow
 def test_kill_9_at_any_instant_of_a_forced_replace_leaves_a_whole_folder(tmp_path):
     """A writer replacing a folder over and over, killed at random instants: a complete folder is always there."""
     target = tmp_path / "bundle"

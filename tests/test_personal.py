@@ -57,9 +57,10 @@ def table_of(labelled: list[tuple[str, np.ndarray]]) -> LandmarkTable:
     return LandmarkTable(landmarks, [SIZE] * n, [SIZE] * n, labels, [f"s{i}" for i in range(n)], [""] * n)
 
 
-@pytest.fixture(scope="session")
-def base_bundle(tmp_path_factory) -> Path:
-    """A tiny 3-Dense-layer MLP trained on synthetic faces of four expressions, with a replay table."""
+def train_base_bundle(path: Path) -> Path:
+    """A tiny 3-Dense-layer MLP trained on synthetic faces of four expressions, with a replay table.
+
+    Trained once a session for every test: the fixture ``base_bundle`` (conftest.py)."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -78,7 +79,6 @@ def base_bundle(tmp_path_factory) -> Path:
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     model.fit((x - mean) / scale, y, epochs=30, batch_size=32, verbose=0)
     replay = train.subset(np.concatenate([np.flatnonzero(train.labels == label)[:25] for label in BASE_LABELS]))
-    path = tmp_path_factory.mktemp("models") / "base"
     info = {"kind": "base", "labels": BASE_LABELS, "base": None, "train_args": {"synthetic": True}}
     save_bundle(
         path,
@@ -292,6 +292,7 @@ def test_bad_input_is_a_clear_error_and_nothing_is_lost(case, message, base_bund
     assert (out / "keep.txt").read_text() == "mine" if case == "out-exists" else not out.exists()
 
 
+@pytest.mark.slow
 def test_script_error_has_no_traceback(tmp_path):
     result = subprocess.run(
         [

@@ -34,6 +34,7 @@ def trained(table):
     return train(table, TINY, min_class_count=10, seed=3, progress=False)
 
 
+@pytest.mark.slow
 def test_learns_synthetic_expressions_of_new_people(trained):
     test = trained.table.subset(trained.split.test)
     predictor = trained.predictor()
@@ -42,6 +43,7 @@ def test_learns_synthetic_expressions_of_new_people(trained):
     assert 1 <= trained.fit.best_epoch <= len(trained.fit.history["val_loss"]) <= TINY.epochs
 
 
+@pytest.mark.slow
 def test_training_is_reproducible(table, trained):
     again = train(table, replace(TINY, epochs=3), min_class_count=10, seed=3, progress=False)
     twice = train(table, replace(TINY, epochs=3), min_class_count=10, seed=3, progress=False)
@@ -117,3 +119,21 @@ def test_ctrl_c_keeps_the_best_epoch_so_far(monkeypatch):
     assert fit.interrupted and epochs == [0, 1, 2] and 1 <= fit.best_epoch <= 3
     best = int(np.argmin(fit.history["val_loss"]))
     assert best + 1 == fit.best_epoch
+
+
+def test_tflite_export_reproduces_a_small_network_and_refuses_what_it_cannot_convert():
+    """The export path of ``--export tflite`` on a network small enough for the fast tier."""
+    import keras
+
+    from landmark_emotion.training.export import ExportError, run_tflite, to_tflite
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(3)])
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
+    flatbuffer, difference = to_tflite(model, x)
+    assert difference < 1e-4
+    again = run_tflite(flatbuffer, x[:2])  # the interpreter takes any batch size
+    np.testing.assert_allclose(again, np.asarray(model(x[:2], training=False)), atol=1e-4)
+    assert np.abs(again).max() > 1e-3  # a real output, not zeros
+    with pytest.raises(ExportError, match="TFLite conversion failed"):
+        to_tflite(object(), x)

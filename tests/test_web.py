@@ -98,6 +98,7 @@ def test_host_warning_only_off_loopback():
     assert all("warning" in host_warning(host) for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"))
 
 
+@pytest.mark.slow
 def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0", "--model", str(tmp_path / "missing")],
@@ -110,6 +111,7 @@ def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad
     assert "missing" in result.stderr
 
 
+@pytest.mark.slow
 def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     shutil.copytree(models / "default", tmp_path / "elsewhere")
     result = subprocess.run(
@@ -129,6 +131,7 @@ def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_busy_port_is_one_error_line():
     import socket
 
@@ -143,6 +146,24 @@ def test_busy_port_is_one_error_line():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_the_command_refuses_a_model_outside_the_listed_folders_before_serving(models, tmp_path, monkeypatch, capsys):
+    """web.py's main in this process, for the fast tier (the tests above run it as a command, and are slow)."""
+    from landmark_emotion.commands import web
+
+    shutil.copytree(models / "default", tmp_path / "elsewhere")
+    sockets = []
+    bind = web.bind
+    monkeypatch.setattr(web, "bind", lambda host, port: sockets.append(bind(host, port)) or sockets[-1])
+    try:
+        code = web.main(["--port", "0", "--models-dir", str(models), "--model", str(tmp_path / "elsewhere")])
+    finally:
+        for sock in sockets:
+            sock.close()
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(sockets) == 1
+    assert err.startswith("error: ") and "is not under" in err and err.count("\n") == 1
 
 
 # --- the socket protocol, against a running server ---------------------------------------------
@@ -182,6 +203,7 @@ async def _exchange(ws, message) -> dict:
     return json.loads(await ws.recv())
 
 
+@pytest.mark.slow
 def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
@@ -233,6 +255,7 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     assert wait_for_tabs(server, 0)["tabs"] == 0  # every closed socket freed its session
 
 
+@pytest.mark.slow
 def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     """A page opened in a loop must not exhaust the server: each tab holds its own graphs."""
     from websockets.asyncio.client import connect
@@ -264,6 +287,7 @@ def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+@pytest.mark.slow
 def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_path):
     from websockets.asyncio.client import connect
 
@@ -285,6 +309,7 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
     assert all(a["faces"] == [] for a in answers)
 
 
+@pytest.mark.slow
 def test_the_why_toggle_explains_every_face_of_the_tab_with_its_mesh(server):
     from websockets.asyncio.client import connect
 
@@ -379,6 +404,7 @@ def main_py_labels(tmp_path: Path) -> collections.Counter:
     )
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server, browser, tmp_path):
     expected = main_py_labels(tmp_path)
@@ -430,6 +456,7 @@ WARM_PIXELS = """([x, y, w, h]) => {
 }"""
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_why_toggle_draws_each_faces_mesh_coloured_by_region_and_lists_what_moved(server, browser, tmp_path):
     page = browser.new_page()
@@ -465,6 +492,7 @@ def write_webm(path: Path, frames: int = 60) -> None:
     capture.release()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
     video = tmp_path / "clip.webm"
@@ -485,6 +513,7 @@ def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
         page.close()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browser, tmp_path):
     pages = [browser.new_page() for _ in range(3)]
@@ -534,6 +563,7 @@ def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browse
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_page_reports_a_bad_bundle_id_and_keeps_reading(server, browser):
     page = browser.new_page()
