@@ -270,16 +270,19 @@ def test_fine_tune_writes_and_returns_a_personal_model(base_bundle, tmp_path):
     )
     base = load_model(base_bundle)
     assert isinstance(base, landmark_emotion.EmotionModel)  # the one model object, exported at the top level
-    with pytest.warns(UserWarning):  # the held-out slice is too small to judge epochs: said, not hidden
-        personal = fine_tune(base, data, tmp_path / "me", epochs=5, fixed_epochs=3)
+    personal = fine_tune(base, data, tmp_path / "me", l2=3.0, per_label=5)
+    assert personal.metrics["personal_head"]["frames_selected"] == {"happy": 5, "neutral": 5}
     assert personal.info["kind"] == "personal" and personal.classes_ == ["neutral", "happy"]  # what was recorded
     assert personal.references.person_n == 12  # the recorded neutral calibrates the new model
     assert load_model(tmp_path / "me").info["sessions"] == ["happy.npz", "neutral.npz"]
     assert load_model(base_bundle).info["kind"] == "base"  # the base is not changed
     with pytest.raises(InputError, match="exists; pass force=True to replace it, or choose another out"):
         fine_tune(base, data, tmp_path / "me")
-    with pytest.raises(InputError, match="unknown fine-tuning option.s. epoch; expected some of freeze, "):
-        fine_tune(base, data, tmp_path / "other", epoch=3)
+    with pytest.raises(InputError, match="unknown fine-tuning option.s. epochs; expected some of l2, per_label, "):
+        fine_tune(base, data, tmp_path / "other", epochs=3)
+    with pytest.warns(UserWarning, match="skipped session junk.npz"):  # what the user should know: said, not hidden
+        (data / "junk.npz").write_bytes(b"junk")
+        fine_tune(base, data)
 
 
 def readme_example() -> str:

@@ -436,7 +436,7 @@ def test_the_frame_shows_how_a_face_is_calibrated():
 
 
 def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_path, astronaut_faces):
-    """The fixed schedule with [landmarks | appearance] vectors: nothing held out, the user's neutral kept."""
+    """The head on [landmarks | appearance] vectors, a network without hidden layers: the user's neutral kept."""
     import keras
 
     from landmark_emotion.face.features import FEATURE_SETS, HYBRID
@@ -461,8 +461,8 @@ def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_
         ["me"] * 3,
         descriptors=rng.normal(size=(3, n - N_FEATURES)),
     )
-    result = tune_network(base, table, FineTuneSettings(fixed_epochs=2), progress=False)
-    assert result.metrics["schedule"] == "fixed 2 epochs" and result.metrics["heldout_n"] == 0
+    result = tune_network(base, table, FineTuneSettings(), progress=False)
+    assert result.metrics["personal_head"]["frames_selected"] == dict.fromkeys(sorted(LABELS), 1)
     assert result.metrics["calibrated"] and result.references.person.shape == (n,)
     np.testing.assert_allclose(result.references.person, table.subset(np.array([0])).features(HYBRID)[0], atol=1e-5)
 

@@ -69,10 +69,8 @@ def test_argument_types_state_their_range():
         (train_model, ["--val-fraction", "0"], "--val-fraction", r"a number in \(0, 0.9\)"),
         (train_model, ["--min-class-count", "0"], "--min-class-count", "from 2 to"),
         (train_model, ["--replay-per-class", "-1"], "--replay-per-class", "from 0 to"),
-        (train_personal, ["--lr", "-1"], "--lr", r"a number in \(0, 1\]"),
-        (train_personal, ["--replay-weight", "nan"], "--replay-weight", r"a number in \[0, 1000\]"),
-        (train_personal, ["--heldout", "1"], "--heldout", r"a number in \(0, 1\)"),
-        (train_personal, ["--freeze", "-1"], "--freeze", "from 0 to 1000"),
+        (train_personal, ["--l2", "0"], "--l2", r"a number in \(0, 1000\]"),
+        (train_personal, ["--per-label", "0"], "--per-label", "from 1 to"),
         (train_personal, ["--min-samples", "0"], "--min-samples", "from 1 to"),  # 1 per label is a valid recording
         (extract_landmarks, ["--workers", "0"], "--workers", "from 1 to 4096"),
         (extract_landmarks, ["--max-per-class", "0"], "--max-per-class", "at least 1"),

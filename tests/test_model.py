@@ -117,7 +117,7 @@ def test_fine_tune_returns_a_new_model_and_leaves_the_base_as_it_was(fitted, tmp
     x = table.features()
     before = (base.predict_proba(x), [w.copy() for w in base.keras_model().get_weights()], dict(base.info))
     personal = make_table({"happy": 12, "sad": 12}, people=1, seed=9)
-    settings = FineTuneSettings(epochs=4, fixed_epochs=4, learning_rate=1e-2)
+    settings = FineTuneSettings(l2=0.1)
     tuned = train_personal_model(base, personal, settings, progress=False, train_args={"note": "test"})
     assert tuned is not base and tuned.classes_ == base.classes_ and tuned.info["kind"] == "personal"
     assert tuned.info["train_args"] == {"note": "test"} and tuned.metrics["train_counts"]
@@ -130,4 +130,4 @@ def test_fine_tune_returns_a_new_model_and_leaves_the_base_as_it_was(fitted, tmp
     assert loaded.info["kind"] == "personal" and len(loaded.replay_table()) == len(base.replay_table())
     np.testing.assert_allclose(loaded.predict_proba(x), tuned.predict_proba(x), atol=1e-5)
     with pytest.raises(PersonalDataError, match="angry not among the base model's labels"):
-        train_personal_model(base, make_table({"angry": 8}, people=1), replace(settings, epochs=1), progress=False)
+        train_personal_model(base, make_table({"angry": 8}, people=1), replace(settings, l2=1), progress=False)

@@ -378,8 +378,8 @@ def fine_tune(
     (``scr/record_dataset.py``), returned, and written to the folder ``out`` if given; ``model`` is not changed.
 
     As ``scr/train_personal.py`` does it (:func:`~landmark_emotion.training.personal.train_personal_model`):
-    ``options`` are its settings (:class:`~landmark_emotion.training.personal.FineTuneSettings`: ``epochs``,
-    ``learning_rate``, ``freeze``...). A recorded neutral face calibrates the new model, which
+    ``options`` are its settings (:class:`~landmark_emotion.training.personal.FineTuneSettings`: ``l2``,
+    ``per_label``, ``keep_unrecorded``...). A recorded neutral face calibrates the new model, which
     answers neutral and the recorded expressions (all of ``model``'s with ``keep_unrecorded=True``).
     ``out`` must not exist unless ``force``; labels with fewer than ``min_samples`` samples
     are refused. What the user should know (no neutral recorded, sessions skipped) comes as

@@ -73,7 +73,8 @@ class ModelBundle:
     scaler_scale: np.ndarray
     info: dict
     metrics: dict
-    _steps: list[Step] = field(default_factory=list, repr=False)
+    steps: list[Step] = field(default_factory=list, repr=False)
+    """The network as engine steps (``forward.npz``), before the preprocessing is folded into them."""
     components: np.ndarray | None = None
     feature_set: str = LANDMARKS
 
@@ -92,7 +93,7 @@ class ModelBundle:
 
     def predictor(self) -> Predictor:
         return Predictor(
-            self.labels, self.scaler_mean, self.scaler_scale, self._steps, self.components, self.feature_set
+            self.labels, self.scaler_mean, self.scaler_scale, self.steps, self.components, self.feature_set
         )
 
     def keras_model(self):

@@ -25,7 +25,7 @@ from landmark_emotion.face.features import LANDMARKS, face_vectors, image_vector
 from landmark_emotion.model.bundle import REPLAY_FILE, REQUIRED_FILES, ModelBundle, load_bundle
 from landmark_emotion.model.bundle_write import inference_copy, save_bundle
 from landmark_emotion.model.calibration import REFERENCE_FILE, References, calibrate, expression_directions
-from landmark_emotion.model.inference import Predictor
+from landmark_emotion.model.inference import Predictor, Step, steps_from_keras
 from landmark_emotion.model.preprocess import Preprocess
 
 
@@ -132,7 +132,12 @@ class EmotionModel:
         return self._predictor
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(d,) or (n, d) feature vectors of ``feature_set`` -> (n, len(classes_)) float32 probabilities."""
+        """(d,) or (n, d) feature vectors of ``feature_set`` -> (n, len(classes_)) float32 probabilities.
+
+        The vectors are read as they are, not calibrated: a personal model, fitted on its user's
+        calibrated faces, wants ``calibrate(x, references.person, references.population)``, which
+        :meth:`predict_proba_landmarks` (and the demo) apply.
+        """
         return self._predictor.predict_proba(features)
 
     def predict(self, features: np.ndarray) -> list[str]:
@@ -208,6 +213,13 @@ class EmotionModel:
                 directions = expression_directions(replay.features(self.feature_set), replay.labels, self.classes_)
             self._directions = (directions,)
         return self._directions[0]
+
+    def network_steps(self) -> list[Step]:
+        """The network as engine steps, before the preprocessing is folded in (from ``forward.npz`` when the model
+        was loaded: no TensorFlow)."""
+        if self._bundle is not None:
+            return list(self._bundle.steps)
+        return steps_from_keras(self._network)
 
     def replay_table(self) -> LandmarkTable | None:
         """The sample of the base training data kept for fine-tuning without forgetting, or None."""

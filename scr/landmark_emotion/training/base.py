@@ -287,15 +287,13 @@ def fit_loop(
     patience: int,
     desc: str,
     progress: bool,
-    start_is_epoch_0: bool = False,
 ):
-    """The one Keras fit of base and personal training: Adam on ``loss``, early stopping on the validation loss
+    """The Keras fit of base training: Adam on ``loss``, early stopping on the validation loss
     that keeps the best weights as it goes, a progress bar, and Ctrl-C that stops it early.
 
     Returns the :class:`~landmark_emotion.training.callbacks.BestEpoch` record (best weights, epoch and history) and the
     ``KeyboardInterrupt`` that stopped it, if one did (SIGTERM/SIGHUP become one through
     :mod:`landmark_emotion.cli.arguments`): the caller decides whether what was reached is worth keeping.
-    ``start_is_epoch_0`` counts the starting network as epoch 0, to be kept unless an epoch beats it.
     """
     import keras
 
@@ -304,9 +302,6 @@ def fit_loop(
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, weighted_metrics=["accuracy"])
     best = BestEpoch(patience)
-    if start_is_epoch_0 and validation is not None:
-        best.best_loss = float(model.evaluate(*validation, verbose=0)[0])
-        best.weights = model.get_weights()
     interrupted: KeyboardInterrupt | None = None
     with tqdm(total=epochs, unit="epoch", desc=desc, disable=not progress) as bar:
         try:
