@@ -26,13 +26,14 @@ if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
 from landmark_emotion.cli.arguments import float_range, int_range
-from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.cli.run import fail, run_command, say_recovered
 from landmark_emotion.data.table import describe_skipped
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
 from landmark_emotion.resources import workspace
+from landmark_emotion.signals import held_signals, interrupted_code
 from landmark_emotion.training.personal import (
     MIN_SAMPLES,
     FineTuneError,
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         args.base = args.base or find_default_model(personal=False)
+        say_recovered(args.out)
         refuse_existing(args.out, args.force, BundleError)
         check_outputs(
             {"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out}, whole=["--base", "--data-dir"]
@@ -139,11 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(used)
             + f" samples{' (and their mirror images)' if head['mirror'] else ''}, {metrics['seconds']:.1f} s"
         )
-        out = model.save(args.out, force=args.force)
+        with held_signals() as stopped:  # a stop while saving waits for the save: the model is kept
+            out = model.save(args.out, force=args.force)
     except (BundleError, PersonalDataError, FineTuneError, OutputError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
     print(f"wrote {out}")
-    return 0
+    return interrupted_code() if stopped else 0
 
 
 if __name__ == "__main__":

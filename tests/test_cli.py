@@ -28,6 +28,7 @@ from landmark_emotion.commands import (
     record_dataset,
     train_model,
     train_personal,
+    web,
 )
 from landmark_emotion.commands import (
     main as demo_main,
@@ -80,6 +81,8 @@ def test_argument_types_state_their_range():
         (demo_main, ["--min-confidence", "nan"], "--min-confidence", r"a number in \[0, 1\]"),
         (demo_main, ["--smoothing", "0"], "--smoothing", "from 1 to 10000"),
         (record_dataset, ["--label", "happy", "--samples", "0"], "--samples", "at least 1"),
+        (web, ["--port", "70000"], "--port", "from 0 to 65535"),
+        (web, ["--port", "-1"], "--port", "from 0 to 65535"),
     ],
 )
 def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, capsys):
@@ -101,6 +104,16 @@ def test_a_script_with_a_bad_flag_prints_no_traceback():
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].endswith("argument --lr: must be a number in (0, 1], got nan")
+
+
+def test_an_error_raised_on_purpose_that_a_command_did_not_expect_is_still_one_line(capsys):
+    from landmark_emotion.errors import InputError
+
+    def main(argv: list[str] | None) -> int:
+        raise InputError("expected features of shape (4320,), got (1504,)")
+
+    assert run_command(main, []) == 2
+    assert capsys.readouterr().err == "error: expected features of shape (4320,), got (1504,)\n"
 
 
 # ---------------------------------------------------------------- stopping
@@ -376,25 +389,117 @@ def test_disk_full_is_one_line(astronaut, tmp_path):
     assert err.splitlines()[-1] == "error: No space left on device (disk full; what was complete before is kept)"
 
 
-def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, monkeypatch, capsys):
-    import landmark_emotion.apps.recording as recording
+def test_a_recording_whose_folder_is_full_is_kept_elsewhere_and_says_where(astronaut, tmp_path, monkeypatch, capsys):
+    """What was recorded cannot be recorded again: a full session folder sends it to the temporary folder."""
+    import tempfile
 
-    def full(*_args):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "s.npz"))
-
-    monkeypatch.setattr(recording, "save_session", full)
-    folder = tmp_path / "photos"
-    folder.mkdir()
     import cv2
 
-    cv2.imwrite(str(folder / "a.jpg"), astronaut)
+    import landmark_emotion.apps.recording as recording
+
+    sessions, spare = tmp_path / "sessions", tmp_path / "tmp"
+    spare.mkdir()
+    save_table = recording.save_table
+
+    def full_in_sessions(table, path):
+        if Path(path).parent == sessions:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return save_table(table, path)
+
+    monkeypatch.setattr(recording, "save_table", full_in_sessions)
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.jpg"), cv2.resize(astronaut, (300 + 10 * i, 300 + 10 * i)))
     code = record_dataset.main(
-        ["--label", "happy", "--source", str(folder), "--out-dir", str(tmp_path / "s"), "--no-progress"]
+        ["--label", "happy", "--source", str(folder), "--out-dir", str(sessions), "--no-progress"]
     )
     err = capsys.readouterr().err
+    (kept,) = spare.glob("*/*_happy.npz")  # nothing kept before: the samples were lost
     assert code == 2 and err == (
-        f"error: No space left on device: {tmp_path / 's.npz'} (disk full; what was complete before is kept)\n"
+        f"error: No space left on device in {sessions}: the 3 happy samples were saved to {kept} instead; "
+        f"move it into {sessions}\n"
     )
+    assert len(load_table(kept)) == 3 and list(sessions.iterdir()) == []
+
+
+def run_with_files_limited_to(size: int, script: str, *args: str) -> subprocess.CompletedProcess:
+    """``script`` in a child whose files cannot grow beyond ``size`` bytes (EFBIG, as a full disk gives ENOSPC)."""
+
+    def limit() -> None:
+        import resource
+
+        heed_all_signals()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""},
+        preexec_fn=limit,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_a_recording_that_cannot_be_saved_anywhere_says_so_in_one_line(long_clip, tmp_path):
+    args = ["--label", "happy", "--source", str(long_clip), "--out-dir", str(tmp_path / "s"), "--samples", "60"]
+    result = run_with_files_limited_to(100_000, "record_dataset.py", *args, "--no-progress")
+    err = result.stderr
+    assert result.returncode == 2 and err.count("\n") == 1, err  # no "Exception ignored in ZipFile.__del__"
+    assert err.startswith("error: File too large") and "the 60 happy samples could not be saved anywhere" in err
+
+
+@pytest.mark.slow
+def test_a_video_cut_short_by_a_full_disk_is_said_not_claimed(long_clip, tmp_path):
+    """OpenCV's video writer says nothing when a write fails: the demo said "wrote annotated video" (exit 0) of a
+    file no player opens."""
+    out = tmp_path / "annotated.mp4"
+    model = str(ROOT / "models" / "default")
+    result = run_with_files_limited_to(
+        200_000, "main.py", "--model", model, "--no-display", "--source", str(long_clip), "--output", str(out)
+    )
+    assert result.returncode == 2 and "wrote annotated video" not in result.stdout, result.stdout
+    assert result.stderr == (
+        f"error: could not write video {out} completely: it does not read back (is the disk full?)\n"
+    )
+
+
+def test_save_npz_closes_its_file_when_the_disk_fills(monkeypatch):
+    """np.savez leaves its zip file to the garbage collector, which then writes to a closed file and prints
+    "Exception ignored in ZipFile.__del__" after the command's one error line."""
+    import gc
+    import io
+
+    import numpy as np
+
+    from landmark_emotion.outputs import save_npz
+
+    class FullDisk(io.RawIOBase):
+        written = 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            if self.written + len(data) > 10_000:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.written += len(data)
+            return len(data)
+
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    with pytest.raises(OSError) as raised, FullDisk() as disk:
+        save_npz(disk, {"noise": np.random.default_rng(0).normal(size=10_000)})
+    gc.collect()
+    assert raised.value.errno == errno.ENOSPC and ignored == []
+    buffer = io.BytesIO()
+    save_npz(buffer, {"a": np.arange(3), "b": np.array("text")})
+    with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as data:
+        assert data["a"].tolist() == [0, 1, 2] and str(data["b"]) == "text"
 
 
 @pytest.mark.slow

@@ -52,6 +52,34 @@ def test_landmarks_only_model_reads_landmarks_given_the_image_size():
         model.predict_proba_landmarks(landmarks)
 
 
+def test_what_a_model_cannot_read_is_an_input_error_where_it_enters(astronaut, astronaut_faces):
+    """Every value the model refuses is a LandmarkEmotionError (InputError, also a ValueError) saying what it
+    expected; NaN features gave NaN probabilities, which read as a confident answer of the first label."""
+    from landmark_emotion import InputError
+
+    model = EmotionModel.load(DEFAULT)
+    features = image_vectors(model.feature_set, astronaut, astronaut_faces.landmarks)
+    with_nan, with_inf = features.copy(), features.copy()
+    with_nan[0, 7], with_inf[0, 9] = np.nan, np.inf
+    landmarks = astronaut_faces.landmarks[0].copy()
+    landmarks[3, 0] = np.nan
+    for call, message in (
+        (lambda: model.predict_proba(features[:, :100]), r"expected features of shape \(4320,\)"),
+        (lambda: model.predict_proba(with_nan), "finite"),
+        (lambda: model.predict_proba(with_inf), "finite"),
+        (lambda: model.predict(with_nan), "finite"),
+        (lambda: model.predict_proba(np.array([["a"] * model.n_features])), "numbers"),
+        (lambda: model.predict_proba_landmarks(np.zeros((10, 3)), astronaut), "expected landmarks of shape"),
+        (lambda: model.predict_proba_landmarks(landmarks, astronaut), "finite"),
+        (
+            lambda: EmotionModel.load(LANDMARKS_ONLY).predict_proba_landmarks(astronaut_faces.landmarks, size=(0, 480)),
+            "size",
+        ),
+    ):
+        with pytest.raises(InputError, match=message):
+            call()
+
+
 def test_a_bundle_that_is_not_one_is_refused(tmp_path):
     with pytest.raises(BundleError, match="no model bundle at"):
         EmotionModel.load(tmp_path / "nothing")

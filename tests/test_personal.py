@@ -268,6 +268,9 @@ def test_settings_and_networks_that_cannot_carry_a_head_are_refused():
         FineTuneSettings(l2=0)
     with pytest.raises(FineTuneError, match="at least one frame per label"):
         FineTuneSettings(per_label=0)
+    for l2 in (float("nan"), float("inf"), -1.0):  # NaN compares false with everything; infinity holds nothing
+        with pytest.raises(FineTuneError, match="penalty l2 must be"):
+            FineTuneSettings(l2=l2)
     relu = Step(np.ones((2, 2)), np.zeros(2), "relu")
     check_foldable([relu, Step(np.ones((2, 2)), np.zeros(2), "softmax")])
     with pytest.raises(FineTuneError, match="ReLU hidden layers.*step 0 is  tanh"):
@@ -332,6 +335,48 @@ def test_bad_input_is_a_clear_error_and_nothing_is_lost(case, message, base_bund
     assert code != 0 and message in err and err.count("error:") == 1
     assert sorted(p.name for p in data.iterdir()) == before
     assert (out / "keep.txt").read_text() == "mine" if case == "out-exists" else not out.exists()
+
+
+@pytest.mark.parametrize("left", ["both", "backup only"])
+def test_the_writer_recovers_an_interrupted_replace_and_says_so(left, base_bundle, tmp_path, capsys):
+    """A replace killed between its two renames (where the atomic exchange is missing) is finished by the next
+    command that writes the same place, before its checks, and it says what it did."""
+    import shutil
+
+    out, backup = tmp_path / "models" / "personal", tmp_path / "models" / ".personal.old"
+    shutil.copytree(base_bundle, backup)
+    if left == "both":
+        shutil.copytree(base_bundle, out)
+    data = tmp_path / "personal_data"
+    write_sessions(data, {"happy": ("happy", faces("happy", 8, 1)), "sad": ("sad", faces("sad", 8, 2))})
+    code = train_personal.main(["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out)])
+    printed = capsys.readouterr()
+    said = f"removed {backup}" if left == "both" else f"restored {out} from {backup}"
+    assert said in printed.out
+    assert code == 2 and "exists; pass --force" in printed.err  # the bundle put back is not replaced unasked
+    assert not backup.exists() and load_bundle(out).labels == BASE_LABELS
+
+
+def test_a_stop_while_the_model_is_written_waits_for_it(base_bundle, tmp_path, monkeypatch, capsys):
+    """A second Ctrl-C (or a kill) while the fine-tuned model is being saved must not throw it away."""
+    import os
+    import signal
+
+    from landmark_emotion.cli.run import run_command
+    from landmark_emotion.model.emotion_model import EmotionModel
+
+    save = EmotionModel.save
+
+    def stopped_while_saving(model, path, force=False):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return save(model, path, force=force)
+
+    monkeypatch.setattr(EmotionModel, "save", stopped_while_saving)
+    data, out = tmp_path / "personal_data", tmp_path / "models" / "personal"
+    write_sessions(data, {"happy": ("happy", faces("happy", 8, 1)), "sad": ("sad", faces("sad", 8, 2))})
+    code = run_command(train_personal.main, ["--base", str(base_bundle), "--data-dir", str(data), "--out", str(out)])
+    assert code == 128 + signal.SIGTERM and load_bundle(out).info["kind"] == "personal"
+    assert f"wrote {out}" in capsys.readouterr().out
 
 
 @pytest.mark.slow

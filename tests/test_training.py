@@ -82,6 +82,9 @@ def test_small_classes_are_dropped_and_one_class_is_refused(table):
 def test_bad_settings_are_refused(table):
     with pytest.raises(TrainingError, match="dropout must be in"):
         Recipe(dropout=1.0)
+    for recipe in ({"learning_rate": float("nan")}, {"l2": float("nan")}, {"noise": float("inf")}):
+        with pytest.raises(TrainingError, match="learning rate|l2 and noise"):
+            Recipe(**recipe)
     with pytest.raises(TrainingError, match="fractions"):
         split_table(table, 0.5, 0.5, seed=0)
     with pytest.raises(TrainingError, match="too few samples or people"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,6 +44,15 @@ KEY_CAPTURE, KEY_AUTO, KEY_NEXT, KEY_QUIT, KEY_ESC = ord(" "), ord("a"), ord("n"
 
 class RecordingError(LandmarkEmotionError, ValueError):
     """Bad recording arguments (e.g. several labels without a camera and a display)."""
+
+
+class SessionNotSavedError(LandmarkEmotionError, OSError):
+    """A session that could not be written to its folder (a full disk): the message says where it was kept instead,
+    or that it could not be kept anywhere."""
+
+
+RESCUE_PREFIX = "landmark-emotion-unsaved-"
+"""A session that cannot be written where asked is written to a new folder of this name in the temporary folder."""
 
 
 def has_display() -> bool:
@@ -300,8 +310,9 @@ def record(
     Without ``preview`` only one label can be recorded (a file has no "next label"
     moment). Sessions are saved even when the loop ends with an exception, so a
     crash mid-recording keeps what was captured; a stop signal during the saving
-    waits for it. One session that cannot be written (disk full) does not keep the
-    others from being saved; its error is raised after them. Without a ``detector``,
+    waits for it. A session that cannot be written (disk full) is saved in the temporary
+    folder instead and does not keep the others from being saved;
+    :class:`SessionNotSavedError` says where it went, after them. Without a ``detector``,
     a face mesh of the source's mode (:func:`landmark_emotion.face.mesh.mode_for`) is opened for
     this recording and closed after it. Returns each session with its file (None when
     nothing was captured).
@@ -330,16 +341,38 @@ def record(
                 record_stream(source, sessions[0], detector, samples, every or 1, progress)
     finally:
         sessions[0].unreadable = len(getattr(source, "skipped", []))  # only a folder has unreadable files
-        saved, error = [], None
+        saved, problems = [], []
         with held_signals() as arrived:
             for session in sessions:
                 try:
                     saved.append((session, save_session(session, out_dir) if len(session) else None))
                 except OSError as exc:
-                    error = error or exc
+                    problems.append(_rescue(session, out_dir, exc))
                     saved.append((session, None))
         if arrived:
             sessions[-1].interrupted = True
-        if error:
-            raise error
+        if problems:
+            raise SessionNotSavedError("; ".join(problems))
     return saved
+
+
+def _rescue(session: Session, out_dir: str | os.PathLike, error: OSError) -> str:
+    """Save a session that could not be written to ``out_dir`` in a new temporary folder; say what happened.
+
+    What was recorded cannot be recorded again: when its folder is full (or gone), the
+    session goes where there may still be room, and the message says where to move it from.
+    """
+    what = f"{error.strerror or error} in {out_dir}"
+    spare = None
+    try:
+        spare = tempfile.mkdtemp(prefix=RESCUE_PREFIX)
+        kept = save_session(session, spare)
+    except OSError as again:
+        if spare is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(spare)
+        return (
+            f"{what}: the {len(session)} {session.label} samples could not be saved anywhere "
+            f"(nor in the temporary folder: {again.strerror or again})"
+        )
+    return f"{what}: the {len(session)} {session.label} samples were saved to {kept} instead; move it into {out_dir}"

@@ -153,9 +153,14 @@ class EmotionModel:
         image's width and height. ``image`` is that image (BGR); a model that reads
         appearance needs it, a landmarks-only one needs it or its ``size`` (width, height).
         """
-        landmarks = np.asarray(landmarks, np.float32)
+        try:
+            landmarks = np.asarray(landmarks, np.float32)
+        except (TypeError, ValueError):
+            raise InputError(f"expected landmarks that are numbers, got {type(landmarks).__name__}") from None
         if landmarks.shape[-2:] != (468, 3) or landmarks.ndim not in (2, 3):
             raise InputError(f"expected landmarks of shape (468, 3) or (n, 468, 3), got {landmarks.shape}")
+        if not np.isfinite(landmarks).all():
+            raise InputError("landmarks must be finite numbers (NaN or infinity found)")
         landmarks = landmarks.reshape(-1, 468, 3)
         if image is not None:
             image = np.asarray(image)
@@ -171,7 +176,12 @@ class EmotionModel:
             raise InputError(
                 "landmarks are fractions of the image's width and height: pass the image or its size=(width, height)"
             )
-        width, height = size
+        try:
+            width, height = (float(side) for side in size)
+        except (TypeError, ValueError):
+            raise InputError(f"size must be (width, height) in pixels, got {size!r}") from None
+        if not (np.isfinite(width) and np.isfinite(height) and width >= 1 and height >= 1):
+            raise InputError(f"size must be (width, height), each at least 1 pixel, got {size!r}")
         return face_vectors(LANDMARKS, landmarks, np.full(len(landmarks), width), np.full(len(landmarks), height))
 
     def predict_proba_landmarks(

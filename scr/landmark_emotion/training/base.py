@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -72,8 +73,11 @@ class Recipe:
             [
                 (not self.hidden or min(self.hidden) < 1, "hidden layer sizes must be positive"),
                 (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-                (self.learning_rate <= 0, "the learning rate must be positive"),
-                (self.l2 < 0 or self.noise < 0, "l2 and noise cannot be negative"),
+                (not 0 < self.learning_rate <= 1, "the learning rate must be in (0, 1]"),
+                (
+                    not (0 <= self.l2 < math.inf and 0 <= self.noise < math.inf),
+                    "l2 and noise must be finite, not negative",
+                ),
                 (self.batch_size < 1 or self.epochs < 1, "batch size and epochs must be at least 1"),
                 (self.patience < 1, "patience must be at least 1"),
                 (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
@@ -84,7 +88,8 @@ class Recipe:
 
 def check_settings(error: type[Exception], checks: Iterable[tuple[bool, str]]) -> None:
     """Raise ``error`` naming every problem at once (``(bad, what is wrong)`` pairs): one run of the command
-    shows all that must change, not one after another."""
+    shows all that must change, not one after another. Each check is written so that NaN fails it
+    (``not 0 < x <= 1``, never ``x <= 0``): NaN compares false with everything."""
     problems = [text for bad, text in checks if bad]
     if problems:
         raise error("; ".join(problems))
@@ -183,7 +188,10 @@ def _hold_out(
         folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # "the least populated class has only k members": known, handled above
         warnings.simplefilter("ignore", UserWarning)
-        candidates = list(folds.split(index, labels[index], groups[index]))
+        try:
+            candidates = list(folds.split(index, labels[index], groups[index]))
+        except ValueError as exc:  # e.g. every class has fewer samples than there are folds
+            raise TrainingError(f"too few samples to hold out {fraction:.0%} of each class ({exc})") from None
     # the fold closest to the class proportions, each class weighing the same: with a few large groups
     # (one person with half of a class's photos) a fold can otherwise hold almost none of a small class
     classes, totals = np.unique(labels[index], return_counts=True)

@@ -24,6 +24,7 @@ thousands of other faces, if the correction is small and the base stays in charg
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import Counter
@@ -324,7 +325,7 @@ class FineTuneSettings:
         check_settings(
             FineTuneError,
             [
-                (not self.l2 > 0, "the penalty l2 must be positive"),
+                (not 0 < self.l2 < math.inf, "the penalty l2 must be positive and finite"),
                 (self.per_label < 1, "at least one frame per label must be kept"),
             ],
         )
