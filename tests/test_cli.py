@@ -269,7 +269,9 @@ def wait_for(process: subprocess.Popen, pattern: str, timeout: float = 90) -> st
 
 @pytest.fixture(scope="module")
 def long_clip(astronaut, tmp_path_factory) -> Path:
-    frames = [scene(astronaut, [80 + (i % 40)]) for i in range(900)]
+    """Long enough that a fast machine is still reading it when the tests stop it (900 frames took ~1.5 s on CI)."""
+    scenes = [scene(astronaut, [80 + i]) for i in range(40)]
+    frames = [scenes[i % 40] for i in range(4000)]
     return write_video(tmp_path_factory.mktemp("clips") / "long.mp4", frames)
 
 

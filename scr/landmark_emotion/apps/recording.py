@@ -71,6 +71,17 @@ def neutral_first(labels: list[str]) -> list[str]:
     return [NEUTRAL, *(label for label in labels if label != NEUTRAL)]
 
 
+@dataclass(frozen=True)
+class Captured:
+    """One kept face: its landmarks, appearance descriptor (None when not kept), image size and name."""
+
+    landmarks: np.ndarray
+    descriptor: np.ndarray | None
+    width: int
+    height: int
+    name: str
+
+
 @dataclass
 class Session:
     """The landmarks captured for one label in one run, and the count of what was skipped."""
@@ -81,11 +92,8 @@ class Session:
     appearance: bool = True
     """Also keep each face's appearance descriptor (never the picture), for hybrid models."""
     started: datetime = field(default_factory=lambda: datetime.now().astimezone())
-    landmarks: list[np.ndarray] = field(default_factory=list)
-    descriptors: list[np.ndarray] = field(default_factory=list)
-    widths: list[int] = field(default_factory=list)
-    heights: list[int] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    captured: list[Captured] = field(default_factory=list)
+    """One entry per kept face, appended in one step: a stop signal between two lists left them unequal."""
     frames_read: int = 0
     no_face: int = 0
     several_faces: int = 0
@@ -97,7 +105,11 @@ class Session:
         self.label = canonical_label(self.label)
 
     def __len__(self) -> int:
-        return len(self.landmarks)
+        return len(self.captured)
+
+    @property
+    def names(self) -> list[str]:
+        return [face.name for face in self.captured]
 
     def offer(self, faces: Detection, frame: Frame) -> bool:
         """Keep the face if there is exactly one; otherwise count why not. True if kept."""
@@ -107,24 +119,23 @@ class Session:
             else:
                 self.no_face += 1
             return False
-        self.landmarks.append(faces.landmarks[0])
-        if self.appearance:
-            self.descriptors.append(describe(frame.image, faces.landmarks[0]))
-        self.widths.append(faces.width)
-        self.heights.append(faces.height)
-        self.names.append(frame.name if self.static else f"{frame.name}#{frame.index}")
+        landmarks = faces.landmarks[0]
+        descriptor = describe(frame.image, landmarks) if self.appearance else None
+        name = frame.name if self.static else f"{frame.name}#{frame.index}"
+        self.captured.append(Captured(landmarks, descriptor, faces.width, faces.height, name))
         return True
 
     def table(self) -> LandmarkTable:
-        n = len(self)
-        landmarks = np.stack(self.landmarks) if n else np.zeros((0, 468, 3), np.float32)
+        n, faces = len(self), self.captured
+        landmarks = np.stack([face.landmarks for face in faces]) if n else np.zeros((0, 468, 3), np.float32)
         descriptors = None
         if self.appearance:
-            descriptors = np.stack(self.descriptors) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
+            kept = [face.descriptor for face in faces if face.descriptor is not None]
+            descriptors = np.stack(kept) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
         return LandmarkTable(
             landmarks,
-            np.asarray(self.widths),
-            np.asarray(self.heights),
+            np.asarray([face.width for face in faces]),
+            np.asarray([face.height for face in faces]),
             np.array([self.label] * n),
             np.array(self.names),
             np.array([self.group] * n),
