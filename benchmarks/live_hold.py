@@ -32,7 +32,12 @@ Scores per source, on the frames of held expressions (a frame without a face, or
 counts wrong): accuracy; the fade (accuracy over the first 1.5 s of each hold minus the last
 1.5 s: positive when readings fade); the time to the first correct label in a hold (median and
 mean over the holds read right at all, and the share never read right); and the accuracy on the
-neutral rests between holds (the lead-in is left out: a capture is taken there).
+neutral rests between holds (the lead-in is left out: a capture is taken there); then the
+held-frame accuracy of each expression (where a mode gains or loses).
+
+The cache holds every frame's full feature vectors, so another model of the same feature version
+(``--model``, or a new ``models/default``) is replayed on the same cache; a model of another
+feature version needs ``cache`` again. ``run --videos`` checks the replay against a real stream.
 """
 
 from __future__ import annotations
@@ -373,7 +378,7 @@ def score(labels: list[str], truth: dict) -> dict:
     right = np.asarray(labels) == gold
     edge = round(FADE_SECONDS * fps)
     s: dict = {k: 0 for k in ("held", "held_right", "first", "last", "edges", "holds", "never", "rest", "rest_right")}
-    s["ttc"] = []
+    s["ttc"], s["by_label"] = [], defaultdict(lambda: [0, 0])
     for seg in truth["segments"]:
         a, b = seg["start"], seg["end"]
         if seg["hold"] < 0:
@@ -385,6 +390,8 @@ def score(labels: list[str], truth: dict) -> dict:
         s["holds"] += 1
         s["held"] += len(r)
         s["held_right"] += int(r.sum())
+        s["by_label"][gold[a]][0] += len(r)
+        s["by_label"][gold[a]][1] += int(r.sum())
         s["first"] += int(r[:edge].sum())
         s["last"] += int(r[-edge:].sum())
         s["edges"] += edge
@@ -397,8 +404,13 @@ def score(labels: list[str], truth: dict) -> dict:
 
 
 def summary(scores: list[dict]) -> dict:
-    total = {k: sum(s[k] for s in scores) for k in scores[0] if k != "ttc"}
+    total = {k: sum(s[k] for s in scores) for k in scores[0] if k not in ("ttc", "by_label")}
     ttc = [t for s in scores for t in s["ttc"]]
+    by_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for s in scores:
+        for label, (held, right) in s["by_label"].items():
+            by_label[label][0] += held
+            by_label[label][1] += right
     return {
         "videos": len(scores),
         "holds": total["holds"],
@@ -408,6 +420,7 @@ def summary(scores: list[dict]) -> dict:
         "ttc_mean": float(np.mean(ttc)) if ttc else float("nan"),
         "never": total["never"] / max(total["holds"], 1),
         "rest_accuracy": total["rest_right"] / total["rest"] if total["rest"] else float("nan"),
+        "by_label": {label: right / held for label, (held, right) in sorted(by_label.items())},
     }
 
 
@@ -462,6 +475,11 @@ def run(args) -> None:
                 f"{100 * r['fade']:+.1f} | {r['ttc_median']:.2f} / {r['ttc_mean']:.2f} | {r['never']:.2f} | "
                 f"{r['rest_accuracy']:.3f} |"
             )
+    print("\nheld-frame accuracy by expression:\n")
+    for source, modes in results.items():
+        if not source.startswith("sample"):
+            for mode, r in modes.items():
+                print(f"{source} {mode}: " + ", ".join(f"{k} {v:.3f}" for k, v in r["by_label"].items()))
     if args.videos:
         print("\n" + check_replay(args.cache / "sample", args.videos / "sample" / "clip.mp4", model, args.modes))
     if args.json:
