@@ -187,10 +187,11 @@ class VideoOutput:
 
 def frame_record(index: int, t: float, faces: list[Face], file: str | None = None) -> dict:
     """The JSON log line of one frame: {"frame", "t", ["file",] "faces": [{"id", "box", "label", ...}]}; ``file``
-    names the photo of a folder the frame is."""
+    names the photo of a folder the frame is (a name that is not valid UTF-8 with its bytes escaped, ``\\xff``:
+    the log is UTF-8)."""
     record: dict = {"frame": index, "t": round(t, 4)}
     if file is not None:
-        record["file"] = file
+        record["file"] = os.fsencode(file).decode("utf-8", "backslashreplace")
     return record | {"faces": [face.to_json() for face in faces]}
 
 
