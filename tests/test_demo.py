@@ -301,7 +301,7 @@ def test_x_explains_every_face_from_the_next_frame_and_x_again_stops(clips, monk
     faces = [r["faces"][0] for r in _lines(log)]
     assert ["explanation" in face for face in faces] == [False, False, True, True, True] + [False] * 19
     explanation = faces[2]["explanation"]
-    assert explanation["label"] == faces[2]["label"] and explanation["reference"] == "auto"
+    assert explanation["label"] == faces[2]["label"] and explanation["reference"] == "estimating"
     assert len(explanation["regions"]) == 13 and explanation["words"]
     assert len(shown) == 24  # and drawn (test_emoji_overlay checks how)
     assert capsys.readouterr().out.splitlines() == [EXPLAINING, "explanations off"]
