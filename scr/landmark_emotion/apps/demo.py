@@ -8,6 +8,7 @@ written, and video is only encoded with an output path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -160,6 +161,9 @@ class VideoOutput:
             self.size = (image.shape[1], image.shape[0])
             self._writer = cv2.VideoWriter(os.fspath(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._writer.isOpened():
+                with contextlib.suppress(OSError):  # the empty file the start-up check made is no video
+                    if self.path.stat().st_size == 0:
+                        self.path.unlink()
                 raise DemoError(f"cannot write video {self.path}; does its folder exist and end in .mp4?")
         if (image.shape[1], image.shape[0]) != self.size:  # photos of a folder differ in size
             image = cv2.resize(image, self.size)

@@ -186,8 +186,10 @@ def draw_bars(frame: np.ndarray, face: Face, x: int, y: int) -> None:
 
 
 def draw_hud(frame: np.ndarray, fps: float, status: str = "") -> None:
-    """FPS counter at the top left; a status line (e.g. the key help) at the bottom."""
-    _text_box(frame, f"{fps:.0f} fps", 4, 4, 0.55, WHITE, BLACK)
+    """FPS counter at the top left (none before a second frame gives a rate: "0 fps" on a first photo is untrue);
+    a status line (e.g. the key help) at the bottom."""
+    if fps > 0:
+        _text_box(frame, f"{fps:.0f} fps", 4, 4, 0.55, WHITE, BLACK)
     if status:
         _text_box(frame, status, 4, frame.shape[0] - 26, 0.5, WHITE, BLACK)
 
