@@ -8,6 +8,7 @@ written, and video is only encoded with an output path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -160,6 +161,9 @@ class VideoOutput:
             self.size = (image.shape[1], image.shape[0])
             self._writer = cv2.VideoWriter(os.fspath(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._writer.isOpened():
+                with contextlib.suppress(OSError):  # the empty file the start-up check made is no video
+                    if self.path.stat().st_size == 0:
+                        self.path.unlink()
                 raise DemoError(f"cannot write video {self.path}; does its folder exist and end in .mp4?")
         if (image.shape[1], image.shape[0]) != self.size:  # photos of a folder differ in size
             image = cv2.resize(image, self.size)
@@ -186,10 +190,13 @@ class VideoOutput:
 
 
 def frame_record(index: int, t: float, faces: list[Face], file: str | None = None) -> dict:
-    """The JSON log line of one frame: {"frame", "t", "faces": [{"id", "box", "label", ...}]}; a photo of a
-    folder is named by its ``file`` instead of a time (photos have none)."""
-    when = {"t": round(t, 4)} if file is None else {"file": file}
-    return {"frame": index, **when, "faces": [face.to_json() for face in faces]}
+    """The JSON log line of one frame: {"frame", "t", ["file",] "faces": [{"id", "box", "label", ...}]}; ``file``
+    names the photo of a folder the frame is (a name that is not valid UTF-8 with its bytes escaped, ``\\xff``:
+    the log is UTF-8)."""
+    record: dict = {"frame": index, "t": round(t, 4)}
+    if file is not None:
+        record["file"] = os.fsencode(file).decode("utf-8", "backslashreplace")
+    return record | {"faces": [face.to_json() for face in faces]}
 
 
 @dataclass
@@ -232,13 +239,11 @@ def run(
     drawn and logged (:mod:`landmark_emotion.reading.pipelining`).
     """
     video = VideoOutput(_open_for_writing(output, "video"), source.fps) if output else None
-    log_file: IO[str] | None = None
-    if log:  # a photo's name need not be valid UTF-8: escaped, not an error
-        log_file = _open_for_writing(log, "log").open("w", encoding="utf-8", errors="backslashreplace")
+    log_file: IO[str] | None = _open_for_writing(log, "log").open("w", encoding="utf-8") if log else None
     clipboard = clipboard or Clipboard.detect()
     state, fps, stats = ViewState(), FpsMeter(), RunStats()
     draw = display or video is not None
-    photos = isinstance(source, ImageFolderSource)
+    photos = isinstance(source, ImageFolderSource)  # the log names each photo
     if display:
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)

@@ -122,7 +122,7 @@ def landmarks_of_files(
     if parent is not None:
         follow_parent(parent)
     out: list[Row] = []
-    with FaceMesh(Mode.IMAGE, 1, landmarker=landmarker) as mesh:
+    with FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, small_faces=False) as mesh:
         for path in paths:
             image = read_image(path)
             if image is None:

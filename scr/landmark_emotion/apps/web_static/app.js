@@ -253,7 +253,8 @@ function draw(msg) {
       viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
       viewCtx.strokeRect(left, y * sy, w * sx, h * sy);
     }
-    const text = `${face.emoji} ${face.label} ${(100 * face.confidence).toFixed(0)}%`;
+    const percent = face.unreadable ? "" : ` ${(100 * face.confidence).toFixed(0)}%`;  // none it cannot back
+    const text = `${face.emoji} ${face.label}${percent}`;
     const ty = Math.max(22, y * sy - 6);
     viewCtx.fillStyle = "rgba(0,0,0,.6)";
     viewCtx.fillRect(left, ty - 19, viewCtx.measureText(text).width + 8, 24);
@@ -299,9 +300,11 @@ function whyText(explanation) {
                        : words;
 }
 
-
 // How each face is read (its "calibration"), in words, and why on hover.
 const CALIBRATION = {
+  estimating: ["learning this face…",
+               "Learning this face's usual look from its first seconds; expressions are read relative to it. For a " +
+               "sharper reading, look neutral and press This is my neutral face."],
   auto: ["adapting to this face",
          "Read relative to this face's usual look, learnt from its frames so far. For a sharper reading, look " +
          "neutral and press This is my neutral face."],
@@ -340,9 +343,10 @@ function listFaces(list) {
     item.dataset.label = face.label;
     item.querySelector(".emoji").textContent = face.emoji;
     item.querySelector(".label").textContent = face.label;
-    item.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
+    item.querySelector(".confidence").textContent = face.unreadable ? "" : `${(100 * face.confidence).toFixed(0)}%`;
     const [calibration, because] = CALIBRATION[face.calibration] || ["", ""];
-    item.querySelector(".calibration").textContent = calibration;
+    item.querySelector(".calibration").textContent =  // why it cannot be read, and how it is read
+      [face.unreadable, calibration].filter(Boolean).join(" · ");
     item.querySelector(".calibration").title = because;
     const probs = Object.values(face.probs), top = Math.max(...probs);
     item.querySelectorAll(".bar").forEach((bar, i) => {
