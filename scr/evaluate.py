@@ -33,6 +33,7 @@ from landmark_emotion.cli.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
+from landmark_emotion.cli.arguments import add_verbose_option, command_parser, quiet_native_logs
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.data.table import TableError, describe_skipped, load_table
 from landmark_emotion.model.bundle import BundleError
@@ -51,7 +52,7 @@ FIGURE_FORMATS = ("png", "svg", "pdf", "jpg")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     p.add_argument("--model", type=Path, required=True, help="model bundle folder")
     p.add_argument("--data", type=Path, required=True, help="landmark table (.npz)")
     p.add_argument(
@@ -67,11 +68,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="personal: by the neutral a personal model keeps (its default); neutral: each face by the other "
         "neutral faces of the same person; off: not at all (the default for other models)",
     )
+    add_verbose_option(p)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     try:
         if args.png and args.png.suffix.lower()[1:] not in FIGURE_FORMATS:
             raise OutputError(f"--png must end in .{', .'.join(FIGURE_FORMATS)}, got {args.png}")

@@ -19,7 +19,15 @@ from landmark_emotion.cli.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli.arguments import add_landmarker_options, int_range, positive_int, quiet_native_logs, seed
+from landmark_emotion.cli.arguments import (
+    add_landmarker_options,
+    add_progress_option,
+    add_seed_option,
+    command_parser,
+    int_range,
+    positive_int,
+    quiet_native_logs,
+)
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.data.extraction import MIN_SIDE, cap_per_class, extract_table, preselect
 from landmark_emotion.data.sources import (
@@ -47,7 +55,7 @@ MAX_LOCAL_WORKERS = 2 * (os.cpu_count() or 1)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--data-dir",
@@ -102,8 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="joblib backend; dask runs on a cluster (see docs/commands.md)",
     )
     p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    add_seed_option(p, 0)
+    add_progress_option(p)
     add_landmarker_options(p)
     return p.parse_args(argv)
 
@@ -171,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
             appearance=args.features != LANDMARKS,
             min_side=args.min_side,
             landmarker=args.landmarker,
-            verbose=args.verbose,
         )
         report.skipped[:0] = skipped
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]

@@ -25,7 +25,13 @@ from pathlib import Path
 
 from landmark_emotion.apps.demo import FALLBACK_LOG, FALLBACK_OUTPUT, SAMPLE_CLIP, DemoError, open_demo_source, run
 from landmark_emotion.apps.recording import has_display
-from landmark_emotion.cli.arguments import add_landmarker_options, add_read_options, quiet_native_logs, read_options
+from landmark_emotion.cli.arguments import (
+    add_landmarker_options,
+    add_read_options,
+    command_parser,
+    quiet_native_logs,
+    read_options,
+)
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.face.landmarker import LandmarkerError
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
@@ -36,6 +42,7 @@ from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, existing_inputs
 from landmark_emotion.reading.pipeline import pipeline_for
+from landmark_emotion.resources import shown
 from landmark_emotion.signals import interrupted_code
 
 WHAT_NEXT = (
@@ -46,7 +53,7 @@ WHAT_NEXT = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     p.add_argument(
         "--source",
         help="camera index, video file or image folder (default: camera 0, "
@@ -94,6 +101,20 @@ def describe_calibration(bundle, mode: str, keys: bool = True) -> str:
     return "calibration: " + ("; ".join(how) or "none (headless: there is no n key to take a neutral reference with)")
 
 
+def check_demo_outputs(
+    source: str | None, model_dir: Path, output: Path | None, log: Path | None, sample: bool = False
+) -> None:
+    """Refuse outputs that would overwrite an input or cannot be written: before the source opens (a camera is a
+    resource), and again for the sample clip's outputs when it is read instead (``sample``)."""
+    check_outputs(
+        {"--source": existing_inputs([source]) + ([SAMPLE_CLIP] if sample else []), "--model": model_dir},
+        {"--output": output, "--log": log},
+        whole=["--model", "--source"],  # a folder's files are its photos, and the next run's
+    )
+    for path in filter(None, (output, log)):
+        check_writable(path)
+
+
 def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
     """The line that says where a headless run writes its results (None with a window)."""
     if display:
@@ -109,30 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_dir = args.model or find_default_model()
         bundle = EmotionModel.load(model_dir)
+        check_demo_outputs(args.source, model_dir, args.output, args.log)  # before the camera is taken
         source, fell_back = open_demo_source(args.source)
-    except (BundleError, SourceError) as exc:
+    except (BundleError, SourceError, OutputError) as exc:
         return fail(exc)
     with source:
         output, log = args.output, args.log
         if fell_back:
             output, log = output or FALLBACK_OUTPUT, log or FALLBACK_LOG
-        try:
-            check_outputs(
-                {
-                    "--source": existing_inputs([args.source]) + ([SAMPLE_CLIP] if fell_back else []),
-                    "--model": model_dir,
-                },
-                {"--output": output, "--log": log},
-                whole=["--model", "--source"],  # a folder's files are its photos, and the next run's
-            )
-            for path in filter(None, (output, log)):
-                check_writable(path)
-        except OutputError as exc:
-            return fail(exc)
-        if fell_back:
+            try:
+                check_demo_outputs(args.source, model_dir, output, log, sample=True)
+            except OutputError as exc:
+                return fail(exc)
             print(f"{fell_back}: processing the bundled sample clip {SAMPLE_CLIP.name} headless instead")
         kind = bundle.info.get("kind", "base")
-        print(f"model: {model_dir} ({kind}; {', '.join(bundle.classes_)})")
+        print(f"model: {shown(model_dir)} ({kind}; {', '.join(bundle.classes_)})")
         mode = mode_for(source)  # unrelated photos: detect in each, no smoothing across them
         photos = mode is Mode.IMAGE
         # unrelated photos hold no run of frames of one face to learn its neutral from
@@ -146,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if mismatch:
             print(mismatch)
         try:
-            with FaceMesh(
-                mode, options.max_faces, landmarker=landmarker, blendshapes=options.blendshapes, verbose=args.verbose
-            ) as mesh:
+            with FaceMesh(mode, options.max_faces, landmarker=landmarker, blendshapes=options.blendshapes) as mesh:
                 pipeline = pipeline_for(bundle, mesh, options, photos)
                 title = f"emotion demo - {kind} model {model_dir.name}"
                 stats = run(source, pipeline, display, output, log, title=title)

@@ -25,7 +25,13 @@ if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
 from landmark_emotion.apps.recording import RecordingError, has_display, neutral_first, record
-from landmark_emotion.cli.arguments import add_landmarker_options, positive_int, quiet_native_logs
+from landmark_emotion.cli.arguments import (
+    add_landmarker_options,
+    add_progress_option,
+    command_parser,
+    positive_int,
+    quiet_native_logs,
+)
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.face.features import FEATURE_SETS, HYBRID, LANDMARKS
 from landmark_emotion.face.landmarker import LandmarkerError
@@ -40,7 +46,7 @@ CAMERA_SAMPLES = 50
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--label", help="the expression you will make, e.g. happy")
     which.add_argument(
@@ -69,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="what to store per face: landmarks and the appearance descriptor of the aligned face "
         "(default; what hybrid models fine-tune on), or landmarks only",
     )
-    p.add_argument("--no-progress", action="store_true")
+    add_progress_option(p)
     add_landmarker_options(p)
     return p.parse_args(argv)
 
@@ -98,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.no_progress,
                 appearance=args.features != LANDMARKS,
                 landmarker=args.landmarker,
-                verbose=args.verbose,
             )
     except (SourceError, RecordingError, UnknownLabelError, OutputError, LandmarkerError, OSError) as exc:
         return fail(exc)

@@ -31,7 +31,18 @@ from landmark_emotion.cli.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli.arguments import float_range, int_range, layer_sizes, learning_rate, number_list, seed
+from landmark_emotion.cli.arguments import (
+    add_progress_option,
+    add_seed_option,
+    add_verbose_option,
+    command_parser,
+    float_range,
+    int_range,
+    layer_sizes,
+    learning_rate,
+    number_list,
+    quiet_native_logs,
+)
 from landmark_emotion.cli.run import fail, run_command, say_recovered
 from landmark_emotion.data.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
 from landmark_emotion.face.features import FEATURE_SETS
@@ -58,7 +69,7 @@ DEFAULTS = Recipe()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     p.add_argument("--data", type=Path, nargs="+", required=True, help="landmark table(s) (.npz), concatenated")
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write, e.g. models/default")
     p.add_argument("--force", action="store_true", help="replace --out if it exists (only once training succeeded)")
@@ -156,8 +167,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="do not train: add the population neutral of --data's neutral faces to the existing "
         "bundle --out (for bundles trained before calibration existed)",
     )
-    p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_seed_option(p, 0)
+    add_progress_option(p)
+    add_verbose_option(p)
     return p.parse_args(argv)
 
 
@@ -206,6 +218,7 @@ def add_neutral(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     if args.add_neutral:
         return add_neutral(args)
     try:

@@ -25,7 +25,14 @@ from landmark_emotion.cli.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli.arguments import float_range, int_range
+from landmark_emotion.cli.arguments import (
+    add_progress_option,
+    add_verbose_option,
+    command_parser,
+    float_range,
+    int_range,
+    quiet_native_logs,
+)
 from landmark_emotion.cli.run import fail, run_command, say_recovered
 from landmark_emotion.data.table import describe_skipped
 from landmark_emotion.model.bundle import BundleError
@@ -48,7 +55,7 @@ DEFAULTS = FineTuneSettings()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     p.add_argument("--base", type=Path, help="base bundle (default: models/default, else the shipped one; see README)")
     p.add_argument(
         "--data-dir",
@@ -93,12 +100,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "model answers neutral and what you recorded)",
     )
     p.add_argument("--no-mirror", action="store_true", help="do not add mirror images of your samples")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar while fitting")
+    add_progress_option(p)
+    add_verbose_option(p)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     try:
         args.base = args.base or find_default_model(personal=False)
         say_recovered(args.out)

@@ -7,7 +7,7 @@ Examples:
 
 Each browser tab gets its own reader (tracking, smoothing, neutral reference), freed when the tab closes.
 Photos and video files can be dropped on the page. Frames are read in memory and never written to disk.
-The page offers the bundles found under models/ and personal_data/, and nothing else.
+The page offers the model bundles found in models/ (--models-dir) and --personal-dir, and nothing else.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ if __name__ == "__main__":
 # OPENBLAS_NUM_THREADS: the classifier is a few small matrix products per frame. OpenBLAS's second thread
 # gains nothing on them and busy-waits after each one: with camera frames 33 ms apart the server used 20.2 ms
 # of CPU per frame with 2 threads, 7.7 ms with 1 (`OPENBLAS_NUM_THREADS=2 python benchmarks/web.py`).
-for _var, _value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2"), ("OPENBLAS_NUM_THREADS", "1")):
-    os.environ.setdefault(_var, _value)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import sys
@@ -39,15 +38,22 @@ from landmark_emotion.apps.web import (
     page_url,
     serve,
 )
-from landmark_emotion.cli.arguments import add_read_options, int_range, positive_int, read_options
+from landmark_emotion.cli.arguments import (
+    add_landmarker_options,
+    add_read_options,
+    command_parser,
+    int_range,
+    positive_int,
+    quiet_native_logs,
+    read_options,
+)
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
-from landmark_emotion.resources import workspace
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(__doc__)
     p.add_argument(
         "--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this machine only)"
     )
@@ -65,9 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where to look for bundles (default: where the default model "
         "is found: models/, else the shipped bundles; see README)",
     )
-    p.add_argument(
-        "--personal-dir", type=Path, default=workspace() / "personal_data", help="where else to look for bundles"
-    )
+    p.add_argument("--personal-dir", type=Path, help="another folder of bundles to offer, e.g. your personal ones")
     p.add_argument(
         "--max-tabs",
         type=positive_int,
@@ -75,27 +79,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="browser tabs read at once; one more waits for a free one (default: %(default)s)",
     )
     add_read_options(p)
+    add_landmarker_options(p)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_native_logs(args.verbose)
     warning = host_warning(args.host)
     if warning:
         print(warning, flush=True)
     try:
         default = find_default_model(args.models_dir)
         models_dir, model = default.parent, args.model or default
-        sock = bind(args.host, args.port)
-        url = page_url(sock)
-        app = create_app(
-            [models_dir, args.personal_dir],
+        app = create_app(  # the model is checked before the port is taken: a bad --model is not a busy port
+            [models_dir, *filter(None, [args.personal_dir])],
             model,
             read_options(args),
             on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)", flush=True),
             max_tabs=args.max_tabs,
             host=args.host,
         )
+        sock = bind(args.host, args.port)
+        url = page_url(sock)
         serve(app, sock)
     except (BundleError, OSError) as exc:
         return fail(exc)

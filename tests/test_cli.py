@@ -56,6 +56,20 @@ def test_argument_types_state_their_range():
 
 
 @pytest.mark.parametrize(
+    "script", ["extract_landmarks", "train_model", "evaluate", "record_dataset", "train_personal", "main", "web"]
+)
+def test_every_command_takes_verbose_and_says_what_each_option_does(script, monkeypatch):
+    parsers = []
+    parse = argparse.ArgumentParser.parse_args
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", lambda self, *a: parsers.append(self) or parse(self, *a))
+    with pytest.raises(SystemExit):
+        importlib.import_module(f"landmark_emotion.commands.{script}").parse_args(["--help"])
+    (parser,) = parsers
+    assert "--verbose" in parser._option_string_actions
+    assert [action.option_strings for action in parser._actions if not action.help] == []
+
+
+@pytest.mark.parametrize(
     "module, args, flag, accepted",
     [
         (train_model, ["--lr", "nan"], "--lr", r"a number in \(0, 1\]"),
@@ -225,9 +239,11 @@ def test_quiet_startup_ends_a_script_stopped_while_loading_with_one_line(restore
 
     for var in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"):
         monkeypatch.delenv(var, raising=False)  # restored after the test: later child processes get the user's
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test too
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
     startup.quiet_startup()
+    assert sys.excepthook is startup._one_line_for_a_missing_extra
     assert signal.getsignal(signal.SIGTERM) is startup._exit_at_startup
     assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     assert os.environ["OPENCV_LOG_LEVEL"] == "OFF" and os.environ["OPENCV_FFMPEG_LOGLEVEL"] == "-8"
@@ -235,6 +251,25 @@ def test_quiet_startup_ends_a_script_stopped_while_loading_with_one_line(restore
     monkeypatch.setattr(startup.os, "_exit", exits.append)
     startup._exit_at_startup(signal.SIGTERM, None)
     assert exits == [143] and capsys.readouterr().err == "error: interrupted while starting; nothing done\n"
+
+
+def test_a_missing_extra_is_named_with_the_pip_command_that_installs_it(monkeypatch, capsys):
+    """What the hook quiet_startup installs says (the tests that run commands without an extra are slow)."""
+    from landmark_emotion.cli import startup
+
+    missing = ModuleNotFoundError("No module named 'keras'", name="keras")
+    monkeypatch.setattr(startup, "CHECKOUT", Path("/src/landmark-emotion"))  # run from a checkout
+    assert startup.missing_extra(missing) == (
+        'error: this command needs the train extra (keras is not installed): pip install "/src/landmark-emotion[train]"'
+    )
+    monkeypatch.setattr(startup, "CHECKOUT", None)  # installed from a checkout elsewhere
+    assert startup.missing_extra(ModuleNotFoundError(name="starlette.routing")).endswith(
+        'needs the web extra (starlette is not installed): pip install ".[web]" from the checkout'
+    )
+    assert startup.missing_extra(ModuleNotFoundError(name="cv2")) is None  # not an extra's: the traceback says it
+    with pytest.raises(SystemExit) as exited:
+        startup._one_line_for_a_missing_extra(ModuleNotFoundError, missing, None)
+    assert exited.value.code == 2 and capsys.readouterr().err.startswith("error: this command needs the train extra")
 
 
 def heed_all_signals() -> None:
@@ -295,7 +330,7 @@ def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
 def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path):
     out = tmp_path / "sessions"
     process = start("record_dataset.py", "--label", "happy", "--source", str(long_clip), "--out-dir", str(out))
-    wait_for(process, r"recording happy: [1-9]\d*face ")  # faces are being captured
+    wait_for(process, r"recording happy: [1-9]\d* faces ")  # faces are being captured
     process.send_signal(signum)
     stdout, err = process.communicate(timeout=60)
     assert process.returncode == 128 + signum and "Traceback" not in err, err

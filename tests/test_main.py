@@ -73,6 +73,24 @@ def test_missing_model_is_one_line_with_a_hint(tmp_path):
     result = demo("--model", str(tmp_path / "none"), "--source", "3")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: no model bundle at {tmp_path / 'none'}") and "train" in result.stderr
+    assert "scr/train_model.py --data TABLE.npz --out" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_missing_personal_model_says_to_fine_tune_and_names_the_bundles_beside_it(tmp_path, tiny_bundle):
+    """``--model models/personal`` before any fine-tuning: training a base model is not what the user wants."""
+    result = demo("--model", str(tiny_bundle.parent / "personal"), "--source", "3")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"{tiny_bundle.parent} has {tiny_bundle.name};" in result.stderr
+    assert "fine-tune one on your recordings with: python scr/train_personal.py" in result.stderr
+    assert "train_model" not in result.stderr
+
+
+@pytest.mark.slow
+def test_outputs_are_checked_before_the_source_opens(tmp_path, tiny_bundle):
+    """A bad --output is the error, not a camera that does not open (and a camera is not taken to find it)."""
+    result = demo("--model", str(tiny_bundle), "--source", "3", "--output", str(tiny_bundle / "out.mp4"))
+    assert result.returncode == 2 and "inside the input folder --model" in result.stderr
 
 
 def test_main_in_this_process_reads_a_clip_headless_and_refuses_a_missing_model(

@@ -25,6 +25,7 @@ from landmark_emotion.model.discovery import MODELS_ENV, ModelNotFoundError, fin
 
 COMMANDS = ["extract", "train", "evaluate", "record", "fine-tune", "demo", "web"]
 SCRIPTS = Path(sysconfig.get_path("scripts"))
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def clean_env() -> dict[str, str]:
@@ -47,7 +48,8 @@ def test_every_command_runs_from_another_directory(tmp_path):
     for name, process in running.items():
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
-        assert out.startswith(f"usage: landmark-emotion-{name} ")
+        assert out.startswith(f"usage: landmark-emotion-{name} ") and "--verbose" in out
+        assert "python scr/" not in out and f"\n  landmark-emotion-{name} " in out  # its examples, as it is run
 
 
 @pytest.mark.slow
@@ -63,7 +65,7 @@ def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astrona
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("model: ")
+    assert result.stdout.startswith("model: ") and "site-packages" not in result.stdout.splitlines()[0]
     (face,) = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])["faces"]
     assert face["label"] == "happy"  # the shipped model's reading of the astronaut's smile
 
@@ -84,18 +86,73 @@ def test_the_files_it_needs_are_found_from_another_directory(tmp_path):
     assert result.stdout.split() == ["8", "True"], result.stderr
 
 
-def test_a_command_without_its_extra_says_which_to_install(monkeypatch, capsys):
-    monkeypatch.setattr(launch, "quiet_startup", lambda: None)  # leave this process's signal handlers alone
-    for name in ("anyio", "starlette"):  # as if the web extra was not installed
-        monkeypatch.setitem(sys.modules, name, None)
-    for name in ("landmark_emotion.apps.web", "landmark_emotion.commands.web"):  # imported anew
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    assert launch.web() == 2
-    assert re.fullmatch(
-        r"error: (anyio|starlette) is not installed; this command needs: "
-        r'pip install "landmark-emotion\[web\]"\n',
-        capsys.readouterr().err,
+HIDING = (
+    "import runpy, sys\n"
+    "for name in {hidden!r}:\n"
+    "    sys.modules[name] = None  # as if the extra was not installed: importing it fails\n"
+    "sys.path[:0] = {path!r}\n"
+    "sys.argv = {argv!r}\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["script", "command"])
+@pytest.mark.parametrize(
+    "script, extra, hidden",
+    [
+        ("web", "web", ["anyio", "starlette", "uvicorn"]),  # imported as the script loads
+        ("train_model", "train", ["keras", "tensorflow", "sklearn"]),  # imported once training starts
+    ],
+)
+def test_a_command_without_its_extra_says_which_to_install(tmp_path, form, script, extra, hidden):
+    """``python scr/X.py`` as the README writes them, and the installed command: one line, exit code 2."""
+    from landmark_emotion.data.table import save_table
+    from synthetic_faces import make_table
+
+    save_table(make_table({"neutral": 10, "happy": 10}, 2), tmp_path / "faces.npz")
+    args = ["--data", "faces.npz", "--out", "mine", "--epochs", "1"] if script == "train_model" else []
+    if form == "script":
+        argv, path = [str(ROOT / "scr" / f"{script}.py"), *args], [str(ROOT / "scr")]
+    else:
+        argv, path = [str(SCRIPTS / resources.COMMANDS[script]), *args], []
+    code = HIDING.format(hidden=hidden, path=path, argv=argv)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=300
     )
+    assert result.returncode == 2, result.stderr
+    assert re.fullmatch(
+        rf"error: this command needs the {extra} extra \(({'|'.join(hidden)}) is not installed\): "
+        rf'pip install "\S+\[{extra}\]"( from the checkout)?\n',
+        result.stderr,
+    ), result.stderr
+
+
+def test_every_console_command_runs_its_script():
+    """pyproject.toml's commands, the entry points in cli/launch.py and the names the help and hints use agree."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert sorted(declared) == sorted(resources.COMMANDS.values())
+    for script, command in resources.COMMANDS.items():
+        entry = getattr(launch, declared[command].rpartition(":")[2])
+        assert entry.__doc__ == f"Run scr/{script}.py as an installed command."
+
+
+README_LINES = 200
+"""What a newcomer reads in ten minutes (docs/contributing.md); the detail goes into docs/."""
+
+
+def test_the_readme_stays_short():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_LINES, f"README.md has {len(lines)} lines; move detail into docs/*.md"
+
+
+def test_paths_are_shown_short(tmp_path, monkeypatch):
+    """The ``model:`` line: a shipped bundle by name, not by its site-packages path; others from the working folder."""
+    monkeypatch.chdir(tmp_path)
+    assert resources.shown(resources.SHIPPED_MODELS / "default") == "default, shipped with landmark-emotion"
+    assert resources.shown(tmp_path / "models" / "mine") == str(Path("models") / "mine")
+    assert resources.shown("/elsewhere/mine") == "/elsewhere/mine"
 
 
 def bundle(folder: Path, kind: str, created: str = "2026-01-01") -> Path:

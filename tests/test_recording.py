@@ -92,6 +92,12 @@ def test_folder_session_keeps_one_face_frames_and_counts_the_rest(folder, tmp_pa
     assert "2 captured from 4 frames" in capsys.readouterr().out
 
 
+def test_the_progress_bar_counts_faces_in_words(folder, tmp_path, capsys):
+    """Without --samples a file or folder has no total: the bar reads "2 faces", not "2face"."""
+    assert record_dataset.main(["--label", "happy", "--source", str(folder), "--out-dir", str(tmp_path)]) == 0
+    assert "recording happy: 2 faces [" in capsys.readouterr().err
+
+
 def test_video_session_stops_at_samples_and_a_second_run_adds_a_file(video, tmp_path):
     out = tmp_path / "personal"
     args = ["--label", "sad", "--source", str(video), "--out-dir", str(out), "--samples", "3", "--no-progress"]
@@ -213,4 +219,4 @@ def test_bad_input_is_one_error_line_and_nothing_written(args, message, tmp_path
     assert result.returncode != 0
     errors = result.stderr.splitlines()  # ours only: no OpenCV or FFmpeg lines around it
     assert len(errors) == 1 and errors[0].startswith("error:") and message in errors[0], result.stderr
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists()  # not even an empty folder

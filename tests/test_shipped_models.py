@@ -76,6 +76,9 @@ def test_personal_flow_end_to_end_on_the_default_model(tmp_path):
         "--out",
         str(tmp_path / "personal"),
         "--no-progress",
+        # every label, whichever session's copies of the clip's frames are kept (two started in the same second
+        # sort contempt first, and then neutral's are the duplicates dropped: the model answered neutral, contempt)
+        "--keep-unrecorded",
     )
     assert result.returncode == 0, result.stderr
     personal = load_bundle(tmp_path / "personal")

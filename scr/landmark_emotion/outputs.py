@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -110,11 +111,13 @@ def refuse_existing(
 def check_writable(path: str | os.PathLike, into: bool = False) -> None:
     """Make sure ``path`` can be written (``into``: files can be created inside the folder ``path``).
 
-    Missing parent folders are created; an existing output that is a folder (where a file
-    goes) or a read-only file is refused.
+    Missing folders are tried by creating them, and removed again: a command that fails later (no camera)
+    leaves no empty folder behind; its writer creates them when it writes. An existing output that is a
+    folder (where a file goes) or a read-only file is refused.
     """
     path = Path(path)
     folder = path if into else path.parent
+    missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]  # the deepest first
     try:
         if not into and path.is_dir():
             raise OutputError(f"cannot write {path}: it is a folder")
@@ -128,6 +131,10 @@ def check_writable(path: str | os.PathLike, into: bool = False) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"cannot write to {folder} ({exc.strerror or exc}); choose another place") from None
+    finally:
+        for created in missing:
+            with contextlib.suppress(OSError):  # not empty: someone else writes there meanwhile, and keeps it
+                created.rmdir()
 
 
 def check_writable_folder(path: str | os.PathLike) -> None:
@@ -204,6 +211,7 @@ def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path
     if path.exists() and not path.is_file():
         write(path)
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(prefix=temporary_name(path), suffix=f"{TMP_SUFFIX}{path.suffix}", dir=path.parent)
     os.close(fd)

@@ -9,6 +9,9 @@ Which model a command uses is :mod:`landmark_emotion.model.discovery`'s to say.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -31,3 +34,41 @@ def workspace() -> Path:
     the checkout when running from one, else the working directory (an installed package's folder is no place
     for them)."""
     return CHECKOUT or Path.cwd()
+
+
+COMMANDS = {
+    "extract_landmarks": "landmark-emotion-extract",
+    "train_model": "landmark-emotion-train",
+    "evaluate": "landmark-emotion-evaluate",
+    "record_dataset": "landmark-emotion-record",
+    "train_personal": "landmark-emotion-fine-tune",
+    "main": "landmark-emotion-demo",
+    "web": "landmark-emotion-web",
+}
+"""Each script in ``scr/`` and the console command it is installed as (pyproject.toml's ``[project.scripts]``)."""
+
+
+def command(script: str) -> str:
+    """How to run ``scr/<script>.py`` here, the way the user ran this process: the script from a checkout
+    (``python scr/train_personal.py``), else its installed command (``landmark-emotion-fine-tune``)."""
+    invoked = Path(getattr(sys, "argv", [""])[0] or "").name
+    if CHECKOUT and invoked not in COMMANDS.values():
+        return f"python scr/{script}.py"
+    return COMMANDS[script]
+
+
+def as_run_here(text: str) -> str:
+    """``text`` with every ``python scr/<script>.py`` written as :func:`command` gives it (a command's help)."""
+    return re.sub(rf"python scr/({'|'.join(COMMANDS)})\.py", lambda match: command(match[1]), text)
+
+
+def shown(path: str | os.PathLike) -> str:
+    """A path as a user reads it: relative to the working directory when inside it; a bundle shipped in the
+    package as ``default, shipped with landmark-emotion``, not its site-packages path."""
+    path = Path(path)
+    if SHIPPED_MODELS in path.resolve().parents:
+        return f"{path.name}, shipped with landmark-emotion"
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -216,7 +216,7 @@ def record_stream(
     Ctrl-C (or the end of the frames) stops the loop; what was captured stays in
     ``session`` for the caller to save.
     """
-    bar = tqdm(total=samples, unit="face", desc=f"recording {session.label}", disable=not progress)
+    bar = tqdm(total=samples, unit=" faces", desc=f"recording {session.label}", disable=not progress)  # "90 faces"
     try:
         for frame in frames:
             session.frames_read += 1
@@ -314,7 +314,6 @@ def record(
     detector: Detector | None = None,
     appearance: bool = True,
     landmarker: str | None = None,
-    verbose: bool = False,
 ) -> list[tuple[Session, Path | None]]:
     """Record one session per label from ``source`` and save each non-empty one to a new file.
 
@@ -342,7 +341,7 @@ def record(
     try:
         with contextlib.ExitStack() as owned:
             if detector is None:  # 2 faces, so a second face is noticed and skipped
-                detector = owned.enter_context(FaceMesh(mode, 2, landmarker=landmarker, verbose=verbose))
+                detector = owned.enter_context(FaceMesh(mode, 2, landmarker=landmarker))
                 for session in sessions:
                     session.landmarker = detector.landmarker
             if preview:

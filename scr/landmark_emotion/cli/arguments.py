@@ -12,6 +12,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from landmark_emotion.resources import as_run_here
+
 if TYPE_CHECKING:
     from landmark_emotion.reading.options import ReadOptions
 
@@ -91,8 +93,26 @@ def layer_sizes(max_layers: int = 8, max_units: int = 4096) -> Callable[[str], t
     return number_list("layer sizes", "256,128", max_layers, 1, max_units)
 
 
+def command_parser(description: str | None) -> argparse.ArgumentParser:
+    """A command's parser, its docstring the description: the examples in it (``python scr/main.py …``) are
+    written the way the user runs commands here (``landmark-emotion-demo …`` when installed)."""
+    return argparse.ArgumentParser(
+        description=as_run_here(description or ""), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def add_verbose_option(parser: argparse.ArgumentParser) -> None:
+    """``--verbose``, every command's: whether the native libraries' own log lines show
+    (:func:`quiet_native_logs`)."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show MediaPipe's and TensorFlow's own log lines (hidden otherwise)",
+    )
+
+
 def add_landmarker_options(parser: argparse.ArgumentParser) -> None:
-    """``--landmarker`` and ``--verbose``: which face mesh to run, and whether its start-up chatter shows."""
+    """``--landmarker`` and ``--verbose``: which face mesh to run, and whether its log lines show."""
     from landmark_emotion.face.landmarker import LANDMARKER_ENV, LANDMARKERS
 
     parser.add_argument(
@@ -101,9 +121,22 @@ def add_landmarker_options(parser: argparse.ArgumentParser) -> None:
         help=f"face landmarker (default: ${LANDMARKER_ENV}, else legacy where mediapipe 0.10.x "
         "is installed, else tasks)",
     )
+    add_verbose_option(parser)
+
+
+def add_seed_option(parser: argparse.ArgumentParser, default: int) -> None:
+    """``--seed``: what a command draws at random (splits, samples, initial weights) is drawn the same each run."""
     parser.add_argument(
-        "--verbose", action="store_true", help="show MediaPipe's and TensorFlow's own start-up messages"
+        "--seed",
+        type=seed,
+        default=default,
+        help="random seed: the same seed, data and flags give the same result (default: %(default)s)",
     )
+
+
+def add_progress_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``: no progress bar (for logs and scripts)."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. when logging to a file)")
 
 
 def add_read_options(parser: argparse.ArgumentParser) -> None:
@@ -157,9 +190,18 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
 
 
 def quiet_native_logs(verbose: bool) -> None:
-    """Unless ``verbose``, keep TensorFlow's and MediaPipe's C++ logging off the terminal (set before they load).
+    """Unless ``verbose``, keep the native libraries' log lines off the terminal, in this process and its workers
+    (call before TensorFlow or MediaPipe loads).
 
-    OpenCV's and FFmpeg's are kept off by :func:`landmark_emotion.cli.startup.quiet_startup`, before cv2 loads."""
-    if not verbose:
-        for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2")):
-            os.environ.setdefault(var, value)
+    TensorFlow is asked not to log (its variable is read when it loads); what MediaPipe and the rest log, from their
+    own threads and whenever they do, is dropped by :func:`~landmark_emotion.face.native_logs.hide_native_logs`.
+    OpenCV's and FFmpeg's own are kept off by :func:`landmark_emotion.cli.startup.quiet_startup`, before cv2 loads,
+    with or without ``verbose``."""
+    from landmark_emotion.face.native_logs import hide_native_logs, show_native_logs
+
+    if verbose:
+        show_native_logs()
+        return
+    for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2")):
+        os.environ.setdefault(var, value)
+    hide_native_logs()

@@ -5,7 +5,7 @@ pyproject.toml), so a command and its script are the same code. A script run as
 ``__main__`` calls :func:`~landmark_emotion.cli.startup.quiet_startup` before its imports
 and ends with ``sys.exit(run_command(main))``; :func:`_run` does the same two things
 for the installed command. :mod:`landmark_emotion.cli.startup` is all that is imported here, so a
-stop signal while the script's imports load ends with one line.
+stop signal while the script's imports load ends with one line, and so does a missing extra.
 """
 
 from __future__ import annotations
@@ -15,20 +15,12 @@ from collections.abc import Callable
 
 from landmark_emotion.cli.startup import quiet_startup
 
-EXTRAS = {"train_model": "train", "train_personal": "train", "web": "web"}
-"""The optional dependencies (pyproject.toml's extras) a command needs beyond a plain ``pip install``."""
-
 
 def _run(script: str) -> int:
     quiet_startup()
-    from landmark_emotion.cli.run import fail, run_command
+    from landmark_emotion.cli.run import run_command
 
-    try:
-        return run_command(importlib.import_module(f"landmark_emotion.commands.{script}").main)
-    except ModuleNotFoundError as exc:  # an extra that was not installed: one line that says which
-        extra = EXTRAS.get(script)
-        fix = f'pip install "landmark-emotion[{extra}]"' if extra else "reinstall landmark-emotion"
-        return fail(ModuleNotFoundError(f"{exc.name} is not installed; this command needs: {fix}"))
+    return run_command(importlib.import_module(f"landmark_emotion.commands.{script}").main)
 
 
 def _command(script: str) -> Callable[[], int]:

@@ -110,7 +110,6 @@ def landmarks_of_files(
     min_side: int = MIN_SIDE,
     parent: int | None = None,
     landmarker: str | None = None,
-    verbose: bool = False,
 ) -> list[Row]:
     """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
 
@@ -118,17 +117,12 @@ def landmarks_of_files(
     extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
     """
     from landmark_emotion.face.appearance import describe
-    from landmark_emotion.face.landmarker import native_quiet
     from landmark_emotion.face.mesh import FaceMesh, Mode
 
     if parent is not None:
         follow_parent(parent)
     out: list[Row] = []
-    # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
-    with (
-        native_quiet(not verbose),
-        FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose, small_faces=False) as mesh,
-    ):
+    with FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, small_faces=False) as mesh:
         for path in paths:
             image = read_image(path)
             if image is None:
@@ -232,7 +226,6 @@ def extract_table(
     appearance: bool = True,
     min_side: int = MIN_SIDE,
     landmarker: str | None = None,
-    verbose: bool = False,
 ) -> tuple[LandmarkTable, ExtractionReport]:
     """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps the chunks done.
 
@@ -252,7 +245,7 @@ def extract_table(
         with parallel_config(backend=backend):  # joblib registers its dask backend here, not in Parallel()
             parallel = Parallel(n_jobs=workers, return_as="generator")
         results = parallel(
-            delayed(read_chunk)([item.path for item in chunk], appearance, min_side, os.getpid(), landmarker, verbose)
+            delayed(read_chunk)([item.path for item in chunk], appearance, min_side, os.getpid(), landmarker)
             for chunk in chunks
         )
         for result, seconds in results:

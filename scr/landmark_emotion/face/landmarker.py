@@ -1,4 +1,4 @@
-"""Image -> face-mesh landmarks: MediaPipe's graphs, opened quietly, released once, never left to the collector.
+"""Image -> face-mesh landmarks: MediaPipe's graphs, their logs hidden, released once, never left to the collector.
 
 Two landmarkers stand behind it, both giving the same 468 points to the feature
 pipeline (``benchmarks/landmarkers.py`` measures how alike they are):
@@ -19,7 +19,6 @@ import contextlib
 import importlib
 import os
 import sys
-import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import cv2
 import numpy as np
 
 from landmark_emotion.errors import InputError, LandmarkEmotionError
+from landmark_emotion.face.native_logs import hide_native_logs
 from landmark_emotion.signals import deferred_signals, raise_if_interrupted
 
 N_LANDMARKS = 468
@@ -209,53 +209,6 @@ def landmarker_for_model(trained_on: str | None, asked: str | None = None) -> tu
     return name, None
 
 
-class _Stderr:
-    """Points file descriptor 2 at /dev/null while anyone in the process asks for quiet (threads nest safely)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()  # a graph's finalizer may ask for quiet from inside hush() (see NativeGraph)
-        self._depth = 0
-        self._saved: int | None = None
-
-    def hush(self) -> None:
-        with self._lock:
-            self._depth += 1
-            if self._depth == 1:
-                sys.stderr.flush()
-                self._saved = os.dup(2)
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 2)
-                os.close(devnull)
-
-    def restore(self) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._saved is not None:
-                os.dup2(self._saved, 2)
-                os.close(self._saved)
-                self._saved = None
-
-
-_STDERR = _Stderr()
-
-
-@contextlib.contextmanager
-def native_quiet(enabled: bool = True) -> Iterator[None]:
-    """Silence what native code writes to stderr (MediaPipe's ``W0000`` and XNNPACK start-up lines).
-
-    They are written by C++ straight to file descriptor 2, so redirecting ``sys.stderr``
-    would not catch them; the descriptor itself points at /dev/null meanwhile.
-    """
-    if not enabled:
-        yield
-        return
-    _STDERR.hush()
-    try:
-        yield
-    finally:
-        _STDERR.restore()
-
-
 def _checked(image_bgr: np.ndarray) -> np.ndarray:
     """The RGB copy MediaPipe wants (~0.2 ms; a reversed-stride view would cost ~2 ms in its copy)."""
     if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
@@ -268,9 +221,9 @@ class NativeGraph:
 
     Python runs bytecodes between a graph opening and its owner storing it (in a ``with``,
     a field), and a stop signal can land there: the owner never gets it. Left to the collector
-    it would be closed after our ``error:`` line, printing MediaPipe's start-up logs, or at
-    interpreter shutdown, printing a traceback. So every open graph is known here, and one
-    dropped unclosed is released quietly at once (``__del__``) or before shutdown (``atexit``).
+    it would be closed at interpreter shutdown, printing a traceback. So every open graph is
+    known here, and one dropped unclosed is released at once (``__del__``) or before shutdown
+    (``atexit``).
     """
 
     _open = False
@@ -299,8 +252,7 @@ class NativeGraph:
 
     def __del__(self) -> None:
         if self._open:
-            with native_quiet():
-                self.close()
+            self.close()
 
 
 _OPEN_GRAPHS: weakref.WeakSet[NativeGraph] = weakref.WeakSet()
@@ -308,10 +260,9 @@ _OPEN_GRAPHS: weakref.WeakSet[NativeGraph] = weakref.WeakSet()
 
 @atexit.register
 def _close_open_graphs() -> None:
-    """Release, quietly and while MediaPipe is still loaded, the graphs nobody closed."""
-    with native_quiet():
-        for graph in list(_OPEN_GRAPHS):
-            graph.close()
+    """Release, while MediaPipe is still loaded, the graphs nobody closed."""
+    for graph in list(_OPEN_GRAPHS):
+        graph.close()
 
 
 class LegacyGraph(NativeGraph):
@@ -410,52 +361,29 @@ class TasksGraph(NativeGraph):
         self._landmarker.close()
 
 
-class QuietStart:
-    """A graph whose first calls are silenced too: its first inferences log (XNNPACK, feedback manager),
-    from MediaPipe's own threads, at times that drift under load; a few quiet calls cover that."""
-
-    QUIET_CALLS = 3
-
-    def __init__(self, graph: Graph):
-        self._graph = graph
-        self._calls = 0
-
-    def __call__(self, image_bgr: np.ndarray) -> Detection:
-        if self._calls >= self.QUIET_CALLS:
-            return self._graph(image_bgr)
-        self._calls += 1
-        with native_quiet():
-            return self._graph(image_bgr)
-
-    def close(self) -> None:
-        with native_quiet():  # a graph that never ran its landmark model logs its start-up when it stops
-            self._graph.close()
-
-
 def graph_factory(
-    landmarker: str | None = None, min_confidence: float = 0.5, blendshapes: bool = False, verbose: bool = False
+    landmarker: str | None = None, min_confidence: float = 0.5, blendshapes: bool = False
 ) -> GraphFactory:
-    """A function (tracking, max_faces) -> new graph of the chosen landmarker; blendshapes imply ``tasks``."""
+    """A function (tracking, max_faces) -> new graph of the chosen landmarker; blendshapes imply ``tasks``.
+
+    Their native log lines are hidden (:func:`~landmark_emotion.face.native_logs.hide_native_logs`) unless
+    ``--verbose`` asked for them."""
     name = "tasks" if blendshapes else (landmarker or default_landmarker())
     if name not in LANDMARKERS:
         raise LandmarkerError(f"unknown landmarker {name!r}; choose one of {', '.join(LANDMARKERS)}")
 
     def make(tracking: bool, max_faces: int) -> Graph:
-        with native_quiet(not verbose):
-            if name == "legacy":
-                graph: Graph = LegacyGraph(tracking, max_faces, min_confidence)
-            else:
-                graph = TasksGraph(tracking, max_faces, min_confidence, blendshapes)
-            try:
-                if (
-                    not verbose
-                ):  # its threads log as they start, a moment after it opens: one blank frame now waits them out
-                    graph(np.zeros((64, 64, 3), np.uint8))
-                raise_if_interrupted()  # a Ctrl-C while the graph opened was caught inside MediaPipe
-            except BaseException:
-                graph.close()  # now, quietly: left to the collector it logs its start-up after our error line
-                raise
-        return graph if verbose else QuietStart(graph)
+        hide_native_logs()
+        if name == "legacy":
+            graph: Graph = LegacyGraph(tracking, max_faces, min_confidence)
+        else:
+            graph = TasksGraph(tracking, max_faces, min_confidence, blendshapes)
+        try:
+            raise_if_interrupted()  # a Ctrl-C while the graph opened was caught inside MediaPipe
+        except BaseException:
+            graph.close()
+            raise
+        return graph
 
     make.landmarker = name  # type: ignore[attr-defined]
     return make

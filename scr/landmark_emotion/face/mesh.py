@@ -42,8 +42,8 @@ class FaceMesh:
     ``image`` mode detects in every image, small faces too (down to about 40 px: overlapping
     tiles, :mod:`landmark_emotion.face.tiles`, unless ``small_faces=False``); ``video`` mode searches for up to
     ``max_faces`` faces every ``rescan`` frames and tracks the ones present in between
-    (:class:`landmark_emotion.face.search.FaceSearch`). Start-up chatter of MediaPipe and
-    TensorFlow is hidden unless ``verbose``. Close it (or leave the ``with`` block):
+    (:class:`landmark_emotion.face.search.FaceSearch`). MediaPipe's log lines are hidden
+    unless ``--verbose`` asked for them. Close it (or leave the ``with`` block):
     a Tasks graph left to the garbage collector prints a traceback at exit. Threads that
     share one take turns, and closing waits for the image being read.
     """
@@ -57,7 +57,6 @@ class FaceMesh:
         rescan: int | None = None,
         min_confidence: float = 0.5,
         blendshapes: bool = False,
-        verbose: bool = False,
         small_faces: bool = True,
     ):
         try:
@@ -69,7 +68,7 @@ class FaceMesh:
         self.max_faces = max_faces
         self.blendshapes = blendshapes
         self._lock = threading.Lock()
-        make = graph_factory(landmarker, min_confidence, blendshapes, verbose)
+        make = graph_factory(landmarker, min_confidence, blendshapes)
         self.landmarker: str = make.landmarker  # type: ignore[attr-defined]
         self._detect: Graph | None
         if self.mode is Mode.VIDEO:

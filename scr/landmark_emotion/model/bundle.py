@@ -41,6 +41,7 @@ from landmark_emotion.model.calibration import REFERENCE_FILE, CalibrationError,
 from landmark_emotion.model.inference import Predictor, Step, check_network, check_outputs_finite, read_forward
 from landmark_emotion.model.preprocess import Preprocess
 from landmark_emotion.outputs import backup_of, write_file
+from landmark_emotion.resources import command
 
 MODEL_FILE = "model.keras"
 FORWARD_FILE = "forward.npz"
@@ -54,7 +55,25 @@ LEGACY_CHECKED_FILES = (MODEL_FILE, FORWARD_FILE, SCALER_FILE)
 SELF_HASH = "bundle_sha256"
 KINDS = ("base", "personal")
 
-TRAIN_HINT = "python scr/train_model.py --data TABLE.npz --out DIR"
+
+def train_hint(out: str | os.PathLike = "DIR") -> str:
+    """The command line that trains a base bundle into ``out``, as the user runs commands here."""
+    return f"{command('train_model')} --data TABLE.npz --out {out}"
+
+
+def _missing(path: Path) -> str:
+    """Why there is no bundle at ``path``, the bundles beside it (a typo?), and what makes one: a personal bundle (the
+    name says so) is fine-tuned on recordings, not trained."""
+    beside = sorted(info.parent.name for info in path.parent.glob(f"*/{INFO_FILE}")) if path.parent.is_dir() else []
+    there = f"; {path.parent} has {', '.join(beside)}" if beside else ""
+    if "personal" in path.name.lower():
+        make = (
+            f"fine-tune one on your recordings with: {command('train_personal')} --out {path} "
+            f"(record them with: {command('record_dataset')} --labels happy,sad,surprise)"
+        )
+    else:
+        make = f"train one with: {train_hint(path)}"
+    return f"no model bundle at {path} (missing folder){there}; {make}"
 
 
 class BundleError(LandmarkEmotionError, ValueError):
@@ -187,7 +206,7 @@ def _verify_files(path: Path, info: dict) -> None:
     if info[SELF_HASH] != _info_digest(info) or not isinstance(checksums, dict):
         raise BundleError(
             f"model bundle {path}: {INFO_FILE} was changed after training (checksum mismatch); "
-            f"retrain with: {TRAIN_HINT}"
+            f"retrain with: {train_hint()}"
         )
     present = {entry.name for entry in path.iterdir() if entry.name != INFO_FILE}
     extra = sorted(present - set(checksums))
@@ -199,11 +218,11 @@ def _verify_files(path: Path, info: dict) -> None:
     for name in sorted(checksums):
         file = path / name
         if Path(name).name != name or not file.is_file():
-            raise BundleError(f"model bundle {path} is incomplete: missing {name}; retrain it with: {TRAIN_HINT}")
+            raise BundleError(f"model bundle {path} is incomplete: missing {name}; retrain it with: {train_hint()}")
         if _sha256(file) != checksums[name]:
             raise BundleError(
                 f"model bundle {path}: {name} is corrupt or was changed after training "
-                f"(checksum mismatch); retrain with: {TRAIN_HINT}"
+                f"(checksum mismatch); retrain with: {train_hint()}"
             )
 
 
@@ -223,11 +242,11 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
             f"{backup_of(path)}; the next command that writes {path} puts it back (or rename it yourself)"
         )
     if not path.is_dir():
-        raise BundleError(f"no model bundle at {path} (missing folder); train one with: {TRAIN_HINT}")
+        raise BundleError(_missing(path))
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise BundleError(
-            f"model bundle {path} is incomplete: missing {', '.join(missing)}; retrain it with: {TRAIN_HINT}"
+            f"model bundle {path} is incomplete: missing {', '.join(missing)}; retrain it with: {train_hint()}"
         )
     try:
         info = _read_json(path / INFO_FILE)
@@ -245,7 +264,7 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
     if version != FEATURE_SETS[feature_set][0]:
         raise BundleError(
             f"model bundle {path} was trained on features {version!r}, but this code computes "
-            f"{FEATURE_SETS[feature_set][0]!r}; retrain it on the landmark table with: {TRAIN_HINT}"
+            f"{FEATURE_SETS[feature_set][0]!r}; retrain it on the landmark table with: {train_hint()}"
         )
     if info.get("kind", "base") not in KINDS or not isinstance(info.get("created", ""), str):
         raise BundleError(

@@ -42,9 +42,15 @@ from landmark_emotion.labels import ordered
 from landmark_emotion.model.calibration import NEUTRAL, References, calibrate, neutral_mean
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.inference import ACTIVATIONS, Predictor, Step
+from landmark_emotion.resources import command
 from landmark_emotion.training.base import check_settings
 
-RECORD_HINT = "record some with: python scr/record_dataset.py --label LABEL"
+
+def record_hint(label: str = "LABEL", what: str = "some") -> str:
+    """How to record sessions, as the user runs commands here."""
+    return f"record {what} with: {command('record_dataset')} --label {label}"
+
+
 MIN_SAMPLES = 5
 """Fewer samples of a label are refused by default; 1 is a valid, if weak, recording (``--min-samples 1``)."""
 PER_LABEL = 10
@@ -81,10 +87,10 @@ def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
     """Read every session file in ``data_dir``; unreadable or empty files are skipped and named, not fatal."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise PersonalDataError(f"no folder {data_dir}; {RECORD_HINT}")
+        raise PersonalDataError(f"no folder {data_dir}; {record_hint()}")
     paths = sorted(p for p in data_dir.glob("*.npz") if not p.name.startswith("."))
     if not paths:
-        raise PersonalDataError(f"no session files (*.npz) in {data_dir}; {RECORD_HINT}")
+        raise PersonalDataError(f"no session files (*.npz) in {data_dir}; {record_hint()}")
     tables, files, skipped = [], [], []
     onset: Counter[str] = Counter()
     for path in paths:
@@ -141,7 +147,7 @@ def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples
         listed = ", ".join(f"{label} has {n}" for label, n in few.items())
         raise PersonalDataError(
             f"too few samples: {listed} (need at least {min_samples} per label); "
-            f"record more with: python scr/record_dataset.py --label {next(iter(few))}"
+            + record_hint(next(iter(few)), "more")
         )
 
 
@@ -367,7 +373,7 @@ def tune_network(
     references = personal_references(base, personal, features) if settings.calibrate else None
     if settings.calibrate and references is None:
         warnings.append(
-            "no neutral recorded (record_dataset.py --label neutral): fitted uncalibrated"
+            f"no neutral recorded ({record_hint('neutral', 'it')}): fitted uncalibrated"
             if base.references is not None
             else "the base model has no population neutral: fitted uncalibrated"
         )

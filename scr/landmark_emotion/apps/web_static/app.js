@@ -11,14 +11,28 @@ const MAX_FRAME_SIDE = 640, MAX_PHOTO_SIDE = 1280;
 const FRAME = 70, PHOTO = 80; // "F", "P"
 
 // What the page saw, for people reading the console and for the browser tests.
-const mirror = window.mirror = {session: null, answers: [], rtts: [], errors: [], closes: [], labels: []};
+const mirror = window.mirror = {session: null, answers: [], rtts: [], errors: [], closes: [], labels: [], drawn: null};
 
 let ws = null, waiting = false, sentAt = 0, pendingPhoto = null, faces = [];
 let fresh = false, encoding = false, ready = null, inFlight = null; // camera frames: see pump()
 let liveShown = false; // the view shows the video (not a photo)
+let capturing = null; // the track whose neutral reference is being taken
 let mesh = null; // while the Why toggle is on: the regions and the mesh's edges in each
 
-function status(text) { $("status").textContent = text; }
+function status(text) {
+  $("status").textContent = text;
+  $("status").title = text; // the line is cut when long: the whole of it on hover
+}
+
+// Where the faces are read: the server that sent this page, which is this computer unless it serves others.
+const LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
+if (!LOOPBACK.includes(location.hostname)) $("where").textContent = `by the server at ${location.host}`;
+
+function notice(text, retry = false) {
+  $("notice").hidden = !text;
+  $("notice-text").textContent = text;
+  $("retry").hidden = !retry;
+}
 
 function showError(text) {
   mirror.errors.push(text);
@@ -56,7 +70,11 @@ function answer(msg) {
   } else if (msg.type === "faces") {
     const rtt = performance.now() - sentAt;
     waiting = false;
-    if (msg.notice) status(msg.notice);
+    if (msg.notice) {
+      capturing = null;
+      status(msg.notice);
+    }
+    neutralTaken(msg.faces);
     if (msg.kind === "frame") mirror.rtts.push(rtt);
     mirror.answers.push({kind: msg.kind, t: performance.now(), rtt, ms: msg.ms,
                          encode: msg.kind === "frame" ? inFlight.encodeMs : 0,
@@ -77,6 +95,7 @@ function answer(msg) {
   } else if (msg.type === "explain") {
     explainShown(msg.on ? msg : null);
   } else if (msg.type === "neutral") {
+    capturing = msg.track;
     status(msg.message || "neutral reference set");
   } else if (msg.type === "error") {
     if (!mesh) $("explain").checked = false; // the toggle was refused (a model without a neutral reference)
@@ -84,6 +103,15 @@ function answer(msg) {
     showError(msg.message);
     pump();
   }
+}
+
+// The capture's "hold a neutral face" line is replaced once that face is calibrated, and then cleared.
+function neutralTaken(list) {
+  if (capturing === null || !list.some((f) => f.id === capturing && f.calibration === "captured")) return;
+  const text = `face ${capturing}: neutral reference taken; its expressions are now read relative to it`;
+  capturing = null;
+  status(text);
+  setTimeout(() => { if ($("status").textContent === text) status(""); }, 5000);
 }
 
 function explainShown(shown) {
@@ -141,9 +169,10 @@ async function encode() {
   const canvas = canvases.find((c) => c !== inFlight?.canvas && c !== ready?.canvas);
   [canvas.width, canvas.height] = fit(video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
   canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  const mirrored = Boolean(video.srcObject); // the camera is shown as a mirror shows you; a video file as it is
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.8));
   encoding = false;
-  ready = {canvas, blob, started, encodeMs: performance.now() - started};
+  ready = {canvas, blob, started, mirrored, encodeMs: performance.now() - started};
   pump();
   encode(); // a newer frame came while this one was encoded
 }
@@ -160,44 +189,77 @@ function playLive() {
   video.requestVideoFrameCallback(onVideoFrame);
 }
 
+const OR_DROP = "Or drop a photo or a video file on this picture.";
+const CAMERA_TROUBLE = {
+  NotAllowedError: "The camera is blocked for this page. Allow it (the camera icon in the address bar), then " +
+                   "try again.",
+  SecurityError: "The camera is blocked for this page. Allow it (the camera icon in the address bar), then try again.",
+  NotFoundError: "No camera was found. Connect one, then try again.",
+  OverconstrainedError: "No camera was found that can film 640×480. Connect another one, then try again.",
+  NotReadableError: "The camera is busy: another program is using it. Close that program, then try again.",
+  AbortError: "The camera did not start. Try again, or restart the browser.",
+};
+
+// The camera, or a message that says what is wrong in words, what to do, and the way to do without it.
 async function startCamera() {
+  notice("Waiting for the camera: allow it when the browser asks.");
   try {
+    if (!navigator.mediaDevices) {
+      throw new DOMException("cameras are for secure pages only", "InsecureContext");
+    }
     video.srcObject = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
-    video.removeAttribute("src");
-    $("camera").hidden = true;
-    playLive();
   } catch (err) {
-    showError(`no camera (${err.name}): drop a photo or a video file on the page`);
+    const text = err.name === "InsecureContext"
+      ? `This browser gives the camera only to secure pages: open http://127.0.0.1:${location.port}/ on the ` +
+        "computer that runs the server."
+      : CAMERA_TROUBLE[err.name] || `The camera could not be opened (${err.name}). Try again.`;
+    notice(`${text} ${OR_DROP}`, err.name !== "InsecureContext");
+    $("notice").title = `${err.name}: ${err.message}`;
+    mirror.errors.push(`camera: ${err.name}`);
+    return;
   }
+  notice("");
+  video.removeAttribute("src");
+  $("camera").hidden = true;
+  playLive();
 }
 
 // --- drawing ---------------------------------------------------------------------------------
 
+// The picture and each face's box and label; the camera mirrored (the boxes with it, the text left readable).
 function draw(msg) {
   const source = msg.kind === "photo" ? draw.photo : inFlight.canvas;
+  const mirrored = msg.kind === "frame" && inFlight.mirrored;
   if (view.width !== source.width || view.height !== source.height) {
     view.width = source.width;
     view.height = source.height;
   }
+  viewCtx.save();
+  if (mirrored) viewCtx.setTransform(-1, 0, 0, 1, view.width, 0);
   viewCtx.drawImage(source, 0, 0);
+  viewCtx.restore();
   const sx = view.width / msg.width, sy = view.height / msg.height;
   viewCtx.lineWidth = 3;
   viewCtx.font = "bold 18px system-ui, sans-serif";
+  mirror.drawn = {mirrored, width: view.width, scale: sx, read: msg.faces.map((f) => f.box), boxes: []};
+  const toX = mirrored ? (px) => view.width - px * sx : (px) => px * sx;
   for (const face of msg.faces) {
     const [x, y, w, h] = face.box;
+    const left = mirrored ? view.width - (x + w) * sx : x * sx;
+    mirror.drawn.boxes.push([left, y * sy, w * sx, h * sy]);
     if (face.explanation && mesh) {
-      drawWhy(face, sx, sy);
+      drawWhy(face, toX, sy);
     } else {
       viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
-      viewCtx.strokeRect(x * sx, y * sy, w * sx, h * sy);
+      viewCtx.strokeRect(left, y * sy, w * sx, h * sy);
     }
     const percent = face.unreadable ? "" : ` ${(100 * face.confidence).toFixed(0)}%`;  // none it cannot back
     const text = `${face.emoji} ${face.label}${percent}`;
     const ty = Math.max(22, y * sy - 6);
     viewCtx.fillStyle = "rgba(0,0,0,.6)";
-    viewCtx.fillRect(x * sx, ty - 19, viewCtx.measureText(text).width + 8, 24);
+    viewCtx.fillRect(left, ty - 19, viewCtx.measureText(text).width + 8, 24);
     viewCtx.fillStyle = "#fff";
-    viewCtx.fillText(text, x * sx + 4, ty);
+    viewCtx.fillText(text, left + 4, ty);
   }
   faces = msg.faces;
   $("copy").disabled = faces.length === 0;
@@ -213,7 +275,7 @@ function regionColour(effect, scale) {
   return `rgb(${UNMOVED.map((grey, i) => Math.round(grey + (target[i] - grey) * share)).join(",")})`;
 }
 
-function drawWhy(face, sx, sy) {
+function drawWhy(face, toX, sy) { // toX: a point's x in the picture (mirrored for the camera)
   const regions = face.explanation.regions;
   const scale = Math.max(LEAST_SCALE, ...Object.values(regions).map(Math.abs));
   viewCtx.save();
@@ -222,8 +284,8 @@ function drawWhy(face, sx, sy) {
     viewCtx.lineWidth = Math.abs(regions[region]) >= scale / 2 ? 2 : 1;
     viewCtx.beginPath();
     for (const [a, b] of mesh.edges[r]) {
-      viewCtx.moveTo(face.points[a][0] * sx, face.points[a][1] * sy);
-      viewCtx.lineTo(face.points[b][0] * sx, face.points[b][1] * sy);
+      viewCtx.moveTo(toX(face.points[a][0]), face.points[a][1] * sy);
+      viewCtx.lineTo(toX(face.points[b][0]), face.points[b][1] * sy);
     }
     viewCtx.stroke();
   });
@@ -238,8 +300,20 @@ function whyText(explanation) {
                        : words;
 }
 
-const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "neutral: captured",
-                          personal: "neutral: personal", estimating: "neutral: estimating", auto: "neutral: auto"};
+// How each face is read (its "calibration"), in words, and why on hover.
+const CALIBRATION = {
+  estimating: ["learning this face…",
+               "Learning this face's usual look from its first seconds; expressions are read relative to it. For a " +
+               "sharper reading, look neutral and press This is my neutral face."],
+  auto: ["adapting to this face",
+         "Read relative to this face's usual look, learnt from its frames so far. For a sharper reading, look " +
+         "neutral and press This is my neutral face."],
+  none: ["not calibrated yet", "Look neutral and press This is my neutral face: expressions are then read " +
+                               "relative to it."],
+  capturing: ["hold a neutral face…", "Taking about a second of this face as its neutral reference."],
+  captured: ["calibrated to this face's neutral", "Read relative to the neutral face you gave with the button."],
+  personal: ["calibrated (your personal model)", "Read relative to the neutral face recorded for this model."],
+};
 const cards = new Map(); // (track, labels) -> the face's card, updated in place: rebuilding it cost ~2 ms a frame
 
 function card(face) {
@@ -270,8 +344,10 @@ function listFaces(list) {
     item.querySelector(".emoji").textContent = face.emoji;
     item.querySelector(".label").textContent = face.label;
     item.querySelector(".confidence").textContent = face.unreadable ? "" : `${(100 * face.confidence).toFixed(0)}%`;
-    item.querySelector(".calibration").textContent =  // why it cannot be read, and the neutral it is read against
-      [face.unreadable, CALIBRATION_TEXT[face.calibration]].filter(Boolean).join(" · ");
+    const [calibration, because] = CALIBRATION[face.calibration] || ["", ""];
+    item.querySelector(".calibration").textContent =  // why it cannot be read, and how it is read
+      [face.unreadable, calibration].filter(Boolean).join(" · ");
+    item.querySelector(".calibration").title = because;
     const probs = Object.values(face.probs), top = Math.max(...probs);
     item.querySelectorAll(".bar").forEach((bar, i) => {
       bar.classList.toggle("top", probs[i] === top);
@@ -287,6 +363,7 @@ function listFaces(list) {
   if (shown.length !== container.children.length || shown.some((item, i) => container.children[i] !== item)) {
     container.replaceChildren(...shown);
   }
+  $("empty").hidden = shown.length > 0;
   for (const [key, item] of cards) if (!shown.includes(item)) cards.delete(key);
 }
 
@@ -303,6 +380,7 @@ $("bundle").onchange = () => ws.send(JSON.stringify({type: "bundle", id: $("bund
 $("neutral").onclick = () => ws.send(JSON.stringify({type: "neutral"}));
 $("explain").onchange = () => ws.send(JSON.stringify({type: "explain", on: $("explain").checked}));
 $("camera").onclick = startCamera;
+$("retry").onclick = startCamera;
 $("copy").onclick = async () => {
   const face = faces.reduce((a, b) => (!a || b.box[2] * b.box[3] > a.box[2] * a.box[3] ? b : a), null);
   if (!face) return;
@@ -316,6 +394,7 @@ $("copy").onclick = async () => {
 
 async function readPhoto(file) {
   const bitmap = await createImageBitmap(file);
+  notice("");
   const canvas = draw.photo = document.createElement("canvas");
   [canvas.width, canvas.height] = fit(bitmap.width, bitmap.height, MAX_PHOTO_SIDE);
   canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
@@ -328,6 +407,7 @@ async function readPhoto(file) {
 }
 
 function readVideo(file) {
+  notice("");
   if (video.srcObject) video.srcObject.getTracks().forEach((track) => track.stop());
   video.srcObject = null;
   video.src = URL.createObjectURL(file);
