@@ -93,6 +93,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "0 = never (default: %(default)s)",
     )
     p.add_argument(
+        "--augment",
+        type=int_range(0, 100),
+        default=0,
+        metavar="N",
+        help="also store N degraded copies of each training photo's face (lower resolution, blur, contrast, "
+        "gamma, noise, JPEG, the crop's alignment jittered), marked as augmented: they train, never score "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--workers", type=int_range(1, 4096), default=os.cpu_count() or 1, help="parallel workers (default: all cores)"
     )
     p.add_argument(
@@ -102,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="joblib backend; dask runs on a cluster (see docs/commands.md)",
     )
     p.add_argument("--scheduler", help="with --backend dask: scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="seeds --max-per-class's choice and --augment's copies")
     p.add_argument("--no-progress", action="store_true")
     add_landmarker_options(p)
     return p.parse_args(argv)
@@ -115,6 +124,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     if out.suffix != ".npz":
         raise DatasetError(f"--out must end in .npz, got {out}")
     refuse_existing(out, args.force, DatasetError, flag=None)
+    if args.augment and args.features == LANDMARKS:
+        raise DatasetError("--augment changes the appearance of the faces: it needs --features " + HYBRID)
     if args.backend == "loky" and args.workers > MAX_LOCAL_WORKERS:
         raise DatasetError(
             f"--workers must be from 1 to {MAX_LOCAL_WORKERS} with --backend loky (two per core of "
@@ -172,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             min_side=args.min_side,
             landmarker=args.landmarker,
             verbose=args.verbose,
+            augment=args.augment,
+            seed=args.seed,
         )
         report.skipped[:0] = skipped
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
@@ -188,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  skipped {path}: {reason}")
     if len(report.skipped) > 20:
         print(f"  ... and {len(report.skipped) - 20} more (listed in the table's metadata)")
-    counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
-    print(f"wrote {args.out}: {len(table)} faces ({counts})")
+    photos, copies = table.subset(table.photographed()), len(table.copies())
+    counts = ", ".join(f"{k} {v}" for k, v in photos.counts().items())
+    print(f"wrote {args.out}: {len(photos)} faces ({counts})" + (f" and {copies} augmented copies" if copies else ""))
     return interrupted_code() if report.interrupted else 0
 
 
