@@ -132,6 +132,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-mirror", action="store_true", help="do not add mirrored training faces")
     p.add_argument(
+        "--identity-augment",
+        type=float_range(0, 10),
+        default=DEFAULTS.identity_augment,
+        metavar="ALPHA",
+        help="add a copy of every training face moved by ALPHA times the difference of two random training "
+        "neutral faces (who someone is, not their expression); 0 = none (default: %(default)s)",
+    )
+    p.add_argument(
         "--val-fraction",
         type=float_range(0, 0.9, low_open=True, high_open=True),
         default=0.15,
@@ -191,6 +199,7 @@ def add_neutral(args: argparse.Namespace) -> int:
     try:
         bundle = load_bundle(args.out)
         table = load_tables(args.data)
+        table = table.subset(table.photographed())  # the population neutral is of faces as photographed
         if has_dataset_splits(table):  # the faces the model was trained on, as train_model.py would have used
             table = table.subset(np.flatnonzero(table.splits == "train"))
         references = population_neutral(table, bundle.feature_set)
@@ -223,9 +232,15 @@ def main(argv: list[str] | None = None) -> int:
             args.class_weight_power,
             not args.no_mirror,
             args.components,
+            args.identity_augment,
         )
         table = load_tables(args.data)
-        print(f"{len(table)} samples: " + ", ".join(f"{label} {n}" for label, n in table.counts().items()))
+        photos, copies = table.subset(table.photographed()), len(table.copies())
+        print(
+            f"{len(photos)} samples: "
+            + ", ".join(f"{label} {n}" for label, n in photos.counts().items())
+            + (f"; and {copies} augmented copies (training only)" if copies else "")
+        )
         _, dropped = select_classes(table, args.min_class_count)
         if dropped:
             print(
