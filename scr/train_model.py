@@ -31,7 +31,15 @@ from landmark_emotion.cli.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli.arguments import float_range, int_range, layer_sizes, learning_rate, number_list, seed
+from landmark_emotion.cli.arguments import (
+    float_range,
+    int_range,
+    label_factors,
+    layer_sizes,
+    learning_rate,
+    number_list,
+    seed,
+)
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.data.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
 from landmark_emotion.face.features import FEATURE_SETS
@@ -140,6 +148,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "neutral faces (who someone is, not their expression); 0 = none (default: %(default)s)",
     )
     p.add_argument(
+        "--class-prior",
+        type=label_factors,
+        default=DEFAULTS.class_priors,
+        metavar="LABEL=FACTOR,...",
+        help="multiply the trained model's probability of these labels by these factors, for where it is used "
+        "(e.g. neutral=1.3,contempt=0.5: people rest more often, and show contempt less often, than in "
+        "AffectNet); default: none",
+    )
+    p.add_argument(
         "--val-fraction",
         type=float_range(0, 0.9, low_open=True, high_open=True),
         default=0.15,
@@ -233,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             not args.no_mirror,
             args.components,
             args.identity_augment,
+            args.class_prior,
         )
         table = load_tables(args.data)
         photos, copies = table.subset(table.photographed()), len(table.copies())

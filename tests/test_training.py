@@ -162,6 +162,22 @@ def test_identity_augmentation_moves_faces_by_differences_of_neutral_faces():
         train(make_table({"happy": 24, "sad": 24}, people=12), replace(TINY, identity_augment=1), min_class_count=10)
 
 
+def test_class_priors_multiply_the_probabilities(trained):
+    import keras
+
+    from landmark_emotion.training.base import apply_class_priors
+
+    network = keras.models.clone_model(trained.model)
+    network.set_weights(trained.model.get_weights())
+    x = trained.preprocess.transform(trained.table.features()[:20])
+    before = network.predict(x, verbose=0)
+    apply_class_priors(network, trained.labels, [("sad", 0.5), ("neutral", 3.0)])
+    expected = before * np.array([3.0, 1.0, 0.5, 1.0])  # labels: neutral, happy, sad, angry
+    np.testing.assert_allclose(network.predict(x, verbose=0), expected / expected.sum(1, keepdims=True), atol=1e-5)
+    with pytest.raises(TrainingError, match="class prior of surprise, which the model does not learn"):
+        train(trained.table, replace(TINY, class_priors=(("surprise", 2.0),)), min_class_count=10)
+
+
 def test_train_model_trains_copies_and_identity_augmentation_and_keeps_photos_only(tmp_path, table):
     from landmark_emotion.commands import train_model
     from landmark_emotion.data.table import save_table
@@ -170,10 +186,12 @@ def test_train_model_trains_copies_and_identity_augmentation_and_keeps_photos_on
 
     save_table(with_copies(table, np.arange(len(table))), tmp_path / "t.npz")
     args = ["--data", str(tmp_path / "t.npz"), "--out", str(tmp_path / "m"), "--hidden", "32", "--epochs", "3"]
-    assert train_model.main([*args, "--identity-augment", "0.5", "--min-class-count", "10", "--no-progress"]) == 0
+    args += ["--identity-augment", "0.5", "--class-prior", "sad=0.5", "--min-class-count", "10", "--no-progress"]
+    assert train_model.main(args) == 0
     bundle = load_bundle(tmp_path / "m")
     assert bundle.info["train_args"]["identity_augment"] == 0.5
     assert bundle.info["train_args"]["recipe"]["identity_augment"] == 0.5
+    assert bundle.info["train_args"]["recipe"]["class_priors"] == [["sad", 0.5]]
     split = split_table(table, 0.15, 0.15, seed=0)
     trained = table.subset(split.train)
     assert bundle.info["train_counts"] == trained.counts() and bundle.info["augmented_copies"] == len(split.train)

@@ -71,6 +71,10 @@ class Recipe:
     identity_augment: float = 0.0
     """Alpha of identity augmentation (0: none): one more copy of every training face, moved by alpha times the
     difference of two random training neutral faces (:func:`identity_augmented`)."""
+    class_priors: tuple[tuple[str, float], ...] = ()
+    """(label, factor) pairs: the trained model's probability of each label is multiplied by its factor (and all
+    renormalised), for where the model is used: people rest more often, and show contempt less often, than the
+    training data says (:func:`apply_class_priors`)."""
 
     def __post_init__(self) -> None:
         check_settings(
@@ -85,6 +89,7 @@ class Recipe:
                 (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
                 (any(k < 0 for k in self.components), "PCA component counts cannot be negative"),
                 (not 0 <= self.identity_augment <= 10, "the identity augmentation must be in [0, 10]"),
+                (not all(f > 0 for _, f in self.class_priors), "class prior factors must be positive"),
             ],
         )
 
@@ -351,6 +356,16 @@ def identity_augmented(
     return np.concatenate([z, z + alpha * (pool[i] - pool[j])]), np.concatenate([y, y])
 
 
+def apply_class_priors(model, labels: list[str], priors: Iterable[tuple[str, float]]) -> None:
+    """Multiply the network's probability of each named label by its factor (then renormalised): exactly a move
+    of its last layer's bias by log(factor), so the bundle and its NumPy engine carry it with no extra step."""
+    last = model.layers[-1]
+    kernel, bias = last.get_weights()
+    for label, factor in priors:
+        bias[labels.index(label)] += np.log(factor)
+    last.set_weights([kernel, bias])
+
+
 def training_features(
     table: LandmarkTable, with_mirror: bool, feature_set: str = LANDMARKS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -449,10 +464,13 @@ def train_on_split(
     feature_set: str = LANDMARKS,
 ) -> TrainResult:
     """Mirror-augment, fit the preprocessing and the network on ``split.train`` (identity-augmented after the
-    preprocessing when the recipe says so), stopping early on ``split.val``."""
+    preprocessing when the recipe says so), stopping early on ``split.val``; then the recipe's class priors."""
     if recipe.identity_augment and np.sum(table.labels[split.train] == NEUTRAL) < 2:
         raise TrainingError("identity augmentation needs at least two neutral faces in the training part")
     labels = ordered(table.counts())
+    unknown = [label for label, _ in recipe.class_priors if label not in labels]
+    if unknown:
+        raise TrainingError(f"class prior of {', '.join(unknown)}, which the model does not learn")
     index = {label: i for i, label in enumerate(labels)}
     x_train, l_train = training_features(table.subset(split.train), recipe.mirror, feature_set)
     components = recipe.components or DEFAULT_COMPONENTS[feature_set]
@@ -478,6 +496,7 @@ def train_on_split(
         seed=seed,
         progress=progress,
     )
+    apply_class_priors(fit.model, labels, recipe.class_priors)
     return TrainResult(fit.model, labels, pre, table, split, fit, dict(dropped or {}), feature_set)
 
 
