@@ -1,259 +1,324 @@
-"""Does fine-tuning on a few photos of one person help on that person's other photos, and what does it cost others?
+"""Does a short recording teach the model its user? Fine-tuning as a user runs it, scored as the demo reads.
 
-  python benchmarks/personal.py --table /work/data/facial_expressions.npz --base models/default
-         [--k 2 3 5] [--people 6] [--min-test 5] [--timing] [--leave-out [--features SET]]
+  python benchmarks/personal.py --table JAFFE.npz --base models/default --k 1 2 --draws 2
+  python benchmarks/personal.py --table MUX.npz --base models/default --k 3 --min-labels 3 --draws 2 --ceiling
+  python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --forgetting --draws 2
+  python benchmarks/personal.py --table JAFFE.npz --base models/default --video KA KL KM KR MK
+  python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --l2 0.3   # another penalty
 
-A person of the table (``groups``) plays the user: k photos per expression are their
-"recorded sessions", their other photos of those expressions are the test. For each
-person and k it reports the base and fine-tuned accuracy on those photos (plain and
-balanced, i.e. mean recall over their expressions), and the accuracy on the other
-people before and after (forgetting). ``--timing`` also times one fine-tuning on 50
-samples per base label, the size of a typical recording.
+The table must say who is who (``groups``) and where each photo is (``paths``, as
+``extract_landmarks.py`` writes them); its people must be people the base never saw.
 
-If the base bundle was trained on this same table, its person-disjoint split is
-rebuilt from the bundle's training arguments: only people of its test split are
-simulated, and "other people" are the rest of that test split, so no score is
-measured on faces the base model was trained on. That split may hold few people
-with many photos; ``--leave-out`` instead trains a new base with the bundle's
-recipe on the table without the ``--people`` people who have the most photos
-(about a minute), and simulates those.
+**Protocol.** Every person with at least ``--min-labels`` labels (neutral counts) of which
+she has k + 1 photos or more plays the user. k photos of each label she has k of are her
+recording (one neutral photo too when she has fewer than k, for calibration only): each
+label's photos are linked into a folder and recorded with ``scr/record_dataset.py --source
+FOLDER --label L``, then ``scr/train_personal.py --min-samples 1`` fine-tunes ``--base`` on
+the sessions, with its defaults. The test is her other photos of the labels she has k + 1
+of, read from the table as the demo reads her: calibrated by the neutral the personal
+bundle keeps, answered by the bundle. Beside it: the base as shipped (uncalibrated, every
+label), and the base calibrated the same way answering the same labels (where the
+personal head starts from). Accuracy is each person's, then the mean over people, over
+``--draws`` random draws of her recording.
+
+- ``--forgetting``: ``--keep-unrecorded``; her neutral and half of her other labels (drawn)
+  are recorded, and the test is her photos of the other half, which the model answers
+  among all of its labels without having seen them.
+- ``--ceiling``: how far her photos can be told apart at all: 5-fold cross-validation,
+  per person, of the same fine-tuning on all her other photos (no recording, in process).
+- ``--video PERSON ...``: a 30-second recording of each person: for each of her labels a
+  clip of 130 frames at 30 frames/s (half a second from her neutral photo into the first of
+  2 photos of that label, held, then into the second, held; the face pans, zooms, tilts and
+  has sensor noise throughout), each recorded with ``record_dataset.py --source CLIP`` (every
+  frame), then ``scr/train_personal.py`` run as a command and timed (wall clock and CPU,
+  TensorFlow's loading included); the test is her photos not in the clips.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import math
 import os
+import resource
+import subprocess
 import sys
 import tempfile
+import time
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from landmark_emotion.commands import record_dataset, train_personal
 from landmark_emotion.data.table import LandmarkTable, load_table
-from landmark_emotion.face.features import FEATURE_SETS
-from landmark_emotion.labels import ordered
+from landmark_emotion.model.calibration import NEUTRAL, calibrate
 from landmark_emotion.model.emotion_model import EmotionModel
-from landmark_emotion.training.base import (
-    MIN_CLASS_COUNT,
-    REPLAY_PER_CLASS,
-    Recipe,
-    select_classes,
-    split_table,
-    train_base_model,
-)
 from landmark_emotion.training.personal import FineTuneSettings, train_personal_model
 
-
-def accuracies(probabilities: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Plain accuracy and balanced accuracy (mean per-class recall)."""
-    hit = probabilities.argmax(axis=1) == y
-    return float(hit.mean()), float(np.mean([hit[y == c].mean() for c in np.unique(y)]))
+ROOT = Path(__file__).resolve().parent.parent
+CLIP_FRAMES, CLIP_SIZE, FPS = 130, (640, 480), 30.0
 
 
-def unseen_part(base: EmotionModel, table: LandmarkTable, table_path: Path) -> tuple[LandmarkTable, str]:
-    """The rows the base model never trained on: its test split if it was trained on this table, else all."""
-    args = base.info.get("train_args", {})
-    if table_path.name not in {Path(p).name for p in args.get("data", [])}:
-        return table, f"{table_path.name} is not the base model's training table: all people are unseen"
-    kept, _ = select_classes(table, int(args["min_class_count"]))
-    split = split_table(kept, float(args["val_fraction"]), float(args["test_fraction"]), int(args["seed"]))
-    if split.sizes() != base.metrics.get("split"):
-        sys.exit(
-            f"error: rebuilt split {split.sizes()} differs from the bundle's {base.metrics.get('split')}; "
-            "cannot tell which people the base model saw"
-        )
-    return kept.subset(split.test), f"the base model's test split ({len(split.test)} photos, person-disjoint)"
+@dataclass
+class Draw:
+    """One simulated user: the rows of her recording and of her test, and whether she keeps every label."""
+
+    person: str
+    recorded: np.ndarray
+    test: np.ndarray
+    keep_unrecorded: bool = False
 
 
-def train_without(
-    base: EmotionModel, table: LandmarkTable, people: list[str], folder: Path, feature_set: str | None = None
-) -> tuple[EmotionModel, LandmarkTable]:
-    """A base model trained like ``base`` (recipe, split settings, replay size; ``feature_set`` if given) on
-    ``table`` without ``people``, saved and loaded again, and its test part."""
-    args = base.info.get("train_args", {})
-    recipe = Recipe(
-        **{
-            **args.get("recipe", {}),
-            "hidden": tuple(args.get("recipe", {}).get("hidden", Recipe.hidden)),
-            "components": tuple(args.get("recipe", {}).get("components", Recipe.components)),
-        }
-    )
-    rest = table.subset(np.flatnonzero(~np.isin(table.groups, people)))
-    model, trained = train_base_model(
-        rest,
-        recipe,
-        min_class_count=int(args.get("min_class_count", MIN_CLASS_COUNT)),
-        val_fraction=float(args.get("val_fraction", 0.15)),
-        test_fraction=float(args.get("test_fraction", 0.15)),
-        seed=int(args.get("seed", 0)),
-        feature_set=feature_set or args.get("features") or base.feature_set,
-        replay_per_class=int(args.get("replay_per_class", REPLAY_PER_CLASS)),
-        train_args={"leave_out": people},
-    )
-    return EmotionModel.load(model.save(folder / "base")), trained.table.subset(trained.split.test)
+def draws_of(table: LandmarkTable, labels: list[str], k: int, min_labels: int, draws: int, forgetting: bool):
+    """Every person's ``draws`` recordings (see the protocol above); the draw's seed depends on her name only."""
+    out = []
+    for person in sorted(set(table.groups.tolist()) - {""}):
+        mine = np.flatnonzero(table.groups == person)
+        counts = {label: int(np.sum(table.labels[mine] == label)) for label in labels}
+        tested = [label for label in labels if counts[label] >= k + 1]
+        if len(tested) < min_labels or (forgetting and (NEUTRAL not in tested or len(tested) < 3)):
+            continue
+        for draw in range(draws):
+            rng = np.random.default_rng([draw, zlib.crc32(person.encode())])
+            rows = {label: rng.permutation(mine[table.labels[mine] == label]) for label in labels}
+            recorded = [label for label in labels if counts[label] >= k]
+            if forgetting:  # neutral and half of the others recorded, the other half tested
+                others = rng.permutation([label for label in tested if label != NEUTRAL])
+                recorded, tested = [NEUTRAL, *others[: len(others) // 2]], list(others[len(others) // 2 :])
+            train = [rows[label][:k] for label in recorded]
+            if NEUTRAL not in recorded and counts[NEUTRAL]:
+                train.append(rows[NEUTRAL][:1])  # for calibration only
+            test = [rows[label][0 if forgetting else k :] for label in tested]
+            out.append(Draw(person, np.concatenate(train), np.concatenate(test), forgetting))
+    return out
 
 
-def pick_people(table: LandmarkTable, labels: list[str], k: int, min_test: int, n: int) -> list[tuple[str, list[str]]]:
-    """People with at least ``k + min_test`` photos of two or more expressions, most photos first."""
-    people = []
-    for group in sorted(set(table.groups.tolist()) - {""}):
-        mine = table.labels[table.groups == group]
-        expressions = [label for label in labels if np.sum(mine == label) >= k + min_test]
-        if len(expressions) >= 2:
-            people.append((int(np.isin(mine, expressions).sum()), group, expressions))
-    people.sort(key=lambda p: (-p[0], p[1]))
-    return [(group, expressions) for _, group, expressions in people[:n]]
+def quietly(main, args: list[str]) -> int:
+    """A command's ``main`` with its printing kept out of the report."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return main(args)
 
 
-def through_bundle(model: EmotionModel) -> EmotionModel:
-    """The model saved and loaded again, as the demo would use it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return EmotionModel.load(model.save(Path(tmp) / "model"))
+def record_photos(table: LandmarkTable, rows: np.ndarray, sessions: Path, work: Path) -> None:
+    """``record_dataset.py --source FOLDER --label L`` for each label's photos, as a user records photos of herself."""
+    for label in sorted(set(table.labels[rows].tolist())):
+        folder = work / f"photos_{label}"
+        folder.mkdir()
+        for i, row in enumerate(rows[table.labels[rows] == label]):
+            source = Path(table.paths[row])
+            if not source.is_file():
+                sys.exit(f"error: {source} (a photo of the table) is not there; the protocol records the photos")
+            (folder / f"{i}{source.suffix}").symlink_to(source)
+        args = ["--label", label, "--source", str(folder), "--out-dir", str(sessions), "--no-progress"]
+        if quietly(record_dataset.main, args) != 0:
+            sys.exit(f"error: record_dataset.py {' '.join(args)} failed")
 
 
-def simulate(
-    base: EmotionModel,
-    table: LandmarkTable,
-    person: str,
-    expressions: list[str],
-    k: int,
-    others: LandmarkTable,
-    settings: FineTuneSettings,
-    seed: int,
-) -> dict:
-    """Fine-tune on k photos per expression of ``person``; score on their other photos and on ``others``."""
-    rng = np.random.default_rng(seed)
-    index = {label: i for i, label in enumerate(base.classes_)}
-    mine = {
-        label: rng.permutation(np.flatnonzero((table.groups == person) & (table.labels == label)))
-        for label in expressions
-    }
-    personal = table.subset(np.concatenate([rows[:k] for rows in mine.values()]))
-    test = table.subset(np.concatenate([rows[k:] for rows in mine.values()]))
-    x_test, y_test = test.features(base.feature_set), np.array([index[label] for label in test.labels])
-    x_others, y_others = others.features(base.feature_set), np.array([index[label] for label in others.labels])
-    tuned = train_personal_model(base, personal, settings, min_samples=1, progress=False)
-    seconds = tuned.metrics["seconds"]
-    tuned = through_bundle(tuned)
+def fine_tune(base: Path, sessions: Path, out: Path, keep_unrecorded: bool, l2: float | None) -> EmotionModel:
+    """``train_personal.py`` with its defaults (``--min-samples 1``: a photo is a sample), and the bundle it wrote."""
+    args = ["--base", str(base), "--data-dir", str(sessions), "--out", str(out), "--min-samples", "1", "--no-progress"]
+    args += (["--keep-unrecorded"] if keep_unrecorded else []) + ([] if l2 is None else ["--l2", str(l2)])
+    if quietly(train_personal.main, args) != 0:
+        sys.exit(f"error: train_personal.py {' '.join(args)} failed")
+    return EmotionModel.load(out)
+
+
+def as_the_demo_reads(model: EmotionModel, features: np.ndarray) -> np.ndarray:
+    """The labels ``model`` gives these feature vectors, calibrated by its user's neutral when it keeps one."""
+    refs = model.references
+    if refs is not None and refs.person is not None:
+        features = calibrate(features, refs.person, refs.population)
+    return np.asarray(model.classes_)[model.predict_proba(features).argmax(axis=1)]
+
+
+def score(base: EmotionModel, personal: EmotionModel, test: LandmarkTable) -> dict[str, float]:
+    """Accuracy on her test photos: the base as shipped, the base calibrated and answering what ``personal``
+    answers, and ``personal`` as the demo reads her."""
+    x, truth = test.features(base.feature_set), test.labels
+    refs = personal.references
+    columns = [base.classes_.index(label) for label in personal.classes_]
+    calibrated = x if refs is None or refs.person is None else calibrate(x, refs.person, refs.population)
+    restricted = np.asarray(personal.classes_)[base.predict_proba(calibrated)[:, columns].argmax(axis=1)]
     return {
-        "person": person,
-        "k": k,
-        "n_test": len(test),
-        "base": accuracies(base.predict_proba(x_test), y_test),
-        "tuned": accuracies(tuned.predict_proba(x_test), y_test),
-        "others_base": accuracies(base.predict_proba(x_others), y_others),
-        "others_tuned": accuracies(tuned.predict_proba(x_others), y_others),
-        "seconds": seconds,
+        "shipped": float(np.mean(np.asarray(base.predict(x)) == truth)),
+        "calibrated": float(np.mean(restricted == truth)),
+        "personal": float(np.mean(as_the_demo_reads(personal, x) == truth)),
     }
 
 
-def time_fine_tuning(base: EmotionModel, table: LandmarkTable, settings: FineTuneSettings, per_class: int = 50) -> None:
-    """Fine-tune once on ``per_class`` samples of every base label (as many as the table has) and print the time."""
-    rng = np.random.default_rng(0)
-    rows = [rng.permutation(np.flatnonzero(table.labels == label))[:per_class] for label in base.classes_]
-    personal = table.subset(np.concatenate(rows))
-    metrics = train_personal_model(base, personal, settings, min_samples=1, progress=False).metrics
-    counts = ", ".join(f"{label} {n}" for label, n in personal.counts().items())
-    print(
-        f"timing: fine_tune on {len(personal)} samples ({counts}) + {metrics['replay_n']} replay: "
-        f"{metrics['seconds']:.1f} s, {metrics['epochs_run']} epochs"
-    )
-
-
-def points(before: float, after: float) -> str:
-    return f"{before:.1%} -> {after:.1%} ({100 * (after - before):+.1f} pts)"
-
-
-def simulated_people(args: argparse.Namespace, base: EmotionModel, table: LandmarkTable, workdir: Path):
-    """The base to fine-tune, the unseen rows, the people to simulate with their expressions, and a description."""
-    if not args.leave_out:
-        unseen, where = unseen_part(base, table, args.table)
-        return base, unseen, pick_people(unseen, ordered(base.classes_), max(args.k), args.min_test, args.people), where
-    people = pick_people(table, ordered(base.classes_), max(args.k), args.min_test, args.people)
-    names = [name for name, _ in people]
-    print(
-        f"training a base model like {args.base} ({args.features or base.feature_set}) without {', '.join(names)} ..."
-    )
-    base, test = train_without(base, table, names, workdir, args.features)
-    people = [(name, [e for e in expressions if e in base.classes_]) for name, expressions in people]
-    unseen = LandmarkTable.concatenate([table.subset(np.flatnonzero(np.isin(table.groups, names))), test])
-    unseen = unseen.subset(np.flatnonzero(np.isin(unseen.labels, base.classes_)))
-    where = f"people left out of training plus the new base's test split ({len(test)} photos)"
-    return base, unseen, [(name, e) for name, e in people if len(e) >= 2], where
-
-
-def report(rows: list[dict], ks: list[int]) -> None:
-    for k in ks:
-        mine = [r for r in rows if r["k"] == k]
-        mean = {
-            key: np.mean([r[key] for r in mine], axis=0) for key in ("base", "tuned", "others_base", "others_tuned")
-        }
+def run_photos(args: argparse.Namespace, base: EmotionModel, table: LandmarkTable) -> None:
+    for k in args.k:
+        draws = draws_of(table, base.classes_, k, args.min_labels, args.draws, args.forgetting)
+        if not draws:
+            sys.exit(f"error: nobody in {args.table} has {args.min_labels} labels with {k + 1}+ photos")
+        per_person: dict[str, list[dict]] = {}
+        for draw in draws:
+            with tempfile.TemporaryDirectory() as work:
+                record_photos(table, draw.recorded, Path(work) / "sessions", Path(work))
+                sessions, out = Path(work) / "sessions", Path(work) / "model"
+                personal = fine_tune(args.base, sessions, out, draw.keep_unrecorded, args.l2)
+            scores = score(base, personal, table.subset(draw.test))
+            scores["seconds"] = personal.metrics["seconds"]
+            per_person.setdefault(draw.person, []).append(scores)
+            print(
+                f"  k={k} {draw.person:24s} recorded {len(draw.recorded):2d}, test {len(draw.test):3d}: shipped "
+                f"{scores['shipped']:.3f}, calibrated {scores['calibrated']:.3f}, personal {scores['personal']:.3f}",
+                flush=True,
+            )
+        keys = ("shipped", "calibrated", "personal", "seconds")
+        means = {key: np.mean([np.mean([s[key] for s in runs]) for runs in per_person.values()]) for key in keys}
+        what = "her unrecorded labels, among all" if args.forgetting else "her other photos"
         print(
-            f"k={k}: person's other photos {points(mean['base'][0], mean['tuned'][0])}, balanced "
-            f"{points(mean['base'][1], mean['tuned'][1])}; other people "
-            f"{points(mean['others_base'][0], mean['others_tuned'][0])}, balanced "
-            f"{points(mean['others_base'][1], mean['others_tuned'][1])}; "
-            f"{np.mean([r['seconds'] for r in mine]):.1f} s per fine-tuning"
+            f"\n| k | people × draws | test photos ({what}) | base as shipped (uncalibrated, every label) | "
+            "base calibrated to her neutral, her labels | personal model, as the demo reads | s per fit |\n"
+            "|---|---|---|---|---|---|---|\n"
+            f"| {k} | {len(per_person)} × {args.draws} | {sum(len(d.test) for d in draws)} | {means['shipped']:.3f} "
+            f"| {means['calibrated']:.3f} | **{means['personal']:.3f}** | {means['seconds']:.2f} |\n",
+            flush=True,
         )
+
+
+def run_ceiling(args: argparse.Namespace, base: EmotionModel, table: LandmarkTable) -> None:
+    """5-fold cross-validation per person of the fine-tuning on all her other photos of the protocol's labels."""
+    from sklearn.model_selection import StratifiedKFold
+
+    k = max(args.k)
+    people = sorted({draw.person for draw in draws_of(table, base.classes_, k, args.min_labels, 1, False)})
+    accuracies = []
+    for person in people:
+        mine = np.flatnonzero(table.groups == person)
+        labels = [label for label in base.classes_ if np.sum(table.labels[mine] == label) >= 5]
+        rows = mine[np.isin(table.labels[mine], labels)]
+        if len(labels) < 2:
+            continue
+        hits = []
+        for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(rows, table.labels[rows]):
+            model = train_personal_model(
+                base, table.subset(rows[train]), FineTuneSettings(per_label=10**6), min_samples=1, progress=False
+            )
+            read = as_the_demo_reads(model, table.subset(rows[test]).features(base.feature_set))
+            hits.append(read == table.labels[rows[test]])
+        accuracies.append(float(np.mean(np.concatenate(hits))))
+        print(f"  ceiling {person:24s} {', '.join(labels)}: {accuracies[-1]:.3f}", flush=True)
+    print(f"\nceiling (5-fold, all her photos of labels with 5+): mean {np.mean(accuracies):.3f} over {len(people)}\n")
+
+
+def clip_frame(image: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
+    """A photo as a webcam frame ``t`` shows it: placed in 640x480, panning, zooming, tilting, with sensor noise."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 2 * math.sin(t / 9.7), 1.6 * (1 + 0.03 * math.sin(t / 15.4)))
+    matrix[0, 2] += CLIP_SIZE[0] / 2 - w / 2 + 8 * math.sin(t / 11.6)
+    matrix[1, 2] += CLIP_SIZE[1] / 2 - h / 2 + 6 * math.cos(t / 14.2)
+    frame = cv2.warpAffine(image, matrix, CLIP_SIZE, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    return np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8)
+
+
+def write_clip(path: Path, neutral: np.ndarray, first: np.ndarray, second: np.ndarray, rng) -> None:
+    """130 frames: 15 from her neutral photo into ``first``, 50 held, 10 into ``second``, 55 held."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, CLIP_SIZE)
+    for t in range(CLIP_FRAMES):
+        if t < 15:
+            image = cv2.addWeighted(neutral, 1 - t / 15, first, t / 15, 0)
+        elif t < 65:
+            image = first
+        elif t < 75:
+            image = cv2.addWeighted(first, 1 - (t - 65) / 10, second, (t - 65) / 10, 0)
+        else:
+            image = second
+        writer.write(clip_frame(image, t, rng))
+    writer.release()
+
+
+def run_video(args: argparse.Namespace, base: EmotionModel, table: LandmarkTable) -> None:
+    rows_out = []
+    for person in args.video:
+        rng = np.random.default_rng(zlib.crc32(person.encode()))
+        mine = np.flatnonzero(table.groups == person)
+        labels = [label for label in base.classes_ if np.sum(table.labels[mine] == label) >= 2]
+        chosen = {label: rng.permutation(mine[table.labels[mine] == label])[:2] for label in labels}
+        if NEUTRAL not in chosen:
+            sys.exit(f"error: {person} has fewer than 2 neutral photos")
+        with tempfile.TemporaryDirectory() as work:
+            work_path = Path(work)
+            sessions, out = work_path / "sessions", work_path / "model"
+            neutral = cv2.imread(table.paths[chosen[NEUTRAL][0]])
+            for label, (a, b) in chosen.items():
+                clip = work_path / f"{label}.mp4"
+                write_clip(clip, neutral, cv2.imread(table.paths[a]), cv2.imread(table.paths[b]), rng)
+                record = ["--label", label, "--source", str(clip), "--out-dir", str(sessions), "--no-progress"]
+                if quietly(record_dataset.main, record) != 0:
+                    sys.exit(f"error: record_dataset.py {' '.join(record)} failed")
+            command = [sys.executable, str(ROOT / "scr" / "train_personal.py"), "--base", str(args.base)]
+            command += ["--data-dir", str(sessions), "--out", str(out), "--no-progress"]
+            before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True)
+            wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode != 0:
+                sys.exit(f"error: {' '.join(command)}: {done.stderr.strip()}")
+            personal = EmotionModel.load(out)
+        used = np.concatenate(list(chosen.values()))
+        test = table.subset(np.setdiff1d(mine[np.isin(table.labels[mine], labels)], used))
+        head = personal.metrics["personal_head"]
+        row = {
+            "person": person,
+            "frames": sum(head["frames_recorded"].values()) + sum(head["onset_skipped"].values()),
+            "onset": sum(head["onset_skipped"].values()),
+            "selected": sum(head["frames_selected"].values()),
+            "test": len(test),
+            **score(base, personal, test),
+            "fit": personal.metrics["seconds"],
+            "wall": wall,
+            "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        }
+        rows_out.append(row)
+        print(f"  {row}", flush=True)
+    print(
+        "\n| person | frames recorded | onset left out | learnt from | test photos | base calibrated | personal | "
+        "fine-tuning s (in the command) | command s, wall | command s, CPU |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    for r in rows_out:
+        print(
+            f"| {r['person']} | {r['frames']} | {r['onset']} | {r['selected']} | {r['test']} | {r['calibrated']:.3f} "
+            f"| {r['personal']:.3f} | {r['fit']:.2f} | {r['wall']:.1f} | {r['cpu']:.1f} |"
+        )
+    means = {key: np.mean([r[key] for r in rows_out]) for key in ("calibrated", "personal", "fit", "wall", "cpu")}
+    print(
+        f"| mean | | | | | {means['calibrated']:.3f} | {means['personal']:.3f} | {means['fit']:.2f} | "
+        f"{means['wall']:.1f} | {means['cpu']:.1f} |"
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--table", type=Path, required=True, help="landmark table with groups (person names)")
-    p.add_argument("--base", type=Path, default=Path("models/default"))
-    p.add_argument("--k", type=int, nargs="+", default=[2, 3, 5], help="photos per expression used as personal data")
-    p.add_argument("--people", type=int, default=6, help="how many people to simulate")
-    p.add_argument("--min-test", type=int, default=5, help="test photos each expression needs beyond the largest k")
-    p.add_argument("--freeze", type=int)
-    p.add_argument("--lr", type=float, default=FineTuneSettings.learning_rate)
-    p.add_argument("--replay-weight", type=float, default=FineTuneSettings.replay_weight)
-    p.add_argument("--seeds", type=int, default=1, help="draws of each person's personal photos")
-    p.add_argument("--timing", action="store_true")
-    p.add_argument(
-        "--leave-out",
-        action="store_true",
-        help="train a new base without the simulated people (see above) instead of using --base's test split",
-    )
-    p.add_argument(
-        "--features",
-        choices=sorted(FEATURE_SETS),
-        help="with --leave-out: the feature set of the new base (default: --base's), to compare "
-        "fine-tuning on landmarks alone with landmarks plus appearance on the same people",
-    )
+    p.add_argument("--table", type=Path, required=True, help="landmark table with people (groups) and photo paths")
+    p.add_argument("--base", type=Path, default=ROOT / "models" / "default")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 2], help="photos recorded per label")
+    p.add_argument("--min-labels", type=int, default=2, help="labels (neutral counts) with k + 1 photos a person needs")
+    p.add_argument("--draws", type=int, default=1, help="random draws of each person's recording")
+    p.add_argument("--forgetting", action="store_true", help="keep-unrecorded; test on her unrecorded labels")
+    p.add_argument("--ceiling", action="store_true", help="also 5-fold cross-validation with all her photos")
+    p.add_argument("--video", nargs="+", metavar="PERSON", help="instead: a 30-second recording of each, timed")
+    p.add_argument("--l2", type=float, help="train_personal.py --l2 (default: its own), to see where it matters")
     args = p.parse_args()
-    if args.features and not args.leave_out:
-        p.error("--features needs --leave-out (a base of another feature set is trained without the people)")
     base = EmotionModel.load(args.base)
     table = load_table(args.table)
     table = table.subset(np.flatnonzero(np.isin(table.labels, base.classes_)))
-    settings = FineTuneSettings(freeze=args.freeze, learning_rate=args.lr, replay_weight=args.replay_weight)
-    if args.timing:
-        time_fine_tuning(base, table, settings)
-    with tempfile.TemporaryDirectory() as workdir:
-        base, unseen, people, where = simulated_people(args, base, table, Path(workdir))
-        if not people:
-            sys.exit(f"error: nobody in {where} has {max(args.k) + args.min_test}+ photos of two expressions")
-        print(
-            f"base ({', '.join(base.classes_)}); people from {where}:\n  "
-            + "; ".join(f"{g} ({', '.join(e)})" for g, e in people)
-        )
-        rows = []
-        for person, expressions in people:
-            others = unseen.subset(np.flatnonzero(unseen.groups != person))
-            for k in args.k:
-                for seed in range(args.seeds):
-                    row = simulate(base, unseen, person, expressions, k, others, settings, seed)
-                    rows.append(row)
-                    print(
-                        f"{person:22s} k={k} n={row['n_test']:3d}  acc {points(row['base'][0], row['tuned'][0])}"
-                        f"  balanced {points(row['base'][1], row['tuned'][1])}  others "
-                        f"{points(row['others_base'][0], row['others_tuned'][0])}  {row['seconds']:.1f} s",
-                        flush=True,
-                    )
-    print(f"\nmean over {len(people)} people x {args.seeds} draw(s) (other people: the rest of {where}):")
-    report(rows, args.k)
+    print(
+        f"base {args.base} ({', '.join(base.classes_)}); {args.table}: {len(table)} photos of "
+        f"{len(set(table.groups.tolist()))} people; {FineTuneSettings().schedule}"
+    )
+    if args.video:
+        run_video(args, base, table)
+        return
+    run_photos(args, base, table)
+    if args.ceiling:
+        run_ceiling(args, base, table)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ labels the model does not know count as errors and are listed; augmented copies 
 accuracy, macro_f1, n, labels, per_class, confusion (rows: true, columns: predicted) and
 unknown_labels.
 
+A personal model (train_personal.py) is fitted on its user's faces calibrated by their
+recorded neutral, and the demo reads its user so: by default (--calibrate personal) every
+face is calibrated by the neutral the bundle keeps, as if all faces of the table were that
+user. --calibrate off reads the features as they are (the default for other models).
+
 With --calibrate neutral each face is calibrated by the mean of the other neutral faces of
 the same person (the table must know who is who: extract it with --group-pattern); only
 faces with such a reference are scored, and the JSON adds scored, skipped and
@@ -59,9 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--png", type=Path, help="write the confusion matrix figure here")
     p.add_argument(
         "--calibrate",
-        choices=["off", "neutral"],
-        default="off",
-        help="neutral: calibrate each face by the other neutral faces of the same person (default: %(default)s)",
+        choices=["personal", "neutral", "off"],
+        help="personal: by the neutral a personal model keeps (its default); neutral: each face by the other "
+        "neutral faces of the same person; off: not at all (the default for other models)",
     )
     return p.parse_args(argv)
 
@@ -86,10 +91,18 @@ def main(argv: list[str] | None = None) -> int:
         skipped = describe_skipped(skipped_rows)
         if skipped:
             print(f"warning: {args.data}: {skipped}; the scores below are on the other {len(table)}")
-        if args.calibrate == "neutral":
-            if bundle.references is None:
+        refs = bundle.references
+        personal = refs is not None and refs.person is not None
+        calibration = args.calibrate or ("personal" if personal else "off")
+        if calibration == "neutral":
+            if refs is None:
                 raise CalibrationError(f"{args.model} has no population neutral to calibrate with; retrain it")
-            scores = evaluate_calibrated(bundle.predictor(), table, bundle.references.population)
+            scores = evaluate_calibrated(bundle.predictor(), table, refs.population)
+        elif calibration == "personal":
+            if not personal:
+                raise CalibrationError(f"{args.model} keeps no user's neutral face; use --calibrate neutral or off")
+            print(f"every face calibrated by the neutral face {args.model} keeps, as the demo reads its user")
+            scores = evaluate_predictor(bundle.predictor(), table, refs)
         else:
             scores = evaluate_predictor(bundle.predictor(), table)
         metrics = {**scores, "skipped_rows": skipped_rows}
@@ -100,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(its held-out scores are in {args.model / 'metrics.json'})"
             )
         print(f"{args.model} on {args.data}:\n{format_report(metrics)}")
-        if args.calibrate == "neutral":
+        if calibration == "neutral":
             print(
                 f"neutral-calibrated: {metrics['scored']} faces scored, {metrics['skipped']} skipped (no other "
                 f"neutral face of the same person); uncalibrated accuracy on the same faces "

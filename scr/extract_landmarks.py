@@ -37,7 +37,7 @@ from landmark_emotion.face.landmarker import LandmarkerError
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable, refuse_existing
 from landmark_emotion.resources import workspace
-from landmark_emotion.signals import Interrupted, interrupted_code
+from landmark_emotion.signals import Interrupted, held_signals, interrupted_code
 
 DEFAULT_OUT = workspace() / "datasets" / "affectnet_landmarks.npz"
 BACKENDS = ("loky", "dask")  # dask is tested on a local cluster (tests/test_cluster.py); nothing else is
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise Interrupted(interrupted_code() - 128)  # stopped before any face: one line, nothing written
             raise DatasetError("no faces found in any image; nothing written")
         table = cap_per_class(table, args.max_per_class)
-        save_table(table, args.out)
+        with held_signals() as stopped:  # a stop while saving waits for the save: the faces found are kept
+            save_table(table, args.out)
     except (DatasetError, UnknownLabelError, TableError, OutputError, LandmarkerError, OSError) as exc:
         return fail(exc)
     for path, reason in report.skipped[:20]:
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     photos, copies = table.subset(table.photographed()), len(table.copies())
     counts = ", ".join(f"{k} {v}" for k, v in photos.counts().items())
     print(f"wrote {args.out}: {len(photos)} faces ({counts})" + (f" and {copies} augmented copies" if copies else ""))
-    return interrupted_code() if report.interrupted else 0
+    return interrupted_code() if report.interrupted or stopped else 0
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--model": model_dir,
                 },
                 {"--output": output, "--log": log},
-                whole=["--model"],
+                whole=["--model", "--source"],  # a folder's files are its photos, and the next run's
             )
             for path in filter(None, (output, log)):
                 check_writable(path)

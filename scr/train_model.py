@@ -40,14 +40,14 @@ from landmark_emotion.cli.arguments import (
     number_list,
     seed,
 )
-from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.cli.run import fail, run_command, say_recovered
 from landmark_emotion.data.table import LandmarkTable, TableError, describe_skipped, load_table, merge_tables
 from landmark_emotion.face.features import FEATURE_SETS
 from landmark_emotion.model.bundle import BundleError, load_bundle
 from landmark_emotion.model.bundle_write import add_references
 from landmark_emotion.model.evaluation import EvaluationError, format_report
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
-from landmark_emotion.signals import interrupted_code
+from landmark_emotion.signals import held_signals, interrupted_code
 from landmark_emotion.training.base import (
     DEFAULT_COMPONENTS,
     MIN_CLASS_COUNT,
@@ -214,6 +214,7 @@ def train_args(args: argparse.Namespace) -> dict:
 
 def add_neutral(args: argparse.Namespace) -> int:
     try:
+        say_recovered(args.out)
         bundle = load_bundle(args.out)
         table = load_tables(args.data)
         table = table.subset(table.photographed())  # the population neutral is of faces as photographed
@@ -234,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.add_neutral:
         return add_neutral(args)
     try:
+        say_recovered(args.out)
         refuse_existing(args.out, args.force, BundleError)
         check_outputs({"--data": args.data}, {"--out": args.out})
         check_writable_folder(args.out)
@@ -292,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"TFLite export matches Keras within {model.metrics['tflite_max_difference']:.1g}")
         for warning in model.warnings:
             print(f"warning: {warning}")
-        bundle = model.save(args.out, force=args.force)
+        with held_signals() as stopped:  # a stop while saving waits for the save: the model is kept
+            bundle = model.save(args.out, force=args.force)
     except (
         BundleError,
         TableError,
@@ -305,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         return fail(exc)
     print(f"wrote {bundle}")
-    return interrupted_code() if record.fit.interrupted else 0
+    return interrupted_code() if record.fit.interrupted or stopped else 0
 
 
 if __name__ == "__main__":

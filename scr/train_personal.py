@@ -3,16 +3,15 @@
 Examples:
   python scr/train_personal.py                                       # models/default + personal_data -> models/personal
   python scr/train_personal.py --base models/default --data-dir personal_data --out models/personal_anna
-  python scr/train_personal.py --out models/personal --force --freeze 1 --lr 1e-4
+  python scr/train_personal.py --out models/personal --force --keep-unrecorded
 
-The base scaler and feature version are kept, the first --freeze Dense layers are
-frozen, the base bundle's replay data is mixed in so unrecorded expressions still
-work, and training stops early on a held-out slice of your data (or, with only a few
-samples per expression, runs a fixed number of epochs). With a recorded neutral face
-your features are calibrated to it, and the bundle keeps it so the demo calibrates you
-the same way. The personal model answers neutral and the expressions you recorded
-(--keep-unrecorded keeps the base's others too). The new bundle loads like any other (the
-demo picks the newest personal bundle under models/).
+The base model's network and scaler are kept; a small personal correction of its output is
+learnt from your samples (at most --per-label of each expression, the ones that differ most)
+and built into the network, in about a second. With a recorded neutral face your features are
+calibrated to it, and the bundle keeps it so the demo calibrates you the same way. The
+personal model answers neutral and the expressions you recorded (--keep-unrecorded keeps the
+base's others too). The new bundle loads like any other (the demo picks the newest personal
+bundle under models/).
 """
 
 from __future__ import annotations
@@ -26,15 +25,15 @@ from landmark_emotion.cli.startup import quiet_startup
 if __name__ == "__main__":
     quiet_startup()  # first: a stop signal while the imports below load ends with one line
 
-from landmark_emotion.cli.arguments import float_range, int_range, learning_rate, seed
-from landmark_emotion.cli.run import fail, run_command
+from landmark_emotion.cli.arguments import float_range, int_range
+from landmark_emotion.cli.run import fail, run_command, say_recovered
 from landmark_emotion.data.table import describe_skipped
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.outputs import OutputError, check_outputs, check_writable_folder, refuse_existing
 from landmark_emotion.resources import workspace
-from landmark_emotion.signals import interrupted_code
+from landmark_emotion.signals import held_signals, interrupted_code
 from landmark_emotion.training.personal import (
     MIN_SAMPLES,
     FineTuneError,
@@ -65,43 +64,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--force", action="store_true", help="replace an existing --out bundle")
     p.add_argument(
-        "--freeze", type=int_range(0, 1000), help="freeze the first K Dense layers (default: all but the last two)"
-    )
-    p.add_argument(
-        "--lr", type=learning_rate, default=DEFAULTS.learning_rate, help="learning rate (default: %(default)s)"
-    )
-    p.add_argument(
-        "--epochs", type=int_range(1, 100_000), default=DEFAULTS.epochs, help="at most this many (default: %(default)s)"
-    )
-    p.add_argument(
-        "--patience",
-        type=int_range(0, 100_000),
-        default=DEFAULTS.patience,
-        help="stop after this many epochs without a better held-out loss (default: %(default)s)",
-    )
-    p.add_argument(
-        "--heldout",
-        type=float_range(0, 1, low_open=True, high_open=True),
-        default=DEFAULTS.heldout_fraction,
-        help="fraction of each label's samples held out (default: %(default)s)",
-    )
-    p.add_argument(
-        "--replay-weight",
-        type=float_range(0, 1000),
-        default=DEFAULTS.replay_weight,
-        help="weight of the base replay data relative to yours; 0 turns it off (default: %(default)s)",
-    )
-    p.add_argument(
         "--min-samples",
         type=int_range(1, 10**6),
         default=MIN_SAMPLES,
         help="refuse labels with fewer samples; 1 is a valid, if weak, recording (default: %(default)s)",
     )
     p.add_argument(
-        "--fixed-epochs",
+        "--per-label",
         type=int_range(1, 10**6),
-        default=DEFAULTS.fixed_epochs,
-        help="epochs trained when too few samples per label can be held out to judge them (default: %(default)s)",
+        default=DEFAULTS.per_label,
+        help="learn from at most this many samples of each expression, those that differ most (default: %(default)s)",
+    )
+    p.add_argument(
+        "--l2",
+        type=float_range(0, 1000, low_open=True),
+        default=DEFAULTS.l2,
+        help="how strongly the personal model is held to the base (default: %(default)s, chosen on benchmarks)",
     )
     p.add_argument(
         "--no-calibrate",
@@ -115,8 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "model answers neutral and what you recorded)",
     )
     p.add_argument("--no-mirror", action="store_true", help="do not add mirror images of your samples")
-    p.add_argument("--seed", type=seed, default=DEFAULTS.seed)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar while fitting")
     return p.parse_args(argv)
 
 
@@ -124,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         args.base = args.base or find_default_model(personal=False)
+        say_recovered(args.out)
         refuse_existing(args.out, args.force, BundleError)
         check_outputs(
             {"--base": args.base, "--data-dir": args.data_dir}, {"--out": args.out}, whole=["--base", "--data-dir"]
@@ -141,18 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{label} {n}" for label, n in counts.items())
         )
         settings = FineTuneSettings(
-            args.freeze,
-            args.lr,
-            args.epochs,
-            args.patience,
-            DEFAULTS.batch_size,
-            args.heldout,
-            args.replay_weight,
-            not args.no_mirror,
-            args.seed,
-            fixed_epochs=args.fixed_epochs,
-            calibrate=not args.no_calibrate,
-            keep_unrecorded=args.keep_unrecorded,
+            args.l2, args.per_label, not args.no_mirror, not args.no_calibrate, args.keep_unrecorded
         )
         model = train_personal_model(
             base, data, settings, min_samples=args.min_samples, progress=not args.no_progress, train_args=vars(args)
@@ -167,24 +134,19 @@ def main(argv: list[str] | None = None) -> int:
             )
         if metrics["calibrated"] and model.references is not None:
             print(f"calibrated to your neutral face ({model.references.person_n} samples)")
-        judged = (
-            f"held-out personal accuracy ({metrics['heldout_n']} samples): base "
-            f"{metrics['heldout_accuracy_base']:.1%} -> fine-tuned {metrics['heldout_accuracy']:.1%}, "
-            if metrics["heldout_n"]
-            else "nothing held out, "
-        )
+        head = metrics["personal_head"]
+        used = [f"{label} {n} of {head['frames_recorded'][label]}" for label, n in head["frames_selected"].items()]
         print(
-            f"{judged}{metrics['epochs_run']} epochs, kept {metrics['best_epoch']}, frozen: "
-            f"{', '.join(model.info['frozen_layers']) or 'none'}, {metrics['seconds']:.1f} s"
+            f"{metrics['schedule']}: learnt from "
+            + ", ".join(used)
+            + f" samples{' (and their mirror images)' if head['mirror'] else ''}, {metrics['seconds']:.1f} s"
         )
-        out = model.save(args.out, force=args.force)
+        with held_signals() as stopped:  # a stop while saving waits for the save: the model is kept
+            out = model.save(args.out, force=args.force)
     except (BundleError, PersonalDataError, FineTuneError, OutputError, OSError, KeyboardInterrupt) as exc:
         return fail(exc)
-    if metrics["interrupted"]:
-        print(f"interrupted: wrote {out} with the best epoch so far ({metrics['best_epoch']})")
-        return interrupted_code()
     print(f"wrote {out}")
-    return 0
+    return interrupted_code() if stopped else 0
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from landmark_emotion.apps.web import (
     page_url,
     serve,
 )
-from landmark_emotion.cli.arguments import add_read_options, positive_int, read_options
+from landmark_emotion.cli.arguments import add_read_options, int_range, positive_int, read_options
 from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.discovery import find_default_model
@@ -51,7 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this machine only)"
     )
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any free one)")
+    p.add_argument(
+        "--port", type=int_range(0, 65535), default=DEFAULT_PORT, help="port (default: %(default)s; 0 = any free one)"
+    )
     p.add_argument(
         "--model",
         type=Path,
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             read_options(args),
             on_ready=lambda: print(f"emoji mirror: {url}  (open it in a browser; Ctrl-C stops)", flush=True),
             max_tabs=args.max_tabs,
+            host=args.host,
         )
         serve(app, sock)
     except (BundleError, OSError) as exc:

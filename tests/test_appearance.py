@@ -107,6 +107,7 @@ def test_table_keeps_descriptors_and_mirrors_them(tmp_path, astronaut_faces, ref
         bare.features(HYBRID)
 
 
+@pytest.mark.slow
 def test_hybrid_bundle_refuses_a_table_without_descriptors_in_one_line(tmp_path, astronaut_faces):
     import keras
 

@@ -20,6 +20,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("data",),  # labelled images, extraction, the landmark table
     ("face",),  # landmarks, alignment, appearance, the feature vector
     ("frames", "labels", "outputs", "resources", "signals"),  # the ground floor
+    ("inputs",),  # reading the files a command is handed, safely: below the ground floor, which reads them too
     ("errors",),
 ]
 """Top floor first. A module may import from its own room (the subpackage or ground module it belongs to) and

@@ -298,30 +298,14 @@ def test_records_start_with_neutral():
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory):
-    """A base bundle trained on synthetic people, and a test table of other people with their neutral faces."""
-    from landmark_emotion.commands import train_model
+def evaluated(trained_base, tmp_path_factory):
+    """A base bundle trained on synthetic people, and a test table of other people with their neutral faces.
 
+    The bundle is conftest's ``trained_base`` (train_model.py, trained once a session), linked in: read only."""
     folder = tmp_path_factory.mktemp("eval")
-    save_table(make_table({"neutral": 48, "happy": 48, "surprise": 48}, people=12), folder / "train.npz")
-    code = train_model.main(
-        [
-            "--data",
-            str(folder / "train.npz"),
-            "--out",
-            str(folder / "base"),
-            "--hidden",
-            "32",
-            "--epochs",
-            "30",
-            "--patience",
-            "5",
-            "--no-progress",
-            "--min-class-count",
-            "10",
-        ]
-    )
+    code, base = trained_base
     assert code == 0
+    (folder / "base").symlink_to(base, target_is_directory=True)
     test = make_table({"neutral": 12, "happy": 8, "surprise": 8}, people=4, seed=5)
     save_table(test, folder / "test.npz")
     test.groups = np.full(len(test), "")
@@ -407,7 +391,7 @@ def test_the_frame_shows_how_a_face_is_calibrated():
 
 
 def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_path, astronaut_faces):
-    """The fixed schedule with [landmarks | appearance] vectors: nothing held out, the user's neutral kept."""
+    """The head on [landmarks | appearance] vectors, a network without hidden layers: the user's neutral kept."""
     import keras
 
     from landmark_emotion.face.features import FEATURE_SETS, HYBRID
@@ -432,8 +416,8 @@ def test_few_shot_fine_tuning_of_an_appearance_model_on_calibrated_features(tmp_
         ["me"] * 3,
         descriptors=rng.normal(size=(3, n - N_FEATURES)),
     )
-    result = tune_network(base, table, FineTuneSettings(fixed_epochs=2), progress=False)
-    assert result.metrics["schedule"] == "fixed 2 epochs" and result.metrics["heldout_n"] == 0
+    result = tune_network(base, table, FineTuneSettings(), progress=False)
+    assert result.metrics["personal_head"]["frames_selected"] == dict.fromkeys(sorted(LABELS), 1)
     assert result.metrics["calibrated"] and result.references.person.shape == (n,)
     np.testing.assert_allclose(result.references.person, table.subset(np.array([0])).features(HYBRID)[0], atol=1e-5)
 

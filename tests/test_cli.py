@@ -28,6 +28,7 @@ from landmark_emotion.commands import (
     record_dataset,
     train_model,
     train_personal,
+    web,
 )
 from landmark_emotion.commands import (
     main as demo_main,
@@ -80,6 +81,8 @@ def test_argument_types_state_their_range():
         (train_personal, ["--replay-weight", "nan"], "--replay-weight", r"a number in \[0, 1000\]"),
         (train_personal, ["--heldout", "1"], "--heldout", r"a number in \(0, 1\)"),
         (train_personal, ["--freeze", "-1"], "--freeze", "from 0 to 1000"),
+        (train_personal, ["--l2", "0"], "--l2", r"a number in \(0, 1000\]"),
+        (train_personal, ["--per-label", "0"], "--per-label", "from 1 to"),
         (train_personal, ["--min-samples", "0"], "--min-samples", "from 1 to"),  # 1 per label is a valid recording
         (extract_landmarks, ["--workers", "0"], "--workers", "from 1 to 4096"),
         (extract_landmarks, ["--max-per-class", "0"], "--max-per-class", "at least 1"),
@@ -89,6 +92,8 @@ def test_argument_types_state_their_range():
         (demo_main, ["--min-confidence", "nan"], "--min-confidence", r"a number in \[0, 1\]"),
         (demo_main, ["--smoothing", "0"], "--smoothing", "from 1 to 10000"),
         (record_dataset, ["--label", "happy", "--samples", "0"], "--samples", "at least 1"),
+        (web, ["--port", "70000"], "--port", "from 0 to 65535"),
+        (web, ["--port", "-1"], "--port", "from 0 to 65535"),
     ],
 )
 def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, capsys):
@@ -100,6 +105,7 @@ def test_bad_flags_are_refused_before_any_work(module, args, flag, accepted, cap
     assert re.search(accepted, err), err
 
 
+@pytest.mark.slow
 def test_a_script_with_a_bad_flag_prints_no_traceback():
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / "train_model.py"), "--data", "x.npz", "--out", "m", "--lr", "nan"],
@@ -109,6 +115,16 @@ def test_a_script_with_a_bad_flag_prints_no_traceback():
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].endswith("argument --lr: must be a number in (0, 1], got nan")
+
+
+def test_an_error_raised_on_purpose_that_a_command_did_not_expect_is_still_one_line(capsys):
+    from landmark_emotion.errors import InputError
+
+    def main(argv: list[str] | None) -> int:
+        raise InputError("expected features of shape (4320,), got (1504,)")
+
+    assert run_command(main, []) == 2
+    assert capsys.readouterr().err == "error: expected features of shape (4320,), got (1504,)\n"
 
 
 # ---------------------------------------------------------------- stopping
@@ -213,6 +229,25 @@ def test_a_deferred_signal_is_raised_once_the_body_has_run(restore_signals, caps
     assert capsys.readouterr().err == "error: interrupted (SIGTERM); nothing written\n"
 
 
+def test_quiet_startup_ends_a_script_stopped_while_loading_with_one_line(restore_signals, monkeypatch, capsys):
+    """What a script does first, in this process (the tests that start scripts are slow): a stop signal while it loads
+    exits with one line; a signal the script was told to ignore stays ignored; OpenCV is told to keep quiet."""
+    from landmark_emotion.cli import startup
+
+    for var in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"):
+        monkeypatch.delenv(var, raising=False)  # restored after the test: later child processes get the user's
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    startup.quiet_startup()
+    assert signal.getsignal(signal.SIGTERM) is startup._exit_at_startup
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert os.environ["OPENCV_LOG_LEVEL"] == "OFF" and os.environ["OPENCV_FFMPEG_LOGLEVEL"] == "-8"
+    exits = []
+    monkeypatch.setattr(startup.os, "_exit", exits.append)
+    startup._exit_at_startup(signal.SIGTERM, None)
+    assert exits == [143] and capsys.readouterr().err == "error: interrupted while starting; nothing done\n"
+
+
 def heed_all_signals() -> None:
     """In the child: a test run in the background (pytest &) ignores SIGINT, and the script would inherit that."""
     for signum in SIGNALS:
@@ -245,10 +280,13 @@ def wait_for(process: subprocess.Popen, pattern: str, timeout: float = 90) -> st
 
 @pytest.fixture(scope="module")
 def long_clip(astronaut, tmp_path_factory) -> Path:
-    frames = [scene(astronaut, [80 + (i % 40)]) for i in range(900)]
+    """Long enough that a fast machine is still reading it when the tests stop it (900 frames took ~1.5 s on CI)."""
+    scenes = [scene(astronaut, [80 + i]) for i in range(40)]
+    frames = [scenes[i % 40] for i in range(4000)]
     return write_video(tmp_path_factory.mktemp("clips") / "long.mp4", frames)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.5, 1.0, 2.0, 3.5])
 def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
     """Interpreter start, imports, loading the model, importing MediaPipe and TensorFlow: wherever Ctrl-C lands."""
@@ -263,6 +301,7 @@ def test_ctrl_c_during_start_up_prints_one_line(delay, long_clip, tmp_path):
         assert "frames processed" in out and "interrupted" in out, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path):
     out = tmp_path / "sessions"
@@ -277,6 +316,7 @@ def test_a_stopped_recording_keeps_what_it_captured(signum, long_clip, tmp_path)
     assert f"happy: {len(table)} captured" in stdout and ", interrupted ->" in stdout
 
 
+@pytest.mark.slow
 def test_sigterm_during_training_writes_the_best_epoch_so_far(tmp_path):
     data = save_table(make_table({"neutral": 40, "happy": 40}, people=16), tmp_path / "t.npz")
     out = tmp_path / "m"
@@ -325,6 +365,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_kill_9_of_an_extraction_leaves_no_worker_behind():
     env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
@@ -342,6 +383,7 @@ def test_kill_9_of_an_extraction_leaves_no_worker_behind():
 # ---------------------------------------------------------------- disk full
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_disk_full_is_one_line(astronaut, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100])] * 5)
@@ -360,27 +402,120 @@ def test_disk_full_is_one_line(astronaut, tmp_path):
     assert err.splitlines()[-1] == "error: No space left on device (disk full; what was complete before is kept)"
 
 
-def test_disk_full_while_saving_a_recording_is_one_line(astronaut, tmp_path, monkeypatch, capsys):
-    import landmark_emotion.apps.recording as recording
+def test_a_recording_whose_folder_is_full_is_kept_elsewhere_and_says_where(astronaut, tmp_path, monkeypatch, capsys):
+    """What was recorded cannot be recorded again: a full session folder sends it to the temporary folder."""
+    import tempfile
 
-    def full(*_args):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "s.npz"))
-
-    monkeypatch.setattr(recording, "save_session", full)
-    folder = tmp_path / "photos"
-    folder.mkdir()
     import cv2
 
-    cv2.imwrite(str(folder / "a.jpg"), astronaut)
+    import landmark_emotion.apps.recording as recording
+
+    sessions, spare = tmp_path / "sessions", tmp_path / "tmp"
+    spare.mkdir()
+    save_table = recording.save_table
+
+    def full_in_sessions(table, path):
+        if Path(path).parent == sessions:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return save_table(table, path)
+
+    monkeypatch.setattr(recording, "save_table", full_in_sessions)
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.jpg"), cv2.resize(astronaut, (300 + 10 * i, 300 + 10 * i)))
     code = record_dataset.main(
-        ["--label", "happy", "--source", str(folder), "--out-dir", str(tmp_path / "s"), "--no-progress"]
+        ["--label", "happy", "--source", str(folder), "--out-dir", str(sessions), "--no-progress"]
     )
     err = capsys.readouterr().err
+    (kept,) = spare.glob("*/*_happy.npz")  # nothing kept before: the samples were lost
     assert code == 2 and err == (
-        f"error: No space left on device: {tmp_path / 's.npz'} (disk full; what was complete before is kept)\n"
+        f"error: No space left on device in {sessions}: the 3 happy samples were saved to {kept} instead; "
+        f"move it into {sessions}\n"
+    )
+    assert len(load_table(kept)) == 3 and list(sessions.iterdir()) == []
+
+
+def run_with_files_limited_to(size: int, script: str, *args: str) -> subprocess.CompletedProcess:
+    """``script`` in a child whose files cannot grow beyond ``size`` bytes (EFBIG, as a full disk gives ENOSPC)."""
+
+    def limit() -> None:
+        import resource
+
+        heed_all_signals()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""},
+        preexec_fn=limit,
+        timeout=300,
     )
 
 
+@pytest.mark.slow
+def test_a_recording_that_cannot_be_saved_anywhere_says_so_in_one_line(long_clip, tmp_path):
+    args = ["--label", "happy", "--source", str(long_clip), "--out-dir", str(tmp_path / "s"), "--samples", "60"]
+    result = run_with_files_limited_to(100_000, "record_dataset.py", *args, "--no-progress")
+    err = result.stderr
+    assert result.returncode == 2 and err.count("\n") == 1, err  # no "Exception ignored in ZipFile.__del__"
+    assert err.startswith("error: File too large") and "the 60 happy samples could not be saved anywhere" in err
+
+
+@pytest.mark.slow
+def test_a_video_cut_short_by_a_full_disk_is_said_not_claimed(long_clip, tmp_path):
+    """OpenCV's video writer says nothing when a write fails: the demo said "wrote annotated video" (exit 0) of a
+    file no player opens."""
+    out = tmp_path / "annotated.mp4"
+    model = str(ROOT / "models" / "default")
+    result = run_with_files_limited_to(
+        200_000, "main.py", "--model", model, "--no-display", "--source", str(long_clip), "--output", str(out)
+    )
+    assert result.returncode == 2 and "wrote annotated video" not in result.stdout, result.stdout
+    assert result.stderr == (
+        f"error: could not write video {out} completely: it does not read back (is the disk full?)\n"
+    )
+
+
+def test_save_npz_closes_its_file_when_the_disk_fills(monkeypatch):
+    """np.savez leaves its zip file to the garbage collector, which then writes to a closed file and prints
+    "Exception ignored in ZipFile.__del__" after the command's one error line."""
+    import gc
+    import io
+
+    import numpy as np
+
+    from landmark_emotion.outputs import save_npz
+
+    class FullDisk(io.RawIOBase):
+        written = 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            if self.written + len(data) > 10_000:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.written += len(data)
+            return len(data)
+
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    with pytest.raises(OSError) as raised, FullDisk() as disk:
+        save_npz(disk, {"noise": np.random.default_rng(0).normal(size=10_000)})
+    gc.collect()
+    assert raised.value.errno == errno.ENOSPC and ignored == []
+    buffer = io.BytesIO()
+    save_npz(buffer, {"a": np.arange(3), "b": np.array("text")})
+    with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as data:
+        assert data["a"].tolist() == [0, 1, 2] and str(data["b"]) == "text"
+
+
+@pytest.mark.slow
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
     """`evaluate.py … | head -1`: the pipe closes before the report is printed; exit as `head`'s writers do."""
     data = save_table(make_table({"neutral": 10, "happy": 10}, people=2), tmp_path / "t.npz")

@@ -21,32 +21,15 @@ TINY = ["--hidden", "32", "--epochs", "40", "--patience", "6", "--batch-size", "
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    """Three expressions from 12 people, and 'fear' with too few samples to be trained."""
-    path = tmp_path_factory.mktemp("data") / "synthetic.npz"
-    save_table(make_table({"neutral": 48, "happy": 48, "surprise": 36, "fear": 6}, people=12), path)
-    return path
+def data(synthetic_table) -> Path:
+    """Three expressions from 12 people, and 'fear' with too few samples to be trained (conftest's, shared)."""
+    return synthetic_table
 
 
 @pytest.fixture(scope="module")
-def trained(data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("models") / "base"
-    code = train_model.main(
-        [
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--min-class-count",
-            "10",
-            "--replay-per-class",
-            "20",
-            "--export",
-            "tflite",
-            *TINY,
-        ]
-    )
-    return code, out
+def trained(trained_base):
+    """train_model.py on ``data`` with a TFLite export: exit code and bundle (conftest's, trained once a session)."""
+    return trained_base
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
@@ -129,6 +112,7 @@ def test_existing_model_is_never_overwritten_without_force(trained, data, capsys
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_force_replaces_an_existing_model(data, tmp_path):
     out = tmp_path / "base"
     args = ["--data", str(data), "--out", str(out), "--min-class-count", "10", *TINY]
@@ -139,6 +123,7 @@ def test_force_replaces_an_existing_model(data, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["base"]  # no leftover of the old bundle
 
 
+@pytest.mark.slow
 def test_one_class_table_is_refused(data, tmp_path):
     one = tmp_path / "one.npz"
     save_table(make_table({"happy": 30}, people=3), one)
@@ -180,6 +165,7 @@ def test_bad_tables_are_refused_by_both_scripts(case, message, trained, tmp_path
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_an_incomplete_bundle(data, tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "bundle.json").write_text("{}")

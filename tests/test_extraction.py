@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from importlib import metadata
@@ -197,6 +199,7 @@ def test_mismatched_arrays_are_refused():
         LandmarkTable(np.zeros((1, 468, 3)), [1], [1], ["happy", "sad"], ["a"], [""])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make_args, message",
     [
@@ -236,3 +239,67 @@ def test_existing_output_is_not_replaced_without_force(dataset, tmp_path, capsys
     assert extract_landmarks.main(["--data-dir", str(dataset), "--out", str(out), "--workers", "1"]) == 2
     assert "exists; pass --force" in capsys.readouterr().err
     assert out.read_bytes() == b"precious"
+
+
+def test_a_run_stopped_after_its_first_chunk_keeps_it(astronaut, tmp_path, monkeypatch, capsys):
+    """Stopped as soon as the first chunk is read, a run writes that chunk's faces: the first chunks are small, so
+    seconds of work are kept (the chunks used to be of 256 images per worker, all lost before the first was done)."""
+    import landmark_emotion.data.extraction as extraction
+    from landmark_emotion.cli.run import run_command
+
+    class StoppedAtFirstUpdate:  # the progress bar, which hears of the first chunk done: `kill` lands there
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def update(self, n: int) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        def close(self) -> None:
+            pass
+
+    photos = tmp_path / "photos" / "happy"
+    photos.mkdir(parents=True)
+    for i in range(3 * extraction.FIRST_CHUNK):
+        cv2.imwrite(str(photos / f"{i:02d}.jpg"), cv2.resize(astronaut, (200 + 4 * i, 200 + 4 * i)))
+    monkeypatch.setattr(extraction, "tqdm", StoppedAtFirstUpdate)
+    out = tmp_path / "t.npz"
+    code = run_command(extract_landmarks.main, ["--data-dir", str(photos.parent), "--out", str(out), "--workers", "1"])
+    printed = capsys.readouterr()
+    assert code == 128 + signal.SIGTERM and "Traceback" not in printed.err
+    table = load_table(out)
+    assert len(table) == extraction.FIRST_CHUNK and table.meta["interrupted"] is True
+    assert f"wrote {out}: {extraction.FIRST_CHUNK} faces" in printed.out
+
+
+def test_chunks_take_a_worker_about_the_same_time_and_come_back_in_order():
+    from landmark_emotion.data.extraction import CHUNK_SECONDS, FIRST_CHUNK, Chunks
+
+    chunks = Chunks(list(range(10_000)), workers=2, max_size=256)
+    sent = iter(chunks)
+    first, second = next(sent), next(sent)
+    assert len(first) == len(second) == FIRST_CHUNK  # nothing timed yet
+    assert chunks.finished(seconds=0.8) == first  # 0.1 s per image
+    assert len(next(sent)) == round(CHUNK_SECONDS / 0.1)
+    assert chunks.finished(seconds=0.008) == second  # fast images: at most max_size
+    assert len(next(sent)) == 256
+    assert [len(c) for c in Chunks(list(range(10)), workers=4, max_size=256)] == [3, 3, 3, 1]  # no idle worker
+
+
+def test_a_stop_while_the_table_is_written_waits_for_it(astronaut, tmp_path, monkeypatch, capsys):
+    """A second Ctrl-C (or a kill) while the faces found are being saved must not throw them away."""
+    from landmark_emotion.cli.run import run_command
+
+    save_table = extract_landmarks.save_table
+
+    def stopped_while_saving(table, path):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return save_table(table, path)
+
+    photos = tmp_path / "photos" / "happy"
+    photos.mkdir(parents=True)
+    cv2.imwrite(str(photos / "a.jpg"), astronaut)
+    monkeypatch.setattr(extract_landmarks, "save_table", stopped_while_saving)
+    out = tmp_path / "t.npz"
+    code = run_command(extract_landmarks.main, ["--data-dir", str(photos.parent), "--out", str(out), "--workers", "1"])
+    assert code == 128 + signal.SIGTERM and len(load_table(out)) == 1
+    assert f"wrote {out}: 1 faces" in capsys.readouterr().out

@@ -223,6 +223,7 @@ def assert_prints_only_ok(code: str, cwd: Path) -> None:
     assert done.stderr == ""
 
 
+@pytest.mark.slow
 def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
     """A script's terminal shows only its own lines: both landmarkers, opened, used and closed.
 
@@ -244,6 +245,7 @@ def test_no_start_up_chatter_and_no_traceback_at_exit(tmp_path):
     assert_prints_only_ok(code, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("landmarker", LANDMARKERS)
 def test_a_graph_its_owner_never_got_is_released_quietly(tmp_path, landmarker):
     """A stop signal between a graph opening and its owner storing it leaves it to the collector.
@@ -321,6 +323,7 @@ def test_recording_opens_its_own_face_mesh_in_the_sources_mode_and_closes_it(
     assert saved[0][0].table().meta["landmarker"] == "counting"
 
 
+@pytest.mark.slow
 def test_extraction_workers_keep_mediapipe_quiet(tmp_path, astronaut):
     """Worker processes print nothing of MediaPipe's or TensorFlow's, however many graphs they open."""
     import cv2

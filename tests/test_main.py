@@ -47,6 +47,7 @@ def demo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make, message",
     [
@@ -66,12 +67,35 @@ def test_bad_source_is_one_line_and_an_exit_code(make, message, tiny_bundle, tmp
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_missing_model_is_one_line_with_a_hint(tmp_path):
     result = demo("--model", str(tmp_path / "none"), "--source", "3")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: no model bundle at {tmp_path / 'none'}") and "train" in result.stderr
 
 
+def test_main_in_this_process_reads_a_clip_headless_and_refuses_a_missing_model(
+    astronaut, tiny_bundle, tmp_path, monkeypatch, capsys
+):
+    """main.py's main without a child process, for the fast tier (the other tests here run it as a command)."""
+    from landmark_emotion.commands import main as demo_main
+
+    monkeypatch.setenv("GLOG_minloglevel", "2")  # main() sets it when unset: the test's own, undone after it
+    clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(6)])
+    log = tmp_path / "log.jsonl"
+    assert demo_main.main(["--model", str(tiny_bundle), "--source", str(clip), "--no-display", "--log", str(log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"model: {tiny_bundle} (base; {', '.join(LABELS)})"
+    assert lines[1] == "calibration: unavailable (the model has no population neutral)"
+    assert lines[2] == f"headless: log -> {log}"
+    assert lines[3].startswith("6 frames processed, 1 face(s) seen (6 detections), ")
+    assert [len(json.loads(line)["faces"]) for line in log.read_text().splitlines()] == [1] * 6
+    assert demo_main.main(["--model", str(tmp_path / "none"), "--source", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no model bundle at {tmp_path / 'none'}") and err.count("\n") == 1
+
+
+@pytest.mark.slow
 def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(24)])
     out, log = tmp_path / "out.mp4", tmp_path / "log.jsonl"
@@ -85,6 +109,7 @@ def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     assert count_frames(out) == 24 and len(log.read_text().splitlines()) == 24
 
 
+@pytest.mark.slow
 def test_explain_logs_why_each_face_reads_as_it_does_and_needs_a_neutral_reference(astronaut, tiny_bundle, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(5)])
     log = tmp_path / "log.jsonl"
@@ -98,6 +123,7 @@ def test_explain_logs_why_each_face_reads_as_it_does_and_needs_a_neutral_referen
     assert result.stderr.startswith("error: this model has no population neutral")
 
 
+@pytest.mark.slow
 def test_without_a_camera_the_default_command_processes_the_sample_clip(tiny_bundle, tmp_path):
     camera = cv2.VideoCapture(0)
     if camera.isOpened():
@@ -142,6 +168,7 @@ def calibrated_bundles(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, args, line, how",
     [
@@ -170,6 +197,7 @@ def test_sample_clip_log_says_how_each_face_was_calibrated(calibrated_bundles, t
     assert len(records) == 150 and {f["calibration"] for r in records for f in r["faces"]} == {how}
 
 
+@pytest.mark.slow
 def test_a_bundle_with_a_reference_of_other_features_is_one_clear_line(calibrated_bundles, tmp_path):
     import shutil
 

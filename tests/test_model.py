@@ -52,6 +52,34 @@ def test_landmarks_only_model_reads_landmarks_given_the_image_size():
         model.predict_proba_landmarks(landmarks)
 
 
+def test_what_a_model_cannot_read_is_an_input_error_where_it_enters(astronaut, astronaut_faces):
+    """Every value the model refuses is a LandmarkEmotionError (InputError, also a ValueError) saying what it
+    expected; NaN features gave NaN probabilities, which read as a confident answer of the first label."""
+    from landmark_emotion import InputError
+
+    model = EmotionModel.load(DEFAULT)
+    features = image_vectors(model.feature_set, astronaut, astronaut_faces.landmarks)
+    with_nan, with_inf = features.copy(), features.copy()
+    with_nan[0, 7], with_inf[0, 9] = np.nan, np.inf
+    landmarks = astronaut_faces.landmarks[0].copy()
+    landmarks[3, 0] = np.nan
+    for call, message in (
+        (lambda: model.predict_proba(features[:, :100]), r"expected features of shape \(4320,\)"),
+        (lambda: model.predict_proba(with_nan), "finite"),
+        (lambda: model.predict_proba(with_inf), "finite"),
+        (lambda: model.predict(with_nan), "finite"),
+        (lambda: model.predict_proba(np.array([["a"] * model.n_features])), "numbers"),
+        (lambda: model.predict_proba_landmarks(np.zeros((10, 3)), astronaut), "expected landmarks of shape"),
+        (lambda: model.predict_proba_landmarks(landmarks, astronaut), "finite"),
+        (
+            lambda: EmotionModel.load(LANDMARKS_ONLY).predict_proba_landmarks(astronaut_faces.landmarks, size=(0, 480)),
+            "size",
+        ),
+    ):
+        with pytest.raises(InputError, match=message):
+            call()
+
+
 def test_a_bundle_that_is_not_one_is_refused(tmp_path):
     with pytest.raises(BundleError, match="no model bundle at"):
         EmotionModel.load(tmp_path / "nothing")
@@ -89,6 +117,7 @@ def fitted():
     )
 
 
+@pytest.mark.slow
 def test_fit_returns_a_scored_model_that_saves_and_loads(fitted, tmp_path):
     table, model, record = fitted
     assert model.classes_ == ["neutral", "happy", "sad"] and model.feature_set == "landmarks"
@@ -110,12 +139,13 @@ def test_fit_returns_a_scored_model_that_saves_and_loads(fitted, tmp_path):
     assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in path.iterdir())
 
 
+@pytest.mark.slow
 def test_fine_tune_returns_a_new_model_and_leaves_the_base_as_it_was(fitted, tmp_path):
     table, base, _ = fitted
     x = table.features()
     before = (base.predict_proba(x), [w.copy() for w in base.keras_model().get_weights()], dict(base.info))
     personal = make_table({"happy": 12, "sad": 12}, people=1, seed=9)
-    settings = FineTuneSettings(epochs=4, fixed_epochs=4, learning_rate=1e-2)
+    settings = FineTuneSettings(l2=0.1)
     tuned = train_personal_model(base, personal, settings, progress=False, train_args={"note": "test"})
     assert tuned is not base and tuned.classes_ == base.classes_ and tuned.info["kind"] == "personal"
     assert tuned.info["train_args"] == {"note": "test"} and tuned.metrics["train_counts"]
@@ -128,4 +158,4 @@ def test_fine_tune_returns_a_new_model_and_leaves_the_base_as_it_was(fitted, tmp
     assert loaded.info["kind"] == "personal" and len(loaded.replay_table()) == len(base.replay_table())
     np.testing.assert_allclose(loaded.predict_proba(x), tuned.predict_proba(x), atol=1e-5)
     with pytest.raises(PersonalDataError, match="angry not among the base model's labels"):
-        train_personal_model(base, make_table({"angry": 8}, people=1), replace(settings, epochs=1), progress=False)
+        train_personal_model(base, make_table({"angry": 8}, people=1), replace(settings, l2=1), progress=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +52,11 @@ def model():
     )
 
 
-@pytest.fixture
-def bundle(tmp_path, model, scaler, table) -> Path:
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, model, scaler, table) -> Path:
+    """The bundle, saved once: tests get a copy of the folder it was saved in (``bundle``)."""
     return save_bundle(
-        tmp_path / "models" / "base",
+        tmp_path_factory.mktemp("saved") / "models" / "base",
         model,
         *scaler,
         LABELS,
@@ -62,6 +64,14 @@ def bundle(tmp_path, model, scaler, table) -> Path:
         {"accuracy": 0.5},
         replay=table.subset(np.arange(6)),
     )
+
+
+@pytest.fixture
+def bundle(tmp_path, saved) -> Path:
+    """A bundle of its own for each test (the tests damage it): a copy of the folder ``saved`` was written in,
+    anything save_bundle left beside it included."""
+    shutil.copytree(saved.parent, tmp_path / "models")
+    return tmp_path / "models" / saved.name
 
 
 def keras_proba(model, features, scaler) -> np.ndarray:
@@ -321,6 +331,61 @@ def test_find_default_model_prefers_the_newest_personal_bundle(tmp_path):
     assert find_default_model(models) == models / "bob"
     (models / "bob" / "bundle.json").write_text("{broken")
     assert find_default_model(models) == models / "anna"
+
+
+def test_the_checksums_catch_accidents_not_a_person_who_reseals(tmp_path):
+    """What docs/commands.md says of them: a partial copy or an edit by mistake is refused; whoever edits a bundle
+    and writes its checksums again gets a bundle that loads, and only its fingerprint (the hash of bundle.json,
+    which lists every other file's) tells it from the original."""
+    import hashlib
+    import shutil
+
+    from landmark_emotion.model.bundle import write_info
+
+    def fingerprint(bundle: Path) -> str:
+        return hashlib.sha256((bundle / "bundle.json").read_bytes()).hexdigest()
+
+    original = ROOT / "models" / "default"
+    labels = load_bundle(original).labels
+    for accident in ("partial copy", "damaged file", "labels edited", "file added"):
+        copy = Path(shutil.copytree(original, tmp_path / accident.replace(" ", "_")))
+        if accident == "partial copy":
+            (copy / "replay.npz").unlink()
+        elif accident == "damaged file":
+            (copy / "forward.npz").write_bytes((copy / "forward.npz").read_bytes()[:-100])
+        elif accident == "labels edited":
+            info = json.loads((copy / "bundle.json").read_text())
+            (copy / "bundle.json").write_text(json.dumps({**info, "labels": labels[::-1]}))
+        else:
+            (copy / "notes.txt").write_text("mine")
+        with pytest.raises(BundleError):
+            load_bundle(copy)
+    resealed = Path(shutil.copytree(original, tmp_path / "resealed"))
+    write_info(resealed, {**load_bundle(resealed).info, "labels": labels[::-1]})
+    assert load_bundle(resealed).labels == labels[::-1]  # loads: the checksums are no signature
+    assert fingerprint(resealed) != fingerprint(original)
+    assert fingerprint(Path(shutil.copytree(original, tmp_path / "shared"))) == fingerprint(original)
+
+
+def test_reading_never_recovers_nor_deletes_an_interrupted_replace(tmp_path):
+    """A replace killed between its two renames is its writer's to recover (and say so); reading touches nothing."""
+    import shutil
+
+    from landmark_emotion.api import load_model
+
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "default", models / "default")
+    personal = Path(shutil.copytree(ROOT / "models" / "default", models / "personal"))
+    backup = Path(shutil.copytree(ROOT / "models" / "default", models / ".personal.old"))  # killed after 2nd rename
+    assert find_default_model(models) == models / "default"
+    assert load_bundle(personal).labels == load_model(personal).classes_
+    assert backup.is_dir() and personal.is_dir()
+
+    shutil.rmtree(personal)  # killed between the renames: only the old one, aside
+    with pytest.raises(BundleError, match=r"interrupted, and the previous one is in .*\.personal\.old"):
+        load_model(personal)
+    assert find_default_model(models) == models / "default"
+    assert backup.is_dir() and not personal.exists()
 
 
 def test_predicting_does_not_import_tensorflow(bundle, table):

@@ -31,6 +31,7 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in (MODELS_ENV, "PYTHONPATH")}
 
 
+@pytest.mark.slow
 def test_every_command_runs_from_another_directory(tmp_path):
     running = {
         name: subprocess.Popen(
@@ -49,6 +50,7 @@ def test_every_command_runs_from_another_directory(tmp_path):
         assert out.startswith(f"usage: landmark-emotion-{name} ")
 
 
+@pytest.mark.slow
 def test_the_demo_command_reads_a_photo_with_the_default_model(tmp_path, astronaut):
     (tmp_path / "photos").mkdir()
     cv2.imwrite(str(tmp_path / "photos" / "a.jpg"), astronaut)

@@ -184,6 +184,7 @@ def test_several_labels_need_the_preview(video, tmp_path):
         record([], str(video), ["happy", "sad"], tmp_path, samples=None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -36,6 +36,7 @@ def test_default_bundle_records_its_affectnet_scores():
     assert min(c["recall"] for c in metrics["per_class"].values()) >= 0.40
 
 
+@pytest.mark.slow
 def test_personal_flow_end_to_end_on_the_default_model(tmp_path):
     """Record from the sample clip (landmarks + appearance), fine-tune models/default on it, run the demo with it."""
     import json

@@ -36,6 +36,7 @@ def trained(table):
     return train(table, TINY, min_class_count=10, seed=3, progress=False)
 
 
+@pytest.mark.slow
 def test_learns_synthetic_expressions_of_new_people(trained):
     test = trained.table.subset(trained.split.test)
     predictor = trained.predictor()
@@ -44,6 +45,7 @@ def test_learns_synthetic_expressions_of_new_people(trained):
     assert 1 <= trained.fit.best_epoch <= len(trained.fit.history["val_loss"]) <= TINY.epochs
 
 
+@pytest.mark.slow
 def test_training_is_reproducible(table, trained):
     again = train(table, replace(TINY, epochs=3), min_class_count=10, seed=3, progress=False)
     twice = train(table, replace(TINY, epochs=3), min_class_count=10, seed=3, progress=False)
@@ -82,6 +84,9 @@ def test_small_classes_are_dropped_and_one_class_is_refused(table):
 def test_bad_settings_are_refused(table):
     with pytest.raises(TrainingError, match="dropout must be in"):
         Recipe(dropout=1.0)
+    for recipe in ({"learning_rate": float("nan")}, {"l2": float("nan")}, {"noise": float("inf")}):
+        with pytest.raises(TrainingError, match="learning rate|l2 and noise"):
+            Recipe(**recipe)
     with pytest.raises(TrainingError, match="fractions"):
         split_table(table, 0.5, 0.5, seed=0)
     with pytest.raises(TrainingError, match="too few samples or people"):
@@ -199,3 +204,21 @@ def test_train_model_trains_copies_and_identity_augmentation_and_keeps_photos_on
     replay = bundle.replay_table()
     assert replay is not None and not replay.augmented.any() and set(replay.paths) <= set(trained.paths)
     np.testing.assert_allclose(bundle.references.population, population_neutral(trained).population, rtol=1e-5)
+
+
+def test_tflite_export_reproduces_a_small_network_and_refuses_what_it_cannot_convert():
+    """The export path of ``--export tflite`` on a network small enough for the fast tier."""
+    import keras
+
+    from landmark_emotion.training.export import ExportError, run_tflite, to_tflite
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(3)])
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
+    flatbuffer, difference = to_tflite(model, x)
+    assert difference < 1e-4
+    again = run_tflite(flatbuffer, x[:2])  # the interpreter takes any batch size
+    np.testing.assert_allclose(again, np.asarray(model(x[:2], training=False)), atol=1e-4)
+    assert np.abs(again).max() > 1e-3  # a real output, not zeros
+    with pytest.raises(ExportError, match="TFLite conversion failed"):
+        to_tflite(object(), x)

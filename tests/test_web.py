@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
+import http.client
+import http.server
 import io
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -23,14 +29,23 @@ import cv2
 import pytest
 from PIL import Image
 
-from landmark_emotion.apps.web import MAX_MESSAGE, BundleCatalog, WebError, decode_image, find_bundles, host_warning
-from web_check import chromium, chromium_path, web_server, write_y4m
+from landmark_emotion.apps.web import (
+    MAX_MESSAGE,
+    BundleCatalog,
+    Guard,
+    WebError,
+    decode_image,
+    find_bundles,
+    host_warning,
+)
+from web_check import WebServer, chromium, chromium_path, web_server, write_y4m
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "models" / "default"
 CLIP = ROOT / "datasets" / "samples" / "astronaut.mp4"
 MAX_TABS = 4  # the test server's --max-tabs: room for the three-tab test
 PHOTO = Path(__file__).resolve().parent.parent / "datasets" / "samples" / "astronaut.jpg"
+EVIL = "evil.example"  # a site of someone else's; the test browser resolves it to 127.0.0.1, as DNS rebinding would
 
 needs_chromium = pytest.mark.skipif(
     chromium_path() is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it"
@@ -78,7 +93,20 @@ def test_catalog_refuses_anything_it_did_not_list(models, asked):
     catalog = BundleCatalog(find_bundles([models]), "models/default")
     with pytest.raises(WebError, match="unknown bundle"):
         catalog.bundle(asked)
+    with pytest.raises(WebError) as refused:  # told back to the page, but not megabytes of it
+        catalog.bundle("x" * 1_000_000)
+    assert len(str(refused.value)) < 200
     assert catalog.bundle("models/mine").classes_ == catalog.bundle("models/default").classes_
+
+
+def test_a_bundle_that_does_not_load_is_an_error_message_to_its_tab(tmp_path):
+    root = tmp_path / "models"
+    shutil.copytree(DEFAULT, root / "default")
+    shutil.copytree(DEFAULT, root / "deep")
+    (root / "deep" / "metrics.json").write_text("[" * 100_000 + "]" * 100_000)  # a RecursionError to json
+    catalog = BundleCatalog(find_bundles([root]), "models/default")
+    with pytest.raises(WebError, match="unreadable bundle.json or metrics.json"):
+        catalog.bundle("models/deep")
 
 
 def test_decode_image_reads_jpeg_and_refuses_the_rest():
@@ -98,6 +126,44 @@ def test_host_warning_only_off_loopback():
     assert all("warning" in host_warning(host) for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"))
 
 
+def test_guard_answers_this_machine_and_its_own_page_only():
+    from starlette.datastructures import Headers
+
+    def refusal(guard: Guard, host: str, origin: str | None = None) -> str | None:
+        return guard.refusal(Headers({"host": host} | ({"origin": origin} if origin is not None else {})))
+
+    local = Guard("127.0.0.1")
+    for host, origin in (
+        ("127.0.0.1:8765", None),  # a script: no Origin
+        ("127.0.0.1:8765", "http://127.0.0.1:8765"),
+        ("localhost:8765", "http://localhost:8765"),
+        ("[::1]:8765", "http://[::1]:8765"),
+        ("127.0.0.1", "http://127.0.0.1"),  # port 80, said or not
+    ):
+        assert refusal(local, host, origin) is None, (host, origin)
+    for host, origin, why in (
+        ("127.0.0.1:8765", "http://evil.example", "Origin"),
+        ("127.0.0.1:8765", "http://localhost:8765", "Origin"),  # another origin, though the same machine
+        ("127.0.0.1:8765", "http://127.0.0.1:8766", "Origin"),
+        ("127.0.0.1:8765", "https://127.0.0.1:8765", "Origin"),
+        ("127.0.0.1:8765", "null", "Origin"),
+        ("evil.example:8765", "http://evil.example:8765", "Host"),  # DNS rebinding: same origin, foreign name
+        ("evil.example:8765", None, "Host"),
+        ("192.168.1.5:8765", None, "Host"),
+        ("", None, "Host"),
+        ("127.0.0.1:99999", None, "Host"),
+        ("user@127.0.0.1:8765", None, "Host"),
+    ):
+        assert why in (refusal(local, host, origin) or ""), (host, origin)
+    everywhere = Guard("0.0.0.0")  # served on every address: any address of it, or its name, but no other name
+    assert refusal(everywhere, "192.168.1.5:8765", "http://192.168.1.5:8765") is None
+    assert refusal(everywhere, "evil.example:8765") is not None
+    assert refusal(Guard("192.168.1.5"), "192.168.1.5:8765") is None
+    assert refusal(Guard("192.168.1.5"), "10.0.0.1:8765") is not None
+    assert refusal(Guard("::1"), "[0:0::1]:8765", "http://[0:0::1]:8765") is None
+
+
+@pytest.mark.slow
 def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scr" / "web.py"), "--host", "0.0.0.0", "--model", str(tmp_path / "missing")],
@@ -110,6 +176,7 @@ def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad
     assert "missing" in result.stderr
 
 
+@pytest.mark.slow
 def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     shutil.copytree(models / "default", tmp_path / "elsewhere")
     result = subprocess.run(
@@ -129,6 +196,20 @@ def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_the_server_cleanly(signum, models, tmp_path):
+    """Closing the terminal (SIGHUP) ends the server as Ctrl-C and kill do: no traceback, "stopped", exit 0."""
+    log = tmp_path / "stderr.log"
+    server = WebServer("--models-dir", str(models), "--model", str(models / "default"), log=log)
+    server.process.send_signal(signum)
+    out, _ = server.process.communicate(timeout=60)
+    server.stop()
+    assert server.process.returncode == 0 and out.endswith("emoji mirror: stopped\n"), out
+    assert log.read_text() == ""
+
+
+@pytest.mark.slow
 def test_busy_port_is_one_error_line():
     import socket
 
@@ -143,6 +224,24 @@ def test_busy_port_is_one_error_line():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_the_command_refuses_a_model_outside_the_listed_folders_before_serving(models, tmp_path, monkeypatch, capsys):
+    """web.py's main in this process, for the fast tier (the tests above run it as a command, and are slow)."""
+    from landmark_emotion.commands import web
+
+    shutil.copytree(models / "default", tmp_path / "elsewhere")
+    sockets = []
+    bind = web.bind
+    monkeypatch.setattr(web, "bind", lambda host, port: sockets.append(bind(host, port)) or sockets[-1])
+    try:
+        code = web.main(["--port", "0", "--models-dir", str(models), "--model", str(tmp_path / "elsewhere")])
+    finally:
+        for sock in sockets:
+            sock.close()
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(sockets) == 1
+    assert err.startswith("error: ") and "is not under" in err and err.count("\n") == 1
 
 
 # --- the socket protocol, against a running server ---------------------------------------------
@@ -182,6 +281,7 @@ async def _exchange(ws, message) -> dict:
     return json.loads(await ws.recv())
 
 
+@pytest.mark.slow
 def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
@@ -201,6 +301,7 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
             seen["no kind"] = await _exchange(bad, b"X" + jpeg())
             seen["text"] = await _exchange(bad, "hello?")
             seen["type"] = await _exchange(bad, json.dumps({"type": "rm -rf"}))
+            seen["deep"] = await _exchange(bad, "[" * 100_000 + "]" * 100_000)  # a RecursionError to json
             seen["path"] = await _exchange(bad, json.dumps({"type": "bundle", "id": str(models / "default")}))
             seen["escape"] = await _exchange(bad, json.dumps({"type": "bundle", "id": "models/../../etc"}))
             seen["still reads"] = await _exchange(bad, b"P" + jpeg())
@@ -221,6 +322,7 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
         ("no kind", "starts with F"),
         ("text", "must be JSON"),
         ("type", "unknown message type"),
+        ("deep", "must be JSON"),
         ("path", "unknown bundle"),
         ("escape", "unknown bundle"),
     ):
@@ -233,6 +335,39 @@ def test_bad_messages_get_clear_errors_and_the_server_goes_on(server, models):
     assert wait_for_tabs(server, 0)["tabs"] == 0  # every closed socket freed its session
 
 
+@pytest.mark.parametrize(
+    "size, fragments",
+    [(MAX_MESSAGE + 10, 1), (MAX_MESSAGE + 10, 3), (50 * 2**20, 2), (50 * 2**20, 40)],
+    ids=["just-over", "just-over-in-3-fragments", "50MB-in-2-fragments", "50MB-in-40-fragments"],
+)
+def test_a_message_over_the_limit_is_closed_with_1009_and_the_reason(size, fragments, server):
+    """However it arrives: the server used to close the socket while the rest still came in, and the reset that
+    brought lost the close frame on its way (the page saw 1006, no reason)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    url = server.url.replace("http://", "ws://") + "ws"
+    message = b"F" + bytes(size - 1)
+    step = -(-len(message) // fragments)
+
+    async def scenario() -> object:
+        async with connect(url, max_size=None) as ws:
+            json.loads(await ws.recv())
+            try:
+                if fragments == 1:
+                    await ws.send(message)
+                else:
+                    await ws.send([message[i : i + step] for i in range(0, len(message), step)])
+                return await asyncio.wait_for(ws.recv(), 30)
+            except ConnectionClosed as closed:
+                return closed.rcvd
+
+    closed = asyncio.run(scenario())
+    assert closed is not None and closed.code == 1009 and str(MAX_MESSAGE) in closed.reason, closed
+    assert wait_for_tabs(server, 0)["tabs"] == 0 and server.alive()
+
+
+@pytest.mark.slow
 def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     """A page opened in a loop must not exhaust the server: each tab holds its own graphs."""
     from websockets.asyncio.client import connect
@@ -264,6 +399,56 @@ def test_a_tab_beyond_the_limit_is_told_so_and_gets_in_once_one_closes(server):
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+def test_sockets_of_other_sites_and_requests_for_other_hosts_are_refused_and_take_no_tab(server):
+    """A page on another site must not take the tabs nor read the bundle names (cross-site WebSocket hijacking), and
+    a site whose name resolves to this machine must not read the page's answers (DNS rebinding)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    url = server.url.replace("http://", "ws://") + "ws"
+    port = urllib.parse.urlsplit(server.url).port
+    assert wait_for_tabs(server, 0)["tabs"] == 0
+
+    async def refused(url: str, **kwargs) -> tuple[object, object]:
+        """(the close frame, None) of a refused socket; (None, its first message) of one that was answered."""
+        async with connect(url, max_size=None, **kwargs) as ws:
+            try:
+                return None, await asyncio.wait_for(ws.recv(), 30)
+            except ConnectionClosed as closed:
+                return closed.rcvd, None
+
+    async def scenario() -> tuple[list, dict]:
+        seen = [await refused(url, origin=f"http://{EVIL}") for _ in range(MAX_TABS + 2)]
+        seen.append(await refused(url, origin="null"))
+        # the Host a browser sends for http://evil.example:PORT/ once evil.example resolves to 127.0.0.1
+        seen.append(await refused(f"ws://{EVIL}:{port}/ws", host="127.0.0.1", port=port))
+        seen.append(
+            await refused(f"ws://{EVIL}:{port}/ws", host="127.0.0.1", port=port, origin=f"http://{EVIL}:{port}")
+        )
+        async with connect(url, max_size=None, origin=server.url.rstrip("/")) as own:  # the page's own socket
+            return seen, json.loads(await own.recv())
+
+    seen, hello = asyncio.run(scenario())
+    for close, answer in seen:
+        assert answer is None  # no hello: no bundle names
+        assert close.code == 1008 and close.reason.startswith("refused: "), close
+    assert "Origin" in seen[0][0].reason and "Host" in seen[-1][0].reason
+    assert hello["type"] == "hello"
+
+    for path in ("/api/tabs", "/api/bundles", "/", "/app.js"):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.putrequest("GET", path, skip_host=True)
+        connection.putheader("Host", f"{EVIL}:{port}")
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read().decode()
+        connection.close()
+        assert response.status == 403 and "not addressed to this machine" in body and "models/" not in body, path
+    assert get_json(server, "/api/tabs")["tabs"] == 0
+    assert server.alive()
+
+
+@pytest.mark.slow
 def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_path):
     from websockets.asyncio.client import connect
 
@@ -285,6 +470,7 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
     assert all(a["faces"] == [] for a in answers)
 
 
+@pytest.mark.slow
 def test_the_why_toggle_explains_every_face_of_the_tab_with_its_mesh(server):
     from websockets.asyncio.client import connect
 
@@ -335,7 +521,7 @@ def camera_clip(tmp_path_factory) -> Path:
 def browser(camera_clip):
     if chromium_path() is None:
         pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
-    with chromium(camera_clip) as running:
+    with chromium(camera_clip, f"--host-resolver-rules=MAP {EVIL} 127.0.0.1") as running:
         yield running
 
 
@@ -379,6 +565,7 @@ def main_py_labels(tmp_path: Path) -> collections.Counter:
     )
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server, browser, tmp_path):
     expected = main_py_labels(tmp_path)
@@ -421,6 +608,7 @@ WARM_PIXELS = """([x, y, w, h]) => {
 }"""
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_why_toggle_draws_each_faces_mesh_coloured_by_region_and_lists_what_moved(server, browser, tmp_path):
     page = browser.new_page()
@@ -456,6 +644,7 @@ def write_webm(path: Path, frames: int = 60) -> None:
     capture.release()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
     video = tmp_path / "clip.webm"
@@ -476,6 +665,7 @@ def test_a_dropped_video_is_read_like_the_camera(server, browser, tmp_path):
         page.close()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browser, tmp_path):
     pages = [browser.new_page() for _ in range(3)]
@@ -525,6 +715,7 @@ def test_three_tabs_keep_their_own_state_and_closing_one_frees_it(server, browse
     assert wait_for_tabs(server, 0)["tabs"] == 0
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_page_reports_a_bad_bundle_id_and_keeps_reading(server, browser):
     page = browser.new_page()
@@ -539,5 +730,62 @@ def test_the_page_reports_a_bad_bundle_id_and_keeps_reading(server, browser):
         page.wait_for_function("mirror.errors.length > 0")
         assert "unknown bundle '/etc/passwd'" in page.evaluate("mirror.errors")[0]
         wait_answers(page, page.evaluate("mirror.answers.length") + 5)
+    finally:
+        page.close()
+
+
+EVIL_PAGE = """<!doctype html><script>
+window.seen = {messages: [], close: null};
+const ws = new WebSocket("WS_URL");
+ws.onmessage = (event) => window.seen.messages.push(event.data);
+ws.onclose = (event) => { window.seen.close = {code: event.code, reason: event.reason}; };
+</script>"""
+
+
+@contextlib.contextmanager
+def other_site(page: str):
+    """A web server of someone else's on this machine (another port: another origin), serving ``page``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site.server_address[1]
+    finally:
+        site.shutdown()
+        site.server_close()
+        thread.join()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_page_of_another_site_cannot_use_the_server_in_a_browser(server, browser):
+    ws_url = server.url.replace("http://", "ws://") + "ws"
+    port = urllib.parse.urlsplit(server.url).port
+    page = browser.new_page()
+    try:
+        with other_site(EVIL_PAGE.replace("WS_URL", ws_url)) as site_port:
+            page.goto(f"http://{EVIL}:{site_port}/")  # resolved to 127.0.0.1: the browser lets it reach the server
+            page.wait_for_function("window.seen.close !== null || window.seen.messages.length > 0", timeout=30_000)
+            seen = page.evaluate("window.seen")
+        assert seen["messages"] == [], seen  # no hello, no bundle names
+        assert seen["close"]["code"] == 1008 and "own page" in seen["close"]["reason"], seen
+        # DNS rebinding: the server's own page under another site's name is not served, nor its API
+        response = page.goto(f"http://{EVIL}:{port}/api/bundles")
+        assert response is not None and response.status == 403
+        assert "models/" not in page.content()
+        page.goto(server.url)  # the page itself, as the user opens it, is served and reads
+        wait_answers(page, 3)
+        assert page.evaluate("mirror.closes") == []
     finally:
         page.close()

@@ -111,6 +111,7 @@ def _with_splits(table, seed=0):
     return table
 
 
+@pytest.mark.slow
 def test_dataset_splits_are_kept_and_test_is_only_reported():
     table = _with_splits(make_table({"neutral": 60, "happy": 60, "sad": 60}, people=12))
     assert has_dataset_splits(table)

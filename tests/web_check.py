@@ -9,6 +9,7 @@ own browser downloads are not needed.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -78,13 +79,19 @@ class WebServer:
     def _wait_for_url(self) -> str:
         deadline = time.monotonic() + START_SECONDS
         assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
+        fd, pending = self.process.stdout.fileno(), b""  # read with a deadline: a server may hang while starting
+        while True:
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.startswith(b"emoji mirror: "):
+                    return line.split()[2].decode()
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                self.stop()
+                raise RuntimeError("web server was not ready in time")
+            chunk = os.read(fd, 4096)
+            if not chunk:
                 raise RuntimeError(f"web server exited with code {self.process.wait()} before it was ready")
-            if line.startswith("emoji mirror: "):
-                return line.split()[2]
-        raise RuntimeError("web server was not ready in time")
+            pending += chunk
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far (Linux)."""
@@ -115,8 +122,8 @@ def web_server(*args: str, log: Path | None = None) -> Iterator[WebServer]:
 
 
 @contextmanager
-def chromium(clip: Path) -> Iterator[object]:
-    """A headless Chromium (Playwright ``Browser``) whose camera plays ``clip`` (a ``.y4m``)."""
+def chromium(clip: Path, *flags: str) -> Iterator[object]:
+    """A headless Chromium (Playwright ``Browser``) whose camera plays ``clip`` (a ``.y4m``), with more ``flags``."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
@@ -124,7 +131,7 @@ def chromium(clip: Path) -> Iterator[object]:
         raise RuntimeError("chromium is not installed (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}"]
+            executable_path=executable, args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}", *flags]
         )
         try:
             yield browser

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import threading
 import warnings
 import weakref
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,7 @@ import numpy as np
 from landmark_emotion.errors import ClosedError, InputError
 from landmark_emotion.face.features import image_vectors
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
-from landmark_emotion.frames import FrameSource, open_source
+from landmark_emotion.frames import FrameSource, open_source, read_image
 from landmark_emotion.model.bundle_write import add_references
 from landmark_emotion.model.calibration import CalibrationError, References, neutral_mean
 from landmark_emotion.model.discovery import find_default_model
@@ -76,7 +77,7 @@ def _as_bgr(image: Image, rgb: bool = False) -> np.ndarray:
             raise InputError(f"no such image file: {path}")
         if path.is_dir():
             raise InputError(f"{path} is a folder, not an image; read the photos in it with stream({str(path)!r})")
-        decoded = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        decoded = read_image(path)
         if decoded is None:
             raise InputError(f"{path} is not an image OpenCV can read (for a video file, use stream())")
         return decoded
@@ -124,6 +125,11 @@ class Reader:
     ``blendshapes`` (MediaPipe's 52 scores per face; runs the Tasks landmarker) and ``explain`` (every face
     carries its ``explanation``: which regions moved the reading, and what moved; ``face.explain()`` gives it
     for any face, on demand).
+
+    Threads may share a reader: its calls take turns, for its photos share one face-mesh
+    graph, and MediaPipe's graphs are not thread-safe (shared freely, they crashed the
+    process). To read in parallel, give each thread its own reader (each stream has its
+    own graph already).
     """
 
     def __init__(
@@ -153,6 +159,7 @@ class Reader:
         self._photos: Pipeline | None = None
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
         self._closed = False
+        self._lock = threading.RLock()
 
     @property
     def labels(self) -> list[str]:
@@ -164,15 +171,18 @@ class Reader:
 
         ``image`` is a uint8 array in BGR order (RGB with ``rgb=True``) or an image file's path (see :data:`Image`).
         """
-        return [_untracked(face) for face in self._photo_pipeline()(_as_bgr(image, rgb))]
+        bgr = _as_bgr(image, rgb)
+        with self._lock:
+            return [_untracked(face) for face in self._photo_pipeline()(bgr)]
 
     def stream(self, source: str | int | os.PathLike | Iterable[np.ndarray], *, rgb: bool = False) -> Stream:
         """The frames of a video file, a camera (its index), a folder of images, or any iterable of image arrays,
         each with its faces, tracked from frame to frame (see :class:`Stream`)."""
-        self._check_open()
-        stream = Stream(self, source, rgb)
-        self._streams.add(stream)
-        return stream
+        with self._lock:
+            self._check_open()
+            stream = Stream(self, source, rgb)
+            self._streams.add(stream)
+            return stream
 
     def set_neutral(self, images: Image | list[Image] | tuple[Image, ...], *, rgb: bool = False) -> None:
         """Read faces relative to this neutral face from now on: the largest face of ``images`` (a photo, or a
@@ -196,7 +206,8 @@ class Reader:
         vectors = []
         for i, image in enumerate(photos):
             bgr = _as_bgr(image, rgb)
-            detection = self._photo_mesh()(bgr)
+            with self._lock:
+                detection = self._photo_mesh()(bgr)
             if not len(detection):
                 name = image if isinstance(image, (str, os.PathLike)) else f"image {i}"
                 raise CalibrationError(f"no face in {name}; a neutral reference needs a face at rest")
@@ -222,13 +233,14 @@ class Reader:
 
     def close(self) -> None:
         """Close the face-mesh graphs (and any open stream); the reader cannot be used afterwards."""
-        for stream in list(self._streams):
-            stream.close()
-        if self._mesh is not None:
-            self._mesh.close()
-            self._mesh = None
-        self._photos = None
-        self._closed = True
+        with self._lock:
+            for stream in list(self._streams):
+                stream.close()
+            if self._mesh is not None:
+                self._mesh.close()
+                self._mesh = None
+            self._photos = None
+            self._closed = True
 
     @property
     def closed(self) -> bool:
@@ -263,7 +275,8 @@ class Reader:
         return pipeline_for(self.model, mesh, self.options, photos=mesh.mode is Mode.IMAGE)
 
     def _use(self, model: EmotionModel) -> None:
-        self.model, self._photos = model, None  # the photo pipeline is rebuilt with it on the next read
+        with self._lock:
+            self.model, self._photos = model, None  # the photo pipeline is rebuilt with it on the next read
 
 
 class Stream:
@@ -273,12 +286,14 @@ class Stream:
     probabilities are smoothed over its recent frames (a folder of photos is read as
     unrelated photos: no tracking (``track`` is None) or smoothing across them). A stream can be iterated
     once; it closes its source and graph when the frames end, on :meth:`close`, when its
-    ``with`` block or its reader closes.
+    ``with`` block or its reader closes (a stream closed from another thread ends after the
+    frame being read).
     """
 
     def __init__(self, reader: Reader, source: str | int | os.PathLike | Iterable[np.ndarray], rgb: bool = False):
         self._source: FrameSource | None = None
         self._mesh: FaceMesh | None = None
+        self._lock = threading.Lock()
         self.labels = reader.labels
         if isinstance(source, (str, int, os.PathLike)) and not isinstance(source, bool):
             self._source = open_source(source if isinstance(source, int) else os.fspath(source))
@@ -308,7 +323,10 @@ class Stream:
             raise ClosedError("this stream is closed or was already read; open a new one")
         try:
             for index, t, image in frames:
-                faces = self._pipeline(image)
+                with self._lock:
+                    if self._mesh is None:  # closed meanwhile, by another thread
+                        return
+                    faces = self._pipeline(image)
                 yield FrameFaces(index, t, image, faces if self._tracked else [_untracked(face) for face in faces])
         finally:
             self.close()
@@ -316,16 +334,18 @@ class Stream:
     def capture_neutral(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
         """ "This is my neutral face": the next ``frames`` frames of a face (``track``, or the largest face of the
         last frame) become its reference while it stays in view. Returns its track."""
-        return self._pipeline.start_neutral_capture(track, frames)
+        with self._lock:
+            return self._pipeline.start_neutral_capture(track, frames)
 
     def close(self) -> None:
-        self._frames = None
-        if self._mesh is not None:
-            self._mesh.close()
-            self._mesh = None
-        if self._source is not None:
-            self._source.close()
-            self._source = None
+        with self._lock:
+            self._frames = None
+            if self._mesh is not None:
+                self._mesh.close()
+                self._mesh = None
+            if self._source is not None:
+                self._source.close()
+                self._source = None
 
     def __enter__(self) -> Stream:
         return self
@@ -378,21 +398,27 @@ def fine_tune(
     (``scr/record_dataset.py``), returned, and written to the folder ``out`` if given; ``model`` is not changed.
 
     As ``scr/train_personal.py`` does it (:func:`~landmark_emotion.training.personal.train_personal_model`):
-    ``options`` are its settings (:class:`~landmark_emotion.training.personal.FineTuneSettings`: ``epochs``,
-    ``learning_rate``, ``freeze``...). A recorded neutral face calibrates the new model, which
+    ``options`` are its settings (:class:`~landmark_emotion.training.personal.FineTuneSettings`: ``l2``,
+    ``per_label``, ``keep_unrecorded``...). A recorded neutral face calibrates the new model, which
     answers neutral and the recorded expressions (all of ``model``'s with ``keep_unrecorded=True``).
     ``out`` must not exist unless ``force``; labels with fewer than ``min_samples`` samples
     are refused. What the user should know (no neutral recorded, sessions skipped) comes as
     warnings. Needs TensorFlow.
     """
-    from landmark_emotion.outputs import check_outputs, check_writable_folder, refuse_existing
+    from landmark_emotion.outputs import check_outputs, check_writable_folder, recover_before_writing, refuse_existing
     from landmark_emotion.training.personal import FineTuneSettings, train_personal_model
 
+    for name, value in (("sessions", sessions), ("out", out)):
+        _require(
+            isinstance(value, (str, os.PathLike)) or (name == "out" and value is None),
+            f"{name} must be the path of a folder, got {type(value).__name__}",
+        )
     names = [field.name for field in dataclasses.fields(FineTuneSettings)]
     unknown = sorted(set(options) - set(names))
     _require(not unknown, f"unknown fine-tuning option(s) {', '.join(unknown)}; expected some of {', '.join(names)}")
     base = _as_model(model)
     if out is not None:
+        recover_before_writing(out)
         refuse_existing(out, force, InputError, flag="out", force_flag="force=True")
         check_outputs({"model": base.path, "sessions": sessions}, {"out": out}, whole=["model", "sessions"])
         check_writable_folder(out)

@@ -18,12 +18,42 @@ import cv2
 import numpy as np
 
 from landmark_emotion.errors import LandmarkEmotionError
+from landmark_emotion.inputs import FileFormatError, read_small
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+MAX_CAMERA_INDEX = 2**31 - 1
+"""OpenCV takes a camera index as a C int: a larger one overflows instead of finding no camera."""
 
 
 class SourceError(LandmarkEmotionError, RuntimeError):
     """A source that cannot be opened; the message says what to try instead."""
+
+
+MAX_IMAGE_FILE = 2**30
+"""The largest image file read (1 GiB): no photo is near it."""
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray | None:
+    """The BGR image in the file ``path`` (as ``cv2.imread`` reads it), or None: not a regular file, or no image.
+
+    Decoded from the file's bytes: OpenCV given the name itself crashes the process (a
+    segfault) on a name that is not valid UTF-8, and waits for ever on a FIFO.
+    """
+    try:
+        data = read_small(path, MAX_IMAGE_FILE)
+    except (OSError, FileFormatError):
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+
+
+def opencv_name(path: str | os.PathLike) -> str | None:
+    """``path`` as a name for OpenCV's video files, or None when it is not valid UTF-8 (OpenCV would crash on it)."""
+    name = os.fspath(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return name
 
 
 @dataclass(frozen=True)
@@ -72,7 +102,10 @@ class FrameSource:
 class VideoFileSource(FrameSource):
     def __init__(self, path: Path):
         self.path = path
-        self._cap = cv2.VideoCapture(str(path))
+        name = opencv_name(path)
+        if name is None:
+            raise SourceError(f"cannot read video {path}: its name is not valid UTF-8, which OpenCV needs; rename it")
+        self._cap = cv2.VideoCapture(name)
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
         if not ok or first is None:
             self._cap.release()
@@ -106,7 +139,7 @@ class ImageFolderSource(FrameSource):
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         for path in self.paths:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is None:
                 self.skipped.append(path)
                 continue
@@ -166,7 +199,11 @@ class CameraSource(FrameSource):
 def open_source(source: str | int | os.PathLike) -> FrameSource:
     """Open a camera index, a video file or an image folder, or raise :class:`SourceError`."""
     text = str(source)
-    if text.isdigit():
+    if not text:  # Path("") is the working folder: it would read every photo below it
+        raise SourceError("no source given: name a camera index, a video file or a folder of images")
+    if text.isascii() and text.isdigit():  # "²" is a digit to Python, and no camera
+        if int(text) > MAX_CAMERA_INDEX:
+            raise SourceError(f"no camera at index {text}; try --source path/to/video.mp4 or a folder of images")
         return CameraSource(int(text))
     path = Path(text)
     if path.is_dir():

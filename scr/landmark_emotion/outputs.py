@@ -4,13 +4,15 @@
   contains, or lies inside one of the command's inputs, or that two outputs share, even
   with ``--force``: ``--output clip.mp4`` must not destroy ``--source clip.mp4``.
 - :func:`check_writable` tries the output's folder before hours of work, not after.
+- :func:`save_npz` writes arrays as ``.npz`` and closes the file even when the disk fills.
 - :func:`write_file` writes a file through a temporary one renamed into place, and
   :func:`replace_folder` swaps a finished folder with an existing one in one atomic step
   (Linux ``renameat2(RENAME_EXCHANGE)``), so a kill at any instant leaves the old or the new
   one in place. Where the exchange is unavailable the old folder is first renamed to a
-  fixed backup name, which :func:`recover` puts back on the next run if the kill came in
-  between. Temporary folders carry their writer's process id; those of dead writers are
-  removed (and named) by the next write to the same place.
+  fixed backup name, which :func:`recover` puts back if the kill came in between: the next
+  writer of the same place does, and says so (readers never touch it). Temporary folders
+  carry their writer's process id; those of dead writers are removed by the next write to
+  the same place.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ import ctypes.util
 import os
 import shutil
 import tempfile
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import IO
+
+import numpy as np
 
 from landmark_emotion.errors import LandmarkEmotionError
 
@@ -173,6 +180,20 @@ def remove_leftovers(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def save_npz(file: str | os.PathLike | IO[bytes], arrays: Mapping[str, object], compress: bool = True) -> None:
+    """Write ``arrays`` as an ``.npz`` (as ``np.savez_compressed`` does; ``np.load`` reads it, no pickles).
+
+    NumPy leaves its zip file to the garbage collector when a write fails; on a full disk
+    that prints "Exception ignored in ZipFile.__del__" after the command's error line. Here
+    the zip file is closed whatever happens.
+    """
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(file, "w", method, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+
+
 def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Write ``path`` by calling ``write(temporary path)`` and renaming the result into place.
 
@@ -202,19 +223,25 @@ def temporary_folder(path: str | os.PathLike) -> Path:
     """A new empty folder next to ``path`` to build a replacement in, after removing dead writers' leftovers."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    recover(path)
+    recover_before_writing(path)
     remove_leftovers(path)
     return Path(tempfile.mkdtemp(prefix=temporary_name(path), suffix=TMP_SUFFIX, dir=path.parent))
 
 
-def _backup(path: Path) -> Path:
+def backup_of(path: str | os.PathLike) -> Path:
+    """Where :func:`replace_folder` keeps the old ``path`` between its two renames (where the exchange is missing)."""
+    path = Path(path)
     return path.parent / f".{path.name}{OLD_SUFFIX}"
 
 
 def recover(path: str | os.PathLike) -> str | None:
-    """Finish or undo a replace of ``path`` that was killed between its two renames; say what was done."""
+    """Finish or undo a replace of ``path`` that was killed between its two renames; say what was done.
+
+    For the writer of ``path`` only, before it writes: a reader that did this could delete a
+    folder from under a replace still running, and would do it without a word.
+    """
     path = Path(path)
-    backup = _backup(path)
+    backup = backup_of(path)
     if not backup.is_dir():
         return None
     if os.path.lexists(path):
@@ -224,17 +251,14 @@ def recover(path: str | os.PathLike) -> str | None:
     return f"restored {path} from {backup}: its replacement had been interrupted"
 
 
-def recover_all(folder: str | os.PathLike) -> list[str]:
-    """:func:`recover` every interrupted replace inside ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    names = [
-        entry.name[1 : -len(OLD_SUFFIX)]
-        for entry in folder.iterdir()
-        if entry.name.startswith(".") and entry.name.endswith(OLD_SUFFIX)
-    ]
-    return [message for message in (recover(folder / name) for name in names) if message]
+def recover_before_writing(path: str | os.PathLike) -> None:
+    """:func:`recover` for a writer that has no console of its own (the library): what it did comes as a warning.
+
+    The commands call :func:`recover` first, before their checks, and print what it says.
+    """
+    message = recover(path)
+    if message:
+        warnings.warn(message, stacklevel=3)
 
 
 def _load_renameat2():
@@ -264,14 +288,14 @@ def exchange(a: Path, b: Path) -> bool:
 
 def replace_folder(new: Path, path: Path) -> None:
     """Move the finished folder ``new`` to ``path``; an existing ``path`` is swapped out and then removed."""
-    recover(path)
+    recover_before_writing(path)
     if not os.path.lexists(path):
         os.rename(new, path)  # fails rather than merge if someone created a non-empty `path` meanwhile
         return
     if exchange(new, path):  # `new` now holds the old folder (or the symlink that stood at `path`)
         _remove(new)
         return
-    backup = _backup(path)
+    backup = backup_of(path)
     os.rename(path, backup)
     os.rename(new, path)
     _remove(backup)

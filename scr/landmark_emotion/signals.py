@@ -63,6 +63,8 @@ def raising_stop_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        # the run is over: a stop it caught must neither stop nor colour whatever the process does next
+        _last_signal, _pending = int(signal.SIGINT), None
 
 
 def raise_if_interrupted() -> None:

@@ -9,6 +9,7 @@ written, and video is only encoded with an output path.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from landmark_emotion.apps.clipboard import Clipboard
 from landmark_emotion.apps.overlay import annotate
 from landmark_emotion.errors import LandmarkEmotionError
-from landmark_emotion.frames import FrameSource, SourceError, open_source
+from landmark_emotion.frames import FrameSource, SourceError, open_source, opencv_name
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
@@ -147,6 +148,8 @@ class VideoOutput:
     """An MP4 writer opened on the first frame (its size is known only then); later frames are fitted to it."""
 
     def __init__(self, path: Path, fps: float):
+        if opencv_name(path) is None:
+            raise DemoError(f"cannot write video {path}: its name is not valid UTF-8, which OpenCV needs")
         self.path, self.fps = path, fps
         self._writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
@@ -155,7 +158,7 @@ class VideoOutput:
     def write(self, image: np.ndarray) -> None:
         if self._writer is None:
             self.size = (image.shape[1], image.shape[0])
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
+            self._writer = cv2.VideoWriter(os.fspath(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._writer.isOpened():
                 raise DemoError(f"cannot write video {self.path}; does its folder exist and end in .mp4?")
         if (image.shape[1], image.shape[0]) != self.size:  # photos of a folder differ in size
@@ -166,6 +169,20 @@ class VideoOutput:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
+
+    def check(self) -> None:
+        """Raise :class:`DemoError` unless the closed video reads back with every frame written.
+
+        OpenCV's writer says nothing when a write fails: on a full disk the file lacks its index
+        and no player opens it, while the demo would say it wrote it.
+        """
+        if not self.frames:
+            return
+        capture = cv2.VideoCapture(os.fspath(self.path))
+        frames = capture.get(cv2.CAP_PROP_FRAME_COUNT) if capture.isOpened() else 0
+        capture.release()
+        if frames < self.frames:
+            raise DemoError(f"could not write video {self.path} completely: it does not read back (is the disk full?)")
 
 
 def frame_record(index: int, t: float, faces: list[Face]) -> dict:
@@ -270,6 +287,8 @@ def run(
             log_file.close()
         if display:
             cv2.destroyWindow(title)
+    if video:
+        video.check()
     return stats
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,6 +46,15 @@ class RecordingError(LandmarkEmotionError, ValueError):
     """Bad recording arguments (e.g. several labels without a camera and a display)."""
 
 
+class SessionNotSavedError(LandmarkEmotionError, OSError):
+    """A session that could not be written to its folder (a full disk): the message says where it was kept instead,
+    or that it could not be kept anywhere."""
+
+
+RESCUE_PREFIX = "landmark-emotion-unsaved-"
+"""A session that cannot be written where asked is written to a new folder of this name in the temporary folder."""
+
+
 def has_display() -> bool:
     """Whether a preview window can open (X11/Wayland on Linux; always on Windows and macOS)."""
     if sys.platform in ("win32", "darwin"):
@@ -61,6 +71,17 @@ def neutral_first(labels: list[str]) -> list[str]:
     return [NEUTRAL, *(label for label in labels if label != NEUTRAL)]
 
 
+@dataclass(frozen=True)
+class Captured:
+    """One kept face: its landmarks, appearance descriptor (None when not kept), image size and name."""
+
+    landmarks: np.ndarray
+    descriptor: np.ndarray | None
+    width: int
+    height: int
+    name: str
+
+
 @dataclass
 class Session:
     """The landmarks captured for one label in one run, and the count of what was skipped."""
@@ -71,11 +92,8 @@ class Session:
     appearance: bool = True
     """Also keep each face's appearance descriptor (never the picture), for hybrid models."""
     started: datetime = field(default_factory=lambda: datetime.now().astimezone())
-    landmarks: list[np.ndarray] = field(default_factory=list)
-    descriptors: list[np.ndarray] = field(default_factory=list)
-    widths: list[int] = field(default_factory=list)
-    heights: list[int] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    captured: list[Captured] = field(default_factory=list)
+    """One entry per kept face, appended in one step: a stop signal between two lists left them unequal."""
     frames_read: int = 0
     no_face: int = 0
     several_faces: int = 0
@@ -87,7 +105,11 @@ class Session:
         self.label = canonical_label(self.label)
 
     def __len__(self) -> int:
-        return len(self.landmarks)
+        return len(self.captured)
+
+    @property
+    def names(self) -> list[str]:
+        return [face.name for face in self.captured]
 
     def offer(self, faces: Detection, frame: Frame) -> bool:
         """Keep the face if there is exactly one; otherwise count why not. True if kept."""
@@ -97,24 +119,23 @@ class Session:
             else:
                 self.no_face += 1
             return False
-        self.landmarks.append(faces.landmarks[0])
-        if self.appearance:
-            self.descriptors.append(describe(frame.image, faces.landmarks[0]))
-        self.widths.append(faces.width)
-        self.heights.append(faces.height)
-        self.names.append(frame.name if self.static else f"{frame.name}#{frame.index}")
+        landmarks = faces.landmarks[0]
+        descriptor = describe(frame.image, landmarks) if self.appearance else None
+        name = frame.name if self.static else f"{frame.name}#{frame.index}"
+        self.captured.append(Captured(landmarks, descriptor, faces.width, faces.height, name))
         return True
 
     def table(self) -> LandmarkTable:
-        n = len(self)
-        landmarks = np.stack(self.landmarks) if n else np.zeros((0, 468, 3), np.float32)
+        n, faces = len(self), self.captured
+        landmarks = np.stack([face.landmarks for face in faces]) if n else np.zeros((0, 468, 3), np.float32)
         descriptors = None
         if self.appearance:
-            descriptors = np.stack(self.descriptors) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
+            kept = [face.descriptor for face in faces if face.descriptor is not None]
+            descriptors = np.stack(kept) if n else np.zeros((0, N_DESCRIPTOR), np.float32)
         return LandmarkTable(
             landmarks,
-            np.asarray(self.widths),
-            np.asarray(self.heights),
+            np.asarray([face.width for face in faces]),
+            np.asarray([face.height for face in faces]),
             np.array([self.label] * n),
             np.array(self.names),
             np.array([self.group] * n),
@@ -300,8 +321,9 @@ def record(
     Without ``preview`` only one label can be recorded (a file has no "next label"
     moment). Sessions are saved even when the loop ends with an exception, so a
     crash mid-recording keeps what was captured; a stop signal during the saving
-    waits for it. One session that cannot be written (disk full) does not keep the
-    others from being saved; its error is raised after them. Without a ``detector``,
+    waits for it. A session that cannot be written (disk full) is saved in the temporary
+    folder instead and does not keep the others from being saved;
+    :class:`SessionNotSavedError` says where it went, after them. Without a ``detector``,
     a face mesh of the source's mode (:func:`landmark_emotion.face.mesh.mode_for`) is opened for
     this recording and closed after it. Returns each session with its file (None when
     nothing was captured).
@@ -330,16 +352,38 @@ def record(
                 record_stream(source, sessions[0], detector, samples, every or 1, progress)
     finally:
         sessions[0].unreadable = len(getattr(source, "skipped", []))  # only a folder has unreadable files
-        saved, error = [], None
+        saved, problems = [], []
         with held_signals() as arrived:
             for session in sessions:
                 try:
                     saved.append((session, save_session(session, out_dir) if len(session) else None))
                 except OSError as exc:
-                    error = error or exc
+                    problems.append(_rescue(session, out_dir, exc))
                     saved.append((session, None))
         if arrived:
             sessions[-1].interrupted = True
-        if error:
-            raise error
+        if problems:
+            raise SessionNotSavedError("; ".join(problems))
     return saved
+
+
+def _rescue(session: Session, out_dir: str | os.PathLike, error: OSError) -> str:
+    """Save a session that could not be written to ``out_dir`` in a new temporary folder; say what happened.
+
+    What was recorded cannot be recorded again: when its folder is full (or gone), the
+    session goes where there may still be room, and the message says where to move it from.
+    """
+    what = f"{error.strerror or error} in {out_dir}"
+    spare = None
+    try:
+        spare = tempfile.mkdtemp(prefix=RESCUE_PREFIX)
+        kept = save_session(session, spare)
+    except OSError as again:
+        if spare is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(spare)
+        return (
+            f"{what}: the {len(session)} {session.label} samples could not be saved anywhere "
+            f"(nor in the temporary folder: {again.strerror or again})"
+        )
+    return f"{what}: the {len(session)} {session.label} samples were saved to {kept} instead; move it into {out_dir}"

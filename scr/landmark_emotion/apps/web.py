@@ -17,10 +17,13 @@ Protocol (one socket per tab)
                           ``bundle``, ``neutral``, ``explain`` (the regions and the mesh's edges in each)
                           or ``error`` (a message).
 A message over :data:`MAX_MESSAGE` bytes closes that socket with code 1009 and the
-reason; every other bad message gets an ``error`` and the socket stays open. A tab
+reason, however it is split into frames; every other bad message gets an ``error`` and the socket stays open. A tab
 beyond ``max_tabs`` open at once is closed at once with code 1013 ("try again later")
 and the reason: each tab holds its own graphs (about 55 MB and 6 threads), and a page
 opened in a loop must not exhaust the server.
+Only the page itself may use the server (:class:`Guard`): a request must name this machine in its
+``Host``, and a socket opened by a page must come from this server's own page (its ``Origin``); others
+are refused (HTTP 403, or close code 1008 with the reason).
 Frames live in memory only; nothing the page sends is written to disk.
 """
 
@@ -29,30 +32,39 @@ from __future__ import annotations
 import io
 import ipaddress
 import itertools
-import json
+import signal
 import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import uvicorn
 from anyio import to_thread
 from PIL import Image
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.protocols.utils import ClientDisconnected
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from landmark_emotion.apps.overlay import region_edges
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.landmarker import import_mediapipe
 from landmark_emotion.face.mesh import FaceMesh, Mode
 from landmark_emotion.face.regions import REGIONS
+from landmark_emotion.inputs import parse_json, read_json
 from landmark_emotion.model.bundle import INFO_FILE, BundleError
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.emotion_model import EmotionModel
@@ -60,6 +72,7 @@ from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
 from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.pipeline import Face, pipeline_for
+from landmark_emotion.signals import heeded
 
 STATIC = Path(__file__).with_name("web_static")
 DEFAULT_HOST = "127.0.0.1"
@@ -88,6 +101,85 @@ def host_warning(host: str) -> str | None:
     )
 
 
+WILDCARDS = ("0.0.0.0", "::", "")
+"""``--host`` values that serve on every address of the machine."""
+
+
+def _host_and_port(netloc: str) -> tuple[str, int] | None:
+    """``"[::1]:8765"`` -> ``("::1", 8765)``, the port defaulting to HTTP's; None when malformed."""
+    try:
+        parts = urllib.parse.urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.path:
+        return None
+    return parts.hostname, port or 80
+
+
+class Guard:
+    """Which requests the server answers: those addressed to this machine, and sockets of its own page.
+
+    A browser lets any page it shows open a WebSocket to any address, and sends the page's
+    ``Origin`` with it: without this check a page on another site could take up every tab
+    and read the bundle names (cross-site WebSocket hijacking). The ``Host`` of a request
+    must be a loopback name or address or ``--host`` (when serving on every address: any
+    address, or this machine's name), so a site whose name is made to resolve to 127.0.0.1
+    cannot read the page's answers either (DNS rebinding). Clients that are not browsers
+    send no ``Origin`` and are answered (they can only run on a machine that can reach
+    the server anyway).
+    """
+
+    def __init__(self, host: str = DEFAULT_HOST):
+        self.host = host.strip("[]").lower()
+        try:
+            self.host = str(ipaddress.ip_address(self.host))  # one spelling of an address
+        except ValueError:
+            pass  # a name
+        self.everywhere = self.host in WILDCARDS
+        self.names = {"localhost", self.host}
+        if self.everywhere:
+            self.names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+
+    def host_allowed(self, name: str) -> bool:
+        """Whether ``name`` (a Host header's, without the port) is this machine as the server was started."""
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return name.lower() in self.names
+        return address.is_loopback or self.everywhere or str(address) == self.host
+
+    def refusal(self, headers: Headers) -> str | None:
+        """Why a request with these headers is refused (short: it is a WebSocket close reason), or None."""
+        host = _host_and_port(headers.get("host", ""))
+        if host is None or not self.host_allowed(host[0]):
+            return "refused: the request is not addressed to this machine (Host)"
+        origin = headers.get("origin")
+        if origin is not None:
+            scheme, _, netloc = origin.partition("://")
+            if scheme != "http" or _host_and_port(netloc) != host:  # the page is served over HTTP (no TLS)
+                return "refused: only this server's own page may use it (Origin)"
+        return None
+
+
+class GuardMiddleware:
+    """Refuse what :class:`Guard` refuses: HTTP with 403, a WebSocket with close code 1008 and the reason."""
+
+    def __init__(self, app: ASGIApp, guard: Guard):
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = self.guard.refusal(Headers(scope=scope)) if scope["type"] in ("http", "websocket") else None
+        if problem is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            await PlainTextResponse(problem + "\n", status_code=403)(scope, receive, send)
+        else:  # accepted only to be closed: a page hears the reason, which a refused handshake would not carry
+            websocket = WebSocket(scope, receive, send)
+            await websocket.accept()
+            await websocket.close(1008, problem)
+
+
 @dataclass(frozen=True)
 class BundleChoice:
     """A bundle the page may pick, by ``id``; the page never sees or sends a path."""
@@ -113,7 +205,7 @@ def find_bundles(roots: Iterable[Path]) -> dict[str, BundleChoice]:
             if any(part.startswith(".") for part in folder.relative_to(root).parts):
                 continue  # a bundle still being written, or an old one being replaced
             try:
-                info = json.loads(info_path.read_text())
+                info = read_json(info_path)  # a regular file only: a FIFO named bundle.json would hang start-up
                 labels = tuple(str(label) for label in info["labels"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue
@@ -135,7 +227,9 @@ class BundleCatalog:
 
     def bundle(self, bundle_id: object) -> EmotionModel:
         if not isinstance(bundle_id, str) or bundle_id not in self.choices:
-            raise WebError(f"unknown bundle {bundle_id!r}: choose one of {', '.join(self.choices)}")
+            shown = repr(bundle_id)  # as the page sent it, up to a point: it may be megabytes
+            shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
+            raise WebError(f"unknown bundle {shown}: choose one of {', '.join(self.choices)}")
         if bundle_id not in self._loaded:
             try:
                 self._loaded[bundle_id] = EmotionModel.load(self.choices[bundle_id].path)
@@ -253,7 +347,7 @@ class TabSession:
     def command(self, text: str) -> dict:
         """Answer one text message (JSON with a ``type``)."""
         try:
-            message = json.loads(text)
+            message = parse_json(text)
         except ValueError:
             raise WebError('a text message must be JSON, e.g. {"type": "neutral"}') from None
         kind = message.get("type") if isinstance(message, dict) else None
@@ -280,11 +374,13 @@ def create_app(
     options: ReadOptions = ReadOptions(),
     on_ready: Callable[[], None] = lambda: None,
     max_tabs: int = MAX_TABS,
+    host: str = DEFAULT_HOST,
 ) -> Starlette:
     """The web app; ``default_bundle`` must be one of the bundles found under ``bundle_roots``.
 
     ``on_ready`` runs once the server can answer (MediaPipe imported), e.g. to print the URL.
     At most ``max_tabs`` tabs are read at once; the page of one more retries every second.
+    ``host`` is the address the server listens on: requests must name it or loopback (:class:`Guard`).
     """
     choices = find_bundles(bundle_roots)
     default = next((c.id for c in choices.values() if c.path.resolve() == Path(default_bundle).resolve()), None)
@@ -342,7 +438,7 @@ def create_app(
                         answer = await to_thread.run_sync(session.read, message["bytes"])
                     else:
                         answer = await to_thread.run_sync(session.command, message.get("text") or "")
-                except WebError as exc:
+                except LandmarkEmotionError as exc:  # a bad message, a bundle that does not load: said, the tab goes on
                     answer = {"type": "error", "message": str(exc)}
                 await websocket.send_json(answer)
         except (WebSocketDisconnect, OSError):
@@ -364,7 +460,7 @@ def create_app(
         WebSocketRoute("/ws", tab),
         Mount("/", StaticFiles(directory=STATIC, html=True)),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GuardMiddleware, guard=Guard(host))])
 
 
 def bind(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> socket.socket:
@@ -377,12 +473,53 @@ def page_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+CLOSE_SECONDS = 10.0
+"""How long a socket closed for a message over the limit waits for the page to close its side."""
+
+
+class _ClosingProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, except that a message over the limit ends with a close frame the page receives.
+
+    uvicorn sends the close frame (1009, and the limit in the reason) and closes the socket at
+    once, while the page is still sending the rest of the message: a socket closed with unread
+    data is reset, and the reset can destroy the close frame on its way (the page saw 1006,
+    with no reason). Here the server stops sending (a half-close) and reads and discards
+    what still arrives, until the page closes its side or the close timeout.
+    """
+
+    def handle_parser_exception(self) -> None:
+        if self.close_sent:
+            return  # the rest of the message, discarded
+        close = self.conn.close_sent
+        assert close is not None, "the protocol failed the connection: it sent a close frame"
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code, "reason": close.reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.write_eof()
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(CLOSE_SECONDS, self.transport.close)  # uvicorn waits for it
+
+    async def send(self, message: Any) -> None:
+        if self.close_sent and message["type"] == "websocket.send":
+            raise ClientDisconnected  # the answer to the frame before: the tab is gone, as when the page leaves
+        await super().send(message)
+
+
 def serve(app: Starlette, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` until Ctrl-C.
+    """Serve ``app`` on ``sock`` until Ctrl-C, SIGTERM or SIGHUP.
 
     uvicorn enforces :data:`MAX_MESSAGE` while reading, so an oversized message is never held whole in memory.
+    uvicorn ends gracefully on SIGINT and SIGTERM only; closing the terminal (SIGHUP) is made to do the same
+    (it raised in the middle of its event loop: a traceback, then exit 0).
     """
-    import uvicorn
-
-    config = uvicorn.Config(app, ws_max_size=MAX_MESSAGE, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    config = uvicorn.Config(app, ws=_ClosingProtocol, ws_max_size=MAX_MESSAGE, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    others = [signum for signum in heeded() if signum not in (signal.SIGINT, signal.SIGTERM)]  # SIGHUP, on POSIX
+    previous = {signum: signal.signal(signum, server.handle_exit) for signum in others}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

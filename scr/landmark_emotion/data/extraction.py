@@ -1,11 +1,14 @@
 """Labelled images -> a landmark table, in parallel with joblib.
 
-Images are sent to workers in chunks of many images, and each chunk is read by one
-face mesh its worker opens and closes (:class:`landmark_emotion.face.mesh.FaceMesh`): nothing
-outlives the chunk, and opening and closing a graph (12-17 ms) is spread over
-hundreds of images. The pickling cost per image is a few kilobytes of landmarks.
-Any joblib backend works: ``loky`` on one machine, ``dask`` on a cluster once its joblib
-backend is registered.
+Images are sent to workers in chunks, and each chunk is read by one face mesh its
+worker opens and closes (:class:`landmark_emotion.face.mesh.FaceMesh`): nothing outlives
+the chunk. A chunk is sized to take its worker about :data:`CHUNK_SECONDS` (:class:`Chunks`,
+from the time the last one took): opening and closing a graph (12-17 ms) is then under 1% of
+the work, and a run stopped at any moment keeps every chunk done, losing at most the
+chunks being read (the first chunks are small, so even a run stopped in its first seconds
+keeps faces). The pickling cost per image is a few kilobytes of landmarks. Any joblib
+backend works: ``loky`` on one machine, ``dask`` on a cluster once its joblib backend is
+registered.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import signal
 import threading
 import time
 import zlib
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import defaultdict, deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -30,6 +33,7 @@ from tqdm import tqdm
 from landmark_emotion.data.sources import DatasetError, LabeledImage
 from landmark_emotion.data.table import LandmarkTable
 from landmark_emotion.face.features import FEATURE_VERSION
+from landmark_emotion.frames import read_image
 from landmark_emotion.labels import ordered
 
 NO_FACE = "no face found"
@@ -147,7 +151,7 @@ def landmarks_of_files(
     # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
     with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
         for path, n_copies in zip(paths, copies or [0] * len(paths)):
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is None:
                 out.append((None, None, 0, 0, UNREADABLE, []))
                 continue
@@ -166,9 +170,53 @@ def landmarks_of_files(
     return out
 
 
-def chunk_length(n_items: int, workers: int, chunk_size: int) -> int:
-    """At most ``chunk_size`` images per chunk, fewer when that would leave workers idle."""
-    return max(1, min(chunk_size, math.ceil(n_items / max(1, workers))))
+def read_chunk(paths: Sequence[str], *args) -> tuple[list[Row], float]:
+    """A worker's task: :func:`landmarks_of_files` of one chunk, and the seconds it took (to size the next ones)."""
+    start = time.perf_counter()
+    rows = landmarks_of_files(paths, *args)
+    return rows, time.perf_counter() - start
+
+
+CHUNK_SECONDS = 2.0
+"""About how long a chunk takes its worker: what an interruption can lose per worker, and 100 times the cost of
+the face mesh opened for it."""
+FIRST_CHUNK = 8
+"""Images in each worker's first chunks, before any chunk has been timed."""
+
+
+class Chunks:
+    """``items`` in chunks for the workers, each sized to take about :data:`CHUNK_SECONDS` at the speed of the
+    last chunk done, never more than ``max_size`` images or than would leave a worker idle.
+
+    Iterate to send them (joblib takes chunks as workers free up, from its own threads);
+    :meth:`finished` takes each result's chunk back, in the order sent.
+    """
+
+    def __init__(self, items: Sequence[LabeledImage], workers: int, max_size: int):
+        self.items = items
+        self.max_size = max(1, min(max_size, math.ceil(len(items) / max(1, workers))))
+        self.seconds_per_image: float | None = None
+        self._sent: deque[Sequence[LabeledImage]] = deque()
+
+    def size(self) -> int:
+        """The length of the next chunk."""
+        if self.seconds_per_image is None:
+            return min(FIRST_CHUNK, self.max_size)
+        return int(min(self.max_size, max(FIRST_CHUNK, CHUNK_SECONDS / max(self.seconds_per_image, 1e-6))))
+
+    def __iter__(self) -> Iterator[Sequence[LabeledImage]]:
+        start = 0
+        while start < len(self.items):
+            chunk = self.items[start : start + self.size()]
+            self._sent.append(chunk)
+            start += len(chunk)
+            yield chunk
+
+    def finished(self, seconds: float) -> Sequence[LabeledImage]:
+        """The chunk whose result came in (in ``seconds`` of its worker's time): the next ones are sized by it."""
+        chunk = self._sent.popleft()
+        self.seconds_per_image = seconds / len(chunk)
+        return chunk
 
 
 def preselect(items: Sequence[LabeledImage], max_per_class: int | None, seed: int = 0) -> list[LabeledImage]:
@@ -219,11 +267,12 @@ def extract_table(
     augment: int = 0,
     seed: int = 0,
 ) -> tuple[LandmarkTable, ExtractionReport]:
-    """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps what was done.
+    """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps the chunks done.
 
     With ``appearance`` each face's appearance descriptor is stored beside its landmarks. ``augment`` degraded
     copies of every training photo's face (:data:`AUGMENTED_SPLITS`; seeded by ``seed``) follow its row, marked
     ``augmented``.
+    ``chunk_size`` caps the images per chunk (:class:`Chunks`).
     """
     from landmark_emotion.face.appearance import APPEARANCE_VERSION
     from landmark_emotion.face.landmarker import default_landmarker, mediapipe_version
@@ -232,8 +281,7 @@ def extract_table(
         raise DatasetError("augmented copies differ from their photo in appearance only: they need appearance")
     landmarker = landmarker or default_landmarker()
     report = ExtractionReport()
-    size = chunk_length(len(items), workers, chunk_size)
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    chunks = Chunks(items, workers, chunk_size)
     rows: list[tuple[LabeledImage, np.ndarray, np.ndarray | None, int, int, bool]] = []
     start = time.perf_counter()
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
@@ -241,7 +289,7 @@ def extract_table(
         with parallel_config(backend=backend):  # joblib registers its dask backend here, not in Parallel()
             parallel = Parallel(n_jobs=workers, return_as="generator")
         results = parallel(
-            delayed(landmarks_of_files)(
+            delayed(read_chunk)(
                 [item.path for item in chunk],
                 appearance,
                 min_side,
@@ -253,7 +301,8 @@ def extract_table(
             )
             for chunk in chunks
         )
-        for chunk, result in zip(chunks, results):
+        for result, seconds in results:
+            chunk = chunks.finished(seconds)
             for item, (landmarks, descriptor, width, height, reason, copies) in zip(chunk, result):
                 report.images += 1
                 if landmarks is None:

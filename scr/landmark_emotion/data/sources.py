@@ -6,6 +6,7 @@ extractor never sees a dataset's own spelling of a class.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.frames import IMAGE_SUFFIXES, list_images
+from landmark_emotion.inputs import read_small
 from landmark_emotion.labels import ALIASES, CANONICAL_LABELS, UnknownLabelError, canonical_label
 
 AFFECTNET_HANDLE = "mstjebashazida/affectnet"
@@ -163,8 +165,8 @@ def yolo_class_names(root: Path) -> dict[int, str]:
     if path is None:
         raise DatasetError(f"{root} has no data.yaml; it is not a YOLO-format set")
     try:
-        names = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("names")
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        names = (yaml.safe_load(read_small(path).decode("utf-8")) or {}).get("names")
+    except (OSError, ValueError, RecursionError, yaml.YAMLError, AttributeError) as exc:
         raise DatasetError(f"{path} is not a readable YOLO data.yaml ({exc})") from None
     if isinstance(names, list):
         names = dict(enumerate(names))
@@ -264,18 +266,25 @@ def from_csv(
     if not csv_path.is_file():
         raise DatasetError(f"no CSV file at {csv_path}")
     root = Path(image_root) if image_root else csv_path.parent
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        image_col = _pick_column(header, image_column, ("image", "path", "file"), "image paths")
-        label_col = _pick_column(header, label_column, ("label", "emotion", "class", "expression"), "labels")
-        if group_column:
-            _pick_column(header, group_column, (), "groups")
-        rows = [
-            (r[image_col].strip(), r[label_col].strip(), (r[group_column] if group_column else "").strip())
-            for r in reader
-            if r.get(image_col)
-        ]
+    with open(csv_path, "rb") as f:  # Excel saves "Unicode text" as UTF-16, with a byte order mark
+        encoding = "utf-16" if f.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
+    try:
+        with open(csv_path, newline="", encoding=encoding) as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            image_col = _pick_column(header, image_column, ("image", "path", "file"), "image paths")
+            label_col = _pick_column(header, label_column, ("label", "emotion", "class", "expression"), "labels")
+            if group_column:
+                _pick_column(header, group_column, (), "groups")
+            rows = [
+                (r[image_col].strip(), r[label_col].strip(), (r[group_column] if group_column else "").strip())
+                for r in reader
+                if r.get(image_col)
+            ]
+    except UnicodeDecodeError:
+        raise DatasetError(f"{csv_path} is not UTF-8 or UTF-16 text; save it as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise DatasetError(f"{csv_path} is not a readable CSV file ({exc})") from None
     if not rows:
         raise DatasetError(f"{csv_path} lists no images")
     labels_of: dict[str, set[str]] = {}

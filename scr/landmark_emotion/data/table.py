@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from landmark_emotion.errors import LandmarkEmotionError
-from landmark_emotion.face.appearance import mirror_descriptors
+from landmark_emotion.face.appearance import N_DESCRIPTOR, mirror_descriptors
 from landmark_emotion.face.features import LANDMARKS, face_size, face_vectors, mirror
+from landmark_emotion.inputs import NPZ_ERRORS, parse_json
 from landmark_emotion.labels import canonical_labels
+from landmark_emotion.outputs import save_npz
 
 TABLE_FORMAT = "landmark-table-v1"
 ARRAYS = ("landmarks", "width", "height", "labels", "paths", "groups", "splits", "descriptors", "augmented")
@@ -89,6 +90,11 @@ class LandmarkTable:
             self.descriptors = np.asarray(self.descriptors, dtype=np.float16)
             if self.descriptors.ndim != 2:
                 raise TableError(f"descriptors must have shape (n, d), got {self.descriptors.shape}")
+            if self.descriptors.shape[1] != N_DESCRIPTOR:
+                raise TableError(
+                    f"appearance descriptors have {self.descriptors.shape[1]} columns, but this code's have "
+                    f"{N_DESCRIPTOR}: re-extract the table"
+                )
         sizes = {name: len(getattr(self, name)) for name in ARRAYS[1:] if getattr(self, name) is not None}
         bad = {name: size for name, size in sizes.items() if size != n}
         if bad:
@@ -221,7 +227,7 @@ def save_table(table: LandmarkTable, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             arrays = {name: getattr(table, name) for name in ARRAYS if getattr(table, name) is not None}
-            np.savez_compressed(f, **arrays, meta=np.array(json.dumps(meta, sort_keys=True)))
+            save_npz(f, {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))})
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -241,10 +247,10 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
             if missing:
                 raise TableError(f"{path} is not a landmark table (missing {', '.join(sorted(missing))})")
             arrays = {name: data[name] for name in data.files}
-        meta = json.loads(str(arrays["meta"]))
+        meta = parse_json(str(arrays["meta"]))
     except TableError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except NPZ_ERRORS as exc:
         raise TableError(f"{path} is not a readable .npz landmark table ({exc})") from None
     kinds = {
         "landmarks": "fiu",
@@ -288,17 +294,20 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         broken = ~np.isfinite(arrays["descriptors"]).all(axis=1)
         reasons[(reasons == "") & broken] = "non-finite appearance descriptor"
     good = np.flatnonzero(reasons == "")
-    table = LandmarkTable(
-        arrays["landmarks"][good],
-        arrays["width"][good],
-        arrays["height"][good],
-        labels[good],
-        arrays.get("paths", np.full(n, ""))[good],
-        arrays.get("groups", np.full(n, ""))[good],
-        meta,
-        splits=arrays["splits"][good] if "splits" in arrays else None,
-        descriptors=arrays["descriptors"][good] if "descriptors" in arrays else None,
-        augmented=arrays["augmented"][good] if "augmented" in arrays else None,
-    )
+    try:
+        table = LandmarkTable(
+            arrays["landmarks"][good],
+            arrays["width"][good],
+            arrays["height"][good],
+            labels[good],
+            arrays.get("paths", np.full(n, ""))[good],
+            arrays.get("groups", np.full(n, ""))[good],
+            meta,
+            splits=arrays["splits"][good] if "splits" in arrays else None,
+            descriptors=arrays["descriptors"][good] if "descriptors" in arrays else None,
+            augmented=arrays["augmented"][good] if "augmented" in arrays else None,
+        )
+    except TableError as exc:
+        raise TableError(f"{path}: {exc}") from None
     table.skipped = dict(Counter(reasons[reasons != ""].tolist()))
     return table

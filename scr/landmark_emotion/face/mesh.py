@@ -5,11 +5,14 @@ As with MediaPipe's own API, the caller owns the graph in a ``with`` block
 (detection on every image), ``video`` for consecutive camera or clip frames
 (faces tracked, see :mod:`landmark_emotion.face.search`). :func:`mode_for` is the one place
 that decides which a frame source needs. Nothing is cached at module level: two
-owners get two independent graphs, and a closed one is gone.
+owners get two independent graphs, and a closed one is gone. MediaPipe's graphs are not
+thread-safe (threads sharing one crashed the process, or lost faces): a face mesh lets one
+thread at a time in.
 """
 
 from __future__ import annotations
 
+import threading
 from enum import Enum
 
 import numpy as np
@@ -39,7 +42,8 @@ class FaceMesh:
     ``max_faces`` faces every ``rescan`` frames and tracks the ones present in between
     (:class:`landmark_emotion.face.search.FaceSearch`). Start-up chatter of MediaPipe and
     TensorFlow is hidden unless ``verbose``. Close it (or leave the ``with`` block):
-    a Tasks graph left to the garbage collector prints a traceback at exit.
+    a Tasks graph left to the garbage collector prints a traceback at exit. Threads that
+    share one take turns, and closing waits for the image being read.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class FaceMesh:
             raise InputError(f"max_faces must be at least 1, got {max_faces}")
         self.max_faces = max_faces
         self.blendshapes = blendshapes
+        self._lock = threading.Lock()
         make = graph_factory(landmarker, min_confidence, blendshapes, verbose)
         self.landmarker: str = make.landmarker  # type: ignore[attr-defined]
         self._detect: Graph | None = (
@@ -68,18 +73,20 @@ class FaceMesh:
         )
 
     def __call__(self, image_bgr: np.ndarray) -> Detection:
-        if self._detect is None:
-            raise ClosedError("this face mesh is closed")
-        return self._detect(image_bgr)
+        with self._lock:
+            if self._detect is None:
+                raise ClosedError("this face mesh is closed")
+            return self._detect(image_bgr)
 
     @property
     def closed(self) -> bool:
         return self._detect is None
 
     def close(self) -> None:
-        if self._detect is not None:
-            self._detect.close()
-            self._detect = None
+        with self._lock:
+            if self._detect is not None:
+                self._detect.close()
+                self._detect = None
 
     def __enter__(self) -> FaceMesh:
         return self

@@ -14,8 +14,10 @@ A bundle holds everything needed to classify a face and to know what the numbers
 
 A bundle is verified whole: ``bundle.json`` lists a SHA-256 of every other file in the folder
 (whatever files later versions add), and ``bundle_sha256`` is the hash of its own content
-without that field. A changed, missing or added file, or an edited label list, is refused;
+without that field. A changed, missing or added file, or a label list edited by hand, is refused;
 so is a field of the wrong type or shape, or a non-finite weight: a bundle that loads can predict.
+The checksums catch accidents (partial copies, damaged files, edits by mistake), not a person:
+whoever edits a bundle can re-seal it (:func:`write_info`), and it then loads like any other.
 Loading never imports TensorFlow. Writing one is :mod:`landmark_emotion.model.bundle_write`'s.
 """
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +35,12 @@ import numpy as np
 from landmark_emotion.data.table import LandmarkTable, TableError, load_table
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.features import FEATURE_SETS, LANDMARKS
+from landmark_emotion.inputs import NPZ_ERRORS, read_json
 from landmark_emotion.labels import UnknownLabelError, canonical_labels
 from landmark_emotion.model.calibration import REFERENCE_FILE, CalibrationError, References, load_references
 from landmark_emotion.model.inference import Predictor, Step, check_network, check_outputs_finite, read_forward
 from landmark_emotion.model.preprocess import Preprocess
-from landmark_emotion.outputs import recover, write_file
+from landmark_emotion.outputs import backup_of, write_file
 
 MODEL_FILE = "model.keras"
 FORWARD_FILE = "forward.npz"
@@ -73,7 +75,8 @@ class ModelBundle:
     scaler_scale: np.ndarray
     info: dict
     metrics: dict
-    _steps: list[Step] = field(default_factory=list, repr=False)
+    steps: list[Step] = field(default_factory=list, repr=False)
+    """The network as engine steps (``forward.npz``), before the preprocessing is folded into them."""
     components: np.ndarray | None = None
     feature_set: str = LANDMARKS
 
@@ -92,7 +95,7 @@ class ModelBundle:
 
     def predictor(self) -> Predictor:
         return Predictor(
-            self.labels, self.scaler_mean, self.scaler_scale, self._steps, self.components, self.feature_set
+            self.labels, self.scaler_mean, self.scaler_scale, self.steps, self.components, self.feature_set
         )
 
     def keras_model(self):
@@ -205,7 +208,7 @@ def _verify_files(path: Path, info: dict) -> None:
 
 
 def _read_json(path: Path) -> dict:
-    value = json.loads(path.read_text())
+    value = read_json(path)
     if not isinstance(value, dict):
         raise BundleError(f"{path.name} is not a JSON object")
     return value
@@ -214,7 +217,11 @@ def _read_json(path: Path) -> dict:
 def load_bundle(path: str | os.PathLike) -> ModelBundle:
     """Read a bundle, refusing (with :class:`BundleError`) one that is incomplete, corrupt or of another version."""
     path = Path(path)
-    recover(path)  # a replace of this bundle that was killed half-way
+    if not path.is_dir() and backup_of(path).is_dir():  # read, not recovered: that is the next writer's
+        raise BundleError(
+            f"no model bundle at {path}: a replace of it was interrupted, and the previous one is in "
+            f"{backup_of(path)}; the next command that writes {path} puts it back (or rename it yourself)"
+        )
     if not path.is_dir():
         raise BundleError(f"no model bundle at {path} (missing folder); train one with: {TRAIN_HINT}")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
@@ -254,7 +261,7 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         mean, scale, components = check_scaler(mean, scale, components, feature_set)
         check_network(steps, len(mean) if components is None else components.shape[1], labels)
         check_outputs_finite(Predictor(labels, mean, scale, steps, components, feature_set))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except (*NPZ_ERRORS, KeyError) as exc:
         detail = str(exc).removeprefix(f"model bundle {path}: ")
         raise BundleError(f"model bundle {path}: unusable {SCALER_FILE}, {FORWARD_FILE} or labels ({detail})") from None
     references = None

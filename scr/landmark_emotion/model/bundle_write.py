@@ -37,7 +37,13 @@ from landmark_emotion.model.bundle import (
 )
 from landmark_emotion.model.calibration import REFERENCE_FILE, References
 from landmark_emotion.model.inference import EngineError, Predictor, check_agreement, steps_from_keras, write_forward
-from landmark_emotion.outputs import refuse_existing, replace_folder, temporary_folder
+from landmark_emotion.outputs import (
+    recover_before_writing,
+    refuse_existing,
+    replace_folder,
+    save_npz,
+    temporary_folder,
+)
 
 
 def add_to_bundle(path: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
@@ -47,6 +53,7 @@ def add_to_bundle(path: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
     atomically: a kill at any instant leaves the old or the new bundle.
     """
     path = Path(path)
+    recover_before_writing(path)
     bundle = load_bundle(path)
     _check_extra_names(files)
     tmp = temporary_folder(path)
@@ -98,6 +105,7 @@ def save_bundle(
     checksums.
     """
     path = Path(path)
+    recover_before_writing(path)
     refuse_existing(path, force, BundleError)
     labels = check_label_list(labels)
     mean, scale, components = check_scaler(scaler_mean, scaler_scale, components, feature_set)
@@ -130,7 +138,7 @@ def save_bundle(
     try:
         inference_copy(keras_model).save(tmp / MODEL_FILE)
         write_forward(tmp / FORWARD_FILE, steps)
-        np.savez_compressed(tmp / SCALER_FILE, **predictor.preprocess.arrays())
+        save_npz(tmp / SCALER_FILE, predictor.preprocess.arrays())
         if replay is not None:
             save_table(replay, tmp / REPLAY_FILE)
         for name, figure in (figures or {}).items():
@@ -166,6 +174,7 @@ def add_references(path: str | os.PathLike, references: References) -> ModelBund
     loaded again, so one that does not load afterwards is never reported as done.
     """
     path = Path(path)
+    recover_before_writing(path)
     bundle = load_bundle(path)
     if references.feature_version != bundle.feature_version or np.shape(references.population) != (bundle.n_features,):
         raise BundleError(

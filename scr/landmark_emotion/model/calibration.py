@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from landmark_emotion.errors import LandmarkEmotionError
+from landmark_emotion.inputs import NPZ_ERRORS, parse_json
 
 NEUTRAL = "neutral"
 REFERENCE_FILE = "neutral.npz"
@@ -90,11 +90,11 @@ def load_references(path: str | Path, feature_version: str, n_features: int) -> 
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
+            meta = parse_json(str(data["meta"]))
             population = np.asarray(data["population"], np.float32)
             person = np.asarray(data["person"], np.float32) if "person" in data.files else None
         version = meta["feature_version"]
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
+    except (*NPZ_ERRORS, KeyError, TypeError) as exc:
         raise CalibrationError(f"unreadable neutral reference {path} ({exc})") from None
     if version != feature_version:
         raise CalibrationError(

@@ -14,12 +14,11 @@ personal bundle or a ``default/`` one wins (a missing or empty folder does not s
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from landmark_emotion.inputs import read_json
 from landmark_emotion.model.bundle import INFO_FILE, BundleError
-from landmark_emotion.outputs import recover_all
 from landmark_emotion.resources import SHIPPED_MODELS, workspace
 
 MODELS_ENV = "LANDMARK_EMOTION_MODELS"
@@ -49,8 +48,7 @@ def find_default_model(models_dir: str | os.PathLike | None = None, personal: bo
     only (the base a personal bundle is fine-tuned from).
     """
     places = model_places(models_dir)
-    for place in places:
-        recover_all(place)  # replaces killed half-way: put the old bundle back before choosing
+    for place in places:  # read only: an interrupted replace is its writer's to recover (outputs.recover)
         bundles = _personal_bundles(place) if personal else []
         if bundles:
             return max(bundles)[2]
@@ -68,7 +66,7 @@ def _personal_bundles(place: Path) -> list[tuple[str, float, Path]]:
         if info_path.parent.name.startswith("."):
             continue  # a bundle still being written, or an old one being replaced
         try:
-            info = json.loads(info_path.read_text())
+            info = read_json(info_path)  # a regular file only: a FIFO named bundle.json would hang the choice
         except (OSError, ValueError):
             continue
         if isinstance(info, dict) and info.get("kind") == "personal":

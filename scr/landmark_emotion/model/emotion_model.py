@@ -25,7 +25,7 @@ from landmark_emotion.face.features import LANDMARKS, face_vectors, image_vector
 from landmark_emotion.model.bundle import REPLAY_FILE, REQUIRED_FILES, ModelBundle, load_bundle
 from landmark_emotion.model.bundle_write import inference_copy, save_bundle
 from landmark_emotion.model.calibration import REFERENCE_FILE, References, calibrate
-from landmark_emotion.model.inference import Predictor
+from landmark_emotion.model.inference import Predictor, Step, steps_from_keras
 from landmark_emotion.model.preprocess import Preprocess
 
 
@@ -131,7 +131,12 @@ class EmotionModel:
         return self._predictor
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(d,) or (n, d) feature vectors of ``feature_set`` -> (n, len(classes_)) float32 probabilities."""
+        """(d,) or (n, d) feature vectors of ``feature_set`` -> (n, len(classes_)) float32 probabilities.
+
+        The vectors are read as they are, not calibrated: a personal model, fitted on its user's
+        calibrated faces, wants ``calibrate(x, references.person, references.population)``, which
+        :meth:`predict_proba_landmarks` (and the demo) apply.
+        """
         return self._predictor.predict_proba(features)
 
     def predict(self, features: np.ndarray) -> list[str]:
@@ -147,9 +152,14 @@ class EmotionModel:
         image's width and height. ``image`` is that image (BGR); a model that reads
         appearance needs it, a landmarks-only one needs it or its ``size`` (width, height).
         """
-        landmarks = np.asarray(landmarks, np.float32)
+        try:
+            landmarks = np.asarray(landmarks, np.float32)
+        except (TypeError, ValueError):
+            raise InputError(f"expected landmarks that are numbers, got {type(landmarks).__name__}") from None
         if landmarks.shape[-2:] != (468, 3) or landmarks.ndim not in (2, 3):
             raise InputError(f"expected landmarks of shape (468, 3) or (n, 468, 3), got {landmarks.shape}")
+        if not np.isfinite(landmarks).all():
+            raise InputError("landmarks must be finite numbers (NaN or infinity found)")
         landmarks = landmarks.reshape(-1, 468, 3)
         if image is not None:
             image = np.asarray(image)
@@ -165,7 +175,12 @@ class EmotionModel:
             raise InputError(
                 "landmarks are fractions of the image's width and height: pass the image or its size=(width, height)"
             )
-        width, height = size
+        try:
+            width, height = (float(side) for side in size)
+        except (TypeError, ValueError):
+            raise InputError(f"size must be (width, height) in pixels, got {size!r}") from None
+        if not (np.isfinite(width) and np.isfinite(height) and width >= 1 and height >= 1):
+            raise InputError(f"size must be (width, height), each at least 1 pixel, got {size!r}")
         return face_vectors(LANDMARKS, landmarks, np.full(len(landmarks), width), np.full(len(landmarks), height))
 
     def predict_proba_landmarks(
@@ -195,6 +210,13 @@ class EmotionModel:
             return inference_copy(self._network)
         assert self._bundle is not None, "a model is made with its network or loaded from a bundle"
         return self._bundle.keras_model()
+
+    def network_steps(self) -> list[Step]:
+        """The network as engine steps, before the preprocessing is folded in (from ``forward.npz`` when the model
+        was loaded: no TensorFlow)."""
+        if self._bundle is not None:
+            return list(self._bundle.steps)
+        return steps_from_keras(self._network)
 
     def replay_table(self) -> LandmarkTable | None:
         """The sample of the base training data kept for fine-tuning without forgetting, or None."""

@@ -14,6 +14,7 @@ import numpy as np
 from landmark_emotion.data.table import LandmarkTable
 from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.labels import CANONICAL_LABELS
+from landmark_emotion.model.calibration import References, calibrate, person_references
 
 
 class EvaluationError(LandmarkEmotionError, ValueError):
@@ -66,11 +67,16 @@ def evaluate_labels(true: Sequence[str] | np.ndarray, predicted: Sequence[str], 
     }
 
 
-def evaluate_predictor(predictor, table: LandmarkTable) -> dict:
-    """:func:`evaluate_labels` of a :class:`~landmark_emotion.model.bundle.Predictor` on a landmark table."""
+def evaluate_predictor(predictor, table: LandmarkTable, neutral: References | None = None) -> dict:
+    """:func:`evaluate_labels` of a :class:`~landmark_emotion.model.bundle.Predictor` on a landmark table; with
+    ``neutral`` references that hold a person's neutral, every face is calibrated by it first (a personal
+    model reads its user so, and was fitted so)."""
     if not len(table):
         raise EvaluationError("the table has no samples to evaluate")
-    return evaluate_labels(table.labels, predictor.predict(table.features(predictor.feature_set)), predictor.labels)
+    features = table.features(predictor.feature_set)
+    if neutral is not None and neutral.person is not None:
+        features = calibrate(features, neutral.person, neutral.population)
+    return evaluate_labels(table.labels, predictor.predict(features), predictor.labels)
 
 
 def format_report(metrics: dict) -> str:
@@ -146,8 +152,6 @@ def evaluate_calibrated(predictor, table: LandmarkTable, population: np.ndarray)
     ``uncalibrated_accuracy`` is the same faces' accuracy without calibration, so the two
     scores compare like with like.
     """
-    from landmark_emotion.model.calibration import calibrate, person_references
-
     if not len(table):
         raise EvaluationError("the table has no samples to evaluate")
     features = table.features(predictor.feature_set)

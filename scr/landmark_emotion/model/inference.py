@@ -17,7 +17,9 @@ import numpy as np
 
 from landmark_emotion.errors import InputError, LandmarkEmotionError
 from landmark_emotion.face.features import LANDMARKS
+from landmark_emotion.inputs import parse_json
 from landmark_emotion.model.preprocess import Preprocess
+from landmark_emotion.outputs import save_npz
 
 
 class EngineError(LandmarkEmotionError, ValueError):
@@ -101,13 +103,23 @@ class Predictor:
         return tuple(self._steps)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(d,) or (n, d) features -> (n, len(labels)) float32 probabilities."""
-        x = np.asarray(features, np.float32)
+        """(d,) or (n, d) finite features -> (n, len(labels)) float32 probabilities.
+
+        A NaN or infinite feature is refused: it would come out as NaN probabilities, which
+        ``argmax`` reads as a confident first label.
+        """
+        try:
+            x = np.asarray(features, np.float32)
+        except (TypeError, ValueError):
+            raise InputError(f"expected features that are numbers, got {type(features).__name__}") from None
         if x.ndim == 1:
             x = x[None]
         d = self.n_features
         if x.ndim != 2 or x.shape[1] != d:
             raise InputError(f"expected features of shape ({d},) or (n, {d}), got {np.shape(features)}")
+        if not np.isfinite(x).all():
+            rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+            raise InputError(f"features must be finite numbers; row(s) {rows[:5].tolist()} hold NaN or infinity")
         for step in self._steps:
             x = step(x)
         return x
@@ -211,13 +223,13 @@ def write_forward(path: Path, steps: Sequence[Step]) -> None:
     for i, step in enumerate(steps):
         arrays[f"weight_{i}"], arrays[f"bias_{i}"] = step.weight, step.bias
     spec = [{"activation": s.activation, "elementwise": s.elementwise} for s in steps]
-    np.savez_compressed(path, spec=np.array(json.dumps(spec)), **arrays)
+    save_npz(path, {"spec": np.array(json.dumps(spec)), **arrays})
 
 
 def read_forward(path: Path) -> list[Step]:
     """The steps of ``forward.npz``, each checked for a known activation and finite floating-point arrays."""
     with np.load(path, allow_pickle=False) as data:
-        spec = json.loads(str(data["spec"]))
+        spec = parse_json(str(data["spec"]))
         if not isinstance(spec, list) or not spec or not all(isinstance(s, dict) for s in spec):
             raise EngineError("its spec must be a non-empty list of layers")
         expected = {"spec", *(f"{kind}_{i}" for i in range(len(spec)) for kind in ("weight", "bias"))}

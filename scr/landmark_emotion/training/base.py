@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -82,8 +83,11 @@ class Recipe:
             [
                 (not self.hidden or min(self.hidden) < 1, "hidden layer sizes must be positive"),
                 (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-                (self.learning_rate <= 0, "the learning rate must be positive"),
-                (self.l2 < 0 or self.noise < 0, "l2 and noise cannot be negative"),
+                (not 0 < self.learning_rate <= 1, "the learning rate must be in (0, 1]"),
+                (
+                    not (0 <= self.l2 < math.inf and 0 <= self.noise < math.inf),
+                    "l2 and noise must be finite, not negative",
+                ),
                 (self.batch_size < 1 or self.epochs < 1, "batch size and epochs must be at least 1"),
                 (self.patience < 1, "patience must be at least 1"),
                 (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
@@ -96,7 +100,8 @@ class Recipe:
 
 def check_settings(error: type[Exception], checks: Iterable[tuple[bool, str]]) -> None:
     """Raise ``error`` naming every problem at once (``(bad, what is wrong)`` pairs): one run of the command
-    shows all that must change, not one after another."""
+    shows all that must change, not one after another. Each check is written so that NaN fails it
+    (``not 0 < x <= 1``, never ``x <= 0``): NaN compares false with everything."""
     problems = [text for bad, text in checks if bad]
     if problems:
         raise error("; ".join(problems))
@@ -196,7 +201,10 @@ def _hold_out(
         folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # "the least populated class has only k members": known, handled above
         warnings.simplefilter("ignore", UserWarning)
-        candidates = list(folds.split(index, labels[index], groups[index]))
+        try:
+            candidates = list(folds.split(index, labels[index], groups[index]))
+        except ValueError as exc:  # e.g. every class has fewer samples than there are folds
+            raise TrainingError(f"too few samples to hold out {fraction:.0%} of each class ({exc})") from None
     # the fold closest to the class proportions, each class weighing the same: with a few large groups
     # (one person with half of a class's photos) a fold can otherwise hold almost none of a small class
     classes, totals = np.unique(labels[index], return_counts=True)
@@ -300,15 +308,13 @@ def fit_loop(
     patience: int,
     desc: str,
     progress: bool,
-    start_is_epoch_0: bool = False,
 ):
-    """The one Keras fit of base and personal training: Adam on ``loss``, early stopping on the validation loss
+    """The Keras fit of base training: Adam on ``loss``, early stopping on the validation loss
     that keeps the best weights as it goes, a progress bar, and Ctrl-C that stops it early.
 
     Returns the :class:`~landmark_emotion.training.callbacks.BestEpoch` record (best weights, epoch and history) and the
     ``KeyboardInterrupt`` that stopped it, if one did (SIGTERM/SIGHUP become one through
     :mod:`landmark_emotion.cli.arguments`): the caller decides whether what was reached is worth keeping.
-    ``start_is_epoch_0`` counts the starting network as epoch 0, to be kept unless an epoch beats it.
     """
     import keras
 
@@ -317,9 +323,6 @@ def fit_loop(
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, weighted_metrics=["accuracy"])
     best = BestEpoch(patience)
-    if start_is_epoch_0 and validation is not None:
-        best.best_loss = float(model.evaluate(*validation, verbose=0)[0])
-        best.weights = model.get_weights()
     interrupted: KeyboardInterrupt | None = None
     with tqdm(total=epochs, unit="epoch", desc=desc, disable=not progress) as bar:
         try:

@@ -1,38 +1,39 @@
 """Fine-tune a base model on one person's recorded sessions: a new personal model.
 
-A few dozen samples per expression are enough to move a model trained on
-thousands of other faces towards one face, if the transfer is kept gentle:
+A few photos or seconds of video of one face are enough to correct a model trained on
+thousands of other faces, if the correction is small and the base stays in charge:
 
-- the base scaler is kept (a scaler refit on a few personal samples would move
-  every input the frozen layers were trained on);
-- the early Dense layers are frozen and the rest trains with a small learning rate;
-- the base bundle's replay table (a class-balanced sample of its training data)
-  is mixed in with the base model's own predictions as targets (distillation), so
-  the model keeps answering like the base where the user gave no data: classes
-  the user did not record are not forgotten, and neither is how common each
-  expression is (a class-balanced replay with its true labels would push the
-  rare expressions onto everyone);
-- training stops on the loss of a held-out slice of the personal data; when the
-  recording is too small to hold out a useful slice, a fixed number of epochs is
-  trained instead (chosen by ``benchmarks/calibration.py``);
-- with a recorded neutral face and a base model that knows the population neutral,
-  the user's features are calibrated (:mod:`landmark_emotion.model.calibration`) before training, as
-  the demo calibrates them when it reads the user;
-- the personal model then answers only neutral and the expressions the user recorded
-  (its output layer keeps their columns): with a few photos each, it often took what the user
-  showed for an expression they never showed (``benchmarks/calibration.py``: +3 to +9 points).
-  ``keep_unrecorded`` keeps the base's other expressions, which fine-tuning leaves as they were.
+- frames that differ: each label keeps at most ``per_label`` of its frames, chosen far apart
+  in the network's whitened input (:func:`varied_frames`); consecutive video frames are near
+  copies that add no information, and with a summed loss they would only weaken the pull
+  towards the base (and slow the fit);
+- calibrated first: with a recorded neutral face and a base that knows the population neutral,
+  the user's features are calibrated (:mod:`landmark_emotion.model.calibration`) as the demo
+  calibrates them when it reads the user, and mirror images are added;
+- a personal head: the base network's logits on the answered labels plus a linear correction
+  ``z V + c`` of its whitened input ``z``, fitted by L2-regularised cross-entropy
+  (:func:`fit_head`). The base scaler and whitening are kept; the penalty ``l2`` was chosen
+  on ``benchmarks/personal.py`` (people the model never saw), never on the user's own samples, so
+  nothing is held out and the same recipe runs from one photo per expression to a long video;
+- folded into the network (:func:`fold_head`): the personal bundle is an ordinary sealed
+  bundle, read by the same :class:`~landmark_emotion.model.emotion_model.EmotionModel` and
+  NumPy engine as any other;
+- the personal model answers neutral and the expressions the user recorded (a correction only
+  for those with samples); ``keep_unrecorded`` keeps the base's other expressions, uncorrected.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from landmark_emotion.data.table import LandmarkTable, TableError, load_table, merge_tables
 from landmark_emotion.errors import LandmarkEmotionError
@@ -40,12 +41,19 @@ from landmark_emotion.face.features import LANDMARKS
 from landmark_emotion.labels import ordered
 from landmark_emotion.model.calibration import NEUTRAL, References, calibrate, neutral_mean
 from landmark_emotion.model.emotion_model import EmotionModel
-from landmark_emotion.model.inference import predictor_from_keras
-from landmark_emotion.training.base import check_settings, fit_loop, training_features
+from landmark_emotion.model.inference import ACTIVATIONS, Predictor, Step
+from landmark_emotion.training.base import check_settings
 
 RECORD_HINT = "record some with: python scr/record_dataset.py --label LABEL"
 MIN_SAMPLES = 5
 """Fewer samples of a label are refused by default; 1 is a valid, if weak, recording (``--min-samples 1``)."""
+PER_LABEL = 10
+"""Frames of each label learnt from, at most: about what a few seconds of video of one expression hold that differ
+(``benchmarks/personal.py``, the 30-second recording)."""
+MAX_ITERATIONS = 500
+ONSET_FRAMES = 15
+"""The first frames of a video or camera session left out: half a second at 30 frames a second
+(``benchmarks/personal.py``, the 30-second recording)."""
 
 
 class PersonalDataError(LandmarkEmotionError, ValueError):
@@ -53,7 +61,7 @@ class PersonalDataError(LandmarkEmotionError, ValueError):
 
 
 class FineTuneError(LandmarkEmotionError, ValueError):
-    """Fine-tuning settings that do not fit the base model (e.g. freezing every layer)."""
+    """Fine-tuning settings or a base network that cannot make a personal model (e.g. a non-positive penalty)."""
 
 
 @dataclass
@@ -65,6 +73,8 @@ class PersonalData:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     landmarks_only: list[Path] = field(default_factory=list)
     """Sessions recorded without appearance descriptors (``--features landmarks``)."""
+    onset_skipped: dict[str, int] = field(default_factory=dict)
+    """Frames left out of each label's sessions because the face was still changing (:func:`onset_rows`)."""
 
 
 def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
@@ -76,14 +86,21 @@ def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
     if not paths:
         raise PersonalDataError(f"no session files (*.npz) in {data_dir}; {RECORD_HINT}")
     tables, files, skipped = [], [], []
+    onset: Counter[str] = Counter()
     for path in paths:
         try:
             table = load_table(path)
         except TableError as exc:
             skipped.append((path, str(exc)))
             continue
+        early = onset_rows(table)
+        onset.update(table.labels[early].tolist())
+        unusable = table.skipped  # rows left out when it was read: counted, and kept in the count
+        table = table.subset(np.flatnonzero(~early))
+        table.skipped = unusable
         if not len(table):
-            skipped.append((path, "no usable samples" if table.skipped else "no samples"))
+            reason = "no usable samples" if table.skipped else "no samples"
+            skipped.append((path, "only the first half second of its video" if early.any() else reason))
             continue
         # samples of one file stay together (e.g. for group-aware splits), even from tables without groups
         table.groups = np.where(table.groups == "", path.stem, table.groups)
@@ -93,7 +110,22 @@ def load_sessions(data_dir: str | os.PathLike) -> PersonalData:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped)
         raise PersonalDataError(f"none of the {len(paths)} session files in {data_dir} is usable ({reasons})")
     landmarks_only = [path for path, table in zip(files, tables) if table.descriptors is None]
-    return PersonalData(merge_tables(tables, {"sessions": [p.name for p in files]}), files, skipped, landmarks_only)
+    merged = merge_tables(tables, {"sessions": [p.name for p in files]})
+    return PersonalData(merged, files, skipped, landmarks_only, dict(sorted(onset.items())))
+
+
+def onset_rows(session: LandmarkTable) -> np.ndarray:
+    """Which rows of a recorded session are frames of the first :data:`ONSET_FRAMES` of its video or camera.
+
+    The recorder names a video frame ``<source>#<frame index>``; the first half second shows
+    the face still moving into the expression it is labelled with. Photos are never left out,
+    nor camera frames after the first label of a walk through labels (the recorder's "get
+    ready" pause comes before those).
+    """
+    if session.meta.get("static_detection", True):
+        return np.zeros(len(session), bool)
+    index = [name.rpartition("#")[2] for name in session.paths.tolist()]
+    return np.array([i.isdigit() and int(i) < ONSET_FRAMES for i in index], bool)
 
 
 def check_labels(counts: dict[str, int], base_labels: Sequence[str], min_samples: int) -> None:
@@ -130,133 +162,42 @@ def check_features(data: PersonalData, feature_set: str) -> None:
         )
 
 
-def split_heldout(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Train and held-out indices: the last ``fraction`` (at least one) of each label's samples.
+def varied_frames(z: np.ndarray, n: int) -> np.ndarray:
+    """The sorted indices of at most ``n`` rows of ``z`` that differ most from each other.
 
-    Held-out samples are taken from the end of each label's recording, not at
-    random: consecutive video frames are near copies, and a random split would
-    hold out twins of training samples and overrate the model.
+    Greedy farthest-point (k-center) selection: the row nearest the mean first (a typical
+    frame), then again and again the row farthest from all chosen so far; rows equal to a
+    chosen one are never taken. A second of video is thirty near copies of one face: this
+    keeps the few poses and moments that add something.
     """
-    train, heldout = [], []
-    for label in ordered(set(labels.tolist())):
-        index = np.flatnonzero(labels == label)
-        n_out = min(max(1, round(fraction * len(index))), len(index) - 1)
-        train.append(index[: len(index) - n_out])
-        heldout.append(index[len(index) - n_out :])
-    return np.concatenate(train), np.concatenate(heldout)
+    z = np.asarray(z, np.float64)
+    if not len(z):
+        return np.arange(0)
+    chosen = [int(np.argmin(np.linalg.norm(z - z.mean(axis=0), axis=1)))]
+    distance = np.linalg.norm(z - z[chosen[0]], axis=1)
+    while len(chosen) < n and distance.max() > 0:
+        far = int(np.argmax(distance))
+        chosen.append(far)
+        distance = np.minimum(distance, np.linalg.norm(z - z[far], axis=1))
+    return np.sort(chosen)
 
 
-def personal_references(base: EmotionModel, table: LandmarkTable) -> tuple[References, np.ndarray] | None:
-    """The user's neutral reference (the mean of their neutral samples) added to the base's references, and
-    the same for their mirror images; None when the user recorded no neutral or the base cannot calibrate."""
-    neutral = table.subset(np.flatnonzero(table.labels == NEUTRAL))
-    if base.references is None or not len(neutral):
+def select_frames(z: np.ndarray, labels: np.ndarray, per_label: int) -> np.ndarray:
+    """Rows to learn from: :func:`varied_frames` of each label's rows (whatever session they come from)."""
+    picks = [np.flatnonzero(labels == label) for label in ordered(set(labels.tolist()))]
+    return np.sort(np.concatenate([rows[varied_frames(z[rows], per_label)] for rows in picks]))
+
+
+def personal_references(
+    base: EmotionModel, table: LandmarkTable, features: np.ndarray
+) -> tuple[References, np.ndarray] | None:
+    """The user's neutral reference (the mean features of all their neutral samples) added to the base's references,
+    and the mean of their mirror images; None when the user recorded no neutral or the base cannot calibrate."""
+    rows = np.flatnonzero(table.labels == NEUTRAL)
+    if base.references is None or not len(rows):
         return None
-    features, _ = training_features(neutral, True, base.feature_set)
-    own, mirrored = neutral_mean(features[: len(neutral)]), neutral_mean(features[len(neutral) :])
-    return base.references.with_person(own, len(neutral)), mirrored
-
-
-def _inputs(
-    bundle: EmotionModel,
-    table: LandmarkTable,
-    with_mirror: bool = False,
-    references: tuple[References, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs (calibrated if ``references`` are given, then through the bundle's preprocessing) and
-    one-hot targets of a table, mirror images added if asked (calibrated by the mirrored neutral)."""
-    index = {label: i for i, label in enumerate(bundle.classes_)}
-    features, labels = training_features(table, with_mirror, bundle.feature_set)
-    if references is not None:
-        refs, mirrored = references
-        assert refs.person is not None, "personal_references gives the person's neutral"
-        n = len(table)
-        features = np.concatenate(
-            [calibrate(features[:n], refs.person, refs.population), calibrate(features[n:], mirrored, refs.population)]
-        )
-    targets = np.eye(len(bundle.classes_), dtype=np.float32)[[index[label] for label in labels]]
-    return bundle.preprocess.transform(features), targets
-
-
-def default_freeze(n_dense: int) -> int:
-    """Freeze all Dense layers but the last two (at least the output layer trains)."""
-    return max(0, n_dense - 2)
-
-
-def freeze_layers(model, freeze: int | None) -> list[str]:
-    """Freeze the first ``freeze`` Dense layers and everything before them; return the frozen layers' names.
-
-    Batch-normalisation layers are always frozen: with a few personal samples per
-    batch their statistics would drift away from what the base model learned.
-    """
-    import keras
-
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    k = default_freeze(len(dense)) if freeze is None else freeze
-    if not 0 <= k < len(dense):
-        raise FineTuneError(
-            f"--freeze must be between 0 and {len(dense) - 1}: the base model has "
-            f"{len(dense)} Dense layers and the output layer always trains"
-        )
-    last_frozen = model.layers.index(dense[k - 1]) if k else -1
-    for i, layer in enumerate(model.layers):
-        layer.trainable = i > last_frozen and not isinstance(layer, keras.layers.BatchNormalization)
-    return [layer.name for layer in model.layers if not layer.trainable and layer.weights]
-
-
-def accuracy(model, x: np.ndarray, targets: np.ndarray) -> float:
-    return float(np.mean(np.argmax(np.asarray(model(x, training=False)), axis=1) == targets.argmax(axis=1)))
-
-
-@dataclass
-class FineTuneSettings:
-    """How to fine-tune; the defaults are those of ``scr/train_personal.py``."""
-
-    freeze: int | None = None
-    learning_rate: float = 3e-4
-    epochs: int = 100
-    patience: int = 10
-    batch_size: int = 32
-    heldout_fraction: float = 0.2
-    replay_weight: float = 1.0
-    mirror: bool = True
-    seed: int = 0
-    min_heldout: int = 2
-    """Held-out samples per label needed to judge epochs; with fewer, ``fixed_epochs`` are trained on all."""
-    fixed_epochs: int = 30
-    """Epochs of the fixed schedule (chosen by ``benchmarks/calibration.py`` on few-shot recordings)."""
-    calibrate: bool = True
-    keep_unrecorded: bool = False
-    """Keep reading the base's expressions the user did not record (by default: neutral and the recorded ones)."""
-
-    def __post_init__(self) -> None:
-        check_settings(
-            FineTuneError,
-            [
-                (self.learning_rate <= 0, "the learning rate must be positive"),
-                (
-                    min(self.epochs, self.batch_size, self.fixed_epochs) < 1,
-                    "epochs, fixed epochs and batch size must be at least 1",
-                ),
-                (self.patience < 0, "patience cannot be negative"),
-                (not 0 < self.heldout_fraction < 1, "the held-out fraction must be between 0 and 1"),
-                (self.replay_weight < 0, "the replay weight cannot be negative"),
-            ],
-        )
-
-
-@dataclass
-class FineTuneResult:
-    """The fine-tuned network, its metrics (for metrics.json), the frozen layers, warnings for the user and
-    the references to store (with the user's neutral when calibrated, else the base's, if any)."""
-
-    model: object
-    metrics: dict
-    frozen: list[str]
-    warnings: list[str]
-    references: References | None = None
-    labels: list[str] = field(default_factory=list)
-    """What the network answers, in its output order: the base's labels, or neutral and the recorded ones."""
+    mirrored = neutral_mean(table.subset(rows).mirrored().features(base.feature_set))
+    return base.references.with_person(neutral_mean(features[rows]), len(rows)), mirrored
 
 
 def answered_labels(base_labels: Sequence[str], recorded: Sequence[str], keep_unrecorded: bool) -> list[str]:
@@ -266,130 +207,210 @@ def answered_labels(base_labels: Sequence[str], recorded: Sequence[str], keep_un
     return list(base_labels) if keep_unrecorded or len(labels) < 2 else labels
 
 
-def restrict_outputs(model, keep: Sequence[int]):
-    """The network answering only the classes ``keep``: its output layer cut to their columns, so the softmax
-    shares all probability among them (the layers before it are shared with ``model``, not copied)."""
+def base_logits(steps: Sequence[Step], z: np.ndarray) -> np.ndarray:
+    """The network's pre-softmax outputs of whitened inputs ``z`` (its steps as :func:`steps_from_keras` gives them)."""
+    a = np.asarray(z, np.float64)
+    for step in steps[:-1]:
+        a = ACTIVATIONS[step.activation](a @ step.weight + step.bias)
+    return a @ steps[-1].weight + steps[-1].bias
+
+
+def fit_head(
+    z: np.ndarray, offsets: np.ndarray, y: np.ndarray, columns: Sequence[int], l2: float, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``V`` (d, k) and ``c`` (k,) minimising ``sum -log softmax(offsets + (z V + c) E)[y] + l2/2 (|V|^2 + |c|^2)``.
+
+    ``offsets`` (n, m) are the base's logits of the labels that compete, ``y`` the column of
+    each sample's label, and ``E`` puts the head's k outputs on ``columns`` (the labels with
+    samples; the others compete as the base has them). The head learns only the correction
+    the user's samples ask for, and the penalty pulls it towards none, i.e. towards the base.
+    Convex; L-BFGS from zero.
+    """
+    from scipy.optimize import minimize
+
+    z, offsets = np.asarray(z, np.float64), np.asarray(offsets, np.float64)
+    d, k = z.shape[1], len(columns)
+    targets = np.eye(offsets.shape[1])[y]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        logits = offsets.copy()
+        logits[:, columns] += z @ theta[: d * k].reshape(d, k) + theta[d * k :]
+        logits -= logits.max(axis=1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        error = (np.exp(log_p) - targets)[:, columns]
+        gradient = np.concatenate([(z.T @ error).ravel(), error.sum(axis=0)]) + l2 * theta
+        return float(-np.sum(targets * log_p) + 0.5 * l2 * theta @ theta), gradient
+
+    with tqdm(total=MAX_ITERATIONS, unit="step", desc="fitting", disable=not progress) as bar:
+        result = minimize(
+            loss,
+            np.zeros(d * k + k),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": MAX_ITERATIONS},
+            callback=lambda _: bar.update(1),
+        )
+    return result.x[: d * k].reshape(d, k), result.x[d * k :]
+
+
+def check_foldable(steps: Sequence[Step]) -> None:
+    """Refuse a network the head cannot be folded into: it must be Dense layers, ReLU hidden ones, a softmax last."""
+    bad = [
+        i
+        for i, step in enumerate(steps)
+        if step.elementwise or step.activation != ("softmax" if i == len(steps) - 1 else "relu")
+    ]
+    if bad:
+        raise FineTuneError(
+            f"the base network must be Dense layers with ReLU hidden layers and a softmax output to carry a "
+            f"personal head; its step {bad[0]} is {'elementwise' if steps[bad[0]].elementwise else ''} "
+            f"{steps[bad[0]].activation}"
+        )
+
+
+def fold_head(steps: Sequence[Step], keep: Sequence[int], columns: Sequence[int], V: np.ndarray, c: np.ndarray):
+    """The network answering the classes ``keep`` with the head added to the logits of its outputs ``columns``.
+
+    Exactly ``softmax(logits[:, keep] + (z V + c) E)``, E putting the head's k outputs on
+    ``columns``, as plain Dense steps: the first layer also computes ``relu(z V)`` and
+    ``relu(-z V)`` in 2k more units, the hidden layers pass them on unchanged (the ReLU of a
+    non-negative value is itself) and the last adds their difference, ``z V``, to the logits.
+    """
+    select = np.zeros((len(columns), len(keep)))
+    select[np.arange(len(columns)), columns] = 1
+    V_out, c_out = V @ select, c @ select
+    last = steps[-1]
+    if len(steps) == 1:  # no hidden layer: the correction joins the only one
+        return [Step(last.weight[:, keep] + V_out, last.bias[keep] + c_out, last.activation)]
+    first, k = steps[0], len(columns)
+    folded = [Step(np.hstack([first.weight, V, -V]), np.concatenate([first.bias, np.zeros(2 * k)]), "relu")]
+    for step in steps[1:-1]:
+        weight = np.zeros((step.weight.shape[0] + 2 * k, step.weight.shape[1] + 2 * k))
+        weight[: step.weight.shape[0], : step.weight.shape[1]] = step.weight
+        weight[step.weight.shape[0] :, step.weight.shape[1] :] = np.eye(2 * k)
+        folded.append(Step(weight, np.concatenate([step.bias, np.zeros(2 * k)]), "relu"))
+    weight = np.vstack([last.weight[:, keep], select, -select])
+    folded.append(Step(weight, last.bias[keep] + c_out, last.activation))
+    return [Step(s.weight.astype(np.float32), s.bias.astype(np.float32), s.activation) for s in folded]
+
+
+def keras_network(steps: Sequence[Step]):
+    """A Keras network of Dense layers with these weights (what a bundle stores beside ``forward.npz``)."""
     import keras
 
-    last = model.layers[-1]
-    if not isinstance(last, keras.layers.Dense):
-        raise FineTuneError(
-            f"the base network must end in a Dense layer to answer only the recorded labels, "
-            f"not {type(last).__name__}; use keep_unrecorded (--keep-unrecorded)"
+    model = keras.Sequential(
+        [keras.Input((steps[0].weight.shape[0],))]
+        + [keras.layers.Dense(step.weight.shape[1], activation=step.activation) for step in steps]
+    )
+    for layer, step in zip(model.layers, steps):
+        layer.set_weights([step.weight, step.bias])
+    return model
+
+
+@dataclass
+class FineTuneSettings:
+    """How to fine-tune; the defaults are those of ``scr/train_personal.py``, chosen on ``benchmarks/personal.py``."""
+
+    l2: float = 1.0
+    """The penalty on the head: how strongly the personal model is held to the base. Smaller read the recorded
+    expressions up to 2 points better and forget the others more (``benchmarks/personal.py --l2``)."""
+    per_label: int = PER_LABEL
+    """At most this many frames of each label are learnt from (:func:`varied_frames`)."""
+    mirror: bool = True
+    calibrate: bool = True
+    keep_unrecorded: bool = False
+    """Keep reading the base's expressions the user did not record (by default: neutral and the recorded ones)."""
+
+    def __post_init__(self) -> None:
+        check_settings(
+            FineTuneError,
+            [
+                (not 0 < self.l2 < math.inf, "the penalty l2 must be positive and finite"),
+                (self.per_label < 1, "at least one frame per label must be kept"),
+            ],
         )
-    kernel, bias = last.get_weights()
-    head = keras.layers.Dense(len(keep), activation=last.activation, name=last.name)
-    restricted = keras.Sequential([keras.Input(model.input_shape[1:]), *model.layers[:-1], head])
-    head.set_weights([kernel[:, keep], bias[keep]])
-    return restricted
+
+    @property
+    def schedule(self) -> str:
+        """What was trained, in the words the command prints and ``metrics.json`` keeps."""
+        return f"benchmark-chosen head (l2={self.l2:g}); nothing held out"
+
+
+@dataclass
+class FineTuneResult:
+    """The personal network (Keras, and the same as engine steps), its metrics (for metrics.json), warnings for
+    the user and the references to store (with the user's neutral when calibrated, else the base's, if any)."""
+
+    model: object
+    steps: list[Step]
+    metrics: dict
+    warnings: list[str]
+    references: References | None = None
+    labels: list[str] = field(default_factory=list)
+    """What the network answers, in its output order: the base's labels, or neutral and the recorded ones."""
 
 
 def tune_network(
     base: EmotionModel, personal: LandmarkTable, settings: FineTuneSettings, progress: bool = True
 ) -> FineTuneResult:
-    """Fine-tune a copy of ``base``'s network on ``personal``; the base bundle on disk is not touched.
+    """Fit a personal head for ``personal`` on ``base``'s network and fold it in; ``base`` is not touched.
 
-    Labels must already be checked with :func:`check_labels`. Each label's last
-    samples are held out for early stopping and for the before/after accuracy; when a
-    label has too few to hold out ``min_heldout``, every sample trains for the fixed
-    schedule instead (keeping the base because one held-out sample went wrong would
-    waste the recording). The replay table's targets are the base model's
-    probabilities, and its total weight is ``replay_weight`` times the personal
-    samples' total, whatever their sizes.
+    Labels must already be checked with :func:`check_labels`. The user's neutral reference
+    is the mean of all their neutral samples; the head learns from :func:`select_frames` of
+    them and their mirror images, calibrated by it.
     """
-    import keras
-
-    keras.utils.set_random_seed(settings.seed)
     started = time.perf_counter()
     warnings = []
-    references = personal_references(base, personal) if settings.calibrate else None
+    steps = base.network_steps()
+    check_foldable(steps)
+    features = personal.features(base.feature_set)
+    references = personal_references(base, personal, features) if settings.calibrate else None
     if settings.calibrate and references is None:
         warnings.append(
-            "no neutral recorded (record_dataset.py --label neutral), fine-tuned uncalibrated"
+            "no neutral recorded (record_dataset.py --label neutral): fitted uncalibrated"
             if base.references is not None
-            else "the base model has no population neutral: fine-tuned uncalibrated"
+            else "the base model has no population neutral: fitted uncalibrated"
         )
-    train_idx, heldout_idx = split_heldout(personal.labels, settings.heldout_fraction)
-    held = personal.subset(heldout_idx).counts()
-    judged = all(held.get(label, 0) >= settings.min_heldout for label in personal.counts())
-    if not judged:
-        train_idx, heldout_idx = np.arange(len(personal)), np.arange(0)
-        warnings.append(
-            f"too few samples to hold {settings.min_heldout} per label out: trained the fixed "
-            f"schedule of {settings.fixed_epochs} epochs on all of them"
-        )
-    x_train, y_train = _inputs(base, personal.subset(train_idx), settings.mirror, references)
-    x_val, y_val = (
-        _inputs(base, personal.subset(heldout_idx), False, references) if judged else (x_train[:0], y_train[:0])
-    )
-    weights = np.ones(len(y_train), np.float32)
-    replay = base.replay_table()
-    if replay is not None and len(replay) and settings.replay_weight > 0:
-        features = replay.features(base.feature_set)
-        x_replay = base.preprocess.transform(features)
-        y_replay = base.predictor().predict_proba(features)
-        weights = np.concatenate(
-            [weights, np.full(len(y_replay), settings.replay_weight * len(y_train) / len(y_replay), np.float32)]
-        )
-        x_train, y_train = np.concatenate([x_train, x_replay]), np.concatenate([y_train, y_replay])
-    else:
-        replay = None
-        warnings.append("no replay table mixed in: expressions you did not record may be recognised less well")
-
-    model = base.keras_model()
-    trainable_before = [layer.trainable for layer in model.layers]
-    frozen = freeze_layers(model, settings.freeze)
-    base_accuracy = accuracy(model, x_val, y_val) if judged else None
-    best, interrupted = fit_loop(
-        model,
-        x_train,
-        y_train,
-        weights,
-        (x_val, y_val) if judged else None,
-        loss="categorical_crossentropy",
-        learning_rate=settings.learning_rate,
-        epochs=settings.epochs if judged else settings.fixed_epochs,
-        batch_size=settings.batch_size,
-        patience=settings.patience if judged else settings.fixed_epochs,
-        desc="fine-tuning",
-        progress=progress,
-        start_is_epoch_0=judged,
-    )  # fine-tuning is kept only if it beats the base on the held-out loss
-    epochs_run = len(best.history.get("loss", []))
-    if judged:
-        if interrupted is not None and best.best_epoch == 0:
-            raise interrupted  # no epoch improved on the base model yet: nothing to write
-        model.set_weights(best.weights)
-        if best.best_epoch == 0:
-            warnings.append(
-                "no epoch beat the base model on your held-out samples: the personal model is the base "
-                "model; record more (or more distinct) expressions"
-            )
-    elif interrupted is not None and not epochs_run:
-        raise interrupted  # not one epoch trained yet: nothing to write
-    for layer, trainable in zip(model.layers, trainable_before):
-        layer.trainable = trainable  # the saved network is an ordinary one, like a base bundle's
-    labels = answered_labels(base.classes_, list(personal.counts()), settings.keep_unrecorded)
-    if labels != list(base.classes_):
-        keep = [base.classes_.index(label) for label in labels]
-        model = restrict_outputs(model, keep)
-        y_val = y_val[:, keep]
+    chosen = select_frames(base.preprocess.transform(features), personal.labels, settings.per_label)
+    train = personal.subset(chosen)
+    x, labels = features[chosen], train.labels
+    if references is not None:
+        refs, mirrored_neutral = references
+        assert refs.person is not None, "personal_references gives the person's neutral"
+        x = calibrate(x, refs.person, refs.population)
+    if settings.mirror:
+        mirrored = train.mirrored().features(base.feature_set)
+        if references is not None:
+            mirrored = calibrate(mirrored, mirrored_neutral, refs.population)
+        x, labels = np.concatenate([x, mirrored]), np.concatenate([labels, labels])
+    recorded = list(personal.counts())
+    answered = answered_labels(base.classes_, recorded, settings.keep_unrecorded)
+    # the labels her samples are told apart from: neutral and the recorded ones (unrecorded ones kept on request
+    # stay as the base reads them), of which those with samples get a correction
+    competing = answered_labels(base.classes_, recorded, False)
+    corrected = [label for label in competing if label in recorded]
+    z = base.preprocess.transform(x)
+    offsets = base_logits(steps, z)[:, [base.classes_.index(label) for label in competing]]
+    y = np.array([competing.index(label) for label in labels])
+    V, c = fit_head(z, offsets, y, [competing.index(label) for label in corrected], settings.l2, progress)
+    keep = [base.classes_.index(label) for label in answered]
+    folded = fold_head(steps, keep, [answered.index(label) for label in corrected], V, c)
     metrics = {
-        "heldout_accuracy_base": base_accuracy,
-        "heldout_accuracy": accuracy(model, x_val, y_val) if judged else None,
-        "heldout_n": int(len(heldout_idx)),
-        "heldout_counts": personal.subset(heldout_idx).counts(),
-        "train_counts": personal.subset(train_idx).counts(),
-        "replay_n": int(len(replay)) if replay is not None else 0,
-        "schedule": "early stopping on the held-out slice" if judged else f"fixed {settings.fixed_epochs} epochs",
+        "schedule": settings.schedule,
+        "personal_head": {
+            "l2": settings.l2,
+            "mirror": settings.mirror,
+            "per_label": settings.per_label,
+            "frames_recorded": personal.counts(),
+            "frames_selected": train.counts(),
+        },
+        "train_counts": train.counts(),
         "calibrated": references is not None,
-        "unrecorded_dropped": [label for label in base.classes_ if label not in labels],
-        "epochs_run": epochs_run,
-        "best_epoch": best.best_epoch if judged else epochs_run,
-        "interrupted": interrupted is not None,
+        "unrecorded_dropped": [label for label in base.classes_ if label not in answered],
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return FineTuneResult(model, metrics, frozen, warnings, references[0] if references else base.references, labels)
+    model = keras_network(folded)  # what the bundle stores beside the engine's steps (loads TensorFlow: not timed)
+    return FineTuneResult(model, folded, metrics, warnings, references[0] if references else base.references, answered)
 
 
 def train_personal_model(
@@ -418,16 +439,16 @@ def train_personal_model(
     check_labels(data.table.counts(), base.classes_, MIN_SAMPLES if min_samples is None else min_samples)
     check_features(data, base.feature_set)
     result = tune_network(base, data.table, settings or FineTuneSettings(), progress=progress)
+    result.metrics["personal_head"]["onset_skipped"] = data.onset_skipped
     info = {
         "kind": "personal",
         "base": str(base.path) if base.path else None,
         "train_args": dict(train_args or {}),
         "sessions": [p.name for p in data.files],
         "skipped_sessions": [{"file": p.name, "reason": r} for p, r in data.skipped],
-        "frozen_layers": result.frozen,
     }
     pre = base.preprocess
-    predictor = predictor_from_keras(result.model, result.labels, pre.mean, pre.scale, pre.components, base.feature_set)
+    predictor = Predictor(result.labels, pre.mean, pre.scale, result.steps, pre.components, base.feature_set)
     replay = base.replay_table()
     if replay is not None:  # only faces of what the new model answers
         replay = replay.subset(np.flatnonzero(np.isin(replay.labels, result.labels)))
