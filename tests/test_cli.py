@@ -77,10 +77,6 @@ def test_argument_types_state_their_range():
         (train_model, ["--class-prior", "neutral=2,calm=1"], "--class-prior", "each label once"),
         (train_model, ["--class-prior", "neutral"], "--class-prior", "LABEL=FACTOR pairs"),
         (extract_landmarks, ["--augment", "-1"], "--augment", "from 0 to 100"),
-        (train_personal, ["--lr", "-1"], "--lr", r"a number in \(0, 1\]"),
-        (train_personal, ["--replay-weight", "nan"], "--replay-weight", r"a number in \[0, 1000\]"),
-        (train_personal, ["--heldout", "1"], "--heldout", r"a number in \(0, 1\)"),
-        (train_personal, ["--freeze", "-1"], "--freeze", "from 0 to 1000"),
         (train_personal, ["--l2", "0"], "--l2", r"a number in \(0, 1000\]"),
         (train_personal, ["--per-label", "0"], "--per-label", "from 1 to"),
         (train_personal, ["--min-samples", "0"], "--min-samples", "from 1 to"),  # 1 per label is a valid recording
