@@ -117,6 +117,11 @@ def test_augment_adds_described_copies_of_training_photos_only(dataset, tmp_path
     again = tmp_path / "again.npz"
     assert extract_landmarks.main([*args[:3], str(again), *args[4:]]) == 0  # seeded: the same copies
     np.testing.assert_array_equal(load_table(again).descriptors, table.descriptors)
+    from landmark_emotion.data.extraction import copy_rng
+
+    draws = {landmarker: copy_rng(0, "a.jpg", landmarker).random(4).tolist() for landmarker in ("legacy", "tasks")}
+    assert draws["legacy"] != draws["tasks"]  # the two landmarkers' tables degrade a photo differently
+    assert copy_rng(0, "a.jpg", "legacy").random(4).tolist() == draws["legacy"]
 
 
 def test_a_copy_is_kept_with_its_photo_by_max_per_class():

@@ -167,6 +167,36 @@ def test_identity_augmentation_moves_faces_by_differences_of_neutral_faces():
         train(make_table({"happy": 24, "sad": 24}, people=12), replace(TINY, identity_augment=1), min_class_count=10)
 
 
+def test_training_moves_copies_of_its_faces_and_then_applies_the_priors(table, monkeypatch):
+    """What the network is fitted on and what it becomes: identity augmentation doubles the training inputs
+    (validation untouched), the class priors move the fitted network's last bias by log(factor)."""
+    import landmark_emotion.training.base as base
+
+    fitted: list[tuple[int, int, np.ndarray]] = []
+
+    def spy(x_train, y_train, x_val, *args, **kwargs):
+        fit = real(x_train, y_train, x_val, *args, **kwargs)
+        fitted.append((len(x_train), len(x_val), fit.model.layers[-1].get_weights()[1].copy()))
+        return fit
+
+    real = base.fit_network
+    monkeypatch.setattr(base, "fit_network", spy)
+    quick = replace(TINY, epochs=2)
+    train(table, quick, min_class_count=10, seed=0, progress=False)
+    moved = train(
+        table,
+        replace(quick, identity_augment=0.5, class_priors=(("sad", 0.5), ("neutral", 2.0))),
+        min_class_count=10,
+        seed=0,
+        progress=False,
+    )
+    (plain_rows, plain_val, _), (rows, val, bias) = fitted
+    assert rows == 2 * plain_rows and val == plain_val
+    factors = np.ones(len(moved.labels))
+    factors[[moved.labels.index("sad"), moved.labels.index("neutral")]] = 0.5, 2.0
+    np.testing.assert_allclose(moved.model.layers[-1].get_weights()[1], bias + np.log(factors), atol=1e-6)
+
+
 def test_class_priors_multiply_the_probabilities(trained):
     import keras
 
