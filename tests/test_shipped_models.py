@@ -36,6 +36,13 @@ def test_default_bundle_records_its_affectnet_scores():
     assert min(c["recall"] for c in metrics["per_class"].values()) >= 0.40
 
 
+def test_default_bundle_is_trained_as_docs_commands_says():
+    """The recipe of docs/commands.md's shipped default: augmented copies in both tables, identity augmentation."""
+    info = load_bundle(MODELS / "default").info
+    assert info["augmented_copies"] > 0 and info["train_args"]["recipe"]["identity_augment"] == 1
+    assert all(Path(table).name.endswith("_aug.npz") for table in info["train_args"]["data"])
+
+
 @pytest.mark.slow
 def test_personal_flow_end_to_end_on_the_default_model(tmp_path):
     """Record from the sample clip (landmarks + appearance), fine-tune models/default on it, run the demo with it."""
