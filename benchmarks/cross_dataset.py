@@ -8,6 +8,8 @@ sets are left out):
 
   affectnet_landmarks.npz        AffectNet, YOLO-format upload, legacy Face Mesh (its train/valid/test split kept)
   affectnet_landmarks_tasks.npz  the same photos through the Tasks landmarker
+                                 (or the default model's tables, affectnet_landmarks_aug.npz and
+                                 affectnet_landmarks_tasks_aug.npz: the same photos, and copies, never scored)
   ck.npz                         CK+ (--group-pattern '^(S\\d+)_'): 327 labelled peak frames, 593 neutral first frames
   jaffe.npz, jaffe_tasks.npz     JAFFE (--group-pattern '^([A-Z]{2})\\.'): 213 photos of 10 women, 7 classes
 
@@ -45,7 +47,11 @@ from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.evaluation import evaluate_labels
 
 CONTEMPT = "contempt"
-AFFECTNET = {"affectnet": "affectnet_landmarks.npz", "affectnet_tasks": "affectnet_landmarks_tasks.npz"}
+AFFECTNET = {
+    "affectnet": ("affectnet_landmarks.npz", "affectnet_landmarks_aug.npz"),
+    "affectnet_tasks": ("affectnet_landmarks_tasks.npz", "affectnet_landmarks_tasks_aug.npz"),
+}
+"""Each AffectNet set's table: the first of these names found (extracted without or with ``--augment``)."""
 JAFFE = {"jaffe": "jaffe.npz", "jaffe_tasks": "jaffe_tasks.npz"}
 HEADLINE = [
     ("affectnet/valid", "accuracy"),
@@ -90,12 +96,17 @@ def ck_rows(table: LandmarkTable) -> np.ndarray:
 def benchmark_sets(folder: Path) -> list[EvalSet]:
     """The sets of the module docstring, from the tables in ``folder``."""
     sets: list[EvalSet] = []
-    tables = {name: folder / file for name, file in {**AFFECTNET, "ck": "ck.npz", **JAFFE}.items()}
-    found = {name: load_table(path) for name, path in tables.items() if path.is_file()}
+    names = {**AFFECTNET, "ck": ("ck.npz",), **{name: (file,) for name, file in JAFFE.items()}}
+    existing = {name: [folder / file for file in files if (folder / file).is_file()] for name, files in names.items()}
+    found = {name: load_table(paths[0]) for name, paths in existing.items() if paths}
     for name in AFFECTNET:
         if name in found:
             t = found[name]
-            sets += [EvalSet(f"{name}/{split}", t, np.flatnonzero(t.splits == split)) for split in ("valid", "test")]
+            photos = ~t.augmented  # copies are of training photos, and never scored anyway
+            sets += [
+                EvalSet(f"{name}/{split}", t, np.flatnonzero((t.splits == split) & photos))
+                for split in ("valid", "test")
+            ]
     if "ck" in found:
         ck = found["ck"]
         rows = ck_rows(ck)
