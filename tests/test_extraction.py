@@ -122,6 +122,7 @@ def test_augment_adds_described_copies_of_training_photos_only(dataset, tmp_path
     draws = {landmarker: copy_rng(0, "a.jpg", landmarker).random(4).tolist() for landmarker in ("legacy", "tasks")}
     assert draws["legacy"] != draws["tasks"]  # the two landmarkers' tables degrade a photo differently
     assert copy_rng(0, "a.jpg", "legacy").random(4).tolist() == draws["legacy"]
+    assert copy_rng(0, "caf\udce9.jpg", "legacy").random() != copy_rng(0, "caf\udce8.jpg", "legacy").random()
 
 
 def test_a_copy_is_kept_with_its_photo_by_max_per_class():

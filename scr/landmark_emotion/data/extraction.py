@@ -93,8 +93,9 @@ AUGMENTED_SPLITS = ("train", "")
 
 def copy_rng(seed: int, path: str, landmarker: str | None) -> np.random.Generator:
     """The generator of one photo's copies: the same photo, seed and landmarker give the same copies whatever the
-    workers and chunks, and the two landmarkers' tables degrade a photo differently."""
-    return np.random.default_rng([seed, zlib.crc32(path.encode()), zlib.crc32((landmarker or "").encode())])
+    workers and chunks, and the two landmarkers' tables degrade a photo differently. The path is taken as the file
+    system's bytes: a name that is not valid UTF-8 has copies too."""
+    return np.random.default_rng([seed, zlib.crc32(os.fsencode(path)), zlib.crc32((landmarker or "").encode())])
 
 
 _watched_parent: int | None = None
@@ -160,11 +161,13 @@ def landmarks_of_files(
             if len(faces):
                 landmarks = faces.landmarks[0]
                 descriptor = describe(image, landmarks) if appearance else None
-                rng = copy_rng(seed, path, landmarker)
-                made = [degrade(image, landmarks, rng) for _ in range(n_copies)]
-                out.append(
-                    (landmarks, descriptor, faces.width, faces.height, "", [(lm, describe(im, lm)) for im, lm in made])
-                )
+                made: list[Copy] = []
+                if n_copies:
+                    rng = copy_rng(seed, path, landmarker)
+                    made = [
+                        (lm, describe(im, lm)) for im, lm in (degrade(image, landmarks, rng) for _ in range(n_copies))
+                    ]
+                out.append((landmarks, descriptor, faces.width, faces.height, "", made))
             else:
                 out.append((None, None, faces.width, faces.height, NO_FACE, []))
     return out
