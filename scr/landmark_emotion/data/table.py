@@ -37,7 +37,7 @@ from landmark_emotion.outputs import save_npz
 TABLE_FORMAT = "landmark-table-v1"
 ARRAYS = ("landmarks", "width", "height", "labels", "paths", "groups", "splits", "descriptors", "augmented")
 """The per-sample arrays of a table, in order; ``splits``, ``descriptors`` and ``augmented`` are optional in a
-file."""
+file (``augmented`` is written only when a row is a copy)."""
 MAX_IMAGE_SIDE = 1 << 16
 """Largest image width or height taken as real, in pixels."""
 MIN_FACE_SIZE = 1.0
@@ -227,6 +227,8 @@ def save_table(table: LandmarkTable, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             arrays = {name: getattr(table, name) for name in ARRAYS if getattr(table, name) is not None}
+            if not len(table.copies()):  # optional: a table without copies (a recording, say) is as it was
+                arrays.pop("augmented", None)
             save_npz(f, {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))})
         os.replace(tmp, path)
     except BaseException:
