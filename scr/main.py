@@ -38,6 +38,12 @@ from landmark_emotion.outputs import OutputError, check_outputs, check_writable,
 from landmark_emotion.reading.pipeline import pipeline_for
 from landmark_emotion.signals import interrupted_code
 
+WHAT_NEXT = (
+    "next: landmark-emotion-web shows the same in your browser, on your camera, a photo or a video; "
+    "landmark-emotion-record records your own expressions and landmark-emotion-fine-tune fits the model "
+    "to your face in seconds (README: The five jobs)"
+)
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,8 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def describe_calibration(bundle, mode: str) -> str:
-    """The line that says how faces will be calibrated."""
+def describe_calibration(bundle, mode: str, keys: bool = True) -> str:
+    """The line that says how faces will be calibrated (the ``n`` key only where there is a window to press it in)."""
     references = bundle.references
     if mode == "off":
         return "calibration: off"
@@ -79,11 +85,13 @@ def describe_calibration(bundle, mode: str) -> str:
         return "calibration: unavailable (the model has no population neutral)"
     if references.person is not None:
         return f"calibration: the personal neutral recorded with this model ({references.person_n} faces)"
-    return (
-        "calibration: "
-        + ("estimated from each face's frames; " if mode == "auto" else "")
-        + "press n with a neutral face to take a face's reference"
-    )
+    estimated = mode == "auto" and bundle.expression_directions() is not None
+    how = ["estimated from each face's frames, its expressions left out"] if estimated else []
+    if mode == "auto" and not estimated:
+        how.append("not estimated (the model keeps no sample of its training faces to tell expressions by)")
+    if keys:
+        how.append("press n with a neutral face to take a face's reference")
+    return "calibration: " + ("; ".join(how) or "none (headless: there is no n key to take a neutral reference with)")
 
 
 def describe_outputs(display: bool, output: Path | None, log: Path | None) -> str | None:
@@ -129,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         photos = mode is Mode.IMAGE
         # unrelated photos hold no run of frames of one face to learn its neutral from
         calibration = "neutral" if photos and options.calibrate == "auto" else options.calibrate
-        print(describe_calibration(bundle, calibration))
         display = not (fell_back or args.no_display) and has_display()
+        print(describe_calibration(bundle, calibration, keys=display))
         where = describe_outputs(display, output, log)
         if where:
             print(where)
@@ -150,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     for what, path in (("annotated video", output), ("log", log)):
         if path:
             print(f"wrote {what}: {path}")
+    print(WHAT_NEXT)
     return interrupted_code() if stats.interrupted else 0
 
 

@@ -176,8 +176,39 @@ def test_a_stream_tracks_each_face_and_smooths_it(reader):
     assert frames[1].t > frames[0].t == 0.0
     assert all(len(frame.faces) == 1 for frame in frames)
     assert {frame.faces[0].track for frame in frames} == {0}  # one face, one track
-    assert frames[-1].faces[0].calibration == "auto" and frames[-1].faces[0].calibrated
+    assert frames[-1].faces[0].calibration == "estimating" and not frames[-1].faces[0].calibrated  # 12 frames in
     assert frames[-1].faces[0].label == "happy"
+
+
+def held(photo: np.ndarray, seconds: float, fps: int = 30):
+    """A webcam's view of a face holding one expression: the photo drifting a little and flickering, frame by frame."""
+    rng = np.random.default_rng(0)
+    height, width = photo.shape[:2]
+    for i in range(round(seconds * fps)):
+        turn = cv2.getRotationMatrix2D((width / 2, height / 2), np.sin(i / 17), 1 + 0.02 * np.sin(i / 23))
+        turn[:, 2] += (3 * np.sin(i / 11), 2 * np.cos(i / 13))
+        frame = cv2.warpAffine(photo, turn, (width, height), borderMode=cv2.BORDER_REPLICATE).astype(np.int16)
+        yield np.clip(frame + rng.normal(0, 2, frame.shape).round() + rng.integers(-4, 5), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.slow  # ten seconds of frames
+def test_a_held_expression_keeps_its_label_for_ten_seconds_by_default(reader, astronaut):
+    """She smiles for 10 s: the default (``calibrate="auto"``) must not learn the smile as her face at rest
+    (the running mean of every frame did: uncertain after 4 s, contempt, then neutral)."""
+    labels, how = [], []
+    for frame in reader.stream(held(astronaut, 10.0)):
+        labels.append(frame.faces[0].label if frame.faces else "")
+        how.append(frame.faces[0].calibration if frame.faces else "")
+    assert len(labels) == 300 and labels.count("happy") == 300, {name: labels.count(name) for name in set(labels)}
+    assert how[0] == "estimating" and how[-1] == "auto"
+
+
+def test_a_face_upside_down_reads_uncertain_and_says_why(reader, astronaut):
+    [upright] = reader.read(astronaut)
+    assert upright.label == "happy" and upright.unreadable is None and "unreadable" not in upright.to_json()
+    [turned] = reader.read(cv2.rotate(astronaut, cv2.ROTATE_180))  # it read fear 0.86 before
+    assert turned.label == "uncertain" and turned.unreadable == "cannot read this face: upside down or turned too far"
+    assert turned.to_json()["unreadable"] == turned.unreadable
 
 
 def test_a_stream_of_arrays_and_what_a_stream_refuses(reader, astronaut, tmp_path):

@@ -28,7 +28,14 @@ from landmark_emotion.model.calibration import (
     person_references,
 )
 from landmark_emotion.model.emotion_model import EmotionModel
-from landmark_emotion.reading.neutral import RunningNeutral, TrackReferences, capture_unfinished
+from landmark_emotion.reading.neutral import (
+    ESTIMATING_FRAMES,
+    Expressions,
+    RestingExpression,
+    RunningNeutral,
+    TrackReferences,
+    capture_unfinished,
+)
 from landmark_emotion.reading.pipeline import Pipeline
 from landmark_emotion.training.base import population_neutral
 from synthetic_faces import SIZE, make_table
@@ -76,6 +83,40 @@ def test_running_neutral_starts_at_the_population_and_follows_a_resting_face():
     np.testing.assert_allclose(estimate, rest, atol=0.1)
     plain = np.mean(frames[-100:], axis=0)  # a plain mean of as many frames is pulled up by the laughs
     assert np.abs(estimate - rest).max() < np.abs(plain - rest).max() / 2
+
+
+def test_the_auto_neutral_does_not_learn_a_held_expression():
+    """A face at rest for 2 s, then smiling for 20 s: fed frames with the expression read in them taken out, the
+    estimate stays on the face at rest; fed the frames themselves (as before), it became the smile."""
+    population, rest = np.zeros(4), np.array([1.0, -1.0, 0.5, 0.0])
+    smile = np.array([0.0, 0.0, 0.0, 2.0])
+    directions = np.stack([np.zeros(4), smile])  # neutral, happy
+
+    def read(x):  # a model that reads the smile when the last feature is up
+        happy = np.clip((x[:, 3] - rest[3]) / smile[3], 0, 1)
+        return np.stack([1 - happy, happy], axis=1)
+
+    refs = References(population.astype(np.float32), FEATURE_VERSION, 10)
+    rng = np.random.default_rng(0)
+    frames = [rest + rng.normal(0, 0.02, 4) + (smile if i >= 60 else 0) for i in range(660)]
+    for follow in (True, False):
+        tracks = TrackReferences(refs, "auto", Expressions(read, directions if follow else 0 * directions, 0))
+        calibrated = [tracks.apply([0], frame[None].astype(np.float32))[0][0] for frame in frames]
+        if follow:
+            np.testing.assert_allclose(tracks.neutral(0)[1], rest, atol=0.1)
+            assert np.all(np.abs(calibrated[-1] - (population + smile)) < 0.15)  # still read as the smile
+        else:
+            assert tracks.neutral(0)[1][3] > smile[3] / 2  # more than half of the smile became its neutral
+
+
+def test_a_face_that_looks_sad_at_rest_is_read_neutral_at_rest_and_one_that_smiles_throughout_stays_happy():
+    """The resting look: what the model reads in a face's most neutral frames is part of that face's neutral."""
+    sad_look = RestingExpression(neutral=0)
+    looks = [sad_look.update(np.array([0.4, 0.6]) if i % 5 else np.array([0.05, 0.95])) for i in range(100)]
+    assert looks[0] is None and looks[-1] is not None  # nothing before a second of frames
+    np.testing.assert_allclose(looks[-1], [0.0, 0.6])  # its rest reads 60% sad: that look is its own
+    smiling = RestingExpression(neutral=0)
+    assert [smiling.update(np.array([0.01, 0.99])) for _ in range(100)][-1] is None  # never at rest: no look
 
 
 def references(n: int = N_FEATURES, version: str = FEATURE_VERSION, person: bool = False) -> References:
@@ -258,8 +299,12 @@ def test_reader_modes_personal_auto_and_off():
     assert personal(image)[0].calibration == "personal"
     assert personal.start_neutral_capture(frames=1) == 0
     assert [personal(image)[0].calibration for _ in range(2)] == ["capturing", "captured"]  # `n` overrides it
-    auto = Pipeline(Fixed(face), Recorder(), references=references(), calibrate="auto")
-    assert auto(image)[0].calibration == "auto"
+    directions = np.zeros((len(LABELS), N_FEATURES), np.float32)
+    auto = Pipeline(Fixed(face), Recorder(), references=references(), calibrate="auto", directions=directions)
+    assert [auto(image)[0].calibration for _ in range(ESTIMATING_FRAMES + 1)][-2:] == ["estimating", "auto"]
+    assert auto.references.neutral(0)[0] == "auto"  # the reference the face was read against, and its source
+    unmeasured = Pipeline(Fixed(face), Recorder(), references=references(), calibrate="auto")
+    assert unmeasured(image)[0].calibration == "none"  # no expressions measured (no replay sample): no estimate
     off = Pipeline(Fixed(face), Recorder(), references=references(person=True), calibrate="off")
     assert off(image)[0].calibration == "off" and off(image)[0].to_json()["calibration"] == "off"
     with pytest.raises(CalibrationError, match="calibration is off"):

@@ -23,6 +23,7 @@ from landmark_emotion.apps.demo import (
     open_demo_source,
     run,
 )
+from landmark_emotion.apps.overlay import draw_hud
 from landmark_emotion.face.features import N_FEATURES
 from landmark_emotion.face.mesh import FaceMesh
 from landmark_emotion.frames import SourceError, VideoFileSource, open_source
@@ -123,6 +124,22 @@ def test_unwritable_output_is_a_demo_error(clips, tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(demo.DemoError, match="cannot write log"):
         _run(clips["one"], tmp_path, log=tmp_path / "file" / "log.jsonl")
+
+
+def test_a_video_name_opencv_cannot_write_leaves_no_file(clips, tmp_path):
+    """The start-up check makes the file empty before the first frame; a writer that cannot open removes it."""
+    with pytest.raises(demo.DemoError, match="cannot write video"):
+        _run(clips["one"], tmp_path, output=tmp_path / "annotated.unknown-suffix")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_first_frame_shows_no_rate():
+    """A first photo has no frame rate yet: the HUD draws none rather than "0 fps"."""
+    blank = np.zeros((120, 200, 3), np.uint8)
+    first, later = blank.copy(), blank.copy()
+    draw_hud(first, 0.0)
+    draw_hud(later, 30.0)
+    assert not first.any() and later.any()
 
 
 def _face(track: int, w: int, emoji_label: str = "happy") -> Face:
@@ -301,7 +318,7 @@ def test_x_explains_every_face_from_the_next_frame_and_x_again_stops(clips, monk
     faces = [r["faces"][0] for r in _lines(log)]
     assert ["explanation" in face for face in faces] == [False, False, True, True, True] + [False] * 19
     explanation = faces[2]["explanation"]
-    assert explanation["label"] == faces[2]["label"] and explanation["reference"] == "auto"
+    assert explanation["label"] == faces[2]["label"] and explanation["reference"] == "estimating"
     assert len(explanation["regions"]) == 13 and explanation["words"]
     assert len(shown) == 24  # and drawn (test_emoji_overlay checks how)
     assert capsys.readouterr().out.splitlines() == [EXPLAINING, "explanations off"]

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from landmark_emotion.apps.emoji import STYLES, emoji_sprite
-from landmark_emotion.apps.overlay import LOWERED, RAISED, UNMOVED, annotate, emoji_size, paste_sprite, region_colour
+from landmark_emotion.apps.overlay import (
+    CALIBRATION_TAGS,
+    LOWERED,
+    RAISED,
+    UNMOVED,
+    annotate,
+    emoji_size,
+    face_tags,
+    paste_sprite,
+    region_colour,
+)
 from landmark_emotion.face.landmarker import Detection
 from landmark_emotion.face.regions import LANDMARK_REGIONS, REGIONS
 from landmark_emotion.labels import CANONICAL_LABELS, EMOJI, UNCERTAIN, UNCERTAIN_EMOJI, emoji_char
@@ -66,6 +76,41 @@ def test_annotate_draws_box_label_emoji_and_bars():
     assert plain[:20, :60].any()  # the FPS counter
     bars = annotate(np.zeros((300, 400, 3), np.uint8), [face], fps=30.0, show_bars=True)
     assert not plain[120:150, 196:280].any() and bars[120:150, 196:280].any()
+
+
+def _drawn(face: Face, shape=(300, 400, 3)) -> np.ndarray:
+    return annotate(np.zeros(shape, np.uint8), [face], fps=30.0)
+
+
+@pytest.mark.parametrize("top", [120, 0], ids=["face lower down", "face at the frame's top"])
+def test_the_label_stays_inside_the_frame_and_no_caption_covers_it(top):
+    """At the frame's top the emoji and label go inside the frame, over the face, and the caption below the face
+    (before, both went below the face, under the "calibrated (personal)" caption)."""
+    face = Face((100, top, 90, 100), np.zeros((468, 3), np.float32), "happy", 0.8, {"happy": 0.8}, "personal", 3)
+    size = emoji_size(90)
+    drawn = _drawn(face)
+    label_top = max(top - size - 4, 0)
+    emoji_area = drawn[label_top : label_top + size, 100 : 100 + size]
+    assert (emoji_area == emoji_sprite("happy", size)[..., :3]).mean() > 0.5  # whole, inside the frame
+    label = drawn[label_top : label_top + size, 100 + size + 4 : 100 + size + 60]
+    assert (label == (0, 210, 255)).all(axis=-1).mean() > 0.3  # the label's own colour, not a caption's black
+    caption = drawn[max(top + 100 + 4, label_top + size + 2) :, 100:200]
+    assert (caption.min(axis=-1) > 200).any()  # "neutral: personal", in white, below the label row
+
+
+def test_the_caption_tells_estimating_from_auto():
+    faces = {
+        how: Face((100, 120, 90, 100), np.zeros((468, 3), np.float32), "happy", 0.8, {"happy": 0.8}, how, 3)
+        for how in ("estimating", "auto")
+    }
+    assert [face_tags(face) for face in faces.values()] == [["neutral: estimating"], ["neutral: auto"]]
+    drawn = {how: _drawn(face) for how, face in faces.items()}
+    assert not np.array_equal(drawn["estimating"][224:250], drawn["auto"][224:250])  # the captions differ on screen
+    assert set(CALIBRATION_TAGS) == {"capturing", "captured", "personal", "estimating", "auto"}
+    unreadable = Face(
+        (100, 120, 90, 100), np.zeros((468, 3), np.float32), "uncertain", 0.9, {}, "auto", unreadable="why"
+    )
+    assert face_tags(unreadable) == ["why", "neutral: auto"]
 
 
 def test_a_region_is_grey_when_it_did_not_move_the_reading_warm_when_it_raised_it_cool_when_it_lowered_it():

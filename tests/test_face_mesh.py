@@ -9,6 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ from demo_data import scene, write_video
 from landmark_emotion import signals
 from landmark_emotion.apps.demo import run
 from landmark_emotion.face import landmarker as landmarker_module
+from landmark_emotion.face.appearance import N_DESCRIPTOR
 from landmark_emotion.face.features import normalize
 from landmark_emotion.face.landmarker import (
     BLENDSHAPES,
@@ -25,6 +27,7 @@ from landmark_emotion.face.landmarker import (
     landmarker_for_model,
 )
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
+from landmark_emotion.face.readability import Readability, ReadabilityError, load_readability
 from landmark_emotion.frames import open_source
 from landmark_emotion.reading.pipeline import Pipeline
 from one_photo import detect
@@ -375,3 +378,40 @@ def test_a_trained_bundle_names_the_landmarker_of_its_tables(tmp_path, astronaut
 
     assert load_tables([table("a.npz", "tasks")]).meta["landmarker"] == "tasks"
     assert load_tables([table("a.npz", "tasks"), table("b.npz", "legacy")]).meta["landmarker"] is None
+
+
+def padded(photo: np.ndarray, face_width: int, face_box_width: int, size=(750, 1000), at=(300, 420)) -> np.ndarray:
+    """``photo`` shrunk so that its face is ``face_width`` px wide, on a grey canvas of ``size`` (height, width)."""
+    scale = face_width / face_box_width
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((*size, 3), 127, np.uint8)
+    h, w = min(small.shape[0], size[0] - at[0]), min(small.shape[1], size[1] - at[1])
+    canvas[at[0] : at[0] + h, at[1] : at[1] + w] = small[:h, :w]
+    return canvas
+
+
+@pytest.mark.parametrize("landmarker", LANDMARKERS)
+def test_a_small_face_in_a_large_photo_is_found(astronaut, landmarker):
+    """A face 40 px wide in a 1000 px photo: the whole-image pass misses anything under ~110 px, tiles find it."""
+    with FaceMesh(Mode.IMAGE, 4, landmarker=landmarker) as mesh:
+        box_width = int(mesh(astronaut).boxes()[0, 2])
+        photo = padded(astronaut, 40, box_width)
+        [box] = mesh(photo).boxes()
+        assert 34 <= box[2] <= 46 and 420 < box[0] < 420 + 512 * 40 / box_width
+        with FaceMesh(Mode.IMAGE, 4, landmarker=landmarker, small_faces=False) as whole:
+            assert len(whole(photo)) == 0  # what the face mesh alone gives
+        assert len(mesh(np.hstack([astronaut, astronaut[:, ::-1]]))) == 2  # the photo beside its mirror (1024x512)
+        assert len(mesh(astronaut)) == 1  # no false face from a tile (the badge on her arm was one)
+
+
+def test_the_readability_unit_is_checked_whole_when_it_loads(tmp_path):
+    unit = load_readability()  # the shipped one, by its checksum
+    assert unit.weight.shape == (N_DESCRIPTOR,)
+    changed = tmp_path / "readability.npz"
+    changed.write_bytes(Readability(unit.weight * 0, 1.0, 0.0).to_bytes())
+    with pytest.raises(ReadabilityError, match="was changed; reinstall"):
+        load_readability(changed)
+    (tmp_path / "junk.npz").write_text("not an archive")
+    with pytest.raises(ReadabilityError, match="malformed"):
+        load_readability(tmp_path / "junk.npz", None)
+    assert load_readability(changed, None).unreadable(np.zeros((2, N_DESCRIPTOR))).tolist() == [True, True]

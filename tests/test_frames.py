@@ -32,7 +32,7 @@ def test_folder_yields_images_in_order_and_skips_unreadable(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"nope")
     source = open_source(str(tmp_path))
     assert isinstance(source, ImageFolderSource)
-    assert [f.name for f in source] == ["b.png", "a.jpg"]
+    assert [f.name for f in source] == ["b.png", "sub/a.jpg"]  # relative to the folder: sub/a.jpg is no other a.jpg
     assert [p.name for p in source.skipped] == ["broken.jpg"]
 
 

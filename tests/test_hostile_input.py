@@ -482,6 +482,8 @@ def test_file_names_that_are_not_utf8_neither_crash_nor_stop_a_command(astronaut
     undecodable(photos, ".jpg").write_bytes(encoded.tobytes())
     result = demo("--model", str(bundle), "--source", str(photos), "--log", str(tmp_path / "log.jsonl"))
     assert result.returncode == 0 and "1 face(s) seen" in result.stdout, result.stderr
+    [logged] = (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(logged)["file"] == "\\xff\\xfe.jpg"  # the log names it, its bytes escaped
     extracted = run_script("extract_landmarks.py", "--data-dir", str(photos.parent), "--out", str(tmp_path / "t.npz"))
     assert extracted.returncode == 0 and load_table(tmp_path / "t.npz").counts() == {"happy": 1}, extracted.stderr
     video = undecodable(tmp_path, ".mp4")

@@ -594,6 +594,15 @@ def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server,
         assert [face["label"] for face in photo["faces"]] == [top]
         page.screenshot(path=str(tmp_path / "web.png"))
         assert (tmp_path / "web.png").stat().st_size > 10_000
+
+        upside_down = tmp_path / "upside_down.jpg"  # a face it cannot read says so on the page
+        cv2.imwrite(str(upside_down), cv2.rotate(cv2.imread(str(PHOTO)), cv2.ROTATE_180))
+        drop_file(page, upside_down, "image/jpeg")
+        wait_answers(page, 2, kind="photo")
+        turned = [a for a in page.evaluate("mirror.answers") if a["kind"] == "photo"][1]
+        assert [face["label"] for face in turned["faces"]] == ["uncertain"]
+        page.wait_for_function("document.querySelector('#faces .face .calibration').textContent.includes('upside')")
+        assert page.locator("#faces .face .confidence").first.inner_text() == ""  # no percentage it cannot back
     finally:
         page.close()
 

@@ -130,6 +130,7 @@ class ImageFolderSource(FrameSource):
     """Images of a folder in sorted order; unreadable files are skipped and listed in ``skipped``."""
 
     def __init__(self, folder: Path, fps: float = 30.0):
+        self.folder = Path(folder)
         self.paths = list_images(folder)
         if not self.paths:
             raise SourceError(f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -143,7 +144,7 @@ class ImageFolderSource(FrameSource):
             if image is None:
                 self.skipped.append(path)
                 continue
-            yield Frame(index, index / self.fps, image, path.name)
+            yield Frame(index, index / self.fps, image, path.relative_to(self.folder).as_posix())
             index += 1
 
 

@@ -8,6 +8,7 @@ written, and video is only encoded with an output path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -23,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from landmark_emotion.apps.clipboard import Clipboard
 from landmark_emotion.apps.overlay import annotate
 from landmark_emotion.errors import LandmarkEmotionError
-from landmark_emotion.frames import FrameSource, SourceError, open_source, opencv_name
+from landmark_emotion.frames import FrameSource, ImageFolderSource, SourceError, open_source, opencv_name
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started, capture_unfinished
@@ -160,6 +161,9 @@ class VideoOutput:
             self.size = (image.shape[1], image.shape[0])
             self._writer = cv2.VideoWriter(os.fspath(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._writer.isOpened():
+                with contextlib.suppress(OSError):  # the empty file the start-up check made is no video
+                    if self.path.stat().st_size == 0:
+                        self.path.unlink()
                 raise DemoError(f"cannot write video {self.path}; does its folder exist and end in .mp4?")
         if (image.shape[1], image.shape[0]) != self.size:  # photos of a folder differ in size
             image = cv2.resize(image, self.size)
@@ -185,9 +189,14 @@ class VideoOutput:
             raise DemoError(f"could not write video {self.path} completely: it does not read back (is the disk full?)")
 
 
-def frame_record(index: int, t: float, faces: list[Face]) -> dict:
-    """The JSON log line of one frame: {"frame", "t", "faces": [{"id", "box", "label", ...}]}."""
-    return {"frame": index, "t": round(t, 4), "faces": [face.to_json() for face in faces]}
+def frame_record(index: int, t: float, faces: list[Face], file: str | None = None) -> dict:
+    """The JSON log line of one frame: {"frame", "t", ["file",] "faces": [{"id", "box", "label", ...}]}; ``file``
+    names the photo of a folder the frame is (a name that is not valid UTF-8 with its bytes escaped, ``\\xff``:
+    the log is UTF-8)."""
+    record: dict = {"frame": index, "t": round(t, 4)}
+    if file is not None:
+        record["file"] = os.fsencode(file).decode("utf-8", "backslashreplace")
+    return record | {"faces": [face.to_json() for face in faces]}
 
 
 @dataclass
@@ -234,6 +243,7 @@ def run(
     clipboard = clipboard or Clipboard.detect()
     state, fps, stats = ViewState(), FpsMeter(), RunStats()
     draw = display or video is not None
+    photos = isinstance(source, ImageFolderSource)  # the log names each photo
     if display:
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
@@ -255,7 +265,8 @@ def run(
                     state.say(capture_unfinished(track), now)
                 rate = fps.tick(now)
                 if log_file:
-                    log_file.write(json.dumps(frame_record(frame.index, frame.t, faces), ensure_ascii=False) + "\n")
+                    record = frame_record(frame.index, frame.t, faces, frame.name if photos else None)
+                    log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
                 if draw:
                     image = annotate(
                         frame.image,

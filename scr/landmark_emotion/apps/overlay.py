@@ -34,11 +34,13 @@ LABEL_COLOURS: dict[str, tuple[int, int, int]] = {
 BAR_WIDTH, BAR_ROW, BAR_TEXT = 80, 14, 66
 CALIBRATION_TAGS = {
     "capturing": "taking neutral: hold still",
-    "captured": "calibrated",
-    "personal": "calibrated (personal)",
-    "auto": "calibrated (auto)",
+    "captured": "neutral: captured",
+    "personal": "neutral: personal",
+    "estimating": "neutral: estimating",
+    "auto": "neutral: auto",
 }
-"""What the frame shows below a face about its neutral reference (nothing when it has none)."""
+"""What the frame shows below a face about the neutral it is read against now (nothing when it has none)."""
+TAG_SCALE, TAG_HEIGHT = 0.45, 20
 RAISED, LOWERED, UNMOVED = (40, 80, 255), (255, 160, 40), (110, 110, 110)
 """Colours of an explained face's regions: warm where its change from neutral raised the label, cool where it
 lowered it, grey where it did not matter."""
@@ -64,8 +66,10 @@ def paste_sprite(frame: np.ndarray, sprite: np.ndarray, x: int, y: int) -> None:
 
 
 def _text_box(frame: np.ndarray, text: str, x: int, y: int, scale: float, colour, background) -> int:
-    """Text with a filled background whose top-left is (x, y); returns the box's width."""
+    """Text with a filled background whose top-left is (x, y), moved inside the frame; returns the box's width."""
     (w, h), base = cv2.getTextSize(text, FONT, scale, 1)
+    x = int(np.clip(x, 0, max(frame.shape[1] - w - 6, 0)))
+    y = int(np.clip(y, 0, max(frame.shape[0] - h - base - 4, 0)))
     cv2.rectangle(frame, (x, y), (x + w + 6, y + h + base + 4), background, -1)
     cv2.putText(frame, text, (x + 3, y + h + 2), FONT, scale, colour, 1, cv2.LINE_AA)
     return w + 6
@@ -132,8 +136,16 @@ def emoji_size(box_width: int) -> int:
     return int(np.clip(box_width // 3 // 8 * 8, 24, 96))
 
 
+def face_tags(face: Face) -> list[str]:
+    """The captions below a face: why it reads "uncertain" when it cannot be read, its neutral reference, and what
+    moved when it is explained."""
+    tags = [tag for tag in (face.unreadable, CALIBRATION_TAGS.get(face.calibration)) if tag]
+    return tags + (why_lines(face.explanation) if face.explanation is not None else [])
+
+
 def draw_reading(frame: np.ndarray, face: Face, show_mesh: bool = False, show_bars: bool = False) -> None:
-    """Box (or mesh), emoji, label and confidence above the face; probability bars beside it if asked."""
+    """Box (or mesh); emoji, label and confidence above the face (inside the frame's top edge when the face is at
+    it); the captions below it, never over the label; probability bars beside it if asked."""
     x, y, w, h = face.box
     colour = colour_of(face.label)
     if face.explanation is not None:
@@ -143,14 +155,15 @@ def draw_reading(frame: np.ndarray, face: Face, show_mesh: bool = False, show_ba
     else:
         cv2.rectangle(frame, (x, y), (x + w, y + h), colour, 2)
     size = emoji_size(w)
-    top = y - size - 4 if y - size - 4 >= 0 else y + h + 4  # above the face, or below it at the frame's top
-    paste_sprite(frame, emoji_sprite(face.label, size), x, top)
-    _text_box(frame, f"{face.label} {face.confidence:.0%}", x + size + 4, top + (size - 22) // 2, 0.6, BLACK, colour)
-    below = [CALIBRATION_TAGS.get(face.calibration, "")]
-    if face.explanation is not None:
-        below += why_lines(face.explanation)
-    for row, text in enumerate(filter(None, below)):
-        _text_box(frame, text, x, min(y + h + 4 + 20 * row, frame.shape[0] - 20), 0.45, WHITE, BLACK)
+    left = int(np.clip(x, 0, max(frame.shape[1] - size, 0)))
+    top = int(np.clip(y - size - 4, 0, max(frame.shape[0] - size, 0)))
+    tags = face_tags(face)
+    below = max(min(y + h + 4, frame.shape[0] - TAG_HEIGHT * len(tags)), top + size + 2)  # under the label row
+    for i, tag in enumerate(tags):
+        _text_box(frame, tag, x, below + i * TAG_HEIGHT, TAG_SCALE, WHITE, BLACK)
+    paste_sprite(frame, emoji_sprite(face.label, size), left, top)
+    text = face.label if face.unreadable else f"{face.label} {face.confidence:.0%}"  # no % the model cannot back
+    _text_box(frame, text, left + size + 4, top + (size - 22) // 2, 0.6, BLACK, colour)
     if show_bars:
         right = x + w + 8
         draw_bars(
@@ -173,8 +186,10 @@ def draw_bars(frame: np.ndarray, face: Face, x: int, y: int) -> None:
 
 
 def draw_hud(frame: np.ndarray, fps: float, status: str = "") -> None:
-    """FPS counter at the top left; a status line (e.g. the key help) at the bottom."""
-    _text_box(frame, f"{fps:.0f} fps", 4, 4, 0.55, WHITE, BLACK)
+    """FPS counter at the top left (none before a second frame gives a rate: "0 fps" on a first photo is untrue);
+    a status line (e.g. the key help) at the bottom."""
+    if fps > 0:
+        _text_box(frame, f"{fps:.0f} fps", 4, 4, 0.55, WHITE, BLACK)
     if status:
         _text_box(frame, status, 4, frame.shape[0] - 26, 0.5, WHITE, BLACK)
 
@@ -187,8 +202,8 @@ def annotate(
     show_mesh: bool = False,
     show_bars: bool = False,
 ) -> np.ndarray:
-    """Draw every face and the HUD onto ``frame`` in place; returns it."""
+    """Draw the HUD and every face onto ``frame`` in place (faces last: no caption covers a label); returns it."""
+    draw_hud(frame, fps, status)
     for face in faces:
         draw_reading(frame, face, show_mesh, show_bars)
-    draw_hud(frame, fps, status)
     return frame

@@ -150,7 +150,10 @@ def landmarks_of_files(
         follow_parent(parent)
     out: list[Row] = []
     # the whole chunk is quiet, not only each graph's start: in a fresh worker MediaPipe logs a little later
-    with native_quiet(not verbose), FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose) as mesh:
+    with (
+        native_quiet(not verbose),
+        FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, verbose=verbose, small_faces=False) as mesh,
+    ):
         for path, n_copies in zip(paths, copies or [0] * len(paths)):
             image = read_image(path)
             if image is None:

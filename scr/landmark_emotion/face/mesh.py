@@ -20,6 +20,7 @@ import numpy as np
 from landmark_emotion.errors import ClosedError, InputError
 from landmark_emotion.face.landmarker import Detection, Graph, graph_factory
 from landmark_emotion.face.search import RESCAN, FaceSearch
+from landmark_emotion.face.tiles import SmallFaceSearch
 from landmark_emotion.frames import ImageFolderSource
 
 
@@ -38,7 +39,8 @@ def mode_for(source: object) -> Mode:
 class FaceMesh:
     """Faces in BGR images, for one owner: ``with FaceMesh("video", max_faces=4) as mesh: faces = mesh(frame)``.
 
-    ``image`` mode detects in every image; ``video`` mode searches for up to
+    ``image`` mode detects in every image, small faces too (down to about 40 px: overlapping
+    tiles, :mod:`landmark_emotion.face.tiles`, unless ``small_faces=False``); ``video`` mode searches for up to
     ``max_faces`` faces every ``rescan`` frames and tracks the ones present in between
     (:class:`landmark_emotion.face.search.FaceSearch`). Start-up chatter of MediaPipe and
     TensorFlow is hidden unless ``verbose``. Close it (or leave the ``with`` block):
@@ -56,6 +58,7 @@ class FaceMesh:
         min_confidence: float = 0.5,
         blendshapes: bool = False,
         verbose: bool = False,
+        small_faces: bool = True,
     ):
         try:
             self.mode = Mode(mode)
@@ -68,9 +71,12 @@ class FaceMesh:
         self._lock = threading.Lock()
         make = graph_factory(landmarker, min_confidence, blendshapes, verbose)
         self.landmarker: str = make.landmarker  # type: ignore[attr-defined]
-        self._detect: Graph | None = (
-            make(False, max_faces) if self.mode is Mode.IMAGE else FaceSearch(max_faces, rescan or RESCAN, make)
-        )
+        self._detect: Graph | None
+        if self.mode is Mode.VIDEO:
+            self._detect = FaceSearch(max_faces, rescan or RESCAN, make)
+        else:
+            graph = make(False, max_faces)
+            self._detect = SmallFaceSearch(graph, max_faces) if small_faces else graph
 
     def __call__(self, image_bgr: np.ndarray) -> Detection:
         with self._lock:

@@ -110,6 +110,24 @@ def load_references(path: str | Path, feature_version: str, n_features: int) -> 
     return References(population, version, int(meta.get("population_n", 0)), person, int(meta.get("person_n", 0)))
 
 
+def expression_directions(features: np.ndarray, labels: np.ndarray, classes: list[str]) -> np.ndarray | None:
+    """(len(classes), d): each class's mean face minus the mean neutral face, from labelled feature vectors.
+
+    ``probabilities @ directions`` is then the expression a model reads in a face, as a
+    shift of its features; taking it out of each frame lets a running neutral follow the
+    face at rest without learning a held expression. A class without samples moves nothing
+    (a zero row). None when there is no neutral face to measure from.
+    """
+    features, labels = np.asarray(features, np.float64), np.asarray(labels)
+    if not np.any(labels == NEUTRAL) or features.ndim != 2:
+        return None
+    neutral = features[labels == NEUTRAL].mean(axis=0)
+    rows = [
+        features[labels == name].mean(axis=0) - neutral if np.any(labels == name) else 0 * neutral for name in classes
+    ]
+    return np.stack(rows).astype(np.float32)
+
+
 def person_references(features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each face's reference for evaluation: the mean of the *other* neutral faces of the same person.
 

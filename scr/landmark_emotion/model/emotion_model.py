@@ -24,7 +24,7 @@ from landmark_emotion.errors import InputError
 from landmark_emotion.face.features import LANDMARKS, face_vectors, image_vectors
 from landmark_emotion.model.bundle import REPLAY_FILE, REQUIRED_FILES, ModelBundle, load_bundle
 from landmark_emotion.model.bundle_write import inference_copy, save_bundle
-from landmark_emotion.model.calibration import REFERENCE_FILE, References, calibrate
+from landmark_emotion.model.calibration import REFERENCE_FILE, References, calibrate, expression_directions
 from landmark_emotion.model.inference import Predictor, Step, steps_from_keras
 from landmark_emotion.model.preprocess import Preprocess
 
@@ -67,6 +67,7 @@ class EmotionModel:
         self._replay = replay
         self._figures = dict(figures or {})
         self._files = dict(files or {})
+        self._directions: tuple[np.ndarray | None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -210,6 +211,18 @@ class EmotionModel:
             return inference_copy(self._network)
         assert self._bundle is not None, "a model is made with its network or loaded from a bundle"
         return self._bundle.keras_model()
+
+    def expression_directions(self) -> np.ndarray | None:
+        """(len(classes_), n_features): what each expression adds to a neutral face, measured on the model's replay
+        sample (:func:`~landmark_emotion.model.calibration.expression_directions`); None without one. Read once
+        (the sample is read through the bundle, whose checksums were verified at load)."""
+        if self._directions is None:
+            replay = self.replay_table()
+            directions = None
+            if replay is not None and len(replay):
+                directions = expression_directions(replay.features(self.feature_set), replay.labels, self.classes_)
+            self._directions = (directions,)
+        return self._directions[0]
 
     def network_steps(self) -> list[Step]:
         """The network as engine steps, before the preprocessing is folded in (from ``forward.npz`` when the model

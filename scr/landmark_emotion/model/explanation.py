@@ -54,8 +54,8 @@ class Explanation:
     neutral_probability: float
     """Its probability with every region at the neutral reference."""
     reference: str
-    """The neutral the changes are measured from: ``personal``, ``captured``, ``auto`` (the face's own) or
-    ``population``."""
+    """The neutral the changes are measured from: ``personal``, ``captured``, ``estimating``, ``auto`` (the face's
+    own) or ``population``."""
     regions: dict[str, float]
     """Every region -> how much lower the label's probability is with that region (its landmarks, HOG cells and
     patches) at the neutral reference: positive where its change from neutral raised the label. Largest first."""

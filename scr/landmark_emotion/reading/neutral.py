@@ -7,6 +7,8 @@ and where it came from, for the demo's ``n`` key, the web page's button and ``--
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,14 @@ AUTO_PRIOR_FRAMES = 60.0
 """In ``auto`` mode the population neutral counts as this many frames of the face, so a new track starts there."""
 AUTO_WINDOW = 900.0
 """In ``auto`` mode the running mean forgets frames older than about this many (~30 s at 30 fps)."""
+ESTIMATING_FRAMES = int(AUTO_PRIOR_FRAMES)
+"""An ``auto`` estimate says "estimating" until the face's own frames weigh as much as the population's prior."""
+REST_SHARE = 0.2
+"""The share of a face's recent frames, the most neutral ones, that say how it looks at rest."""
+REST_FLOOR = 0.25
+"""...and only frames the model reads at least this neutral: a face that smiles throughout has no rest frames."""
+REST_MIN_FRAMES = 30
+"""Frames seen before the resting expression counts (a second of video)."""
 
 
 def capture_started(track: int) -> str:
@@ -32,12 +42,14 @@ def capture_unfinished(track: int) -> str:
 
 
 class RunningNeutral:
-    """A track's neutral estimated from its own frames (``--calibrate auto``): people are mostly at rest.
+    """A track's neutral estimated from its own frames (``--calibrate auto``).
 
     The estimate is a running mean that starts at the population neutral (worth
     ``prior`` frames, so a few frames cannot move it far) and forgets frames older than
     about ``window``; each frame's step is clipped per feature to three running spreads,
-    so a blink or a laugh moves it less than a resting face.
+    so a blink moves it less than a resting face. It is fed each frame with the
+    expression the model reads in it taken out (:class:`TrackReferences`): a mean of the
+    frames themselves became, within seconds, whatever expression the face held.
     """
 
     def __init__(self, population: np.ndarray, prior: float = AUTO_PRIOR_FRAMES, window: float = AUTO_WINDOW):
@@ -60,6 +72,47 @@ class RunningNeutral:
         return self.mean.astype(np.float32)
 
 
+class RestingExpression:
+    """How a face looks at rest, as the model reads it: the mean probabilities of its most neutral recent frames.
+
+    Some faces look sad or angry at rest to a model trained on other people; taking out of
+    every frame the expression the model reads in it (:class:`TrackReferences`) keeps that
+    look. Among the last ``window`` frames, those the model reads most neutral (the top
+    :data:`REST_SHARE`, and at least :data:`REST_FLOOR` neutral) say how the face looks at
+    rest; that look (neutral's own share left out) is taken as part of its neutral. A
+    face holding one expression throughout has no such frames, so it keeps its expression.
+    """
+
+    def __init__(self, neutral: int, window: int = int(AUTO_WINDOW)):
+        self.neutral = neutral
+        self.seen: deque[np.ndarray] = deque(maxlen=window)
+
+    def update(self, probabilities: np.ndarray) -> np.ndarray | None:
+        """Add a frame's (uncalibrated) probabilities; the resting look's probabilities, or None while there is none."""
+        self.seen.append(np.asarray(probabilities, np.float64))
+        if len(self.seen) < REST_MIN_FRAMES:
+            return None
+        seen = np.stack(self.seen)
+        neutral = seen[:, self.neutral]
+        rest = seen[neutral >= max(np.quantile(neutral, 1 - REST_SHARE), REST_FLOOR)]
+        if not len(rest):
+            return None
+        look = rest.mean(axis=0)
+        look[self.neutral] = 0.0
+        return look
+
+
+@dataclass(frozen=True)
+class Expressions:
+    """What the ``auto`` estimate needs of a model: ``read``, its probabilities of faces read uncalibrated ((n, d)
+    feature vectors -> (n, k)); ``directions``, per label the shift its expression adds to a neutral face ((k, d):
+    :func:`landmark_emotion.model.calibration.expression_directions`); ``neutral``, the neutral label's index."""
+
+    read: Callable[[np.ndarray], np.ndarray]
+    directions: np.ndarray
+    neutral: int
+
+
 MODES = ("neutral", "auto", "off")
 """``neutral``: a personal bundle's neutral, or one taken on request; ``auto``: also estimated from the frames;
 ``off``: never calibrate."""
@@ -72,6 +125,7 @@ class _Track:
     captured: list[np.ndarray] | None = None
     capture_frames: int = 0
     running: RunningNeutral | None = None
+    rest: RestingExpression | None = None
     applied: tuple[str, np.ndarray] | None = None
     """Where the reference of the track's last frame came from, and that reference (None: read uncalibrated)."""
 
@@ -82,15 +136,22 @@ class TrackReferences:
     A reference taken on request (:meth:`start_capture`) wins over a personal bundle's
     neutral, which wins over the ``auto`` estimate. A track that is lost loses its
     reference with it (a returning face is a new track: it may be someone else).
+
+    The ``auto`` estimate needs ``expressions``: each frame feeds the track's
+    :class:`RunningNeutral` with the expression the model reads in the frame (read
+    uncalibrated) taken out, so that a held smile is not learnt as the face at rest; the
+    face's :class:`RestingExpression` is added back. Without it (a model that keeps no
+    sample of its training data) no estimate is made.
     """
 
-    def __init__(self, references: References | None, mode: str = "neutral"):
+    def __init__(self, references: References | None, mode: str = "neutral", expressions: Expressions | None = None):
         if mode not in MODES:
             raise CalibrationError(f"calibration mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.population = None if references is None else references.population
         self.personal = None if references is None else references.person
         self.mode = mode if self.population is not None else "off"
         self.available = references is not None
+        self.expressions = expressions
         self._tracks: dict[int, _Track] = {}
 
     def require(self) -> None:
@@ -127,7 +188,8 @@ class TrackReferences:
 
     def neutral(self, track: int) -> tuple[str, np.ndarray] | None:
         """The neutral reference the track's last frame was read against, and where it came from (``personal``,
-        ``captured`` or ``auto``); None when it was read uncalibrated. What an explanation measures changes from."""
+        ``captured``, ``estimating`` or ``auto``); None when it was read uncalibrated. What an explanation measures
+        changes from."""
         state = self._tracks.get(track)
         return None if state is None else state.applied
 
@@ -141,20 +203,22 @@ class TrackReferences:
         How: ``off`` (no calibration, or a model without a population neutral), ``none``
         (no reference for this face yet), ``capturing`` (a reference is being taken; the
         face is read as before meanwhile), ``captured`` (taken on request), ``personal``
-        (the personal bundle's neutral) or ``auto`` (estimated from the face's frames).
+        (the personal bundle's neutral), ``estimating`` (an ``auto`` estimate still mostly
+        the population's, for the first :data:`ESTIMATING_FRAMES` frames) or ``auto``
+        (estimated from the face's frames). :meth:`neutral` tells the reference each track was read against.
         """
         population = self.population
         if self.mode == "off" or population is None:  # no population neutral: the mode is off
             return features, ["off"] * len(tracks)
         out, how = np.array(features, np.float32, copy=True), []
+        read = self._read(tracks, features)
         for row, track in enumerate(tracks):
             state = self._tracks.setdefault(track, _Track())
             reference, source = state.reference, state.source
             if reference is None and self.personal is not None:
                 reference, source = self.personal, "personal"
-            if reference is None and self.mode == "auto":
-                state.running = state.running or RunningNeutral(population)
-                reference, source = state.running.update(features[row]), "auto"
+            if reference is None and self.expressions is not None and row in read:
+                reference, source = self._estimate(state, features[row], read[row], self.expressions)
             state.applied = None if reference is None else (source, reference)
             if state.captured is not None:
                 state.captured.append(np.asarray(features[row], np.float32))
@@ -166,3 +230,30 @@ class TrackReferences:
                 out[row] = calibrate(features[row], reference, population)
             how.append(source)
         return out, how
+
+    def _estimate(
+        self, state: _Track, features: np.ndarray, probabilities: np.ndarray, expressions: Expressions
+    ) -> tuple[np.ndarray, str]:
+        """A track's ``auto`` reference after one more frame: its neutral face, expressions left out, plus its
+        resting look; and ``estimating`` or ``auto``."""
+        assert self.population is not None
+        state.running = state.running or RunningNeutral(self.population)
+        state.rest = state.rest or RestingExpression(expressions.neutral)
+        reference = state.running.update(features - probabilities @ expressions.directions)
+        look = state.rest.update(probabilities)
+        if look is not None:
+            reference = reference + (look @ expressions.directions).astype(np.float32)
+        return reference, "auto" if state.running.frames > ESTIMATING_FRAMES else "estimating"
+
+    def _read(self, tracks, features: np.ndarray) -> dict[int, np.ndarray]:
+        """The uncalibrated probabilities of the faces the ``auto`` estimate follows this frame, by row (one call)."""
+        if self.mode != "auto" or self.expressions is None:
+            return {}
+        rows = [
+            row
+            for row, track in enumerate(tracks)
+            if self.personal is None and (track not in self._tracks or self._tracks[track].reference is None)
+        ]
+        if not rows:
+            return {}
+        return dict(zip(rows, self.expressions.read(np.asarray(features, np.float32)[rows]).astype(np.float64)))

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from landmark_emotion.face.features import LANDMARKS, image_vectors
+from landmark_emotion.face.appearance import describe as describe_appearance
+from landmark_emotion.face.features import LANDMARKS, N_FEATURES, face_vectors, image_vectors
 from landmark_emotion.face.landmarker import BLENDSHAPES, Detection, Detector
+from landmark_emotion.face.readability import REASON, shipped_readability
 from landmark_emotion.labels import UNCERTAIN, emoji_char
-from landmark_emotion.model.calibration import CalibrationError, References
+from landmark_emotion.model.calibration import NEUTRAL, CalibrationError, References
 from landmark_emotion.model.explanation import POPULATION, Explanation, ExplanationError, explainer_of, require_neutral
-from landmark_emotion.reading.neutral import CAPTURE_FRAMES, TrackReferences
+from landmark_emotion.reading.neutral import CAPTURE_FRAMES, Expressions, TrackReferences
 from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.smoothing import WINDOW, TrackSmoothers
 from landmark_emotion.reading.tracking import FaceTracker
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 
 
 CALIBRATED = frozenset({"personal", "captured", "auto"})
-"""The ``Face.calibration`` values of a face read relative to a neutral reference."""
+"""The ``Face.calibration`` values of a face read relative to its own neutral reference (``estimating``: an
+``auto`` estimate still mostly the population's)."""
 
 
 class Predictor(Protocol):
@@ -48,11 +51,13 @@ class Face:
     """One face in one frame, read: where it is, and its (smoothed) emotion.
 
     ``label`` is the most probable of the model's labels, or ``"uncertain"`` when its
-    probability is below the reader's ``min_confidence``; ``probabilities`` maps every
+    probability is below the reader's ``min_confidence`` or the face cannot be read
+    (``unreadable`` says why: upside down, turned too far); ``probabilities`` maps every
     label of the model to its probability (smoothed over the face's recent frames in a
     stream). ``calibration`` says how the face was read: ``off`` or ``none`` (not
     calibrated), ``personal`` (a personal model's neutral, or one set on the reader),
-    ``auto`` (estimated from its own frames), ``captured`` (taken on request) or ``capturing``.
+    ``estimating`` then ``auto`` (estimated from its own frames), ``captured`` (taken on request)
+    or ``capturing``.
     """
 
     box: tuple[int, int, int, int]
@@ -72,6 +77,8 @@ class Face:
     """Why the face was read as ``label``, when the reader was asked to explain every face (see :meth:`explain`)."""
     _why: Callable[[], Explanation] | None = field(default=None, repr=False)
     """How the pipeline that read the face explains it on demand (what :meth:`explain` calls)."""
+    unreadable: str | None = None
+    """Why the face reads "uncertain" whatever the model says (:mod:`landmark_emotion.face.readability`), or None."""
 
     def explain(self) -> Explanation:
         """Why the face was read as ``label``: how much each region of the face (brows, lids, mouth corners...)
@@ -104,6 +111,8 @@ class Face:
             "probs": {name: round(p, 4) for name, p in self.probabilities.items()},
             "calibration": self.calibration,
         }
+        if self.unreadable is not None:
+            entry["unreadable"] = self.unreadable
         if self.blendshapes is not None:
             entry["blendshapes"] = {name: round(v, 4) for name, v in self.blendshapes.items()}
         if self.explanation is not None:
@@ -116,8 +125,9 @@ class Pipeline:
 
     ``references`` (a model's :attr:`~landmark_emotion.model.emotion_model.EmotionModel.references`) enables
     calibration; ``calibrate`` is ``neutral`` (a personal model's neutral, or one taken with
-    :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames) or ``off``.
-    With ``explain`` every face read carries its :class:`~landmark_emotion.model.explanation.Explanation`.
+    :meth:`start_neutral_capture`), ``auto`` (also estimated from each face's frames, which needs
+    the model's ``directions``: :meth:`~landmark_emotion.model.emotion_model.EmotionModel.expression_directions`)
+    or ``off``. With ``explain`` every face read carries its :class:`~landmark_emotion.model.explanation.Explanation`.
     """
 
     def __init__(
@@ -128,6 +138,7 @@ class Pipeline:
         smoothing_frames: float = WINDOW,
         references: References | None = None,
         calibrate: str = "neutral",
+        directions: np.ndarray | None = None,
         explain: bool = False,
     ):
         self.detector = detector
@@ -137,7 +148,11 @@ class Pipeline:
         self.min_confidence = min_confidence
         self.tracker = FaceTracker()
         self.smoothers = TrackSmoothers(smoothing_frames)
-        self.references = TrackReferences(references, calibrate)
+        expressions = None
+        if directions is not None and NEUTRAL in self.labels:
+            expressions = Expressions(predictor.predict_proba, directions, self.labels.index(NEUTRAL))
+        self.references = TrackReferences(references, calibrate, expressions)
+        self.readability = shipped_readability()
         self.explains = False
         self.explain_faces(explain)
         self._last: list[tuple[int, int]] = []  # (track, box area) of the faces of the last frame
@@ -190,6 +205,15 @@ class Pipeline:
     def __call__(self, image: np.ndarray) -> list[Face]:
         return self.read(image, self.detector(image))
 
+    def describe(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The feature vectors of the faces of ``image`` and their appearance descriptors (which tell the faces
+        that cannot be read): one description of each face, whether the model reads its appearance or not."""
+        if self.feature_set == LANDMARKS:
+            height, width = image.shape[:2]
+            return face_vectors(LANDMARKS, landmarks, width, height), describe_appearance(image, landmarks)
+        vectors = image_vectors(self.feature_set, image, landmarks)
+        return vectors, vectors[:, N_FEATURES:]
+
     def read(self, image: np.ndarray, detection: Detection) -> list[Face]:
         """The faces of ``detection`` (what the detector found in ``image``), read.
 
@@ -205,14 +229,16 @@ class Pipeline:
             self._last = [(track, area) for track, area in self._last if track in alive]
             return []
         self._last = [(track, int(box[2]) * int(box[3])) for track, box in zip(tracks, boxes)]
-        vectors = image_vectors(self.feature_set, image, detection.landmarks)
+        vectors, descriptors = self.describe(image, detection.landmarks)
+        unreadable = self.readability.unreadable(descriptors)
         features, calibration = self.references.apply(tracks, vectors)
         probs = self.predictor.predict_proba(features)
         smoothed, best = self.smoothers.update(tracks, probs)
         faces = []
         for i, track in enumerate(tracks):
             confidence = float(smoothed[i, best[i]])
-            label = self.labels[best[i]] if confidence >= self.min_confidence else UNCERTAIN
+            readable = confidence >= self.min_confidence and not unreadable[i]
+            label = self.labels[best[i]] if readable else UNCERTAIN
             scores = None if detection.blendshapes is None else detection.blendshapes[i]
             why = partial(self._explain, features[i], vectors[i], self.references.neutral(track), int(best[i]))
             faces.append(
@@ -227,6 +253,7 @@ class Pipeline:
                     None if scores is None else dict(zip(BLENDSHAPES, scores.tolist())),
                     why() if self.explains else None,
                     why,
+                    REASON if unreadable[i] else None,
                 )
             )
         return faces
@@ -251,6 +278,14 @@ def pipeline_for(model: EmotionModel, detector: Detector, options: ReadOptions, 
     """
     calibrate = "neutral" if photos and options.calibrate == "auto" else options.calibrate
     smoothing = 1 if photos else options.smoothing
+    directions = model.expression_directions() if calibrate == "auto" and model.references is not None else None
     return Pipeline(
-        detector, model.predictor(), options.min_confidence, smoothing, model.references, calibrate, options.explain
+        detector,
+        model.predictor(),
+        options.min_confidence,
+        smoothing,
+        model.references,
+        calibrate,
+        directions,
+        options.explain,
     )

@@ -191,7 +191,8 @@ function draw(msg) {
       viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
       viewCtx.strokeRect(x * sx, y * sy, w * sx, h * sy);
     }
-    const text = `${face.emoji} ${face.label} ${(100 * face.confidence).toFixed(0)}%`;
+    const percent = face.unreadable ? "" : ` ${(100 * face.confidence).toFixed(0)}%`;  // none it cannot back
+    const text = `${face.emoji} ${face.label}${percent}`;
     const ty = Math.max(22, y * sy - 6);
     viewCtx.fillStyle = "rgba(0,0,0,.6)";
     viewCtx.fillRect(x * sx, ty - 19, viewCtx.measureText(text).width + 8, 24);
@@ -237,8 +238,8 @@ function whyText(explanation) {
                        : words;
 }
 
-const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "calibrated", personal: "calibrated (personal)",
-                          auto: "neutral: estimated"};
+const CALIBRATION_TEXT = {capturing: "neutral: hold still…", captured: "neutral: captured",
+                          personal: "neutral: personal", estimating: "neutral: estimating", auto: "neutral: auto"};
 const cards = new Map(); // (track, labels) -> the face's card, updated in place: rebuilding it cost ~2 ms a frame
 
 function card(face) {
@@ -268,8 +269,9 @@ function listFaces(list) {
     item.dataset.label = face.label;
     item.querySelector(".emoji").textContent = face.emoji;
     item.querySelector(".label").textContent = face.label;
-    item.querySelector(".confidence").textContent = `${(100 * face.confidence).toFixed(0)}%`;
-    item.querySelector(".calibration").textContent = CALIBRATION_TEXT[face.calibration] || "";
+    item.querySelector(".confidence").textContent = face.unreadable ? "" : `${(100 * face.confidence).toFixed(0)}%`;
+    item.querySelector(".calibration").textContent =  // why it cannot be read, and the neutral it is read against
+      [face.unreadable, CALIBRATION_TEXT[face.calibration]].filter(Boolean).join(" · ");
     const probs = Object.values(face.probs), top = Math.max(...probs);
     item.querySelectorAll(".bar").forEach((bar, i) => {
       bar.classList.toggle("top", probs[i] === top);

@@ -1,0 +1,107 @@
+"""Small faces in photos: the face mesh on overlapping tiles, after the whole image.
+
+MediaPipe's face detector reads the image shrunk to 128x128: it finds no face narrower than
+about 11% of the image's longer side (110 px in a 1000 px photo: a group photo, a classroom, a
+person far from the camera), and not every face under 20%. So a photo in which the whole-image
+pass finds no face, or only faces narrower than :data:`SMALL` of its longer side (a scene of
+small faces, where more may hide), is searched again in overlapping square tiles of
+:data:`TILE` px, where a 40 px face is 17% of the tile, then of twice that side, and so on
+until the tiles hold whole every face the whole-image pass may miss. A tile keeps only faces
+the whole-image pass could have missed (narrower than :data:`WHOLE` of the photo's longer
+side): anything larger it finds in a tile is a false face (a round badge, a patch), since the
+whole image would have shown a real one. The landmarks a tile gives are put back in the
+photo's coordinates. A photo with a face well above the floor (a portrait) costs nothing more;
+live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from landmark_emotion.face.landmarker import Detection, Graph
+
+TILE = 240
+"""The smallest tile side, in pixels: a 40 px face is 17% of it (the detector finds none under about 11%)."""
+WHOLE = 0.2
+"""The whole-image pass finds faces at least this share of the image's longer side; narrower ones it may miss."""
+SMALL = 0.165
+"""A photo whose faces found are all narrower than this share of its longer side is searched in tiles."""
+
+
+def tile_sides(width: int, height: int) -> list[int]:
+    """The tile sides a photo is searched with, doubling from :data:`TILE` until the tiles hold whole every face the
+    whole-image pass may miss; none when that pass finds faces of 40 px already."""
+    longest = max(width, height)
+    sides: list[int] = []
+    side = TILE
+    while WHOLE * longest > (sides[-1] / 2 if sides else 40) and side < longest:
+        sides.append(side)
+        side *= 2
+    return sides
+
+
+def tiles(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
+    """(x, y, w, h) tiles of ``side`` px over the image, overlapping by half a tile: every face up to half a tile
+    wide lies whole in one of them."""
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        count = int(np.ceil((length - side) / (side / 2))) + 1
+        return [round(i * (length - side) / (count - 1)) for i in range(count)]
+
+    return [(x, y, min(side, width), min(side, height)) for y in starts(height) for x in starts(width)]
+
+
+def _inside(box: np.ndarray, boxes: list[np.ndarray]) -> bool:
+    """Whether ``box``'s centre falls in one of ``boxes`` (the same face, found again)."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return any(b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3] for b in boxes)
+
+
+class SmallFaceSearch:
+    """A detector for photos over one image-mode graph: the whole image, then tiles for the faces it missed."""
+
+    def __init__(self, graph: Graph, max_faces: int):
+        self._graph = graph
+        self.max_faces = max_faces
+
+    def __call__(self, image_bgr: np.ndarray) -> Detection:
+        found = self._graph(image_bgr)
+        height, width = image_bgr.shape[:2]
+        longest = max(width, height)
+        boxes = list(found.boxes())
+        if len(found) >= self.max_faces or any(box[2] >= SMALL * longest for box in boxes):
+            return found
+        sides = tile_sides(width, height)
+        if not sides:
+            return found
+        landmarks = list(found.landmarks)
+        blendshapes = None if found.blendshapes is None else list(found.blendshapes)
+        scale = np.array([width, height, width], np.float32)
+        for side in sides:
+            for x, y, w, h in tiles(width, height, side):
+                part = self._graph(np.ascontiguousarray(image_bgr[y : y + h, x : x + w]))
+                for i, box in enumerate(part.boxes()):
+                    cut = (box[0] <= 1 and x > 0, box[1] <= 1 and y > 0) + (
+                        box[0] + box[2] >= w - 1 and x + w < width,
+                        box[1] + box[3] >= h - 1 and y + h < height,
+                    )
+                    box = box + np.array([x, y, 0, 0], np.int32)
+                    if any(cut) or box[2] >= WHOLE * longest or _inside(box, boxes):  # cut: whole in another tile
+                        continue
+                    points = part.landmarks[i] * np.array([w, h, w], np.float32)
+                    landmarks.append((points + np.array([x, y, 0], np.float32)) / scale)
+                    boxes.append(box)
+                    if blendshapes is not None and part.blendshapes is not None:
+                        blendshapes.append(part.blendshapes[i])
+        keep = slice(0, self.max_faces)  # the whole image's faces first, in MediaPipe's order
+        return Detection(
+            np.asarray(landmarks, np.float32)[keep].reshape(-1, 468, 3),
+            width,
+            height,
+            None if blendshapes is None else np.asarray(blendshapes, np.float32)[keep],
+        )
+
+    def close(self) -> None:
+        self._graph.close()
