@@ -4,7 +4,8 @@
   python scr/evaluate.py --model models/default --data datasets/ck.npz --calibrate neutral
 
 Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Test
-labels the model does not know count as errors and are listed. The JSON has the keys
+labels the model does not know count as errors and are listed; augmented copies of training photos
+(extract_landmarks.py --augment) are never scored. The JSON has the keys
 accuracy, macro_f1, n, labels, per_class, confusion (rows: true, columns: predicted) and
 unknown_labels.
 
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle = EmotionModel.load(args.model)
         table = load_table(args.data)
         skipped_rows = table.skipped
+        table = table.subset(table.photographed())  # augmented copies train, they are never scored
         if args.split:
             table = table.subset(np.flatnonzero(table.splits == args.split))
             if not len(table):

@@ -101,6 +101,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "0 = never (default: %(default)s)",
     )
     p.add_argument(
+        "--augment",
+        type=int_range(0, 100),
+        default=0,
+        metavar="N",
+        help="also store N degraded copies of each training photo's face (lower resolution, blur, contrast, "
+        "gamma, noise, JPEG, the crop's alignment jittered), marked as augmented: they train, never score "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--workers", type=int_range(1, 4096), default=os.cpu_count() or 1, help="parallel workers (default: all cores)"
     )
     p.add_argument(
@@ -123,6 +132,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     if out.suffix != ".npz":
         raise DatasetError(f"--out must end in .npz, got {out}")
     refuse_existing(out, args.force, DatasetError, flag=None)
+    if args.augment and args.features == LANDMARKS:
+        raise DatasetError("--augment changes the appearance of the faces: it needs --features " + HYBRID)
     if args.backend == "loky" and args.workers > MAX_LOCAL_WORKERS:
         raise DatasetError(
             f"--workers must be from 1 to {MAX_LOCAL_WORKERS} with --backend loky (two per core of "
@@ -179,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             appearance=args.features != LANDMARKS,
             min_side=args.min_side,
             landmarker=args.landmarker,
+            augment=args.augment,
+            seed=args.seed,
         )
         report.skipped[:0] = skipped
         table.meta["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
@@ -196,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  skipped {path}: {reason}")
     if len(report.skipped) > 20:
         print(f"  ... and {len(report.skipped) - 20} more (listed in the table's metadata)")
-    counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
-    print(f"wrote {args.out}: {len(table)} faces ({counts})")
+    photos, copies = table.subset(table.photographed()), len(table.copies())
+    counts = ", ".join(f"{k} {v}" for k, v in photos.counts().items())
+    print(f"wrote {args.out}: {len(photos)} faces ({counts})" + (f" and {copies} augmented copies" if copies else ""))
     return interrupted_code() if report.interrupted or stopped else 0
 
 

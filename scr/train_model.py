@@ -38,6 +38,7 @@ from landmark_emotion.cli.arguments import (
     command_parser,
     float_range,
     int_range,
+    label_factors,
     layer_sizes,
     learning_rate,
     number_list,
@@ -143,6 +144,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-mirror", action="store_true", help="do not add mirrored training faces")
     p.add_argument(
+        "--identity-augment",
+        type=float_range(0, 10),
+        default=DEFAULTS.identity_augment,
+        metavar="ALPHA",
+        help="add a copy of every training face moved by ALPHA times the difference of two random training "
+        "neutral faces (who someone is, not their expression); 0 = none (default: %(default)s)",
+    )
+    p.add_argument(
+        "--class-prior",
+        type=label_factors,
+        default=DEFAULTS.class_priors,
+        metavar="LABEL=FACTOR,...",
+        help="multiply the trained model's probability of these labels by these factors, for where it is used "
+        "(e.g. neutral=1.3,contempt=0.5: people rest more often, and show contempt less often, than in "
+        "AffectNet); default: none",
+    )
+    p.add_argument(
         "--val-fraction",
         type=float_range(0, 0.9, low_open=True, high_open=True),
         default=0.15,
@@ -204,6 +222,7 @@ def add_neutral(args: argparse.Namespace) -> int:
         say_recovered(args.out)
         bundle = load_bundle(args.out)
         table = load_tables(args.data)
+        table = table.subset(table.photographed())  # the population neutral is of faces as photographed
         if has_dataset_splits(table):  # the faces the model was trained on, as train_model.py would have used
             table = table.subset(np.flatnonzero(table.splits == "train"))
         references = population_neutral(table, bundle.feature_set)
@@ -238,9 +257,16 @@ def main(argv: list[str] | None = None) -> int:
             args.class_weight_power,
             not args.no_mirror,
             args.components,
+            args.identity_augment,
+            args.class_prior,
         )
         table = load_tables(args.data)
-        print(f"{len(table)} samples: " + ", ".join(f"{label} {n}" for label, n in table.counts().items()))
+        photos, copies = table.subset(table.photographed()), len(table.copies())
+        print(
+            f"{len(photos)} samples: "
+            + ", ".join(f"{label} {n}" for label, n in photos.counts().items())
+            + (f"; and {copies} augmented copies (training only)" if copies else "")
+        )
         _, dropped = select_classes(table, args.min_class_count)
         if dropped:
             print(

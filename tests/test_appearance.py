@@ -107,6 +107,45 @@ def test_table_keeps_descriptors_and_mirrors_them(tmp_path, astronaut_faces, ref
         bare.features(HYBRID)
 
 
+def test_landmark_jitter_is_a_bounded_similarity(astronaut_faces):
+    from landmark_emotion.face.augmentation import JITTER_DEGREES, JITTER_SCALE, JITTER_SHIFT, jitter_landmarks
+
+    points = astronaut_faces.landmarks[0] * 512
+    size = np.sqrt(((points[:, :2] - points[:, :2].mean(0)) ** 2).sum(1).mean())
+    angles = []
+    for seed in range(30):
+        moved = jitter_landmarks(astronaut_faces.landmarks[0], 512, 512, np.random.default_rng(seed)) * 512
+        matrix, _ = cv2.estimateAffinePartial2D(points[:, :2].astype(np.float32), moved[:, :2].astype(np.float32))
+        np.testing.assert_allclose(points[:, :2] @ matrix[:, :2].T + matrix[:, 2], moved[:, :2], atol=0.01)
+        scale = float(np.hypot(*matrix[:, 0]))
+        angles.append(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+        shift = moved[:, :2].mean(0) - points[:, :2].mean(0)
+        assert abs(angles[-1]) <= JITTER_DEGREES + 1e-3 and abs(scale - 1) <= JITTER_SCALE + 1e-4
+        assert np.abs(shift).max() <= JITTER_SHIFT * size + 0.01
+        np.testing.assert_allclose(moved[:, 2], points[:, 2] * scale, rtol=1e-4, atol=1e-3)  # depth scales alike
+    assert np.ptp(angles) > JITTER_DEGREES  # and it does move
+
+
+def test_a_degraded_copy_is_seeded_and_changes_a_small_and_a_large_face_alike(astronaut, astronaut_faces, reference):
+    """Strengths are in pixels of the aligned crop: the photo at twice its size loses as much of its appearance (the
+    crop read at the photo's own landmarks, so that only the pixels' changes count)."""
+    from landmark_emotion.face.augmentation import degrade
+
+    landmarks = astronaut_faces.landmarks[0]
+    image, moved = degrade(astronaut, landmarks, np.random.default_rng(0))
+    again, moved_again = degrade(astronaut, landmarks, np.random.default_rng(0))
+    assert image.shape == astronaut.shape and image.dtype == np.uint8 and not np.array_equal(image, astronaut)
+    np.testing.assert_array_equal(image, again)
+    np.testing.assert_array_equal(moved, moved_again)
+    large = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    change = []
+    for photo in (astronaut, large):
+        own = describe(photo, landmarks)  # landmarks are fractions of the image: the same face
+        copies = [degrade(photo, landmarks, np.random.default_rng(seed))[0] for seed in range(12)]
+        change.append(np.mean([_distance(describe(copy, landmarks), own) for copy in copies]))
+    assert change[0] > 0.05 and 0.85 < change[1] / change[0] < 1.18  # 0.74 were strengths in image pixels
+
+
 @pytest.mark.slow
 def test_hybrid_bundle_refuses_a_table_without_descriptors_in_one_line(tmp_path, astronaut_faces):
     import keras

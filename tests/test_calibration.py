@@ -410,7 +410,10 @@ def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_pat
 
     path = save(tmp_path / "old", model, None)
     table = make_table({"neutral": 4, "happy": 4}, people=2)
-    save_table(table, tmp_path / "t.npz")
+    copies = table.subset(np.flatnonzero(table.labels == "neutral"))  # augmented copies: never the neutral
+    copies.landmarks += np.random.default_rng(0).normal(0, 0.01, copies.landmarks.shape).astype(np.float32)
+    copies.augmented[:] = True
+    save_table(LandmarkTable.concatenate([table, copies]), tmp_path / "t.npz")
     assert train_model.main(["--data", str(tmp_path / "t.npz"), "--out", str(path), "--add-neutral"]) == 0
     assert "added the population neutral of 4 neutral faces" in capsys.readouterr().out
     bundle = load_bundle(path)  # checksums agree

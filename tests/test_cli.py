@@ -53,6 +53,7 @@ def test_argument_types_state_their_range():
     with pytest.raises(argparse.ArgumentTypeError, match="1 to 8 comma-separated layer sizes from 1 to 4096"):
         arguments.layer_sizes()("256,100000")
     assert arguments.layer_sizes()("256,128") == (256, 128)
+    assert arguments.label_factors("Neutral=1.3,contempt=0.5") == (("neutral", 1.3), ("contempt", 0.5))
 
 
 @pytest.mark.parametrize(
@@ -84,6 +85,12 @@ def test_every_command_takes_verbose_and_says_what_each_option_does(script, monk
         (train_model, ["--val-fraction", "0"], "--val-fraction", r"a number in \(0, 0.9\)"),
         (train_model, ["--min-class-count", "0"], "--min-class-count", "from 2 to"),
         (train_model, ["--replay-per-class", "-1"], "--replay-per-class", "from 0 to"),
+        (train_model, ["--identity-augment", "-1"], "--identity-augment", r"a number in \[0, 10\]"),
+        (train_model, ["--class-prior", "bored=2"], "--class-prior", "unknown emotion label"),
+        (train_model, ["--class-prior", "neutral=0"], "--class-prior", "LABEL=FACTOR pairs"),
+        (train_model, ["--class-prior", "neutral=2,calm=1"], "--class-prior", "each label once"),
+        (train_model, ["--class-prior", "neutral"], "--class-prior", "LABEL=FACTOR pairs"),
+        (extract_landmarks, ["--augment", "-1"], "--augment", "from 0 to 100"),
         (train_personal, ["--l2", "0"], "--l2", r"a number in \(0, 1000\]"),
         (train_personal, ["--per-label", "0"], "--per-label", "from 1 to"),
         (train_personal, ["--min-samples", "0"], "--min-samples", "from 1 to"),  # 1 per label is a valid recording

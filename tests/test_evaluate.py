@@ -104,6 +104,25 @@ def test_evaluate_writes_scores_and_counts_unknown_labels(trained, data, tmp_pat
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_evaluate_never_scores_augmented_copies(trained, data, tmp_path, capsys):
+    from landmark_emotion.data.table import LandmarkTable, load_table
+
+    _, out = trained
+    table = load_table(data)
+    copies = table.subset(np.flatnonzero(table.labels == "happy"))
+    copies.labels[:] = "surprise"  # scored, every copy would be an error
+    copies.landmarks += 1e-3
+    copies.augmented[:] = True
+    save_table(LandmarkTable.concatenate([table, copies]), tmp_path / "t.npz")
+    assert evaluate.main(["--model", str(out), "--data", str(data), "--json", str(tmp_path / "photos.json")]) == 0
+    assert (
+        evaluate.main(["--model", str(out), "--data", str(tmp_path / "t.npz"), "--json", str(tmp_path / "s.json")]) == 0
+    )
+    capsys.readouterr()
+    photos, scores = (json.loads((tmp_path / name).read_text()) for name in ("photos.json", "s.json"))
+    assert scores == photos and scores["n"] == len(table)
+
+
 def test_existing_model_is_never_overwritten_without_force(trained, data, capsys):
     _, out = trained
     before = {p.name: p.read_bytes() for p in out.iterdir()}

@@ -97,6 +97,47 @@ def test_max_per_class_and_class_subset(dataset, tmp_path):
     assert load_table(out).counts() == {"happy": 1, "sad": 1}
 
 
+def test_augment_adds_described_copies_of_training_photos_only(dataset, tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    args = ["--data-dir", str(dataset), "--out", str(out), "--workers", "1", "--no-progress", "--augment", "2"]
+    assert extract_landmarks.main(args) == 0
+    assert "and 8 augmented copies" in capsys.readouterr().out  # 2 of each of the 4 Train faces, none of Test's
+    table = load_table(out)
+    photos, copies = table.subset(table.photographed()), table.subset(table.copies())
+    assert photos.counts() == {"angry": 1, "happy": 3, "sad": 1} and table.meta["faces_found"] == 5
+    assert len(copies) == 8 and set(copies.splits) == {"train"} and table.meta["augmented_copies"] == 2
+    for i in table.copies():
+        photo = int(np.flatnonzero((table.paths == table.paths[i]) & ~table.augmented)[0])
+        assert photo < i and table.labels[photo] == table.labels[i]  # a copy follows its photo, labelled alike
+        # the crop moved and the pixels changed: another appearance, the same expression's landmarks
+        assert not np.array_equal(table.descriptors[i], table.descriptors[photo])
+        assert not np.array_equal(table.landmarks[i], table.landmarks[photo])
+        shape = table.subset(np.array([photo, i])).features()
+        assert np.abs(shape[1] - shape[0]).max() < 0.02 * np.abs(shape[0]).max()
+    again = tmp_path / "again.npz"
+    assert extract_landmarks.main([*args[:3], str(again), *args[4:]]) == 0  # seeded: the same copies
+    np.testing.assert_array_equal(load_table(again).descriptors, table.descriptors)
+    from landmark_emotion.data.extraction import copy_rng
+
+    draws = {landmarker: copy_rng(0, "a.jpg", landmarker).random(4).tolist() for landmarker in ("legacy", "tasks")}
+    assert draws["legacy"] != draws["tasks"]  # the two landmarkers' tables degrade a photo differently
+    assert copy_rng(0, "a.jpg", "legacy").random(4).tolist() == draws["legacy"]
+    assert copy_rng(0, "caf\udce9.jpg", "legacy").random() != copy_rng(0, "caf\udce8.jpg", "legacy").random()
+
+
+def test_a_copy_is_kept_with_its_photo_by_max_per_class():
+    from landmark_emotion.data.extraction import cap_per_class
+    from landmark_emotion.data.table import LandmarkTable
+
+    labels = ["happy", "happy", "happy", "sad", "happy", "happy"]
+    augmented = [False, True, True, False, False, True]
+    table = LandmarkTable(
+        np.zeros((6, 468, 3)), [1] * 6, [1] * 6, labels, list("aaabcc"), [""] * 6, augmented=augmented
+    )
+    capped = cap_per_class(table, 1)
+    assert capped.paths.tolist() == ["a", "a", "a", "b"] and capped.augmented.tolist() == [False, True, True, False]
+
+
 def test_kagglehub_path_with_download_replaced_by_local_folder(dataset, tmp_path, monkeypatch):
     import kagglehub
 
@@ -136,7 +177,9 @@ def test_csv_source_with_groups_and_conflicts(dataset, tmp_path):
 def test_table_round_trip_is_atomic_and_pickle_free(tmp_path, astronaut_faces):
     from landmark_emotion.data.table import LandmarkTable
 
-    table = LandmarkTable(astronaut_faces.landmarks, [512], [512], ["happy"], ["x.jpg"], ["x"], {"k": 1})
+    landmarks = np.repeat(astronaut_faces.landmarks[:1], 2, axis=0)
+    table = LandmarkTable(landmarks, [512] * 2, [512] * 2, ["happy"] * 2, ["x.jpg"] * 2, ["x"] * 2, {"k": 1})
+    table.augmented[1] = True
     path = save_table(table, tmp_path / "sub" / "t.npz")
     assert [p.name for p in path.parent.iterdir()] == ["t.npz"]  # no temporary files left
     with np.load(path, allow_pickle=False) as data:
@@ -144,6 +187,7 @@ def test_table_round_trip_is_atomic_and_pickle_free(tmp_path, astronaut_faces):
     again = load_table(path)
     np.testing.assert_array_equal(again.landmarks, table.landmarks)
     np.testing.assert_allclose(again.features(), table.features())
+    assert again.augmented.tolist() == [False, True] and again.photographed().tolist() == [0]
 
 
 @pytest.mark.parametrize("content", [b"not a zip", b""])
@@ -171,8 +215,12 @@ def test_mismatched_arrays_are_refused():
         (lambda d, t: ["--data-dir", str(t / "faceless")], "no faces found in any image"),
         (lambda d, t: ["--data-dir", str(d), "--out", "/proc/forbidden/t.npz"], "cannot write to /proc/forbidden"),
         (lambda d, t: ["--data-dir", str(d), "--classes", "happy,bored"], "unknown emotion label(s) 'bored'"),
+        (
+            lambda d, t: ["--data-dir", str(d), "--augment", "1", "--features", "landmarks"],
+            "--augment changes the appearance",
+        ),
     ],
-    ids=["missing", "empty", "unknown-class", "no-faces", "unwritable", "bad-classes"],
+    ids=["missing", "empty", "unknown-class", "no-faces", "unwritable", "bad-classes", "augment-landmarks"],
 )
 def test_bad_input_is_one_clear_line(dataset, tmp_path, make_args, message):
     (tmp_path / "empty").mkdir()

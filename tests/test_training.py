@@ -13,9 +13,11 @@ from landmark_emotion.training.base import (
     TrainingError,
     class_weights,
     fit_network,
+    identity_augmented,
     replay_sample,
     select_classes,
     split_table,
+    split_with_copies,
     train,
 )
 from synthetic_faces import make_table
@@ -122,6 +124,116 @@ def test_ctrl_c_keeps_the_best_epoch_so_far(monkeypatch):
     assert fit.interrupted and epochs == [0, 1, 2] and 1 <= fit.best_epoch <= 3
     best = int(np.argmin(fit.history["val_loss"]))
     assert best + 1 == fit.best_epoch
+
+
+def with_copies(table: LandmarkTable, rows: np.ndarray) -> LandmarkTable:
+    """``table`` and a copy of each of its ``rows`` (the same path and label, moved landmarks), marked augmented."""
+    copies = table.subset(rows)
+    copies.landmarks += 1e-3
+    copies.augmented[:] = True
+    return LandmarkTable.concatenate([table, copies])
+
+
+def test_a_copy_trains_only_with_its_photo(table):
+    rows = np.arange(0, len(table), 2)
+    both = with_copies(table, rows)
+    orphan = with_copies(table.subset(np.arange(1, len(table))), np.array([0]))  # row 0's photo is not there
+    orphan.paths[-1] = "gone.jpg"
+    split = split_with_copies(both, lambda photos: split_table(photos, 0.2, 0.2, seed=0))
+    alone = split_table(table, 0.2, 0.2, seed=0)
+    for part, expected in ((split.val, alone.val), (split.test, alone.test)):
+        np.testing.assert_array_equal(part, expected)  # the photos are split as without copies
+    trained_copies = np.intersect1d(split.train, both.copies())
+    assert set(both.paths[trained_copies]) == set(table.paths[np.intersect1d(rows, alone.train)])
+    assert len(trained_copies) == len(np.intersect1d(rows, alone.train)) > 0
+    orphan_split = split_with_copies(orphan, lambda photos: split_table(photos, 0.2, 0.2, seed=0))
+    assert len(orphan) - 1 not in np.concatenate([orphan_split.train, orphan_split.val, orphan_split.test])
+    _, dropped = select_classes(with_copies(table, np.flatnonzero(table.labels == "sad")), 40)
+    assert dropped == {"angry": 36, "sad": 36}  # copies do not make a class large enough
+
+
+def test_identity_augmentation_moves_faces_by_differences_of_neutral_faces():
+    z = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [7.0, 3.0]], np.float32)
+    y = np.array([0, 0, 1, 2])
+    out, labels = identity_augmented(z, y, neutral=0, alpha=0.5, seed=0)
+    np.testing.assert_array_equal(out[:4], z)
+    np.testing.assert_array_equal(labels, np.concatenate([y, y]))
+    moves = out[4:] - z
+    assert {tuple(m) for m in moves} <= {(0.0, 0.0), (0.5, 0.0), (-0.5, 0.0)}  # alpha (n_i - n_j), neutral rows only
+    assert len({tuple(m) for m in moves}) > 1
+    with pytest.raises(TrainingError, match="identity augmentation must be in"):
+        Recipe(identity_augment=-1)
+    with pytest.raises(TrainingError, match="needs at least two neutral faces"):
+        train(make_table({"happy": 24, "sad": 24}, people=12), replace(TINY, identity_augment=1), min_class_count=10)
+
+
+def test_training_moves_copies_of_its_faces_and_then_applies_the_priors(table, monkeypatch):
+    """What the network is fitted on and what it becomes: identity augmentation doubles the training inputs
+    (validation untouched), the class priors move the fitted network's last bias by log(factor)."""
+    import landmark_emotion.training.base as base
+
+    fitted: list[tuple[int, int, np.ndarray]] = []
+
+    def spy(x_train, y_train, x_val, *args, **kwargs):
+        fit = real(x_train, y_train, x_val, *args, **kwargs)
+        fitted.append((len(x_train), len(x_val), fit.model.layers[-1].get_weights()[1].copy()))
+        return fit
+
+    real = base.fit_network
+    monkeypatch.setattr(base, "fit_network", spy)
+    quick = replace(TINY, epochs=2)
+    train(table, quick, min_class_count=10, seed=0, progress=False)
+    moved = train(
+        table,
+        replace(quick, identity_augment=0.5, class_priors=(("sad", 0.5), ("neutral", 2.0))),
+        min_class_count=10,
+        seed=0,
+        progress=False,
+    )
+    (plain_rows, plain_val, _), (rows, val, bias) = fitted
+    assert rows == 2 * plain_rows and val == plain_val
+    factors = np.ones(len(moved.labels))
+    factors[[moved.labels.index("sad"), moved.labels.index("neutral")]] = 0.5, 2.0
+    np.testing.assert_allclose(moved.model.layers[-1].get_weights()[1], bias + np.log(factors), atol=1e-6)
+
+
+def test_class_priors_multiply_the_probabilities(trained):
+    import keras
+
+    from landmark_emotion.training.base import apply_class_priors
+
+    network = keras.models.clone_model(trained.model)
+    network.set_weights(trained.model.get_weights())
+    x = trained.preprocess.transform(trained.table.features()[:20])
+    before = network.predict(x, verbose=0)
+    apply_class_priors(network, trained.labels, [("sad", 0.5), ("neutral", 3.0)])
+    expected = before * np.array([3.0, 1.0, 0.5, 1.0])  # labels: neutral, happy, sad, angry
+    np.testing.assert_allclose(network.predict(x, verbose=0), expected / expected.sum(1, keepdims=True), atol=1e-5)
+    with pytest.raises(TrainingError, match="class prior of surprise, which the model does not learn"):
+        train(trained.table, replace(TINY, class_priors=(("surprise", 2.0),)), min_class_count=10)
+
+
+def test_train_model_trains_copies_and_identity_augmentation_and_keeps_photos_only(tmp_path, table):
+    from landmark_emotion.commands import train_model
+    from landmark_emotion.data.table import save_table
+    from landmark_emotion.model.bundle import load_bundle
+    from landmark_emotion.training.base import population_neutral
+
+    save_table(with_copies(table, np.arange(len(table))), tmp_path / "t.npz")
+    args = ["--data", str(tmp_path / "t.npz"), "--out", str(tmp_path / "m"), "--hidden", "32", "--epochs", "3"]
+    args += ["--identity-augment", "0.5", "--class-prior", "sad=0.5", "--min-class-count", "10", "--no-progress"]
+    assert train_model.main(args) == 0
+    bundle = load_bundle(tmp_path / "m")
+    assert bundle.info["train_args"]["identity_augment"] == 0.5
+    assert bundle.info["train_args"]["recipe"]["identity_augment"] == 0.5
+    assert bundle.info["train_args"]["recipe"]["class_priors"] == [["sad", 0.5]]
+    split = split_table(table, 0.15, 0.15, seed=0)
+    trained = table.subset(split.train)
+    assert bundle.info["train_counts"] == trained.counts() and bundle.info["augmented_copies"] == len(split.train)
+    assert bundle.metrics["split"]["test"] == len(split.test)
+    replay = bundle.replay_table()
+    assert replay is not None and not replay.augmented.any() and set(replay.paths) <= set(trained.paths)
+    np.testing.assert_allclose(bundle.references.population, population_neutral(trained).population, rtol=1e-5)
 
 
 def test_tflite_export_reproduces_a_small_network_and_refuses_what_it_cannot_convert():

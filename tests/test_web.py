@@ -569,7 +569,8 @@ def assert_drawn_as_a_mirror(page, mirrored: bool) -> None:
     assert drawn["boxes"][0][0] == pytest.approx(drawn["width"] - (x + w) * scale if mirrored else x * scale)
 
 
-def main_py_labels(tmp_path: Path) -> collections.Counter:
+def main_py_labels(tmp_path: Path) -> list[str]:
+    """main.py's label of each face of the sample clip, frame by frame."""
     log = tmp_path / "log.jsonl"
     subprocess.run(
         [
@@ -587,15 +588,15 @@ def main_py_labels(tmp_path: Path) -> collections.Counter:
         capture_output=True,
         timeout=300,
     )
-    return collections.Counter(
-        face["label"] for line in log.read_text().splitlines() for face in json.loads(line)["faces"]
-    )
+    return [face["label"] for line in log.read_text().splitlines() for face in json.loads(line)["faces"]]
 
 
 @pytest.mark.browser
 @needs_chromium
 def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server, browser, tmp_path):
-    expected = main_py_labels(tmp_path)
+    # the page's first 60 answers are about its camera's first 2 s: main.py's labels of the clip's first 100 frames
+    # (3.3 s of 5) are what they are compared with (the model need not read the whole clip alike)
+    expected = collections.Counter(main_py_labels(tmp_path)[:100])
     page = browser.new_page()
     try:
         page.goto(server.url)

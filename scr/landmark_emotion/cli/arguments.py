@@ -71,6 +71,24 @@ learning_rate = float_range(0.0, 1.0, low_open=True)
 """argparse type: a learning rate in (0, 1]."""
 
 
+def label_factors(text: str) -> tuple[tuple[str, float], ...]:
+    """argparse type: comma-separated LABEL=FACTOR pairs, each label once and each factor in (0, 100], e.g.
+    ``neutral=1.3,contempt=0.5``."""
+    from landmark_emotion.labels import UnknownLabelError, canonical_labels
+
+    accepted = "comma-separated LABEL=FACTOR pairs, each label once, factors in (0, 100], like neutral=1.3,contempt=0.5"
+    try:
+        names, factors = zip(*(part.split("=") for part in text.split(",")))
+        pairs = tuple(zip(canonical_labels(names), map(float, factors)))
+    except UnknownLabelError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}") from None
+    if len({label for label, _ in pairs}) < len(pairs) or not all(0 < f <= 100 for _, f in pairs):
+        raise argparse.ArgumentTypeError(f"must be {accepted}, got {text!r}")
+    return pairs
+
+
 def number_list(what: str, example: str, max_items: int, low: int, high: int) -> Callable[[str], tuple[int, ...]]:
     """argparse type: 1 to ``max_items`` comma-separated whole numbers, each in [low, high]."""
     accepted = f"1 to {max_items} comma-separated {what} from {low} to {high}, like {example}"

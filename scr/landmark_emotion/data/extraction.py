@@ -19,6 +19,7 @@ import random
 import signal
 import threading
 import time
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
-from landmark_emotion.data.sources import LabeledImage
+from landmark_emotion.data.sources import DatasetError, LabeledImage
 from landmark_emotion.data.table import LandmarkTable
 from landmark_emotion.face.features import FEATURE_VERSION
 from landmark_emotion.frames import read_image
@@ -45,6 +46,8 @@ class ExtractionReport:
 
     images: int = 0
     faces: int = 0
+    copies: int = 0
+    """Augmented copies of the faces found."""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
@@ -56,7 +59,9 @@ class ExtractionReport:
         rate = self.images / self.seconds if self.seconds else 0.0
         return (
             f"{self.images} images read, {self.faces} faces found, {self.count(NO_FACE)} without a face, "
-            f"{self.count(UNREADABLE)} unreadable ({self.seconds:.1f} s, {rate:.0f} images/s)"
+            f"{self.count(UNREADABLE)} unreadable"
+            + (f", {self.copies} augmented copies" if self.copies else "")
+            + f" ({self.seconds:.1f} s, {rate:.0f} images/s)"
             + (" — interrupted, partial table" if self.interrupted else "")
         )
 
@@ -77,7 +82,21 @@ def prepare(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
     return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
 
 
-Row = tuple[np.ndarray | None, np.ndarray | None, int, int, str]
+Copy = tuple[np.ndarray, np.ndarray]
+"""An augmented copy of a face: its (jittered) landmarks and the appearance descriptor of the degraded photo."""
+Row = tuple[np.ndarray | None, np.ndarray | None, int, int, str, list[Copy]]
+
+AUGMENTED_SPLITS = ("train", "")
+"""The splits whose photos get augmented copies: a dataset's train split, and photos of a table without splits
+(training then keeps a copy only while its photo is in the training part)."""
+
+
+def copy_rng(seed: int, path: str, landmarker: str | None) -> np.random.Generator:
+    """The generator of one photo's copies: the same photo, seed and landmarker give the same copies whatever the
+    workers and chunks, and the two landmarkers' tables degrade a photo differently. The path is taken as the file
+    system's bytes: a name that is not valid UTF-8 has copies too."""
+    return np.random.default_rng([seed, zlib.crc32(os.fsencode(path)), zlib.crc32((landmarker or "").encode())])
+
 
 _watched_parent: int | None = None
 
@@ -110,31 +129,44 @@ def landmarks_of_files(
     min_side: int = MIN_SIDE,
     parent: int | None = None,
     landmarker: str | None = None,
+    copies: Sequence[int] = (),
+    seed: int = 0,
 ) -> list[Row]:
-    """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure).
+    """Per image file: (landmarks of its first face or None, its appearance descriptor, width, height, failure,
+    its augmented copies).
 
     Images are decoded by content (a ``.png`` holding JPEG data reads fine). ``parent`` is the
     extracting process's id: a worker started by it exits when it dies (:func:`follow_parent`).
+    ``copies[i]`` degraded copies of the i-th photo's face (:func:`~landmark_emotion.face.augmentation.degrade`)
+    are described like the face itself (none when ``copies`` is empty).
     """
     from landmark_emotion.face.appearance import describe
+    from landmark_emotion.face.augmentation import degrade
     from landmark_emotion.face.mesh import FaceMesh, Mode
 
     if parent is not None:
         follow_parent(parent)
     out: list[Row] = []
     with FaceMesh(Mode.IMAGE, 1, landmarker=landmarker, small_faces=False) as mesh:
-        for path in paths:
+        for path, n_copies in zip(paths, copies or [0] * len(paths)):
             image = read_image(path)
             if image is None:
-                out.append((None, None, 0, 0, UNREADABLE))
+                out.append((None, None, 0, 0, UNREADABLE, []))
                 continue
             image = prepare(image, min_side)
             faces = mesh(image)
             if len(faces):
-                descriptor = describe(image, faces.landmarks[0]) if appearance else None
-                out.append((faces.landmarks[0], descriptor, faces.width, faces.height, ""))
+                landmarks = faces.landmarks[0]
+                descriptor = describe(image, landmarks) if appearance else None
+                made: list[Copy] = []
+                if n_copies:
+                    rng = copy_rng(seed, path, landmarker)
+                    made = [
+                        (lm, describe(im, lm)) for im, lm in (degrade(image, landmarks, rng) for _ in range(n_copies))
+                    ]
+                out.append((landmarks, descriptor, faces.width, faces.height, "", made))
             else:
-                out.append((None, None, faces.width, faces.height, NO_FACE))
+                out.append((None, None, faces.width, faces.height, NO_FACE, []))
     return out
 
 
@@ -204,14 +236,19 @@ def preselect(items: Sequence[LabeledImage], max_per_class: int | None, seed: in
 
 
 def cap_per_class(table: LandmarkTable, max_per_class: int | None) -> LandmarkTable:
-    """Keep the first ``max_per_class`` rows of each label (rows are already shuffled per class)."""
+    """Keep the first ``max_per_class`` photos of each label (rows are already shuffled per class), each with the
+    augmented copies that follow it."""
     if max_per_class is None:
         return table
     seen: dict[str, int] = defaultdict(int)
     keep = []
+    photo_kept = False
+    copies = set(table.copies().tolist())
     for i, label in enumerate(table.labels):
-        if seen[label] < max_per_class:
-            seen[label] += 1
+        if i not in copies:
+            photo_kept = seen[label] < max_per_class
+            seen[label] += photo_kept
+        if photo_kept:
             keep.append(i)
     return table.subset(np.asarray(keep, dtype=np.intp))
 
@@ -226,43 +263,59 @@ def extract_table(
     appearance: bool = True,
     min_side: int = MIN_SIDE,
     landmarker: str | None = None,
+    augment: int = 0,
+    seed: int = 0,
 ) -> tuple[LandmarkTable, ExtractionReport]:
     """Run face mesh over ``items`` and collect a table; Ctrl-C stops early and keeps the chunks done.
 
-    With ``appearance`` each face's appearance descriptor is stored beside its landmarks.
+    With ``appearance`` each face's appearance descriptor is stored beside its landmarks. ``augment`` degraded
+    copies of every training photo's face (:data:`AUGMENTED_SPLITS`; seeded by ``seed``) follow its row, marked
+    ``augmented``.
     ``chunk_size`` caps the images per chunk (:class:`Chunks`).
     """
     from landmark_emotion.face.appearance import APPEARANCE_VERSION
     from landmark_emotion.face.landmarker import default_landmarker, mediapipe_version
 
+    if augment and not appearance:
+        raise DatasetError("augmented copies differ from their photo in appearance only: they need appearance")
     landmarker = landmarker or default_landmarker()
     report = ExtractionReport()
     chunks = Chunks(items, workers, chunk_size)
-    rows: list[tuple[LabeledImage, np.ndarray, np.ndarray | None, int, int]] = []
+    rows: list[tuple[LabeledImage, np.ndarray, np.ndarray | None, int, int, bool]] = []
     start = time.perf_counter()
     bar = tqdm(total=len(items), unit="img", desc="extracting", disable=not progress)
     try:
         with parallel_config(backend=backend):  # joblib registers its dask backend here, not in Parallel()
             parallel = Parallel(n_jobs=workers, return_as="generator")
         results = parallel(
-            delayed(read_chunk)([item.path for item in chunk], appearance, min_side, os.getpid(), landmarker)
+            delayed(read_chunk)(
+                [item.path for item in chunk],
+                appearance,
+                min_side,
+                os.getpid(),
+                landmarker,
+                [augment if item.split in AUGMENTED_SPLITS else 0 for item in chunk],
+                seed,
+            )
             for chunk in chunks
         )
         for result, seconds in results:
             chunk = chunks.finished(seconds)
-            for item, (landmarks, descriptor, width, height, reason) in zip(chunk, result):
+            for item, (landmarks, descriptor, width, height, reason, copies) in zip(chunk, result):
                 report.images += 1
                 if landmarks is None:
                     report.skipped.append((item.path, reason))
-                else:
-                    rows.append((item, landmarks, descriptor, width, height))
+                    continue
+                rows.append((item, landmarks, descriptor, width, height, False))
+                rows += [(item, copy, copy_descriptor, width, height, True) for copy, copy_descriptor in copies]
             bar.update(len(chunk))
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
         bar.close()
         report.seconds = time.perf_counter() - start
-    report.faces = len(rows)
+    report.copies = sum(1 for r in rows if r[5])
+    report.faces = len(rows) - report.copies
     descriptors = None
     if appearance:
         from landmark_emotion.face.appearance import N_DESCRIPTOR
@@ -279,6 +332,7 @@ def extract_table(
         np.array([r[0].group for r in rows]),
         splits=np.array([r[0].split for r in rows]),
         descriptors=descriptors,
+        augmented=np.array([r[5] for r in rows], bool),
     )
     table.meta = dict(
         meta or {},
@@ -292,6 +346,8 @@ def extract_table(
         feature_version=FEATURE_VERSION,
         appearance_version=APPEARANCE_VERSION if appearance else None,
         min_side=min_side,
+        augmented_copies=augment,
+        augment_seed=seed,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     return table, report

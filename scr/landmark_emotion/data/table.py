@@ -35,8 +35,9 @@ from landmark_emotion.labels import canonical_labels
 from landmark_emotion.outputs import save_npz
 
 TABLE_FORMAT = "landmark-table-v1"
-ARRAYS = ("landmarks", "width", "height", "labels", "paths", "groups", "splits", "descriptors")
-"""The per-sample arrays of a table, in order; ``splits`` and ``descriptors`` are optional in a file."""
+ARRAYS = ("landmarks", "width", "height", "labels", "paths", "groups", "splits", "descriptors", "augmented")
+"""The per-sample arrays of a table, in order; ``splits``, ``descriptors`` and ``augmented`` are optional in a
+file (``augmented`` is written only when a row is a copy)."""
 MAX_IMAGE_SIDE = 1 << 16
 """Largest image width or height taken as real, in pixels."""
 MIN_FACE_SIZE = 1.0
@@ -55,7 +56,9 @@ class LandmarkTable:
     validation splits can keep one person's photos on one side. ``splits`` is the
     dataset's own split of each sample (``train``, ``valid``, ``test``; "" when none).
     ``descriptors`` (n, d), when present, describe the appearance of each aligned face
-    (:mod:`landmark_emotion.face.appearance`; never pixels), stored as float16.
+    (:mod:`landmark_emotion.face.appearance`; never pixels), stored as float16. ``augmented`` marks the
+    degraded copies extraction adds of a training photo (:mod:`landmark_emotion.face.augmentation`): the same
+    path as the photo's own row, for training only, never scored.
     """
 
     landmarks: np.ndarray
@@ -67,6 +70,7 @@ class LandmarkTable:
     meta: dict = field(default_factory=dict)
     splits: np.ndarray | None = None
     descriptors: np.ndarray | None = None
+    augmented: np.ndarray | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     """Rows left out when the table was read, by reason (not saved with it)."""
 
@@ -81,6 +85,7 @@ class LandmarkTable:
         self.paths = np.asarray(self.paths, dtype=str).reshape(-1)
         self.groups = np.asarray(self.groups, dtype=str).reshape(-1)
         self.splits = np.full(n, "", dtype="<U5") if self.splits is None else np.asarray(self.splits, str).reshape(-1)
+        self.augmented = np.zeros(n, bool) if self.augmented is None else np.asarray(self.augmented, bool).reshape(-1)
         if self.descriptors is not None:
             self.descriptors = np.asarray(self.descriptors, dtype=np.float16)
             if self.descriptors.ndim != 2:
@@ -117,6 +122,14 @@ class LandmarkTable:
 
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(self.labels.tolist()).items()))
+
+    def photographed(self) -> np.ndarray:
+        """Row indices of the faces as photographed, without the augmented copies."""
+        return np.flatnonzero(~np.asarray(self.augmented, bool))
+
+    def copies(self) -> np.ndarray:
+        """Row indices of the augmented copies."""
+        return np.flatnonzero(np.asarray(self.augmented, bool))
 
     def subset(self, index: np.ndarray) -> LandmarkTable:
         arrays: dict[str, Any] = {
@@ -214,6 +227,8 @@ def save_table(table: LandmarkTable, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             arrays = {name: getattr(table, name) for name in ARRAYS if getattr(table, name) is not None}
+            if not len(table.copies()):  # optional: a table without copies (a recording, say) is as it was
+                arrays.pop("augmented", None)
             save_npz(f, {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))})
         os.replace(tmp, path)
     except BaseException:
@@ -248,6 +263,7 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         "groups": "U",
         "splits": "U",
         "descriptors": "f",
+        "augmented": "b",
     }
     wrong = [
         f"{name} ({arrays[name].dtype})"
@@ -261,7 +277,7 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
         raise TableError(f"{path}: landmarks must have shape (n, 468, 3), got {arrays['landmarks'].shape}")
     bad = {
         name: arrays[name].shape
-        for name in ("width", "height", "labels", "paths", "groups", "splits")
+        for name in ("width", "height", "labels", "paths", "groups", "splits", "augmented")
         if name in arrays and arrays[name].shape != (n,)
     }
     if "descriptors" in arrays and (arrays["descriptors"].ndim != 2 or len(arrays["descriptors"]) != n):
@@ -291,6 +307,7 @@ def load_table(path: str | os.PathLike) -> LandmarkTable:
             meta,
             splits=arrays["splits"][good] if "splits" in arrays else None,
             descriptors=arrays["descriptors"][good] if "descriptors" in arrays else None,
+            augmented=arrays["augmented"][good] if "augmented" in arrays else None,
         )
     except TableError as exc:
         raise TableError(f"{path}: {exc}") from None

@@ -9,6 +9,9 @@
   recognises people look like one that recognises expressions.
 - Mirror images of the training faces are added (an expression has no handedness);
   class weights counter the imbalance of public datasets (mostly neutral and happy).
+- A table's augmented copies (degraded photos, ``extract_landmarks.py --augment``) train with their photo and
+  are never held out, counted or kept; identity augmentation (``Recipe.identity_augment``) moves training faces
+  by the difference of two people at rest, so that who a stranger is weighs less than their expression.
 - Early stopping keeps the weights of the best validation epoch; Ctrl-C stops early
   the same way, so an interrupted run still yields its best model.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -66,6 +69,13 @@ class Recipe:
     components: tuple[int, ...] = ()
     """Whitened PCA components kept of each feature block (0: the block whole, all 0: standardise only);
     () = the feature set's default, :data:`DEFAULT_COMPONENTS`."""
+    identity_augment: float = 0.0
+    """Alpha of identity augmentation (0: none): one more copy of every training face, moved by alpha times the
+    difference of two random training neutral faces (:func:`identity_augmented`)."""
+    class_priors: tuple[tuple[str, float], ...] = ()
+    """(label, factor) pairs: the trained model's probability of each label is multiplied by its factor (and all
+    renormalised), for where the model is used: people rest more often, and show contempt less often, than the
+    training data says (:func:`apply_class_priors`)."""
 
     def __post_init__(self) -> None:
         check_settings(
@@ -82,6 +92,8 @@ class Recipe:
                 (self.patience < 1, "patience must be at least 1"),
                 (not 0 <= self.class_weight_power <= 1, "the class-weight power must be in [0, 1]"),
                 (any(k < 0 for k in self.components), "PCA component counts cannot be negative"),
+                (not 0 <= self.identity_augment <= 10, "the identity augmentation must be in [0, 10]"),
+                (not all(f > 0 for _, f in self.class_priors), "class prior factors must be positive"),
             ],
         )
 
@@ -123,8 +135,9 @@ class Split:
 
 
 def select_classes(table: LandmarkTable, min_count: int) -> tuple[LandmarkTable, dict[str, int]]:
-    """The table without classes of fewer than ``min_count`` samples, and the dropped classes' counts."""
-    counts = table.counts()
+    """The table without classes of fewer than ``min_count`` samples (photographed: augmented copies do not
+    count), and the dropped classes' counts."""
+    counts = table.subset(table.photographed()).counts()
     dropped = {label: n for label, n in counts.items() if n < min_count}
     kept = [label for label in counts if label not in dropped]
     if len(kept) < 2:
@@ -330,6 +343,32 @@ def fit_loop(
     return best, interrupted
 
 
+def identity_augmented(
+    z: np.ndarray, y: np.ndarray, neutral: int, alpha: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs ``z`` (labels ``y``) and one copy of each, moved by ``alpha (n_i - n_j)``: two random rows
+    of class ``neutral``.
+
+    Two faces at rest differ by who they are, the light and the camera, not by expression; a face moved by
+    such a difference keeps its label, so the network learns to ignore those directions: what calibration
+    does with a person's own neutral, for faces read without one. Made after the preprocessing, which is
+    affine, so a difference there is the difference of the features.
+    """
+    pool = z[y == neutral]
+    i, j = np.random.default_rng([seed, 1]).integers(0, len(pool), (2, len(z)))
+    return np.concatenate([z, z + alpha * (pool[i] - pool[j])]), np.concatenate([y, y])
+
+
+def apply_class_priors(model, labels: list[str], priors: Iterable[tuple[str, float]]) -> None:
+    """Multiply the network's probability of each named label by its factor (then renormalised): exactly a move
+    of its last layer's bias by log(factor), so the bundle and its NumPy engine carry it with no extra step."""
+    last = model.layers[-1]
+    kernel, bias = last.get_weights()
+    for label, factor in priors:
+        bias[labels.index(label)] += np.log(factor)
+    last.set_weights([kernel, bias])
+
+
 def training_features(
     table: LandmarkTable, with_mirror: bool, feature_set: str = LANDMARKS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -370,6 +409,21 @@ MIN_CLASS_COUNT = 10
 """Fewer samples than this cannot train a class and be checked on a held-out part; more can, if weakly."""
 
 
+def split_with_copies(table: LandmarkTable, split_photos: Callable[[LandmarkTable], Split]) -> Split:
+    """``split_photos`` of the photographed faces, each augmented copy then joining the training part when its
+    photo (the same path) is trained on and in no held-out part; a copy whose photo is not in the table is left
+    out. So a held-out photo never trains through its copy, whatever the split."""
+    photos = table.photographed()
+    split = split_photos(table.subset(photos))
+    split.train, split.val, split.test = photos[split.train], photos[split.val], photos[split.test]
+    copies = table.copies()
+    if len(copies):
+        held_out = table.paths[np.concatenate([split.val, split.test])]
+        follow = np.isin(table.paths[copies], table.paths[split.train]) & ~np.isin(table.paths[copies], held_out)
+        split.train = np.sort(np.concatenate([split.train, copies[follow]]))
+    return split
+
+
 def train(
     table: LandmarkTable,
     recipe: Recipe,
@@ -383,7 +437,14 @@ def train(
 ) -> TrainResult:
     """Select classes, split (the dataset's own split when it has one), scale, fit: table to trained network."""
     table, dropped = select_classes(table, min_class_count)
-    split = dataset_split(table) if has_dataset_splits(table) else split_table(table, val_fraction, test_fraction, seed)
+    split = split_with_copies(
+        table,
+        lambda photos: (
+            dataset_split(photos)
+            if has_dataset_splits(photos)
+            else split_table(photos, val_fraction, test_fraction, seed)
+        ),
+    )
     return train_on_split(
         table,
         split,
@@ -405,8 +466,14 @@ def train_on_split(
     dropped: dict[str, int] | None = None,
     feature_set: str = LANDMARKS,
 ) -> TrainResult:
-    """Mirror-augment, fit the preprocessing and the network on ``split.train``, stopping early on ``split.val``."""
+    """Mirror-augment, fit the preprocessing and the network on ``split.train`` (identity-augmented after the
+    preprocessing when the recipe says so), stopping early on ``split.val``; then the recipe's class priors."""
+    if recipe.identity_augment and np.sum(table.labels[split.train] == NEUTRAL) < 2:
+        raise TrainingError("identity augmentation needs at least two neutral faces in the training part")
     labels = ordered(table.counts())
+    unknown = [label for label, _ in recipe.class_priors if label not in labels]
+    if unknown:
+        raise TrainingError(f"class prior of {', '.join(unknown)}, which the model does not learn")
     index = {label: i for i, label in enumerate(labels)}
     x_train, l_train = training_features(table.subset(split.train), recipe.mirror, feature_set)
     components = recipe.components or DEFAULT_COMPONENTS[feature_set]
@@ -417,10 +484,14 @@ def train_on_split(
             f"block (e.g. {','.join(map(str, DEFAULT_COMPONENTS[feature_set]))}), or 0 for none"
         )
     pre = fit_preprocess(x_train, blocks, components if any(components) else None, seed)
+    z_train, y_train = pre.transform(x_train), np.array([index[label] for label in l_train])
+    del x_train  # the largest array of a training: gone before the network's
+    if recipe.identity_augment:
+        z_train, y_train = identity_augmented(z_train, y_train, index[NEUTRAL], recipe.identity_augment, seed)
     val = table.subset(split.val)
     fit = fit_network(
-        pre.transform(x_train),
-        np.array([index[label] for label in l_train]),
+        z_train,
+        y_train,
         pre.transform(val.features(feature_set)),
         np.array([index[label] for label in val.labels]),
         len(labels),
@@ -428,6 +499,7 @@ def train_on_split(
         seed=seed,
         progress=progress,
     )
+    apply_class_priors(fit.model, labels, recipe.class_priors)
     return TrainResult(fit.model, labels, pre, table, split, fit, dict(dropped or {}), feature_set)
 
 
@@ -495,6 +567,8 @@ def train_base_model(
     predictor, split = result.predictor(), result.split
     held_out, rows, people = split.scored()
     scored, trained = result.table.subset(rows), result.table.subset(split.train)
+    copies = len(trained.copies())
+    trained = trained.subset(trained.photographed())  # what the bundle counts and keeps: faces as photographed
     metrics = evaluate_predictor(predictor, scored)
     validation = evaluate_predictor(predictor, result.table.subset(split.val))
     metrics.update(
@@ -520,6 +594,7 @@ def train_base_model(
         "kind": "base",
         "train_args": {**(train_args or {}), "recipe": asdict(recipe)},
         "train_counts": trained.counts(),
+        "augmented_copies": copies,
         "landmarker": result.table.meta.get("landmarker"),  # None: trained on both, reads either
         "training_data": {
             "name": "unknown",
