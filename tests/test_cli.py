@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from child_processes import heed_all_signals
 from demo_data import scene, write_video
 from landmark_emotion import signals
 from landmark_emotion.cli import arguments
@@ -277,12 +278,6 @@ def test_a_missing_extra_is_named_with_the_pip_command_that_installs_it(monkeypa
     with pytest.raises(SystemExit) as exited:
         startup._one_line_for_a_missing_extra(ModuleNotFoundError, missing, None)
     assert exited.value.code == 2 and capsys.readouterr().err.startswith("error: this command needs the train extra")
-
-
-def heed_all_signals() -> None:
-    """In the child: a test run in the background (pytest &) ignores SIGINT, and the script would inherit that."""
-    for signum in SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
 
 
 def start(script: str, *args: str, cwd: Path | None = None) -> subprocess.Popen:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import cv2
 
+from child_processes import heed_all_signals
+
 WEB_COMMAND = ["-m", "landmark_emotion.commands.web"]
 """``scr/web.py``, run from the installed package (or the checkout of an editable install)."""
 CHROMIUM_FLAGS = [
@@ -73,6 +75,7 @@ class WebServer:
             stderr=self._log,
             text=True,
             env=env,
+            preexec_fn=heed_all_signals,
         )
         self.url = self._wait_for_url()
 
