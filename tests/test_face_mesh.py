@@ -320,6 +320,23 @@ def test_native_log_lines_are_dropped_whenever_they_come_and_every_other_line_sh
 
 
 @pytest.mark.slow
+def test_the_last_words_of_a_crash_reach_the_terminal():
+    """A fatal native line just before ``abort()`` (a failed MediaPipe check): the filter outlives the process and
+    passes it on (a thread in the process died with it, and the user saw only "Aborted")."""
+    code = (
+        "import os\n"
+        "from landmark_emotion.face.native_logs import hide_native_logs\n"
+        "hide_native_logs()\n"
+        f"os.write(2, {(LATE_LOG + chr(10)).encode()!r})\n"
+        "os.write(2, b'F0000 00:00:1796421075.828271 7966 graph.cc:12] Check failed: the graph\\n')\n"
+        "os.abort()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGABRT
+    assert done.stderr.splitlines() == ["F0000 00:00:1796421075.828271 7966 graph.cc:12] Check failed: the graph"]
+
+
+@pytest.mark.slow
 def test_verbose_shows_the_native_log_lines():
     _, lines = run_stderr_lines(NATIVE_LINES.replace("sys.argv[1]", repr(LATE_LOG)), LANDMARK_EMOTION_VERBOSE="1")
     assert LATE_LOG in lines and len(lines) == 7

@@ -4,18 +4,18 @@ off the terminal, whenever they come.
 They are written by C++ straight to file descriptor 2, from the libraries' own threads, at times
 that drift under load: silencing the descriptor for a while (around a graph opening, its first
 frames) let the late ones through. Instead, once :func:`hide_native_logs` has run, descriptor 2 is a
-pipe read by a thread that drops the lines in the libraries' log formats and passes every other
-line on. Python's own ``sys.stderr`` is pointed at the terminal directly, so a command's ``error:``
-line or a traceback never waits for that thread. ``--verbose`` (:func:`show_native_logs`) leaves
+pipe read by a small child process that drops the lines in the libraries' log formats and passes
+every other line on. Python's own ``sys.stderr`` is pointed at the terminal directly, so a command's ``error:``
+line or a traceback never waits for that process. ``--verbose`` (:func:`show_native_logs`) leaves
 descriptor 2 alone, in this process and the ones it starts.
 """
 
 from __future__ import annotations
 
-import atexit
 import io
 import os
 import re
+import subprocess
 import sys
 import threading
 
@@ -33,22 +33,49 @@ LOG_LINE = re.compile(
 )
 """A line the native libraries log on their own: dropped. Fatal (``F``) lines are kept: the process is dying."""
 
-_DRAINED = b"\0landmark_emotion: drained\0"
-"""Written through the pipe at exit: once the thread has read it, every line written before has been passed on."""
+_PASS_ON = r"""
+import os, re, signal, sys
+for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # a Ctrl-C or a closed terminal ends the command, not its last lines
+    if hasattr(signal, name):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+log_line = re.compile(sys.argv[1].encode("latin-1"))
+
+def write(data):
+    try:
+        while data:
+            data = data[os.write(1, data):]
+    except OSError:
+        pass  # the terminal went away: keep reading, so no writer ever blocks on a full pipe
+
+pending = b""
+while chunk := os.read(0, 1 << 16):
+    *lines, pending = (pending + chunk).split(b"\n")
+    write(b"".join(line + b"\n" for line in lines if not log_line.match(line)))
+if pending and not log_line.match(pending):
+    write(pending)
+"""
+"""The filter: a child process reads the pipe and passes on every line that is not a native log line. A child, not
+a thread: it outlives the process, so what was written just before a crash (a fatal line, then ``abort()``) still
+reaches the terminal, and it ends when the last writer closes the pipe."""
 
 
 class _Filter:
-    """Descriptor 2 through a pipe and a thread that passes on every line but native log lines (installed once)."""
+    """Descriptor 2 through a pipe to the filter process (installed once; again if someone replaced descriptor 2)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._pipe: tuple[int, int] | None = None  # (st_dev, st_ino) of the pipe, to tell it is still descriptor 2
-        self._drained = threading.Event()
+
+    def installed(self) -> bool:
+        try:
+            stat = os.fstat(2)
+        except OSError:
+            return False
+        return self._pipe == (stat.st_dev, stat.st_ino)
 
     def install(self) -> None:
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self.installed() or not sys.executable:
                 return
             if sys.stderr is not None:
                 sys.stderr.flush()
@@ -57,6 +84,20 @@ class _Filter:
             except OSError:  # no descriptor 2 (a daemon's): nothing reaches a terminal anyway
                 return
             read, write = os.pipe()
+            try:
+                subprocess.Popen(
+                    [sys.executable, "-I", "-S", "-c", _PASS_ON, LOG_LINE.pattern.decode("latin-1")],
+                    stdin=read,
+                    stdout=passed,
+                    stderr=passed,
+                    start_new_session=os.name == "posix",  # the terminal's Ctrl-C goes to the command only
+                )
+            except OSError:  # no process can be started: the lines stay as they are
+                os.close(write)
+                os.close(passed)
+                return
+            finally:
+                os.close(read)
             stat = os.fstat(write)
             self._pipe = (stat.st_dev, stat.st_ino)
             os.dup2(write, 2)
@@ -64,43 +105,7 @@ class _Filter:
             own = sys.__stderr__  # the interpreter's own stream, not one a caller put in its place (a test's capture)
             if own is not None and sys.stderr is own and _fileno(own) == 2:
                 sys.stderr = _text_stream(os.dup(passed), own.encoding, own.errors)
-            self._drained.clear()
-            self._thread = threading.Thread(
-                target=self._pass_on, args=(read, passed), name="native-log-filter", daemon=True
-            )
-            self._thread.start()
-
-    def _pass_on(self, read: int, passed: int) -> None:
-        pending = b""
-        with open(read, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(1 << 16):
-                *lines, pending = (pending + chunk).split(b"\n")
-                kept, drained = [], False
-                for line in lines:
-                    end = b"\n"
-                    if line.endswith(_DRAINED):  # after a line that had no end yet, if any: pass that on as it is
-                        line, end, drained = line[: -len(_DRAINED)], b"", True
-                    if line and not LOG_LINE.match(line) or not line and end:
-                        kept.append(line + end)
-                _write_all(passed, b"".join(kept))
-                if drained:
-                    self._drained.set()
-        if pending and not LOG_LINE.match(pending):
-            _write_all(passed, pending)
-        os.close(passed)  # descriptor 2 was replaced by someone else (a test's capture): a later call installs anew
-
-    def drain(self, timeout: float = 2.0) -> None:
-        """Wait until what was written to descriptor 2 so far has been passed on (at exit: nothing is lost)."""
-        if self._thread is None or not self._thread.is_alive() or self._pipe is None:
-            return
-        try:
-            stat = os.fstat(2)
-            if (stat.st_dev, stat.st_ino) != self._pipe:
-                return
-            os.write(2, _DRAINED + b"\n")
-        except OSError:
-            return
-        self._drained.wait(timeout)
+            os.close(passed)
 
 
 def _fileno(stream: object) -> int | None:
@@ -112,20 +117,11 @@ def _fileno(stream: object) -> int | None:
 
 def _text_stream(fd: int, encoding: str, errors: str | None) -> io.TextIOWrapper:
     """A text stream on ``fd`` in the encoding and error handling of the one it replaces, line-buffered as that one:
-    each line reaches ``fd`` in one write, never cut by a line the thread passes on."""
+    each line reaches ``fd`` in one write, never cut by a line the filter passes on."""
     return io.TextIOWrapper(open(fd, "wb"), encoding=encoding, errors=errors, line_buffering=True)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    try:
-        while data:
-            data = data[os.write(fd, data) :]
-    except OSError:
-        pass  # the terminal went away: keep reading, so no writer ever blocks on a full pipe
-
-
 _FILTER = _Filter()
-atexit.register(_FILTER.drain)  # registered on import, so it runs after the handlers of modules that import this one
 
 
 def hide_native_logs() -> None:
