@@ -8,8 +8,8 @@ sets are left out):
 
   affectnet_landmarks.npz        AffectNet, YOLO-format upload, legacy Face Mesh (its train/valid/test split kept)
   affectnet_landmarks_tasks.npz  the same photos through the Tasks landmarker
-                                 (or the default model's tables, affectnet_landmarks_aug.npz and
-                                 affectnet_landmarks_tasks_aug.npz: the same photos, and copies, never scored)
+                                 (or the candidate's augmented tables, see docs/commands.md: affectnet_landmarks_aug.npz
+                                 and affectnet_landmarks_tasks_aug.npz, the same photos and copies never scored)
   ck.npz                         CK+ (--group-pattern '^(S\\d+)_'): 327 labelled peak frames, 593 neutral first frames
   jaffe.npz, jaffe_tasks.npz     JAFFE (--group-pattern '^([A-Z]{2})\\.'): 213 photos of 10 women, 7 classes
 
