@@ -367,6 +367,8 @@ def test_the_checksums_catch_accidents_not_a_person_who_reseals(tmp_path):
     assert load_bundle(resealed).labels == labels[::-1]  # loads: the checksums are no signature
     assert fingerprint(resealed) != fingerprint(original)
     assert fingerprint(Path(shutil.copytree(original, tmp_path / "shared"))) == fingerprint(original)
+    said = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")  # the user is told both, and how to share
+    assert "The checksums are no signature" in said and "sha256sum" in said
 
 
 def test_reading_never_recovers_nor_deletes_an_interrupted_replace(tmp_path):
