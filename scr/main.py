@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             return fail(exc)
     print(stats.summary())
     for what, path in (("annotated video", output), ("log", log)):
-        if path:
+        if path and path.exists():  # a video with no frame is not kept
             print(f"wrote {what}: {path}")
     print(WHAT_NEXT)
     return interrupted_code() if stats.interrupted else 0

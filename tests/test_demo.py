@@ -133,6 +133,17 @@ def test_a_video_name_opencv_cannot_write_leaves_no_file(clips, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_stop_before_the_first_frame_leaves_no_video(clips, tmp_path, monkeypatch):
+    """Ctrl-C before a frame was written: no empty file is left to pass for the annotated video."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Pipeline, "read", interrupted)
+    stats, _ = _run(clips["one"], tmp_path, output=tmp_path / "annotated.mp4")
+    assert stats.interrupted and stats.frames == 0 and list(tmp_path.iterdir()) == []
+
+
 def test_the_first_frame_shows_no_rate():
     """A first photo has no frame rate yet: the HUD draws none rather than "0 fps"."""
     blank = np.zeros((120, 200, 3), np.uint8)

@@ -161,9 +161,6 @@ class VideoOutput:
             self.size = (image.shape[1], image.shape[0])
             self._writer = cv2.VideoWriter(os.fspath(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._writer.isOpened():
-                with contextlib.suppress(OSError):  # the empty file the start-up check made is no video
-                    if self.path.stat().st_size == 0:
-                        self.path.unlink()
                 raise DemoError(f"cannot write video {self.path}; does its folder exist and end in .mp4?")
         if (image.shape[1], image.shape[0]) != self.size:  # photos of a folder differ in size
             image = cv2.resize(image, self.size)
@@ -171,8 +168,14 @@ class VideoOutput:
         self.frames += 1
 
     def close(self) -> None:
+        """Finish the file; with no frame written (a writer OpenCV could not open, a stop before the first frame),
+        remove the empty file the start-up check made: it is no video."""
         if self._writer is not None:
             self._writer.release()
+        if not self.frames:
+            with contextlib.suppress(OSError):
+                if self.path.stat().st_size == 0:
+                    self.path.unlink()
 
     def check(self) -> None:
         """Raise :class:`DemoError` unless the closed video reads back with every frame written.
