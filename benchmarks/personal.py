@@ -192,7 +192,8 @@ def run_photos(args: argparse.Namespace, base: EmotionModel, table: LandmarkTabl
     for k in args.k:
         draws = draws_of(table, base.classes_, k, args.min_labels, args.draws, args.forgetting, args.expressions)
         if not draws:
-            sys.exit(f"error: nobody in {args.table} has {args.min_labels} labels with {k + 1}+ photos")
+            need = "2 expressions" if args.expressions else f"{args.min_labels} labels"
+            sys.exit(f"error: nobody in {args.table} has {need} with {k + 1}+ photos")
         per_person: dict[str, list[dict]] = {}
         for draw in draws:
             with tempfile.TemporaryDirectory() as work:
@@ -340,8 +341,9 @@ def main() -> None:
     p.add_argument("--k", type=int, nargs="+", default=[1, 2], help="photos recorded per label")
     p.add_argument("--min-labels", type=int, default=2, help="labels (neutral counts) with k + 1 photos a person needs")
     p.add_argument("--draws", type=int, default=1, help="random draws of each person's recording")
-    p.add_argument("--forgetting", action="store_true", help="keep-unrecorded; test on her unrecorded labels")
-    p.add_argument("--expressions", action="store_true", help="the issue's protocol: her expressions tested")
+    protocol = p.add_mutually_exclusive_group()
+    protocol.add_argument("--forgetting", action="store_true", help="keep-unrecorded; test on her unrecorded labels")
+    protocol.add_argument("--expressions", action="store_true", help="the issue's protocol: her expressions tested")
     p.add_argument("--ceiling", action="store_true", help="also 5-fold cross-validation with all her photos")
     p.add_argument("--video", nargs="+", metavar="PERSON", help="instead: a 30-second recording of each, timed")
     p.add_argument("--l2", type=float, help="train_personal.py --l2 (default: its own), to see where it matters")
