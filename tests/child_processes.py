@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from landmark_emotion.signals import SIGNALS
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scr"
 
 
 def heed_all_signals() -> None:
@@ -12,3 +18,11 @@ def heed_all_signals() -> None:
     the child would inherit that (a test that stops it with that signal would wait for it in vain)."""
     for signum in SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
+
+
+def run_script(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python scr/<script> ARGS`` as a user runs it, headless (no display to open a window on), its output kept."""
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True, env=env, timeout=timeout
+    )

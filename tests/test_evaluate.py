@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from child_processes import run_script
 from landmark_emotion.commands import evaluate, train_model
 from landmark_emotion.data.table import save_table
 from landmark_emotion.model.bundle import load_bundle
 from landmark_emotion.model.evaluation import evaluate_labels
 from synthetic_faces import make_table
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--hidden", "32", "--epochs", "40", "--patience", "6", "--batch-size", "32", "--no-progress"]
 
 
@@ -30,12 +28,6 @@ def data(synthetic_table) -> Path:
 def trained(trained_base):
     """train_model.py on ``data`` with a TFLite export: exit code and bundle (conftest's, trained once a session)."""
     return trained_base
-
-
-def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scr" / name), *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def test_scores_by_hand():

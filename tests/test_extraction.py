@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -14,12 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
+import child_processes
 from landmark_emotion.commands import extract_landmarks
 from landmark_emotion.data.sources import from_class_folders, from_csv, group_from_filename
 from landmark_emotion.data.table import TableError, load_table, save_table
 from landmark_emotion.face.landmarker import default_landmarker
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
@@ -42,9 +40,7 @@ def dataset(tmp_path, astronaut) -> Path:
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scr" / "extract_landmarks.py"), *args], capture_output=True, text=True, timeout=300
-    )
+    return child_processes.run_script("extract_landmarks.py", *args, timeout=300)
 
 
 def test_class_folders_merge_splits_and_map_aliases(dataset):

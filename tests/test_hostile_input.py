@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import child_processes
 from demo_data import scene, write_video
 from landmark_emotion.commands import evaluate, extract_landmarks, record_dataset, train_model, train_personal
 from landmark_emotion.commands import main as demo_main
@@ -393,11 +394,8 @@ def test_a_tampered_bundle_folder_neither_hangs_nor_crashes_the_web_server(bundl
 # ---------------------------------------------------------------- one line, never a traceback
 
 
-def run_script(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scr" / script), *args], capture_output=True, text=True, env=env, timeout=300
-    )
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
+    return child_processes.run_script(script, *args, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from child_processes import run_script
 from landmark_emotion.commands import train_personal
 from landmark_emotion.data.table import LandmarkTable, save_table
 from landmark_emotion.face.canonical import CANONICAL_VERTICES
@@ -32,7 +31,6 @@ from landmark_emotion.training.personal import (
     varied_frames,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE_LABELS = ["neutral", "happy", "sad", "surprise"]
 SIZE = 512
 _rng = np.random.default_rng(7)
@@ -381,20 +379,8 @@ def test_a_stop_while_the_model_is_written_waits_for_it(base_bundle, tmp_path, m
 
 @pytest.mark.slow
 def test_script_error_has_no_traceback(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scr" / "train_personal.py"),
-            "--base",
-            str(tmp_path / "no"),
-            "--data-dir",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_script(
+        "train_personal.py", "--base", str(tmp_path / "no"), "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")
     )
     assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
 

@@ -31,6 +31,7 @@ import cv2
 import pytest
 from PIL import Image
 
+from child_processes import run_script
 from landmark_emotion.apps.web import (
     MAX_MESSAGE,
     BundleCatalog,
@@ -199,20 +200,8 @@ def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad
 def test_script_refuses_a_model_outside_the_listed_folders(models, tmp_path):
     shutil.copytree(models / "default", tmp_path / "elsewhere")
     with taken_port() as port:
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "scr" / "web.py"),
-                "--port",
-                port,
-                "--models-dir",
-                str(models),
-                "--model",
-                str(tmp_path / "elsewhere"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        result = run_script(
+            "web.py", "--port", port, "--models-dir", str(models), "--model", str(tmp_path / "elsewhere")
         )
     assert result.returncode == 2
     assert "is not under" in result.stderr and "Traceback" not in result.stderr
