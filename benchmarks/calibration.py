@@ -35,7 +35,7 @@ from landmark_emotion.data.table import LandmarkTable, load_table
 from landmark_emotion.model.calibration import NEUTRAL, calibrate, neutral_mean
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.evaluation import evaluate_calibrated, evaluate_labels
-from landmark_emotion.reading.neutral import TrackReferences
+from landmark_emotion.reading.neutral import Expressions, TrackReferences
 
 
 def person_neutrals(features: np.ndarray, table: LandmarkTable) -> dict[str, np.ndarray]:
@@ -99,6 +99,12 @@ def sessions(
     bundle, table: LandmarkTable, features: np.ndarray, skip: set[str], hold: int, rest: int, jitter: float, seed: int
 ) -> None:
     predictor, references = bundle.predictor(), bundle.references
+    directions = bundle.expression_directions()  # what the demo's `auto` reads resting frames with
+    expressions = (
+        None
+        if directions is None
+        else Expressions(predictor.predict_proba, directions, list(bundle.classes_).index(NEUTRAL))
+    )
     rng = np.random.default_rng(seed)
     people = [
         g
@@ -112,7 +118,7 @@ def sessions(
         x, truth = session(table, bundle.feature_set, group, skip, hold, rest, jitter, rng)
         truths.append(truth)
         hits["off"].append(np.asarray(predictor.predict(x)) == truth)
-        auto = TrackReferences(references, "auto")
+        auto = TrackReferences(references, "auto", expressions)
         calibrated = np.concatenate([auto.apply([0], x[i : i + 1])[0] for i in range(len(x))])
         hits["auto"].append(np.asarray(predictor.predict(calibrated)) == truth)
         captured = calibrate(x, neutral_mean(x[:30]), references.population)  # `n` in the first second
