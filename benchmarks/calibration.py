@@ -99,12 +99,8 @@ def sessions(
     bundle, table: LandmarkTable, features: np.ndarray, skip: set[str], hold: int, rest: int, jitter: float, seed: int
 ) -> None:
     predictor, references = bundle.predictor(), bundle.references
-    directions = bundle.expression_directions()  # what the demo's `auto` reads resting frames with
-    expressions = (
-        None
-        if directions is None
-        else Expressions(predictor.predict_proba, directions, list(bundle.classes_).index(NEUTRAL))
-    )
+    # what the demo's `auto` reads resting frames with
+    expressions = Expressions.of(predictor.predict_proba, bundle.classes_, bundle.expression_directions())
     rng = np.random.default_rng(seed)
     people = [
         g

@@ -8,12 +8,12 @@ and where it came from, for the demo's ``n`` key, the web page's button and ``--
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from landmark_emotion.model.calibration import CalibrationError, References, calibrate, neutral_mean
+from landmark_emotion.model.calibration import NEUTRAL, CalibrationError, References, calibrate, neutral_mean
 
 CAPTURE_FRAMES = 30
 """Frames averaged when the user says "this is my neutral face": about a second of video."""
@@ -111,6 +111,16 @@ class Expressions:
     read: Callable[[np.ndarray], np.ndarray]
     directions: np.ndarray
     neutral: int
+
+    @classmethod
+    def of(
+        cls, read: Callable[[np.ndarray], np.ndarray], labels: Sequence[str], directions: np.ndarray | None
+    ) -> Expressions | None:
+        """A model's: ``read`` its probabilities of ``labels``; None without directions or a neutral label (no
+        estimate is made then)."""
+        if directions is None or NEUTRAL not in labels:
+            return None
+        return cls(read, directions, list(labels).index(NEUTRAL))
 
 
 MODES = ("neutral", "auto", "off")

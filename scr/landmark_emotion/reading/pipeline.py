@@ -22,7 +22,7 @@ from landmark_emotion.face.features import LANDMARKS, N_FEATURES, face_vectors, 
 from landmark_emotion.face.landmarker import BLENDSHAPES, Detection, Detector
 from landmark_emotion.face.readability import REASON, shipped_readability
 from landmark_emotion.labels import UNCERTAIN, emoji_char
-from landmark_emotion.model.calibration import NEUTRAL, CalibrationError, References
+from landmark_emotion.model.calibration import CalibrationError, References
 from landmark_emotion.model.explanation import POPULATION, Explanation, ExplanationError, explainer_of, require_neutral
 from landmark_emotion.reading.neutral import CAPTURE_FRAMES, Expressions, TrackReferences
 from landmark_emotion.reading.options import ReadOptions
@@ -148,10 +148,9 @@ class Pipeline:
         self.min_confidence = min_confidence
         self.tracker = FaceTracker()
         self.smoothers = TrackSmoothers(smoothing_frames)
-        expressions = None
-        if directions is not None and NEUTRAL in self.labels:
-            expressions = Expressions(predictor.predict_proba, directions, self.labels.index(NEUTRAL))
-        self.references = TrackReferences(references, calibrate, expressions)
+        self.references = TrackReferences(
+            references, calibrate, Expressions.of(predictor.predict_proba, self.labels, directions)
+        )
         self.readability = shipped_readability()
         self.explains = False
         self.explain_faces(explain)
