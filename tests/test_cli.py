@@ -36,6 +36,7 @@ from landmark_emotion.commands import (
 )
 from landmark_emotion.data.table import load_table, save_table
 from landmark_emotion.face.landmarker import import_mediapipe
+from landmark_emotion.resources import COMMANDS
 from landmark_emotion.signals import SIGNALS
 from synthetic_faces import make_table
 
@@ -57,9 +58,7 @@ def test_argument_types_state_their_range():
     assert arguments.label_factors("Neutral=1.3,contempt=0.5") == (("neutral", 1.3), ("contempt", 0.5))
 
 
-@pytest.mark.parametrize(
-    "script", ["extract_landmarks", "train_model", "evaluate", "record_dataset", "train_personal", "main", "web"]
-)
+@pytest.mark.parametrize("script", list(COMMANDS))
 def test_every_command_takes_verbose_and_says_what_each_option_does(script, monkeypatch):
     parsers = []
     parse = argparse.ArgumentParser.parse_args

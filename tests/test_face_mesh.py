@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -213,16 +214,21 @@ def test_blendshapes_reach_the_log(tmp_path, astronaut):
     assert min(s["mouthSmileLeft"] for s in scores) > 0.5 and max(s["eyeBlinkLeft"] for s in scores) < 0.5
 
 
-def assert_prints_only_ok(code: str, cwd: Path) -> None:
-    """Run ``code`` in a fresh interpreter: it must print 'ok' and nothing else, on either stream."""
-    done = subprocess.run(
+def run_code(code: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter that imports this checkout's package, its output kept."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "scr")},
+        env={**os.environ, "PYTHONPATH": str(ROOT / "scr"), **env},
         timeout=300,
     )
+
+
+def assert_prints_only_ok(code: str, cwd: Path) -> None:
+    """Run ``code`` in a fresh interpreter: it must print 'ok' and nothing else, on either stream."""
+    done = run_code(code, cwd)
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
     assert done.stderr == ""
 
@@ -280,13 +286,7 @@ LATE_LOG = "W0000 00:00:1796420994.615108    6173 landmark_projection_calculator
 
 
 def run_stderr_lines(code: str, **env: str) -> tuple[str, list[str]]:
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "scr"), **env},
-        timeout=300,
-    )
+    done = run_code(code, **env)
     assert done.returncode == 0, done.stderr
     return done.stdout, sorted(done.stderr.splitlines())
 

@@ -18,8 +18,6 @@ import json
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -176,21 +174,7 @@ def test_guard_answers_this_machine_and_its_own_page_only():
 @pytest.mark.slow
 def test_script_warns_before_serving_off_loopback_and_fails_in_one_line_on_a_bad_model(tmp_path):
     with taken_port("0.0.0.0") as port:
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "scr" / "web.py"),
-                "--host",
-                "0.0.0.0",
-                "--port",
-                port,
-                "--model",
-                str(tmp_path / "missing"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_script("web.py", "--host", "0.0.0.0", "--port", port, "--model", str(tmp_path / "missing"))
     assert result.stdout.startswith("warning: serving on 0.0.0.0")
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "missing" in result.stderr and "in use" not in result.stderr
@@ -223,12 +207,7 @@ def test_a_stop_signal_ends_the_server_cleanly(signum, models, tmp_path):
 @pytest.mark.slow
 def test_busy_port_is_one_error_line():
     with taken_port() as port:
-        result = subprocess.run(
-            [sys.executable, str(ROOT / "scr" / "web.py"), "--port", port],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_script("web.py", "--port", port)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in result.stderr
@@ -561,22 +540,9 @@ def assert_drawn_as_a_mirror(page, mirrored: bool) -> None:
 def main_py_labels(tmp_path: Path) -> list[str]:
     """main.py's label of each face of the sample clip, frame by frame."""
     log = tmp_path / "log.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scr" / "main.py"),
-            "--source",
-            str(CLIP),
-            "--no-display",
-            "--model",
-            str(DEFAULT),
-            "--log",
-            str(log),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    args = ["--source", str(CLIP), "--no-display", "--model", str(DEFAULT), "--log", str(log)]
+    result = run_script("main.py", *args, timeout=300)
+    assert result.returncode == 0, result.stderr
     return [face["label"] for line in log.read_text().splitlines() for face in json.loads(line)["faces"]]
 
 
