@@ -190,10 +190,11 @@ function playLive() {
 }
 
 const OR_DROP = "Or drop a photo or a video file on this picture.";
+const CAMERA_BLOCKED = "The camera is blocked for this page. Allow it (the camera icon in the address bar), then " +
+                       "try again.";
 const CAMERA_TROUBLE = {
-  NotAllowedError: "The camera is blocked for this page. Allow it (the camera icon in the address bar), then " +
-                   "try again.",
-  SecurityError: "The camera is blocked for this page. Allow it (the camera icon in the address bar), then try again.",
+  NotAllowedError: CAMERA_BLOCKED,
+  SecurityError: CAMERA_BLOCKED,
   NotFoundError: "No camera was found. Connect one, then try again.",
   OverconstrainedError: "No camera was found that can film 640×480. Connect another one, then try again.",
   NotReadableError: "The camera is busy: another program is using it. Close that program, then try again.",
@@ -245,7 +246,7 @@ function draw(msg) {
   const toX = mirrored ? (px) => view.width - px * sx : (px) => px * sx;
   for (const face of msg.faces) {
     const [x, y, w, h] = face.box;
-    const left = mirrored ? view.width - (x + w) * sx : x * sx;
+    const left = Math.min(toX(x), toX(x + w)); // a mirrored box's left edge is its right one turned over
     mirror.drawn.boxes.push([left, y * sy, w * sx, h * sy]);
     if (face.explanation && mesh) {
       drawWhy(face, toX, sy);
