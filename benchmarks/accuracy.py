@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.table import LandmarkTable, load_table
 from landmark_emotion.face.features import N_FEATURES
 from landmark_emotion.labels import ordered
@@ -114,14 +116,14 @@ def ours(table: LandmarkTable, split, seed: int) -> tuple[dict, dict]:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="person-disjoint splits to run")
     p.add_argument("--min-class-count", type=int, default=50)
     p.add_argument("--earlier-epochs", type=int, default=150, help="epoch budget of the earlier recipe")
     p.add_argument("--json", type=Path, help="write all scores here")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     table, dropped = select_classes(load_table(args.data), args.min_class_count)
     labels = ordered(table.counts())
     print(
@@ -176,4 +178,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.extraction import extract_table
 from landmark_emotion.data.sources import from_data_dir
 from landmark_emotion.data.table import LandmarkTable, describe_skipped, load_table, merge_tables, save_table
@@ -112,7 +114,7 @@ def per_face_ms(table: LandmarkTable, predictor, n: int = 200) -> tuple[float, f
     return features, (time.perf_counter() - start) / len(vectors) * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, required=True, help="the YOLO_format folder")
     p.add_argument("--work", type=Path, default=Path("datasets/affectnet_bench"), help="where tables are kept")
@@ -122,7 +124,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the figures here")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
 
     report: dict = {"extraction": [], "models": []}
@@ -167,4 +169,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

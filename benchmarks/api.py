@@ -19,6 +19,8 @@ import time
 
 import cv2
 
+from landmark_emotion.cli.run import run_command
+
 FRESH = """
 import json, time
 started = time.perf_counter()
@@ -76,4 +78,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -31,6 +31,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.table import LandmarkTable, load_table
 from landmark_emotion.model.calibration import NEUTRAL, calibrate, neutral_mean
 from landmark_emotion.model.emotion_model import EmotionModel
@@ -141,7 +142,7 @@ def sessions(
         print(f"| {name} | {hit[expressive].mean():.3f} | {hit.mean():.3f} |")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", type=Path, required=True, help="landmark table with people (groups)")
     p.add_argument("--model", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "default")
@@ -155,7 +156,7 @@ def main() -> None:
     p.add_argument("--jitter", type=float, default=0.001, help="landmark noise per frame (image fractions)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", choices=["photos", "sessions"], nargs="*")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     bundle, table = EmotionModel.load(args.model), load_table(args.table)
     if bundle.references is None:
         sys.exit(f"error: {args.model} has no population neutral (neutral.npz); retrain it with train_model.py")
@@ -173,4 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.table import LandmarkTable, load_table
 from landmark_emotion.model.calibration import NEUTRAL, calibrate, person_references
 from landmark_emotion.model.emotion_model import EmotionModel
@@ -235,4 +236,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

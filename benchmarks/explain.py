@@ -19,6 +19,7 @@ drop X, random-region drop Y, ratio Z, N ms per face``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.table import load_table
 from landmark_emotion.face.mesh import FaceMesh, Mode
 from landmark_emotion.face.regions import REGIONS, feature_regions
@@ -79,13 +81,13 @@ def reading_ms(model: EmotionModel, repeat: int = 500) -> dict[bool, float]:
     return {on: 1000 * total / repeat for on, total in seconds.items()}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", type=Path, help="a landmark table with appearance descriptors (extract_landmarks.py)")
     p.add_argument("--model", type=Path, default=ROOT / "models" / "default")
     p.add_argument("--split", default="test", help="the table's split to explain (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="of the random regions")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     model = EmotionModel.load(args.model)
     if model.references is None:
         raise SystemExit(f"error: {args.model} has no population neutral to explain against")
@@ -137,4 +139,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -10,6 +10,7 @@ how much lower the label's probability is with that region at the neutral refere
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,7 @@ import numpy as np
 
 import landmark_emotion
 from landmark_emotion.apps.overlay import FONT, draw_reading, region_colour
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.face.regions import REGIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +41,11 @@ def bars(explanation) -> np.ndarray:
     return panel
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path, help="the PNG to write")
     p.add_argument("--model", type=Path, default=ROOT / "models" / "default")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     photo = cv2.imread(str(landmark_emotion.sample_image()), cv2.IMREAD_COLOR)
     photo = cv2.resize(photo, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     with landmark_emotion.Reader(args.model, explain=True) as reader:
@@ -58,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -15,20 +15,21 @@ import argparse
 import sys
 from pathlib import Path
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.extraction import extract_table
 from landmark_emotion.data.sources import LabeledImage
 from landmark_emotion.face.landmarker import LANDMARKERS, default_landmarker
 from landmark_emotion.frames import list_images
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images-dir", type=Path, required=True, help="folder of face photos (searched recursively)")
     p.add_argument("--n", type=int, default=2000, help="images to time per run")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--landmarker", choices=LANDMARKERS, default=default_landmarker())
     p.add_argument("--chunk-size", type=int, nargs="+", default=[256], help="most images per face mesh")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     paths = list_images(args.images_dir)
     if len(paths) < args.n + 64:
         sys.exit(f"error: need at least {args.n + 64} images in {args.images_dir}, found {len(paths)}")
@@ -52,4 +53,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

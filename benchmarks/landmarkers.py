@@ -34,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.extraction import extract_table
 from landmark_emotion.data.sources import from_yolo
 from landmark_emotion.data.table import LandmarkTable, save_table
@@ -150,7 +151,7 @@ def speed(args: argparse.Namespace) -> None:
     print(f"\ndefault landmarker here: {default_landmarker()}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     c = sub.add_parser("compat", help="landmarks and model accuracy of both landmarkers on the same photos")
@@ -164,11 +165,11 @@ def main() -> None:
     s.add_argument("--video", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--model", type=Path, help="model bundle (default: as scr/main.py chooses)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.what == "compat" and not LEGACY:
         sys.exit("error: compat needs mediapipe 0.10.x, which has both landmarkers")
     compat(args) if args.what == "compat" else speed(args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

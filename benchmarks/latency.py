@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.face.features import image_vectors
 from landmark_emotion.model.bundle import load_bundle
 
@@ -49,7 +50,7 @@ def first_face(video: Path) -> tuple[np.ndarray, np.ndarray]:
     return image, faces.landmarks[:1]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=ROOT / "models" / "default")
     p.add_argument(
@@ -60,7 +61,7 @@ def main() -> None:
     )
     p.add_argument("--repeat", type=int, default=2000, help="timed calls of the fast paths")
     p.add_argument("--repeat-keras", type=int, default=100, help="timed calls of model.predict / model(x)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     bundle = load_bundle(args.model)
     image, landmarks = first_face(args.video)
     predictor = bundle.predictor()
@@ -115,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

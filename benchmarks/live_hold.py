@@ -56,6 +56,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
+
 NEUTRAL = "neutral"
 ALIASES = {
     "anger": "angry",
@@ -520,4 +522,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

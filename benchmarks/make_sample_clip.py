@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
+
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "datasets" / "samples" / "astronaut.jpg"
 SIZE = (640, 480)
@@ -45,11 +47,11 @@ def frame_at(photo: np.ndarray, t: float, seconds: float) -> np.ndarray:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4")
     p.add_argument("--seconds", type=float, default=5.0)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     photo = cv2.imread(str(PHOTO), cv2.IMREAD_COLOR)
     if photo is None:
         sys.exit(f"error: cannot read {PHOTO}")
@@ -65,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -60,6 +60,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.commands import record_dataset, train_personal
 from landmark_emotion.data.table import LandmarkTable, load_table
 from landmark_emotion.model.calibration import NEUTRAL, calibrate
@@ -334,7 +335,7 @@ def run_video(args: argparse.Namespace, base: EmotionModel, table: LandmarkTable
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", type=Path, required=True, help="landmark table with people (groups) and photo paths")
     p.add_argument("--base", type=Path, default=ROOT / "models" / "default")
@@ -347,7 +348,7 @@ def main() -> None:
     p.add_argument("--ceiling", action="store_true", help="also 5-fold cross-validation with all her photos")
     p.add_argument("--video", nargs="+", metavar="PERSON", help="instead: a 30-second recording of each, timed")
     p.add_argument("--l2", type=float, help="train_personal.py --l2 (default: its own), to see where it matters")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     base = EmotionModel.load(args.base)
     table = load_table(args.table)
     table = table.subset(np.flatnonzero(np.isin(table.labels, base.classes_)))
@@ -364,4 +365,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from landmark_emotion.apps.demo import frame_record, run
 from landmark_emotion.apps.overlay import annotate
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.face.features import image_vectors
 from landmark_emotion.face.landmarker import LANDMARKERS, default_landmarker, graph_factory
 from landmark_emotion.face.mesh import FaceMesh
@@ -174,7 +175,7 @@ def smoothing_report(noise: float, runs: int = 100) -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--video", type=Path, default=ROOT / "datasets" / "samples" / "astronaut.mp4")
     p.add_argument("--model", type=Path, help="model bundle (default: as scr/main.py chooses)")
@@ -194,7 +195,7 @@ def main() -> None:
     )
     p.add_argument("--skip-earlier", action="store_true", help="do not time the (slow) earlier loop")
     p.add_argument("--landmarker", choices=LANDMARKERS, default=default_landmarker())
-    args = p.parse_args()
+    args = p.parse_args(argv)
     try:
         bundle = EmotionModel.load(args.model or find_default_model())  # as scr/main.py loads it
         earlier_bundle = None if args.skip_earlier else load_bundle(args.earlier_model)
@@ -257,4 +258,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

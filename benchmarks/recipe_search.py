@@ -11,12 +11,14 @@ The defaults of ``landmark_emotion.training.base.Recipe`` are the winner of this
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.table import load_table
 from landmark_emotion.model.evaluation import evaluate_predictor
 from landmark_emotion.training.base import Recipe, select_classes, split_table, train
@@ -36,13 +38,13 @@ CANDIDATES = {
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--seeds", type=int, default=3, help="inner splits per recipe")
     p.add_argument("--min-class-count", type=int, default=50)
     p.add_argument("--only", nargs="+", choices=list(CANDIDATES), help="run only these candidates")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     table, _ = select_classes(load_table(args.data), args.min_class_count)
     outer = split_table(table, 0.15, 0.15, seed=0)
     dev = table.subset(np.sort(np.concatenate([outer.train, outer.val])))
@@ -68,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -13,12 +13,14 @@ pasted; "false" counts the other faces found. Times are the medians per photo.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.face.mesh import FaceMesh, Mode
 from landmark_emotion.frames import list_images
 from landmark_emotion.resources import SAMPLE_PHOTO
@@ -87,4 +89,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from landmark_emotion.cli.run import run_command
 from landmark_emotion.data.table import load_table
 from landmark_emotion.face.appearance import N_DESCRIPTOR, describe
 from landmark_emotion.face.mesh import FaceMesh, Mode
@@ -120,4 +122,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

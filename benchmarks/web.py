@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from landmark_emotion.cli.run import run_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' fake camera, server and browser
@@ -128,13 +130,13 @@ def measure(seconds: float, tabs: int, screenshot: Path | None) -> dict:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0, help="measuring time after warm-up (default: 20)")
     p.add_argument("--tabs", type=int, default=1, help="tabs reading the camera at once (default: 1)")
     p.add_argument("--screenshot", type=Path, help="save a screenshot of the (first) page here")
     p.add_argument("--json", type=Path, help="also write the figures here")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     result = measure(args.seconds, args.tabs, args.screenshot)
     rt, reader, sock = result["round_trip_ms"], result["reader_ms"], result["socket_only_round_trip_ms"]
     print(f"{args.tabs} tab(s), {result['seconds']} s, load average {result['load_average']}")
@@ -165,4 +167,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -19,7 +19,7 @@ from landmark_emotion.outputs import recover
 from landmark_emotion.signals import interrupt_behind, raising_stop_signals
 
 
-def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+def run_command(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """Call a script's ``main`` with stop signals raised as :class:`Interrupted`; never a traceback for them.
 
     What the command prints never fails to print: a file name that is not valid UTF-8, or a "—" on a console
@@ -30,7 +30,7 @@ def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None 
             stream.reconfigure(errors="backslashreplace")
     with raising_stop_signals():
         try:
-            return main(argv)
+            return main(argv) or 0  # a main that returns nothing succeeded
         except KeyboardInterrupt as exc:
             return fail(exc)
         except OSError as exc:  # e.g. the disk filled up or a pipe closed outside a command's own handling
