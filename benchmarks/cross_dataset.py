@@ -10,7 +10,7 @@ sets are left out):
   affectnet_landmarks_tasks.npz  the same photos through the Tasks landmarker
                                  (or the candidate's augmented tables, see docs/commands.md: affectnet_landmarks_aug.npz
                                  and affectnet_landmarks_tasks_aug.npz, the same photos and copies never scored)
-  ck.npz                         CK+ (--group-pattern '^(S\\d+)_'): 327 labelled peak frames, 593 neutral first frames
+  ck.npz, ck_tasks.npz           CK+ (--group-pattern '^(S\\d+)_'): 327 labelled peak frames, 593 neutral first frames
   jaffe.npz, jaffe_tasks.npz     JAFFE (--group-pattern '^([A-Z]{2})\\.'): 213 photos of 10 women, 7 classes
 
 The sets scored:
@@ -20,6 +20,7 @@ The sets scored:
               first frame of their lowest-numbered sequence (123 people, 450 faces); all 593 first frames would
               make CK+ a test of neutral faces (64% of its rows)
   ck/all      all 920 rows
+  ck_tasks    the ck set through the Tasks landmarker
   jaffe, jaffe_tasks
   ...+cal     the same faces calibrated by the mean of the same person's OTHER neutral faces (as
               ``evaluate.py --calibrate neutral``); a face without one is not scored
@@ -53,6 +54,7 @@ AFFECTNET = {
     "affectnet_tasks": ("affectnet_landmarks_tasks.npz", "affectnet_landmarks_tasks_aug.npz"),
 }
 """Each AffectNet set's table: the first of these names found (extracted without or with ``--augment``)."""
+CK = {"ck": "ck.npz", "ck_tasks": "ck_tasks.npz"}
 JAFFE = {"jaffe": "jaffe.npz", "jaffe_tasks": "jaffe_tasks.npz"}
 HEADLINE = [
     ("affectnet/valid", "accuracy"),
@@ -64,6 +66,7 @@ HEADLINE = [
     ("ck", "accuracy"),
     ("ck/all", "accuracy"),
     ("ck+cal", "accuracy"),
+    ("ck_tasks", "accuracy"),
     ("jaffe", "accuracy"),
     ("jaffe_tasks", "accuracy"),
     ("jaffe+cal", "accuracy"),
@@ -97,7 +100,7 @@ def ck_rows(table: LandmarkTable) -> np.ndarray:
 def benchmark_sets(folder: Path) -> list[EvalSet]:
     """The sets of the module docstring, from the tables in ``folder``."""
     sets: list[EvalSet] = []
-    names = {**AFFECTNET, "ck": ("ck.npz",), **{name: (file,) for name, file in JAFFE.items()}}
+    names = {**AFFECTNET, **{name: (file,) for name, file in {**CK, **JAFFE}.items()}}
     existing = {name: [folder / file for file in files if (folder / file).is_file()] for name, files in names.items()}
     found = {name: load_table(paths[0]) for name, paths in existing.items() if paths}
     for name in AFFECTNET:
@@ -112,6 +115,8 @@ def benchmark_sets(folder: Path) -> list[EvalSet]:
         ck = found["ck"]
         rows = ck_rows(ck)
         sets += [EvalSet("ck", ck, rows), EvalSet("ck/all", ck, np.arange(len(ck))), EvalSet("ck+cal", ck, rows, True)]
+    if "ck_tasks" in found:
+        sets.append(EvalSet("ck_tasks", found["ck_tasks"], ck_rows(found["ck_tasks"])))
     for name in JAFFE:
         if name in found:
             t = found[name]
