@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 import landmark_emotion
-from landmark_emotion.apps.overlay import FONT, draw_reading, region_colour
+from landmark_emotion.apps.overlay import FONT, annotate, region_colour
 from landmark_emotion.cli.run import run_command
 from landmark_emotion.face.regions import REGIONS
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     photo = cv2.resize(photo, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     with landmark_emotion.Reader(args.model, explain=True) as reader:
         [face] = reader.read(photo)
-    draw_reading(photo, face)
+    annotate(photo, [face], fps=0.0)
     x, y, w, h = face.box
     top = max(y - 90, 0)
     picture = np.hstack([photo[top : top + HEIGHT, max(x - 40, 0) : x + w + 250], bars(face.explain())])

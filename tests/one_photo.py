@@ -1,7 +1,8 @@
-"""The faces of one photo, for tests: a face mesh opened and closed around one call."""
+"""The faces of one photo, for tests: a face mesh opened and closed around one call; a photo of a small group."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from landmark_emotion.face.landmarker import Detection
@@ -12,3 +13,13 @@ def detect(image_bgr: np.ndarray, max_faces: int = 1, landmarker: str | None = N
     """Landmarks of up to ``max_faces`` faces in one photo."""
     with FaceMesh(Mode.IMAGE, max_faces, landmarker=landmarker) as mesh:
         return mesh(image_bgr)
+
+
+def four_in_a_row(astronaut: np.ndarray) -> np.ndarray:
+    """Four small faces in a 640x240 strip (the face and its mirror, twice): each 10% of the strip, near the floor of
+    the whole-image pass, which finds one of them."""
+    face = cv2.resize(astronaut[40:300, 140:360], (150, 177), interpolation=cv2.INTER_AREA)
+    strip = np.full((240, 640, 3), 30, np.uint8)
+    for k, x in enumerate((20, 170, 320, 470)):
+        strip[40:217, x : x + 150] = face if k % 2 == 0 else face[:, ::-1]
+    return strip

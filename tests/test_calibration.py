@@ -424,14 +424,14 @@ def test_a_bundle_trained_before_calibration_gets_its_population_neutral(tmp_pat
 
 
 def test_the_frame_shows_how_a_face_is_calibrated():
-    from landmark_emotion.apps.overlay import draw_reading
+    from landmark_emotion.apps.overlay import annotate
     from landmark_emotion.reading.pipeline import Face
 
     def drawn(calibration: str) -> np.ndarray:
         frame = np.zeros((300, 300, 3), np.uint8)
         probabilities = dict(zip(LABELS, [0.2, 0.7, 0.1]))
         face = Face((100, 80, 90, 100), np.zeros((468, 3), np.float32), "happy", 0.7, probabilities, calibration, 0)
-        draw_reading(frame, face)
+        annotate(frame, [face], fps=0.0)
         return frame[185:215]  # below the box
 
     assert not drawn("none").any() and not drawn("off").any()

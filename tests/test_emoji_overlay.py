@@ -12,9 +12,11 @@ from landmark_emotion.apps.overlay import (
     RAISED,
     UNMOVED,
     annotate,
+    colour_of,
     emoji_size,
     face_tags,
     paste_sprite,
+    place_label,
     region_colour,
 )
 from landmark_emotion.face.landmarker import Detection
@@ -96,6 +98,31 @@ def test_the_label_stays_inside_the_frame_and_no_caption_covers_it(top):
     assert (label == (0, 210, 255)).all(axis=-1).mean() > 0.3  # the label's own colour, not a caption's black
     caption = drawn[max(top + 100 + 4, label_top + size + 2) :, 100:200]
     assert (caption.min(axis=-1) > 200).any()  # "neutral: personal", in white, below the label row
+
+
+def test_faces_side_by_side_each_show_their_whole_label():
+    """A group photo: four faces 100 px apart (a label row is wider than that), one at the frame's right edge, and
+    one above them whose captions cross their label rows. Before, each label and emoji was drawn over its left
+    neighbour's, a caption over any label drawn before it, and at the right edge the label's text over its emoji."""
+    shape, size = (300, 640, 3), emoji_size(64)
+    row = [("happy", 40), ("sad", 140), ("angry", 240), ("surprise", 340), ("fear", 575)]
+    faces = [
+        Face((x, 150, 64, 70), np.zeros((468, 3), np.float32), label, 0.9, {label: 0.9}, "auto", i)
+        for i, (label, x) in enumerate(row)
+    ]
+    faces.append(
+        Face((150, 10, 64, 70), np.zeros((468, 3), np.float32), UNCERTAIN, 0.9, {}, "auto", 9, unreadable="x" * 60)
+    )
+    frame = annotate(np.zeros(shape, np.uint8), faces, fps=0.0)
+    taken: list[tuple[int, int, int, int]] = []
+    spots = [place_label(np.zeros(shape, np.uint8), face, taken) for face in faces]
+    for i, a in enumerate(taken):
+        assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] for b in taken[i + 1 :]), taken
+    for face, (left, top), (_, _, right, _) in zip(faces, spots, taken):
+        emoji = frame[top : top + size, left : left + size]
+        assert (emoji == emoji_sprite(face.label, size)[..., :3]).all(axis=-1).mean() > 0.9, face.label  # uncovered
+        text = frame[top : top + size, left + size + 4 : right]
+        assert (text == colour_of(face.label)).all(axis=-1).mean() > 0.3, face.label  # its label, in its colour
 
 
 def test_the_caption_tells_estimating_from_auto():

@@ -31,7 +31,7 @@ from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
 from landmark_emotion.face.readability import Readability, ReadabilityError, load_readability
 from landmark_emotion.frames import open_source
 from landmark_emotion.reading.pipeline import Pipeline
-from one_photo import detect
+from one_photo import detect, four_in_a_row
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
@@ -472,6 +472,19 @@ def test_a_small_face_in_a_large_photo_is_found(astronaut, landmarker):
             assert len(whole(photo)) == 0  # what the face mesh alone gives
         assert len(mesh(np.hstack([astronaut, astronaut[:, ::-1]]))) == 2  # the photo beside its mirror (1024x512)
         assert len(mesh(astronaut)) == 1  # no false face from a tile (the badge on her arm was one)
+
+
+@pytest.mark.parametrize("landmarker", LANDMARKERS)
+def test_a_face_both_the_whole_photo_and_a_tile_find_is_placed_by_the_tile(astronaut, landmarker):
+    """The legacy mesh misplaced the one face its whole-image pass found here (a box 79 px wide, off to the right, read
+    "cannot read this face"); each face is read where it is."""
+    strip = four_in_a_row(astronaut)
+    with FaceMesh(Mode.IMAGE, 4, landmarker=landmarker) as mesh:
+        boxes = sorted(mesh(strip).boxes().tolist())
+    assert [x // 150 for x, *_ in boxes] == [0, 1, 2, 3]
+    for (x, _, w, h), left in zip(boxes, (20, 170, 320, 470)):
+        assert 56 <= w <= 70 and 56 <= h <= 80, boxes
+        assert left + 10 <= x <= left + 80, boxes  # on the face, not beside it
 
 
 def test_the_readability_unit_is_checked_whole_when_it_loads(tmp_path):

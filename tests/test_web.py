@@ -39,6 +39,7 @@ from landmark_emotion.apps.web import (
     find_bundles,
     host_warning,
 )
+from one_photo import four_in_a_row
 from web_check import WebServer, chromium, chromium_path, web_server, write_y4m
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -588,6 +589,18 @@ def test_page_reads_the_camera_as_main_py_does_and_reads_a_dropped_photo(server,
         assert [face["label"] for face in turned["faces"]] == ["uncertain"]
         page.wait_for_function("document.querySelector('#faces .face .calibration').textContent.includes('upside')")
         assert page.locator("#faces .face .confidence").first.inner_text() == ""  # no percentage it cannot back
+
+        group = tmp_path / "group.png"  # four faces side by side: each label whole, none over another
+        cv2.imwrite(str(group), four_in_a_row(cv2.imread(str(PHOTO))))
+        drop_file(page, group, "image/png")
+        wait_answers(page, 3, kind="photo")
+        drawn = page.evaluate("mirror.drawn")
+        labels = drawn["labels"]
+        assert len(labels) == len(drawn["boxes"]) == 4, drawn
+        for i, (x, y, w, h) in enumerate(labels):
+            assert 0 <= x and x + w <= drawn["width"] + 0.5 and y >= 0, labels
+            later = labels[i + 1 :]
+            assert not any(x < u + p and u < x + w and y < v + q and v < y + h for u, v, p, q in later), labels
     finally:
         page.close()
 

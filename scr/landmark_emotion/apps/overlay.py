@@ -143,35 +143,73 @@ def face_tags(face: Face) -> list[str]:
     return tags + (why_lines(face.explanation) if face.explanation is not None else [])
 
 
-def draw_reading(frame: np.ndarray, face: Face, show_mesh: bool = False, show_bars: bool = False) -> None:
-    """Box (or mesh); emoji, label and confidence above the face (inside the frame's top edge when the face is at
-    it); the captions below it, never over the label; probability bars beside it if asked."""
+LABEL_SCALE = 0.6
+Rect = tuple[int, int, int, int]
+"""x0, y0, x1, y1 in frame pixels."""
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _label_text(face: Face) -> str:
+    return face.label if face.unreadable else f"{face.label} {face.confidence:.0%}"  # no % the model cannot back
+
+
+def place_label(frame: np.ndarray, face: Face, taken: list[Rect]) -> tuple[int, int]:
+    """Where the emoji of ``face``'s label row goes (left, top): above the face, inside the frame; when that covers
+    a label already placed (``taken``, to which this one is added), a row higher, two rows, or below the face."""
     x, y, w, h = face.box
-    colour = colour_of(face.label)
+    height, width = frame.shape[:2]
+    size = emoji_size(w)
+    (text_width, _), _ = cv2.getTextSize(_label_text(face), FONT, LABEL_SCALE, 1)
+    row = size + 4 + text_width + 6  # the row's width: emoji, gap, text box
+    left = int(np.clip(x, 0, max(width - row, 0)))  # moved left whole at the frame's edge
+    right = left + row
+    above = int(np.clip(y - size - 4, 0, max(height - size, 0)))
+    spots = [above, above - (size + 4), above - 2 * (size + 4), y + h + 4]
+    inside = [top for top in spots if 0 <= top <= height - size]
+    top = next((t for t in inside if not any(_overlaps((left, t, right, t + size), r) for r in taken)), above)
+    taken.append((left, top, right, top + size))
+    return left, top
+
+
+def draw_face(frame: np.ndarray, face: Face, show_mesh: bool = False) -> None:
+    """The face's box, or its mesh, or its explanation's coloured regions."""
+    x, y, w, h = face.box
     if face.explanation is not None:
         draw_explanation(frame, face, face.explanation)
     elif show_mesh:
-        draw_mesh(frame, face.landmarks, colour)
+        draw_mesh(frame, face.landmarks, colour_of(face.label))
     else:
-        cv2.rectangle(frame, (x, y), (x + w, y + h), colour, 2)
-    size = emoji_size(w)
-    left = int(np.clip(x, 0, max(frame.shape[1] - size, 0)))
-    top = int(np.clip(y - size - 4, 0, max(frame.shape[0] - size, 0)))
+        cv2.rectangle(frame, (x, y), (x + w, y + h), colour_of(face.label), 2)
+
+
+def draw_tags(frame: np.ndarray, face: Face, label_top: int) -> None:
+    """The captions below the face, and below its label row when that is lower (:func:`face_tags`)."""
+    x, y, w, h = face.box
     tags = face_tags(face)
-    below = max(min(y + h + 4, frame.shape[0] - TAG_HEIGHT * len(tags)), top + size + 2)  # under the label row
+    below = max(min(y + h + 4, frame.shape[0] - TAG_HEIGHT * len(tags)), label_top + emoji_size(w) + 2)
     for i, tag in enumerate(tags):
         _text_box(frame, tag, x, below + i * TAG_HEIGHT, TAG_SCALE, WHITE, BLACK)
+
+
+def draw_label(frame: np.ndarray, face: Face, left: int, top: int) -> None:
+    """The emoji, label and confidence at the row :func:`place_label` chose."""
+    size = emoji_size(face.box[2])
     paste_sprite(frame, emoji_sprite(face.label, size), left, top)
-    text = face.label if face.unreadable else f"{face.label} {face.confidence:.0%}"  # no % the model cannot back
-    _text_box(frame, text, left + size + 4, top + (size - 22) // 2, 0.6, BLACK, colour)
-    if show_bars:
-        right = x + w + 8
-        draw_bars(
-            frame,
-            face,
-            right if right + BAR_WIDTH + BAR_TEXT < frame.shape[1] else max(x - BAR_WIDTH - BAR_TEXT - 8, 3),
-            y,
-        )
+    _text_box(
+        frame, _label_text(face), left + size + 4, top + (size - 22) // 2, LABEL_SCALE, BLACK, colour_of(face.label)
+    )
+
+
+def draw_side_bars(frame: np.ndarray, face: Face) -> None:
+    """Probability bars beside the face: right of it, or left when the frame ends there."""
+    x, y, w, _ = face.box
+    right = x + w + 8
+    draw_bars(
+        frame, face, right if right + BAR_WIDTH + BAR_TEXT < frame.shape[1] else max(x - BAR_WIDTH - BAR_TEXT - 8, 3), y
+    )
 
 
 def draw_bars(frame: np.ndarray, face: Face, x: int, y: int) -> None:
@@ -202,8 +240,20 @@ def annotate(
     show_mesh: bool = False,
     show_bars: bool = False,
 ) -> np.ndarray:
-    """Draw the HUD and every face onto ``frame`` in place (faces last: no caption covers a label); returns it."""
+    """Draw the HUD and every face onto ``frame`` in place; returns it.
+
+    In layers, each over every face's layer below: boxes, captions, bars, then the labels, each placed where it
+    covers no other (faces side by side in a group photo). So no box, caption or other label covers a label.
+    """
     draw_hud(frame, fps, status)
+    taken: list[Rect] = []
+    spots = [place_label(frame, face, taken) for face in faces]
     for face in faces:
-        draw_reading(frame, face, show_mesh, show_bars)
+        draw_face(frame, face, show_mesh)
+    for face, (_, top) in zip(faces, spots):
+        draw_tags(frame, face, top)
+    for face in faces if show_bars else []:
+        draw_side_bars(frame, face)
+    for face, (left, top) in zip(faces, spots):
+        draw_label(frame, face, left, top)
     return frame

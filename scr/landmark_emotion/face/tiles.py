@@ -10,7 +10,10 @@ until the tiles hold whole every face the whole-image pass may miss. A tile keep
 the whole-image pass could have missed (narrower than :data:`WHOLE` of the photo's longer
 side): anything larger it finds in a tile is a false face (a round badge, a patch), since the
 whole image would have shown a real one. The landmarks a tile gives are put back in the
-photo's coordinates. A photo with a face well above the floor (a portrait) costs nothing more;
+photo's coordinates. A face both find is taken from the tile: near the detector's floor the
+whole-image pass may find a face yet misplace its mesh (a face 10% of a strip of four, its
+box 40% too wide and off to one side, read "cannot read this face"), where the tile, in which
+the face is larger, places it. A photo with a face well above the floor (a portrait) costs nothing more;
 live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
 """
 
@@ -53,10 +56,14 @@ def tiles(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]
     return [(x, y, min(side, width), min(side, height)) for y in starts(height) for x in starts(width)]
 
 
-def _inside(box: np.ndarray, boxes: list[np.ndarray]) -> bool:
-    """Whether ``box``'s centre falls in one of ``boxes`` (the same face, found again)."""
+def _centre_in(box: np.ndarray, other: np.ndarray) -> bool:
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    return any(b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3] for b in boxes)
+    return bool(other[0] <= cx <= other[0] + other[2] and other[1] <= cy <= other[1] + other[3])
+
+
+def _found_again(box: np.ndarray, boxes: list[np.ndarray]) -> int | None:
+    """The first of ``boxes`` that is the same face as ``box`` (either's centre in the other), or None."""
+    return next((i for i, other in enumerate(boxes) if _centre_in(box, other) or _centre_in(other, box)), None)
 
 
 class SmallFaceSearch:
@@ -79,6 +86,7 @@ class SmallFaceSearch:
         landmarks = list(found.landmarks)
         blendshapes = None if found.blendshapes is None else list(found.blendshapes)
         scale = np.array([width, height, width], np.float32)
+        from_tile = [False] * len(boxes)  # the whole image's faces, until a tile finds them too
         for side in sides:
             for x, y, w, h in tiles(width, height, side):
                 part = self._graph(np.ascontiguousarray(image_bgr[y : y + h, x : x + w]))
@@ -88,13 +96,25 @@ class SmallFaceSearch:
                         box[1] + box[3] >= h - 1 and y + h < height,
                     )
                     box = box + np.array([x, y, 0, 0], np.int32)
-                    if any(cut) or box[2] >= WHOLE * longest or _inside(box, boxes):  # cut: whole in another tile
+                    if any(cut) or box[2] >= WHOLE * longest:  # cut: whole in another tile
                         continue
-                    points = part.landmarks[i] * np.array([w, h, w], np.float32)
-                    landmarks.append((points + np.array([x, y, 0], np.float32)) / scale)
-                    boxes.append(box)
-                    if blendshapes is not None and part.blendshapes is not None:
-                        blendshapes.append(part.blendshapes[i])
+                    again = _found_again(box, boxes)
+                    if again is not None and from_tile[again]:  # the smallest tile that held it whole placed it
+                        continue
+                    points = (
+                        part.landmarks[i] * np.array([w, h, w], np.float32) + np.array([x, y, 0], np.float32)
+                    ) / scale
+                    shapes = None if part.blendshapes is None else part.blendshapes[i]
+                    if again is None:  # a face the whole image missed
+                        landmarks.append(points)
+                        boxes.append(box)
+                        from_tile.append(True)
+                        if blendshapes is not None and shapes is not None:
+                            blendshapes.append(shapes)
+                    else:  # a face of the whole image: the tile's mesh, in which the face is larger, replaces its
+                        landmarks[again], boxes[again], from_tile[again] = points, box, True
+                        if blendshapes is not None and shapes is not None:
+                            blendshapes[again] = shapes
         keep = slice(0, self.max_faces)  # the whole image's faces first, in MediaPipe's order
         return Detection(
             np.asarray(landmarks, np.float32)[keep].reshape(-1, 468, 3),

@@ -242,7 +242,7 @@ function draw(msg) {
   const sx = view.width / msg.width, sy = view.height / msg.height;
   viewCtx.lineWidth = 3;
   viewCtx.font = "bold 18px system-ui, sans-serif";
-  mirror.drawn = {mirrored, width: view.width, scale: sx, read: msg.faces.map((f) => f.box), boxes: []};
+  mirror.drawn = {mirrored, width: view.width, scale: sx, read: msg.faces.map((f) => f.box), boxes: [], labels: []};
   const toX = mirrored ? (px) => view.width - px * sx : (px) => px * sx;
   for (const face of msg.faces) {
     const [x, y, w, h] = face.box;
@@ -254,14 +254,25 @@ function draw(msg) {
       viewCtx.strokeStyle = face.label === "uncertain" ? "#aaa" : "#6cf";
       viewCtx.strokeRect(left, y * sy, w * sx, h * sy);
     }
+  }
+  // the labels over every box, each where it covers no other (faces side by side), as the demo places them
+  msg.faces.forEach((face, i) => {
+    const [left, top, width, height] = mirror.drawn.boxes[i];
     const percent = face.unreadable ? "" : ` ${(100 * face.confidence).toFixed(0)}%`;  // none it cannot back
     const text = `${face.emoji} ${face.label}${percent}`;
-    const ty = Math.max(22, y * sy - 6);
+    const w = viewCtx.measureText(text).width + 8;
+    const x = Math.max(0, Math.min(left, view.width - w)); // inside the picture, moved left whole at its edge
+    const above = Math.max(3, top - 25); // just above the box, inside the picture
+    const free = (y) => !mirror.drawn.labels.some(([lx, ly, lw, lh]) =>
+      x < lx + lw && lx < x + w && y < ly + lh && ly < y + 24);
+    const spots = [above, above - 26, above - 52, top + height + 4]; // a row higher, two, below the face
+    const y = spots.find((t) => t >= 0 && t + 24 <= view.height && free(t)) ?? above;
+    mirror.drawn.labels.push([x, y, w, 24]);
     viewCtx.fillStyle = "rgba(0,0,0,.6)";
-    viewCtx.fillRect(left, ty - 19, viewCtx.measureText(text).width + 8, 24);
+    viewCtx.fillRect(x, y, w, 24);
     viewCtx.fillStyle = "#fff";
-    viewCtx.fillText(text, left + 4, ty);
-  }
+    viewCtx.fillText(text, x + 4, y + 19);
+  });
   faces = msg.faces;
   $("copy").disabled = faces.length === 0;
   listFaces(msg.faces);
