@@ -226,6 +226,19 @@ def test_a_stream_of_arrays_and_what_a_stream_refuses(reader, astronaut, tmp_pat
         list(reader.stream([astronaut.astype(np.float32)]))
 
 
+def test_a_folder_stream_names_each_photo_and_the_files_it_left_out(reader, astronaut, tmp_path):
+    """Before, a folder's frames did not say which photo each was, and a file that is no image shifted every
+    index after it without a word."""
+    for name in ("a.jpg", "c.jpg"):
+        cv2.imwrite(str(tmp_path / name), astronaut)
+    (tmp_path / "b.jpg").write_bytes(b"not a jpeg")
+    stream = reader.stream(tmp_path)
+    frames = list(stream)
+    assert [(frame.index, frame.file, len(frame.faces)) for frame in frames] == [(0, "a.jpg", 1), (1, "c.jpg", 1)]
+    assert stream.skipped == [tmp_path / "b.jpg"]
+    assert [frame.file for frame in reader.stream([astronaut])] == [None]  # arrays are no files
+
+
 def test_a_neutral_face_calibrates_later_reads_and_is_saved_into_a_model(astronaut, tmp_path):
     copy = shutil.copytree(ROOT / "models" / "default", tmp_path / "mine")
     with Reader(copy) as reader:

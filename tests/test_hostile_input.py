@@ -479,7 +479,7 @@ def test_file_names_that_are_not_utf8_neither_crash_nor_stop_a_command(astronaut
     ok, encoded = cv2.imencode(".jpg", astronaut)
     undecodable(photos, ".jpg").write_bytes(encoded.tobytes())
     result = demo("--model", str(bundle), "--source", str(photos), "--log", str(tmp_path / "log.jsonl"))
-    assert result.returncode == 0 and "1 face(s) seen" in result.stdout, result.stderr
+    assert result.returncode == 0 and "1 photo(s) read, 1 face(s) found" in result.stdout, result.stderr
     [logged] = (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(logged)["file"] == "\\xff\\xfe.jpg"  # the log names it, its bytes escaped
     extracted = run_script("extract_landmarks.py", "--data-dir", str(photos.parent), "--out", str(tmp_path / "t.npz"))

@@ -114,6 +114,26 @@ def test_main_in_this_process_reads_a_clip_headless_and_refuses_a_missing_model(
     assert err.startswith(f"error: no model bundle at {tmp_path / 'none'}") and err.count("\n") == 1
 
 
+def test_a_folder_of_photos_is_counted_in_photos_and_a_file_it_cannot_read_is_named(
+    astronaut, tiny_bundle, tmp_path, monkeypatch, capsys
+):
+    """Before, a folder's run said "frames processed" and "faces seen" (one track across unrelated photos), and a
+    file that is no image was left out without a word."""
+    from landmark_emotion.commands import main as demo_main
+
+    monkeypatch.setenv("GLOG_minloglevel", "2")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(photos / name), astronaut)
+    (photos / "c.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    args = ["--model", str(tiny_bundle), "--source", str(photos), "--no-display", "--log", str(tmp_path / "log.jsonl")]
+    assert demo_main.main(args) == 0
+    summary = capsys.readouterr().out.splitlines()[3]
+    assert summary.startswith("2 photo(s) read, 2 face(s) found, "), summary
+    assert summary.endswith("; skipped 1 file(s) that are no image it can read: c.jpg"), summary
+
+
 @pytest.mark.slow
 def test_headless_run_reports_and_writes(astronaut, tiny_bundle, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [scene(astronaut, [100 + 3 * i]) for i in range(24)])

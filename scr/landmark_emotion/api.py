@@ -34,7 +34,7 @@ import numpy as np
 from landmark_emotion.errors import ClosedError, InputError
 from landmark_emotion.face.features import image_vectors
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
-from landmark_emotion.frames import FrameSource, open_source, read_image
+from landmark_emotion.frames import FrameSource, ImageFolderSource, open_source, read_image
 from landmark_emotion.model.bundle_write import add_references
 from landmark_emotion.model.calibration import CalibrationError, References, neutral_mean
 from landmark_emotion.model.discovery import find_default_model
@@ -57,13 +57,15 @@ def sample_image() -> Path:
 
 
 class FrameFaces(NamedTuple):
-    """One frame of a stream: its index, its time in seconds (None for frames passed as arrays), the BGR image
-    and its faces."""
+    """One frame of a stream: its index, its time in seconds (None for frames passed as arrays), the BGR image,
+    its faces, and for a folder's photo its path in the folder (which photo it is: a file that is no image is
+    left out, see :attr:`Stream.skipped`)."""
 
     index: int  # type: ignore[assignment]  # the public name; it hides tuple.index, which nobody calls on a frame
     t: float | None
     image: np.ndarray
     faces: list[Face]
+    file: str | None = None
 
 
 def _as_bgr(image: Image, rgb: bool = False) -> np.ndarray:
@@ -294,16 +296,20 @@ class Stream:
         self._source: FrameSource | None = None
         self._mesh: FaceMesh | None = None
         self._lock = threading.Lock()
+        self._skipped: list[Path] = []
         self.labels = reader.labels
         if isinstance(source, (str, int, os.PathLike)) and not isinstance(source, bool):
             self._source = open_source(source if isinstance(source, int) else os.fspath(source))
             mode = mode_for(self._source)
-            self._frames: Iterator[tuple[int, float | None, np.ndarray]] | None = (
-                (frame.index, frame.t, frame.image) for frame in self._source
+            folder = self._source if isinstance(self._source, ImageFolderSource) else None
+            if folder is not None:
+                self._skipped = folder.skipped  # the list it fills as it reads: kept after the stream closes
+            self._frames: Iterator[tuple[int, float | None, np.ndarray, str | None]] | None = (
+                (frame.index, frame.t, frame.image, frame.name if folder else None) for frame in self._source
             )
         elif isinstance(source, Iterable) and not isinstance(source, (np.ndarray, bytes)):
             mode = Mode.VIDEO
-            self._frames = ((i, None, _as_bgr(image, rgb)) for i, image in enumerate(source))
+            self._frames = ((i, None, _as_bgr(image, rgb), None) for i, image in enumerate(source))
         else:
             raise InputError(
                 f"expected a video file, a camera index, a folder of images or an iterable of image "
@@ -322,14 +328,21 @@ class Stream:
         if frames is None:
             raise ClosedError("this stream is closed or was already read; open a new one")
         try:
-            for index, t, image in frames:
+            for index, t, image, file in frames:
                 with self._lock:
                     if self._mesh is None:  # closed meanwhile, by another thread
                         return
                     faces = self._pipeline(image)
-                yield FrameFaces(index, t, image, faces if self._tracked else [_untracked(face) for face in faces])
+                yield FrameFaces(
+                    index, t, image, faces if self._tracked else [_untracked(face) for face in faces], file
+                )
         finally:
             self.close()
+
+    @property
+    def skipped(self) -> list[Path]:
+        """The files of a folder read so far that are no image OpenCV can read (left out, not silently lost)."""
+        return list(self._skipped)
 
     def capture_neutral(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
         """ "This is my neutral face": the next ``frames`` frames of a face (``track``, or the largest face of the

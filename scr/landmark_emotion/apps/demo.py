@@ -37,6 +37,8 @@ FALLBACK_OUTPUT = Path("demo_output") / "annotated.mp4"
 FALLBACK_LOG = Path("demo_output") / "log.jsonl"
 HELP = "q quit  e bars  m mesh  x why  s copy emoji  n neutral face"
 STATUS_SECONDS = 3.0
+SKIPPED_NAMED = 5
+"""At most this many skipped files are named in the closing summary; the rest are counted."""
 EXPLAINING = "why: each region coloured by how much it moved the reading (warm: raised it, cool: lowered it)"
 
 
@@ -209,13 +211,26 @@ class RunStats:
     tracks: set[int] = field(default_factory=set)
     seconds: float = 0.0
     interrupted: bool = False
+    photos: bool = False
+    """A folder of photos: unrelated pictures, counted as photos and faces, not frames and tracked faces."""
+    skipped: list[str] = field(default_factory=list)
+    """The folder's files that are no image OpenCV can read: said, not silently left out."""
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
-        return (
-            f"{self.frames} frames processed, {len(self.tracks)} face(s) seen ({self.detections} detections), "
-            f"{rate:.0f} frames/s" + (" — interrupted" if self.interrupted else "")
-        )
+        if self.photos:
+            counts = f"{self.frames} photo(s) read, {self.detections} face(s) found, {rate:.0f} photos/s"
+        else:
+            counts = (
+                f"{self.frames} frames processed, {len(self.tracks)} face(s) seen ({self.detections} detections), "
+                f"{rate:.0f} frames/s"
+            )
+        if self.skipped:
+            names = ", ".join(self.skipped[:SKIPPED_NAMED]) + (
+                f" and {len(self.skipped) - SKIPPED_NAMED} more" if len(self.skipped) > SKIPPED_NAMED else ""
+            )
+            counts += f"; skipped {len(self.skipped)} file(s) that are no image it can read: {names}"
+        return counts + (" — interrupted" if self.interrupted else "")
 
 
 def _open_for_writing(path: Path, what: str) -> Path:
@@ -244,9 +259,9 @@ def run(
     video = VideoOutput(_open_for_writing(output, "video"), source.fps) if output else None
     log_file: IO[str] | None = _open_for_writing(log, "log").open("w", encoding="utf-8") if log else None
     clipboard = clipboard or Clipboard.detect()
-    state, fps, stats = ViewState(), FpsMeter(), RunStats()
-    draw = display or video is not None
     photos = isinstance(source, ImageFolderSource)  # the log names each photo
+    state, fps, stats = ViewState(), FpsMeter(), RunStats(photos=photos)
+    draw = display or video is not None
     if display:
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
@@ -294,6 +309,8 @@ def run(
         stats.interrupted = True
     finally:
         stats.seconds = time.perf_counter() - start
+        if isinstance(source, ImageFolderSource):
+            stats.skipped = [path.relative_to(source.folder).as_posix() for path in source.skipped]
         blas.restore_original_limits()
         if video:
             video.close()
