@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             with FaceMesh(mode, options.max_faces, landmarker=landmarker, blendshapes=options.blendshapes) as mesh:
                 pipeline = pipeline_for(bundle, mesh, options, photos)
                 title = f"emotion demo - {kind} model {model_dir.name}"
-                stats = run(source, pipeline, display, output, log, title=title)
+                stats = run(source, pipeline, display, output, log, title=title, max_faces=options.max_faces)
         except (DemoError, LandmarkerError, ExplanationError) as exc:
             return fail(exc)
     print(stats.summary())

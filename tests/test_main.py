@@ -114,24 +114,30 @@ def test_main_in_this_process_reads_a_clip_headless_and_refuses_a_missing_model(
     assert err.startswith(f"error: no model bundle at {tmp_path / 'none'}") and err.count("\n") == 1
 
 
-def test_a_folder_of_photos_is_counted_in_photos_and_a_file_it_cannot_read_is_named(
+def test_a_folder_of_photos_says_what_it_read_left_out_and_may_have_missed(
     astronaut, tiny_bundle, tmp_path, monkeypatch, capsys
 ):
-    """Before, a folder's run said "frames processed" and "faces seen" (one track across unrelated photos), and a
-    file that is no image was left out without a word."""
+    """Before, a folder's run said "frames processed" and "faces seen" (one track across unrelated photos), a file
+    that is no image was left out without a word, and a photo of more people than --max-faces read only that
+    many, silently."""
     from landmark_emotion.commands import main as demo_main
 
     monkeypatch.setenv("GLOG_minloglevel", "2")
     photos = tmp_path / "photos"
     photos.mkdir()
-    for name in ("a.jpg", "b.jpg"):
-        cv2.imwrite(str(photos / name), astronaut)
+    cv2.imwrite(str(photos / "a.jpg"), np.hstack([astronaut, astronaut[:, ::-1]]))  # two people
+    cv2.imwrite(str(photos / "b.jpg"), astronaut)
     (photos / "c.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     args = ["--model", str(tiny_bundle), "--source", str(photos), "--no-display", "--log", str(tmp_path / "log.jsonl")]
-    assert demo_main.main(args) == 0
+    assert demo_main.main([*args, "--max-faces", "2"]) == 0
     summary = capsys.readouterr().out.splitlines()[3]
-    assert summary.startswith("2 photo(s) read, 2 face(s) found, "), summary
-    assert summary.endswith("; skipped 1 file(s) that are no image it can read: c.jpg"), summary
+    assert summary.startswith("2 photo(s) read, 3 face(s) found, "), summary
+    assert summary.endswith(
+        "; skipped 1 file(s) that are no image it can read: c.jpg; 1 photo(s) had 2 faces, the most --max-faces "
+        "reads: with more people in view, raise it"
+    ), summary
+    assert demo_main.main([*args, "--max-faces", "3"]) == 0
+    assert "--max-faces" not in capsys.readouterr().out.splitlines()[3]
 
 
 @pytest.mark.slow

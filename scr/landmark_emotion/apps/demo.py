@@ -215,6 +215,9 @@ class RunStats:
     """A folder of photos: unrelated pictures, counted as photos and faces, not frames and tracked faces."""
     skipped: list[str] = field(default_factory=list)
     """The folder's files that are no image OpenCV can read: said, not silently left out."""
+    max_faces: int | None = None
+    full: int = 0
+    """Frames with ``max_faces`` faces read, the most it reads: a group may have more, which are not said."""
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
@@ -230,6 +233,11 @@ class RunStats:
                 f" and {len(self.skipped) - SKIPPED_NAMED} more" if len(self.skipped) > SKIPPED_NAMED else ""
             )
             counts += f"; skipped {len(self.skipped)} file(s) that are no image it can read: {names}"
+        if self.full:
+            counts += (
+                f"; {self.full} {'photo' if self.photos else 'frame'}(s) had {self.max_faces} faces, the most "
+                f"--max-faces reads: with more people in view, raise it"
+            )
         return counts + (" — interrupted" if self.interrupted else "")
 
 
@@ -250,6 +258,7 @@ def run(
     log: Path | None = None,
     title: str = "emotion demo",
     clipboard: Clipboard | None = None,
+    max_faces: int | None = None,
 ) -> RunStats:
     """Process every frame of ``source`` until it ends, ``q`` or Ctrl-C; files written so far are kept.
 
@@ -260,7 +269,7 @@ def run(
     log_file: IO[str] | None = _open_for_writing(log, "log").open("w", encoding="utf-8") if log else None
     clipboard = clipboard or Clipboard.detect()
     photos = isinstance(source, ImageFolderSource)  # the log names each photo
-    state, fps, stats = ViewState(), FpsMeter(), RunStats(photos=photos)
+    state, fps, stats = ViewState(), FpsMeter(), RunStats(photos=photos, max_faces=max_faces)
     draw = display or video is not None
     if display:
         try:
@@ -277,6 +286,7 @@ def run(
                 faces = pipeline.read(frame.image, detection)
                 stats.frames += 1
                 stats.detections += len(faces)
+                stats.full += int(max_faces is not None and 1 < max_faces <= len(faces))  # 1: one face wanted
                 stats.tracks.update(f.track for f in faces if f.track is not None)
                 now = time.perf_counter()
                 for track in pipeline.unfinished:
