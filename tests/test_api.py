@@ -239,6 +239,16 @@ def test_a_folder_stream_names_each_photo_and_the_files_it_left_out(reader, astr
     assert [frame.file for frame in reader.stream([astronaut])] == [None]  # arrays are no files
 
 
+def test_a_stream_tells_a_neutral_taken_mid_smile(reader, astronaut):
+    stream = reader.stream([astronaut] * 40)
+    said = []
+    for frame in stream:
+        if frame.index == 0:
+            stream.capture_neutral()
+        said += stream.notices
+    assert len(said) == 1 and said[0].startswith("face 0: the neutral reference taken reads happy"), said
+
+
 def test_a_neutral_face_calibrates_later_reads_and_is_saved_into_a_model(astronaut, tmp_path):
     copy = shutil.copytree(ROOT / "models" / "default", tmp_path / "mine")
     with Reader(copy) as reader:

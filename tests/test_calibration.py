@@ -34,6 +34,7 @@ from landmark_emotion.reading.neutral import (
     RestingExpression,
     RunningNeutral,
     TrackReferences,
+    capture_expressive,
     capture_unfinished,
 )
 from landmark_emotion.reading.pipeline import Pipeline
@@ -290,6 +291,48 @@ def test_a_capture_lost_with_its_face_is_reported_once_and_a_finished_one_never(
     detector.landmarks = np.zeros((0, 468, 3), np.float32)
     for _ in range(reader.tracker.max_missing + 2):
         assert reader(image) == [] and reader.unfinished == []  # a reference taken is no capture lost
+
+
+class Reading(Recorder):
+    """Reads every face as ``probabilities`` (a smile, or a face at rest)."""
+
+    def __init__(self, probabilities: list[float]):
+        super().__init__()
+        self.probabilities = np.asarray(probabilities, np.float32)
+
+    def predict_proba(self, features):
+        self.seen.append(np.array(features))
+        return np.tile(self.probabilities, (len(features), 1))
+
+
+@pytest.mark.parametrize(
+    "probabilities, person, told",
+    [([0.03, 0.95, 0.02], False, True), ([0.6, 0.3, 0.1], False, False), ([0.03, 0.95, 0.02], True, True)],
+    ids=["smiling", "at rest", "smiling, personal model"],
+)
+def test_a_neutral_taken_mid_expression_is_told_once_and_kept(probabilities, person, told):
+    """The sample clip's smile taken as her neutral read every later smile as neutral, and nothing said so. (A
+    personal model's faces are read against its own neutral until the capture: the check reads it so too.)"""
+    face = make_table({"neutral": 1}, people=1).landmarks
+    image = np.zeros((480, 480, 3), np.uint8)
+    predictor = Reading(probabilities)
+    refs = references(person=person)
+    reader = Pipeline(Fixed(face), predictor, references=refs)
+    track = reader(image)[0].track
+    reader.start_neutral_capture(frames=2)
+    seen = []
+    for _ in range(4):
+        calibration = reader(image)[0].calibration
+        seen.append((calibration, reader.notices))
+    notice = capture_expressive(track, "happy", 0.95)
+    assert seen == [("capturing", []), ("capturing", [notice] if told else []), ("captured", []), ("captured", [])]
+    taken = neutral_mean(np.stack([reader.describe(image, face)[0][0]] * 2))
+    checked = calibrate(taken, refs.person, refs.population) if person else taken
+    calls = [len(x) for x in predictor.seen]  # per frame one read; the frame that takes it, the check first
+    assert calls == [1, 1, 1, 1, 1, 1] and np.allclose(predictor.seen[2][0], checked, atol=1e-4)
+    assert notice == (
+        f"face {track}: the neutral reference taken reads happy (95%); if the face was not at rest, take it again"
+    )
 
 
 def test_reader_modes_personal_auto_and_off():

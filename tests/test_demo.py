@@ -317,6 +317,20 @@ def test_n_on_a_face_that_leaves_says_the_reference_was_not_taken(astronaut, tmp
     assert lost in shown[-1]  # and the status line says so
 
 
+def test_n_on_a_smiling_face_says_the_reference_reads_as_a_smile(astronaut, tmp_path, monkeypatch, capsys):
+    """She smiles the whole clip: her smile becomes her neutral (kept: some faces read so at rest), and she is told."""
+    import landmark_emotion
+
+    clip = write_video(tmp_path / "smile.mp4", [scene(astronaut, [100 + i]) for i in range(40)])
+    _fake_window(monkeypatch, [-1, ord("n")])
+    with FaceMesh("video", 4) as mesh, open_source(clip) as source:
+        run(source, pipeline_for(landmark_emotion.load_model(), mesh, ReadOptions()), display=True)
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == "face 0: hold a neutral face for a second, it becomes the face's reference"
+    assert said[1].startswith("face 0: the neutral reference taken reads happy ("), said
+    assert said[1].endswith("%); if the face was not at rest, take it again") and len(said) == 2, said
+
+
 def test_x_explains_every_face_from_the_next_frame_and_x_again_stops(clips, monkeypatch, capsys, tmp_path):
     import landmark_emotion
 

@@ -459,6 +459,26 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
 
 
 @pytest.mark.slow
+def test_a_neutral_taken_mid_smile_comes_with_a_notice(server):
+    from websockets.asyncio.client import connect
+
+    url = server.url.replace("http://", "ws://") + "ws"
+
+    async def scenario() -> tuple[dict, list[dict]]:
+        async with connect(url, max_size=None) as ws:
+            json.loads(await ws.recv())
+            await _exchange(ws, b"F" + jpeg())
+            started = await _exchange(ws, json.dumps({"type": "neutral"}))
+            return started, [await _exchange(ws, b"F" + jpeg()) for _ in range(35)]  # she smiles throughout
+
+    started, answers = asyncio.run(scenario())
+    notices = [a["notice"] for a in answers if "notice" in a]
+    taken = f"face {started['track']}: the neutral reference taken reads happy"
+    assert len(notices) == 1 and notices[0].startswith(taken), notices
+    assert answers[-1]["faces"][0]["calibration"] == "captured"  # kept: the page said so, the user decides
+
+
+@pytest.mark.slow
 def test_the_why_toggle_explains_every_face_of_the_tab_with_its_mesh(server):
     from websockets.asyncio.client import connect
 

@@ -340,6 +340,12 @@ class Stream:
             self.close()
 
     @property
+    def notices(self) -> list[str]:
+        """What the last frame read tells the user: a neutral capture lost with its face, or one taken while the face
+        read as an expression (the demo prints these; the page shows them)."""
+        return self._pipeline.notices
+
+    @property
     def skipped(self) -> list[Path]:
         """The files of a folder read so far that are no image OpenCV can read (left out, not silently lost)."""
         return list(self._skipped)

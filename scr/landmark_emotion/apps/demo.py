@@ -27,7 +27,7 @@ from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.frames import FrameSource, ImageFolderSource, SourceError, open_source, opencv_name
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.explanation import ExplanationError
-from landmark_emotion.reading.neutral import capture_started, capture_unfinished
+from landmark_emotion.reading.neutral import capture_started
 from landmark_emotion.reading.pipeline import Face, Pipeline
 from landmark_emotion.reading.pipelining import ahead
 from landmark_emotion.resources import SAMPLE_CLIP
@@ -289,8 +289,8 @@ def run(
                 stats.full += int(max_faces is not None and 1 < max_faces <= len(faces))  # 1: one face wanted
                 stats.tracks.update(f.track for f in faces if f.track is not None)
                 now = time.perf_counter()
-                for track in pipeline.unfinished:
-                    state.say(capture_unfinished(track), now)
+                for notice in pipeline.notices:
+                    state.say(notice, now)
                 rate = fps.tick(now)
                 if log_file:
                     record = frame_record(frame.index, frame.t, faces, frame.name if photos else None)

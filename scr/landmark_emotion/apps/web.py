@@ -69,7 +69,7 @@ from landmark_emotion.model.bundle import INFO_FILE, BundleError
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.explanation import ExplanationError
-from landmark_emotion.reading.neutral import capture_started, capture_unfinished
+from landmark_emotion.reading.neutral import capture_started
 from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.pipeline import Face, pipeline_for
 from landmark_emotion.signals import heeded
@@ -333,8 +333,8 @@ class TabSession:
             "ms": round(1000 * (time.perf_counter() - start), 2),
             "faces": [self._entry(face, image.shape[1], image.shape[0]) for face in faces],
         }
-        if pipeline.unfinished:
-            answer["notice"] = "; ".join(map(capture_unfinished, pipeline.unfinished))
+        if pipeline.notices:
+            answer["notice"] = "; ".join(pipeline.notices)
         return answer
 
     def _entry(self, face: Face, width: int, height: int) -> dict:

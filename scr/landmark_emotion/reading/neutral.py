@@ -41,6 +41,21 @@ def capture_unfinished(track: int) -> str:
     return f"face {track} left the view before its neutral reference was taken; face the camera and try again"
 
 
+EXPRESSIVE_CAPTURE = 0.9
+"""A neutral reference the model reads as one expression at least this probable was most likely taken mid-smile
+(or mid-frown), and the user is told. Of faces labelled neutral, read uncalibrated, this flags 0.2% of AffectNet's
+valid split, 3% of CK+'s and 20% of JAFFE's; of smiles, 62%, 99% and 55%."""
+
+
+def capture_expressive(track: int, label: str, probability: float) -> str:
+    """What they tell the user when a reference just taken reads as an expression (it is kept: some faces at rest
+    do read so)."""
+    return (
+        f"face {track}: the neutral reference taken reads {label} ({probability:.0%}); "
+        "if the face was not at rest, take it again"
+    )
+
+
 class RunningNeutral:
     """A track's neutral estimated from its own frames (``--calibrate auto``).
 
@@ -163,6 +178,8 @@ class TrackReferences:
         self.available = references is not None
         self.expressions = expressions
         self._tracks: dict[int, _Track] = {}
+        self.taken: list[tuple[int, np.ndarray]] = []
+        """The references taken on request that the last :meth:`apply` finished: (track, reference)."""
 
     def require(self) -> None:
         """Raise :class:`CalibrationError` saying why, if faces cannot be calibrated."""
@@ -217,6 +234,7 @@ class TrackReferences:
         the population's, for the first :data:`ESTIMATING_FRAMES` frames) or ``auto``
         (estimated from the face's frames). :meth:`neutral` tells the reference each track was read against.
         """
+        self.taken = []
         population = self.population
         if self.mode == "off" or population is None:  # no population neutral: the mode is off
             return features, ["off"] * len(tracks)
@@ -236,6 +254,7 @@ class TrackReferences:
                 if len(state.captured) >= state.capture_frames:
                     state.reference, state.source = neutral_mean(np.stack(state.captured)), "captured"
                     state.captured = None
+                    self.taken.append((track, state.reference))
             if reference is not None:
                 out[row] = calibrate(features[row], reference, population)
             how.append(source)

@@ -22,9 +22,16 @@ from landmark_emotion.face.features import LANDMARKS, N_FEATURES, face_vectors, 
 from landmark_emotion.face.landmarker import BLENDSHAPES, Detection, Detector
 from landmark_emotion.face.readability import REASON, shipped_readability
 from landmark_emotion.labels import UNCERTAIN, emoji_char
-from landmark_emotion.model.calibration import CalibrationError, References
+from landmark_emotion.model.calibration import NEUTRAL, CalibrationError, References, calibrate
 from landmark_emotion.model.explanation import POPULATION, Explanation, ExplanationError, explainer_of, require_neutral
-from landmark_emotion.reading.neutral import CAPTURE_FRAMES, Expressions, TrackReferences
+from landmark_emotion.reading.neutral import (
+    CAPTURE_FRAMES,
+    EXPRESSIVE_CAPTURE,
+    Expressions,
+    TrackReferences,
+    capture_expressive,
+    capture_unfinished,
+)
 from landmark_emotion.reading.options import ReadOptions
 from landmark_emotion.reading.smoothing import WINDOW, TrackSmoothers
 from landmark_emotion.reading.tracking import FaceTracker
@@ -157,6 +164,9 @@ class Pipeline:
         self._last: list[tuple[int, int]] = []  # (track, box area) of the faces of the last frame
         self.unfinished: list[int] = []
         """Tracks lost in the last frame read before their neutral capture was done: the user should try again."""
+        self.expressive: list[tuple[int, str, float]] = []
+        """(track, label, probability) of the neutral references the last frame finished that read as an expression
+        (:data:`~landmark_emotion.reading.neutral.EXPRESSIVE_CAPTURE`): the user may have been smiling."""
 
     def start_neutral_capture(self, track: int | None = None, frames: int = CAPTURE_FRAMES) -> int:
         """ "This is my neutral face": take a face's next ``frames`` frames as its neutral reference.
@@ -231,6 +241,7 @@ class Pipeline:
         vectors, descriptors = self.describe(image, detection.landmarks)
         unreadable = self.readability.unreadable(descriptors)
         features, calibration = self.references.apply(tracks, vectors)
+        self.expressive = self._expressive(self.references.taken)
         probs = self.predictor.predict_proba(features)
         smoothed, best = self.smoothers.update(tracks, probs)
         faces = []
@@ -256,6 +267,27 @@ class Pipeline:
                 )
             )
         return faces
+
+    @property
+    def notices(self) -> list[str]:
+        """What the user should be told after the last frame: captures lost with their face, or taken mid-expression."""
+        return [*map(capture_unfinished, self.unfinished), *(capture_expressive(*e) for e in self.expressive)]
+
+    def _expressive(self, taken: list[tuple[int, np.ndarray]]) -> list[tuple[int, str, float]]:
+        """Of references just taken, those the model reads as an expression, read as the face was before them (its
+        personal bundle's neutral, or none)."""
+        if not taken:
+            return []
+        references = np.stack([reference for _, reference in taken])
+        personal, population = self.references.personal, self.references.population
+        if personal is not None and population is not None:
+            references = calibrate(references, personal, population)
+        found = []
+        for (track, _), probabilities in zip(taken, self.predictor.predict_proba(references)):
+            best = int(np.argmax(probabilities))
+            if self.labels[best] != NEUTRAL and probabilities[best] >= EXPRESSIVE_CAPTURE:
+                found.append((track, self.labels[best], float(probabilities[best])))
+        return found
 
     def _explain(
         self, features: np.ndarray, vector: np.ndarray, neutral: tuple[str, np.ndarray] | None, label: int
