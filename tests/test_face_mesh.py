@@ -23,12 +23,14 @@ from landmark_emotion.face.features import normalize
 from landmark_emotion.face.landmarker import (
     BLENDSHAPES,
     TASK_FILE,
+    Detection,
     LandmarkerError,
     default_landmarker,
     landmarker_for_model,
 )
 from landmark_emotion.face.mesh import FaceMesh, Mode, mode_for
 from landmark_emotion.face.readability import Readability, ReadabilityError, load_readability
+from landmark_emotion.face.tiles import SmallFaceSearch
 from landmark_emotion.frames import open_source
 from landmark_emotion.reading.pipeline import Pipeline
 from one_photo import detect, four_in_a_row
@@ -485,6 +487,44 @@ def test_a_face_both_the_whole_photo_and_a_tile_find_is_placed_by_the_tile(astro
     for (x, _, w, h), left in zip(boxes, (20, 170, 320, 470)):
         assert 56 <= w <= 70 and 56 <= h <= 80, boxes
         assert left + 10 <= x <= left + 80, boxes  # on the face, not beside it
+
+
+class Scripted:
+    """A graph that finds faces of the given widths (shares of the photo's width) in the whole photo, none in a
+    tile, and counts the calls."""
+
+    def __init__(self, widths: list[float], size=(300, 640)):
+        self.size, self.calls = size, 0
+        corners = np.stack(np.meshgrid(np.linspace(0, 1, 18), np.linspace(0, 1, 26)), -1).reshape(-1, 2)[:468]
+        self.faces = np.zeros((len(widths), 468, 3), np.float32)
+        for i, width in enumerate(widths):
+            self.faces[i, :, 0] = (0.05 + 0.3 * i) + corners[:, 0] * width
+            self.faces[i, :, 1] = 0.2 + corners[:, 1] * width * size[1] / size[0]
+
+    def __call__(self, image: np.ndarray) -> Detection:
+        self.calls += 1
+        whole = image.shape[:2] == self.size
+        return Detection(self.faces if whole else self.faces[:0], image.shape[1], image.shape[0])
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "widths, tiles",
+    [
+        ([0.18], False),  # a portrait (the sample photo's face is 18% of it): no tiles
+        ([0.18, 0.17], True),  # a group the whole pass may not have found whole: searched
+        ([0.25, 0.1], False),  # a face the whole pass finds reliably: its neighbours of its size too
+        ([0.12], True),  # small faces, where more may hide
+    ],
+)
+def test_which_photos_are_searched_in_tiles(widths, tiles):
+    """Three people 120 px wide in a 640 px photo: the whole pass found one or two, and the photo was not searched
+    further (10 of 36 such faces missed in research strips; 6 since a group is searched)."""
+    graph = Scripted(widths)
+    SmallFaceSearch(graph, 4)(np.zeros((300, 640, 3), np.uint8))
+    assert (graph.calls > 1) is tiles
 
 
 def test_the_readability_unit_is_checked_whole_when_it_loads(tmp_path):

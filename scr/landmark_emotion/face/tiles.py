@@ -3,18 +3,19 @@
 MediaPipe's face detector reads the image shrunk to 128x128: it finds no face narrower than
 about 11% of the image's longer side (110 px in a 1000 px photo: a group photo, a classroom, a
 person far from the camera), and not every face under 20%. So a photo in which the whole-image
-pass finds no face, or only faces narrower than :data:`SMALL` of its longer side (a scene of
-small faces, where more may hide), is searched again in overlapping square tiles of
+pass finds no face, only faces narrower than :data:`SMALL` of its longer side (a scene of
+small faces, where more may hide), or several faces all narrower than :data:`WHOLE` (a group, some
+of whom it may have missed), is searched again in overlapping square tiles of
 :data:`TILE` px, where a 40 px face is 17% of the tile, then of twice that side, and so on
 until the tiles hold whole every face the whole-image pass may miss. A tile keeps only faces
 the whole-image pass could have missed (narrower than :data:`WHOLE` of the photo's longer
 side): anything larger it finds in a tile is a false face (a round badge, a patch), since the
 whole image would have shown a real one. The landmarks a tile gives are put back in the
 photo's coordinates. A face both find is taken from the tile: near the detector's floor the
-whole-image pass may find a face yet misplace its mesh (a face 10% of a strip of four, its
-box 40% too wide and off to one side, read "cannot read this face"), where the tile, in which
-the face is larger, places it. A photo with a face well above the floor (a portrait) costs nothing more;
-live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
+whole-image pass may find a face yet misplace its mesh (one of four faces 10% of a strip wide: its
+box 79 px wide for a 63 px face, read "cannot read this face"), where the tile, in which the face
+is larger, places it. A photo of one face above :data:`SMALL` (a portrait), or with a face above
+:data:`WHOLE`, costs nothing more; live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ TILE = 240
 WHOLE = 0.2
 """The whole-image pass finds faces at least this share of the image's longer side; narrower ones it may miss."""
 SMALL = 0.165
-"""A photo whose faces found are all narrower than this share of its longer side is searched in tiles."""
+"""A photo whose faces found are all narrower than this share of its longer side is searched in tiles (one face
+wider: a portrait, not searched; the sample photo's face is 18% of it)."""
 
 
 def tile_sides(width: int, height: int) -> list[int]:
@@ -78,7 +80,9 @@ class SmallFaceSearch:
         height, width = image_bgr.shape[:2]
         longest = max(width, height)
         boxes = list(found.boxes())
-        if len(found) >= self.max_faces or any(box[2] >= SMALL * longest for box in boxes):
+        widths = [box[2] / longest for box in boxes]
+        portrait = len(widths) == 1 and widths[0] >= SMALL
+        if len(found) >= self.max_faces or portrait or any(width >= WHOLE for width in widths):
             return found
         sides = tile_sides(width, height)
         if not sides:
