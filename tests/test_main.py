@@ -125,8 +125,8 @@ def test_a_folder_of_photos_says_what_it_read_left_out_and_may_have_missed(
     monkeypatch.setenv("GLOG_minloglevel", "2")
     photos = tmp_path / "photos"
     photos.mkdir()
-    cv2.imwrite(str(photos / "a.jpg"), np.hstack([astronaut, astronaut[:, ::-1]]))  # two people
-    cv2.imwrite(str(photos / "b.jpg"), astronaut)
+    cv2.imwrite(str(photos / "a.png"), np.hstack([astronaut, astronaut[:, ::-1]]))  # two people
+    cv2.imwrite(str(photos / "b.png"), astronaut)
     (photos / "c.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     args = ["--model", str(tiny_bundle), "--source", str(photos), "--no-display", "--log", str(tmp_path / "log.jsonl")]
     assert demo_main.main([*args, "--max-faces", "2"]) == 0
