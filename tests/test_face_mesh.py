@@ -472,7 +472,10 @@ def test_a_small_face_in_a_large_photo_is_found(astronaut, landmarker):
         assert 34 <= box[2] <= 46 and 420 < box[0] < 420 + 512 * 40 / box_width
         with FaceMesh(Mode.IMAGE, 4, landmarker=landmarker, small_faces=False) as whole:
             assert len(whole(photo)) == 0  # what the face mesh alone gives
-        assert len(mesh(np.hstack([astronaut, astronaut[:, ::-1]]))) == 2  # the photo beside its mirror (1024x512)
+        pair = np.hstack([astronaut, astronaut[:, ::-1]])
+        assert len(mesh(pair)) == 2  # the photo beside its mirror (1024x512)
+        jpeg = cv2.imdecode(cv2.imencode(".jpg", pair)[1], cv2.IMREAD_COLOR)
+        assert len(mesh(jpeg)) == 2  # as a JPEG, a tile showed the Tasks landmarker a face in her dark collar
         assert len(mesh(astronaut)) == 1  # no false face from a tile (the badge on her arm was one)
 
 

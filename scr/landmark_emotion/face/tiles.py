@@ -14,12 +14,16 @@ whole image would have shown a real one. The landmarks a tile gives are put back
 photo's coordinates. A face both find is taken from the tile: near the detector's floor the
 whole-image pass may find a face yet misplace its mesh (one of four faces 10% of a strip wide: its
 box 79 px wide for a 63 px face, read "cannot read this face"), where the tile, in which the face
-is larger, places it. A photo of one face above :data:`SMALL` (a portrait), or with a face above
-:data:`WHOLE`, costs nothing more; live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
+is larger, places it. A face only a tile finds is kept when the mesh finds it again in a square of
+:data:`CONTEXT` times its size around it, enlarged to :data:`CHECK` px: a tile shows the detector
+little of the photo, and the Tasks landmarker took the dark collar under a chin for a face. A photo
+of one face above :data:`SMALL` (a portrait), or with a face above :data:`WHOLE`, costs nothing
+more; live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from landmark_emotion.face.landmarker import Detection, Graph
@@ -28,6 +32,10 @@ TILE = 240
 """The smallest tile side, in pixels: a 40 px face is 17% of it (the detector finds none under about 11%)."""
 WHOLE = 0.2
 """The whole-image pass finds faces at least this share of the image's longer side; narrower ones it may miss."""
+CONTEXT = 4.0
+"""A face only a tile found is looked for again in a square this many times its size around it..."""
+CHECK = 256
+"""...enlarged to at least this many pixels a side: there a real face is a quarter of the picture."""
 SMALL = 0.165
 """A photo whose faces found are all narrower than this share of its longer side is searched in tiles (one face
 wider: a portrait, not searched; the sample photo's face is 18% of it)."""
@@ -66,6 +74,22 @@ def _centre_in(box: np.ndarray, other: np.ndarray) -> bool:
 def _found_again(box: np.ndarray, boxes: list[np.ndarray]) -> int | None:
     """The first of ``boxes`` that is the same face as ``box`` (either's centre in the other), or None."""
     return next((i for i, other in enumerate(boxes) if _centre_in(box, other) or _centre_in(other, box)), None)
+
+
+def _found_in_context(graph: Graph, image: np.ndarray, box: np.ndarray) -> bool:
+    """Whether ``graph`` finds a face at ``box`` again in a square of :data:`CONTEXT` times its size around it (the
+    photo's edge padded grey), enlarged to :data:`CHECK` px."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    half = CONTEXT * max(box[2], box[3]) / 2
+    x0, y0, x1, y1 = int(cx - half), int(cy - half), int(cx + half), int(cy + half)
+    height, width = image.shape[:2]
+    pad = max(0, -x0, -y0, x1 - width, y1 - height)
+    square = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+    square = square[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
+    scale = max(1.0, CHECK / max(square.shape[:2]))
+    square = cv2.resize(square, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    centres = [(b[0] + b[2] / 2, b[1] + b[3] / 2) for b in graph(np.ascontiguousarray(square)).boxes()]
+    return any(abs(x / scale + x0 - cx) < box[2] / 2 and abs(y / scale + y0 - cy) < box[3] / 2 for x, y in centres)
 
 
 class SmallFaceSearch:
@@ -109,6 +133,8 @@ class SmallFaceSearch:
                         part.landmarks[i] * np.array([w, h, w], np.float32) + np.array([x, y, 0], np.float32)
                     ) / scale
                     shapes = None if part.blendshapes is None else part.blendshapes[i]
+                    if again is None and not _found_in_context(self._graph, image_bgr, box):
+                        continue  # not a face: not seen again with more of the photo around it
                     if again is None:  # a face the whole image missed
                         landmarks.append(points)
                         boxes.append(box)
