@@ -104,9 +104,9 @@ class SmallFaceSearch:
         height, width = image_bgr.shape[:2]
         longest = max(width, height)
         boxes = list(found.boxes())
-        widths = [box[2] / longest for box in boxes]
-        portrait = len(widths) == 1 and widths[0] >= SMALL
-        if len(found) >= self.max_faces or portrait or any(width >= WHOLE for width in widths):
+        shares = [box[2] / longest for box in boxes]
+        portrait = len(shares) == 1 and shares[0] >= SMALL
+        if len(found) >= self.max_faces or portrait or any(share >= WHOLE for share in shares):
             return found
         sides = tile_sides(width, height)
         if not sides:
@@ -129,12 +129,13 @@ class SmallFaceSearch:
                     again = _found_again(box, boxes)
                     if again is not None and from_tile[again]:  # the smallest tile that held it whole placed it
                         continue
+                    if again is None and not _found_in_context(self._graph, image_bgr, box):
+                        continue  # not a face: not seen again with more of the photo around it (another tile's
+                        # box of the same face may be: each is checked)
                     points = (
                         part.landmarks[i] * np.array([w, h, w], np.float32) + np.array([x, y, 0], np.float32)
                     ) / scale
                     shapes = None if part.blendshapes is None else part.blendshapes[i]
-                    if again is None and not _found_in_context(self._graph, image_bgr, box):
-                        continue  # not a face: not seen again with more of the photo around it
                     if again is None:  # a face the whole image missed
                         landmarks.append(points)
                         boxes.append(box)
