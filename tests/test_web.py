@@ -458,6 +458,22 @@ def test_a_neutral_capture_lost_with_its_face_comes_with_a_notice(server, tmp_pa
     assert all(a["faces"] == [] for a in answers)
 
 
+def test_a_photo_with_as_many_faces_as_the_page_reads_says_there_may_be_more(server, tmp_path):
+    from websockets.asyncio.client import connect
+
+    group = tmp_path / "group.png"
+    cv2.imwrite(str(group), four_in_a_row(cv2.imread(str(PHOTO))))
+
+    async def scenario() -> list[dict]:
+        async with connect(server.url.replace("http://", "ws://") + "ws", max_size=None) as ws:
+            json.loads(await ws.recv())
+            return [await _exchange(ws, b"P" + jpeg(path)) for path in (group, PHOTO)]
+
+    four, one = asyncio.run(scenario())
+    assert len(four["faces"]) == 4 and four["notice"].startswith("this photo has 4 faces read, the most this page")
+    assert len(one["faces"]) == 1 and "notice" not in one
+
+
 @pytest.mark.slow
 def test_a_neutral_taken_mid_smile_comes_with_a_notice(server):
     from websockets.asyncio.client import connect

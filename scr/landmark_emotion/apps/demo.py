@@ -28,6 +28,7 @@ from landmark_emotion.frames import FrameSource, ImageFolderSource, SourceError,
 from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started
+from landmark_emotion.reading.options import at_face_limit
 from landmark_emotion.reading.pipeline import Face, Pipeline
 from landmark_emotion.reading.pipelining import ahead
 from landmark_emotion.resources import SAMPLE_CLIP
@@ -286,7 +287,7 @@ def run(
                 faces = pipeline.read(frame.image, detection)
                 stats.frames += 1
                 stats.detections += len(faces)
-                stats.full += int(max_faces is not None and 1 < max_faces <= len(faces))  # 1: one face wanted
+                stats.full += int(max_faces is not None and at_face_limit(len(faces), max_faces))
                 stats.tracks.update(f.track for f in faces if f.track is not None)
                 now = time.perf_counter()
                 for notice in pipeline.notices:

@@ -70,7 +70,7 @@ from landmark_emotion.model.calibration import CalibrationError
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.explanation import ExplanationError
 from landmark_emotion.reading.neutral import capture_started
-from landmark_emotion.reading.options import ReadOptions
+from landmark_emotion.reading.options import ReadOptions, at_face_limit
 from landmark_emotion.reading.pipeline import Face, pipeline_for
 from landmark_emotion.signals import heeded
 
@@ -333,8 +333,14 @@ class TabSession:
             "ms": round(1000 * (time.perf_counter() - start), 2),
             "faces": [self._entry(face, image.shape[1], image.shape[0]) for face in faces],
         }
-        if pipeline.notices:
-            answer["notice"] = "; ".join(pipeline.notices)
+        notices = list(pipeline.notices)
+        if message[0] == PHOTO and at_face_limit(len(faces), self.options.max_faces):
+            notices.append(
+                f"this photo has {len(faces)} faces read, the most this page reads: there may be more "
+                "(start the page with a higher --max-faces)"
+            )
+        if notices:
+            answer["notice"] = "; ".join(notices)
         return answer
 
     def _entry(self, face: Face, width: int, height: int) -> dict:

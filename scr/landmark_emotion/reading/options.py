@@ -58,6 +58,12 @@ class ReadOptions:
         return landmarker_for_model(model.info.get("landmarker"), "tasks" if self.blendshapes else self.landmarker)
 
 
+def at_face_limit(faces: int, max_faces: int) -> bool:
+    """Whether a picture in which ``faces`` were read may hold more, unsaid: as many as ``max_faces`` reads (with 1,
+    one face was wanted)."""
+    return 1 < max_faces <= faces
+
+
 def _problem(name: str, value: object) -> str | None:
     """What is wrong with one option's value (the end of "<name> must be ..."), or None."""
     if name == "max_faces":
