@@ -20,9 +20,10 @@ def heed_all_signals() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-def run_script(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python scr/<script> ARGS`` as a user runs it, headless (no display to open a window on), its output kept."""
+def run_script(script: str, *args: str, timeout: float = 120, folder: Path = SCRIPTS) -> subprocess.CompletedProcess:
+    """``python scr/<script> ARGS`` (or a script of another ``folder``: ``benchmarks/``) as a user runs it, headless
+    (no display to open a window on), its output kept."""
     env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     return subprocess.run(
-        [sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True, env=env, timeout=timeout
+        [sys.executable, str(folder / script), *args], capture_output=True, text=True, env=env, timeout=timeout
     )

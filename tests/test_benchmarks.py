@@ -6,11 +6,11 @@ Whoever re-runs a figure of the README types its command with their own paths; a
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from child_processes import run_script
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 MISSING = "/nonexistent/landmark-emotion"
@@ -30,9 +30,7 @@ MISSING = "/nonexistent/landmark-emotion"
 def test_a_benchmark_given_a_missing_path_says_so_in_one_line(script, args, message, tmp_path):
     (tmp_path / "ck.npz").write_bytes(b"")  # a table cut short: cross_dataset.py reads every table of --tables
     args = [str(tmp_path) if a == "TABLES" else a for a in args]
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True, timeout=120
-    )
+    done = run_script(script, *args, folder=BENCHMARKS)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr

@@ -88,8 +88,8 @@ def _found_in_context(graph: Graph, image: np.ndarray, box: np.ndarray) -> bool:
     square = square[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
     scale = max(1.0, CHECK / max(square.shape[:2]))
     square = cv2.resize(square, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-    centres = [(b[0] + b[2] / 2, b[1] + b[3] / 2) for b in graph(np.ascontiguousarray(square)).boxes()]
-    return any(abs(x / scale + x0 - cx) < box[2] / 2 and abs(y / scale + y0 - cy) < box[3] / 2 for x, y in centres)
+    found = graph(np.ascontiguousarray(square)).boxes() / scale + np.array([x0, y0, 0, 0])  # in the photo's pixels
+    return any(_centre_in(again, box) for again in found)
 
 
 class SmallFaceSearch:

@@ -258,8 +258,7 @@ function draw(msg) {
   // the labels over every box, each where it covers no other (faces side by side), as the demo places them
   msg.faces.forEach((face, i) => {
     const [left, top, width, height] = mirror.drawn.boxes[i];
-    const percent = face.unreadable ? "" : ` ${(100 * face.confidence).toFixed(0)}%`;  // none it cannot back
-    const text = `${face.emoji} ${face.label}${percent}`;
+    const text = [face.emoji, face.label, confidenceText(face)].filter(Boolean).join(" ");
     const w = viewCtx.measureText(text).width + 8;
     const x = Math.max(0, Math.min(left, view.width - w)); // inside the picture, moved left whole at its edge
     const above = Math.max(3, top - 25); // just above the box, inside the picture
@@ -348,6 +347,11 @@ function card(face) {
   return cards.get(key);
 }
 
+// A face's confidence as shown on the picture and in its card: none for a face it cannot read (no % it cannot back).
+function confidenceText(face) {
+  return face.unreadable ? "" : `${(100 * face.confidence).toFixed(0)}%`;
+}
+
 function listFaces(list) {
   const shown = list.map((face) => {
     const item = card(face);
@@ -355,7 +359,7 @@ function listFaces(list) {
     item.dataset.label = face.label;
     item.querySelector(".emoji").textContent = face.emoji;
     item.querySelector(".label").textContent = face.label;
-    item.querySelector(".confidence").textContent = face.unreadable ? "" : `${(100 * face.confidence).toFixed(0)}%`;
+    item.querySelector(".confidence").textContent = confidenceText(face);
     const [calibration, because] = CALIBRATION[face.calibration] || ["", ""];
     item.querySelector(".calibration").textContent =  // why it cannot be read, and how it is read
       [face.unreadable, calibration].filter(Boolean).join(" · ");
