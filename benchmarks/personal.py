@@ -5,6 +5,7 @@
   python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --forgetting --draws 2
   python benchmarks/personal.py --table JAFFE.npz --base models/default --video KA KL KM KR MK
   python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --l2 0.3   # another penalty
+  python benchmarks/personal.py --table JAFFE.npz --base models/default --k 2 --no-calibrate   # heads not calibrated
 
 The table must say who is who (``groups``) and where each photo is (``paths``, as
 ``extract_landmarks.py`` writes them); its people must be people the base never saw.
@@ -157,13 +158,19 @@ def record_label(table: LandmarkTable, rows: np.ndarray, label: str, sessions: P
         return quietly(record_dataset.main, args) == 0
 
 
-def fine_tune(base: Path, sessions: Path, out: Path, keep_unrecorded: bool, l2: float | None) -> EmotionModel:
-    """``train_personal.py`` with its defaults (``--min-samples 1``: a photo is a sample), and the bundle it wrote."""
+def fine_tune(base: Path, sessions: Path, out: Path, keep_unrecorded: bool, options: list[str]) -> EmotionModel:
+    """``train_personal.py`` with its defaults (``--min-samples 1``: a photo is a sample) but ``options``, and the
+    bundle it wrote."""
     args = ["--base", str(base), "--data-dir", str(sessions), "--out", str(out), "--min-samples", "1", "--no-progress"]
-    args += (["--keep-unrecorded"] if keep_unrecorded else []) + ([] if l2 is None else ["--l2", str(l2)])
+    args += (["--keep-unrecorded"] if keep_unrecorded else []) + options
     if quietly(train_personal.main, args) != 0:
         sys.exit(f"error: train_personal.py {' '.join(args)} failed")
     return EmotionModel.load(out)
+
+
+def tuning_options(args: argparse.Namespace) -> list[str]:
+    """The ``train_personal.py`` options a run varies from its defaults."""
+    return ([] if args.l2 is None else ["--l2", str(args.l2)]) + (["--no-calibrate"] if args.no_calibrate else [])
 
 
 def as_the_demo_reads(model: EmotionModel, features: np.ndarray) -> np.ndarray:
@@ -200,7 +207,7 @@ def run_photos(args: argparse.Namespace, base: EmotionModel, table: LandmarkTabl
             with tempfile.TemporaryDirectory() as work:
                 record_photos(table, draw.recorded, Path(work) / "sessions", Path(work), draw.spare_neutral)
                 sessions, out = Path(work) / "sessions", Path(work) / "model"
-                personal = fine_tune(args.base, sessions, out, draw.keep_unrecorded, args.l2)
+                personal = fine_tune(args.base, sessions, out, draw.keep_unrecorded, tuning_options(args))
             scores = score(base, personal, table.subset(draw.test))
             scores["seconds"] = personal.metrics["seconds"]
             per_person.setdefault(draw.person, []).append(scores)
@@ -212,9 +219,10 @@ def run_photos(args: argparse.Namespace, base: EmotionModel, table: LandmarkTabl
         keys = ("shipped", "calibrated", "personal", "seconds")
         means = {key: np.mean([np.mean([s[key] for s in runs]) for runs in per_person.values()]) for key in keys}
         what = "her unrecorded labels, among all" if args.forgetting else "her other photos"
+        start = "uncalibrated" if args.no_calibrate else "calibrated to her neutral"
         print(
             f"\n| k | people × draws | test photos ({what}) | base as shipped (uncalibrated, every label) | "
-            "base calibrated to her neutral, her labels | personal model, as the demo reads | s per fit |\n"
+            f"base {start}, her labels | personal model, as the demo reads | s per fit |\n"
             "|---|---|---|---|---|---|---|\n"
             f"| {k} | {len(per_person)} × {args.draws} | {sum(len(d.test) for d in draws)} | {means['shipped']:.3f} "
             f"| {means['calibrated']:.3f} | **{means['personal']:.3f}** | {means['seconds']:.2f} |\n",
@@ -348,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ceiling", action="store_true", help="also 5-fold cross-validation with all her photos")
     p.add_argument("--video", nargs="+", metavar="PERSON", help="instead: a 30-second recording of each, timed")
     p.add_argument("--l2", type=float, help="train_personal.py --l2 (default: its own), to see where it matters")
+    p.add_argument("--no-calibrate", action="store_true", help="train_personal.py --no-calibrate: uncalibrated heads")
     args = p.parse_args(argv)
     base = EmotionModel.load(args.base)
     table = load_table(args.table)
