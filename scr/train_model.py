@@ -161,6 +161,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "AffectNet); default: none",
     )
     p.add_argument(
+        "--members",
+        type=int_range(1, 16),
+        default=DEFAULTS.members,
+        help="networks trained with seeds SEED, SEED+1... and merged into one that averages their logits "
+        "(an ensemble, run as one network); default: %(default)s",
+    )
+    p.add_argument(
         "--val-fraction",
         type=float_range(0, 0.9, low_open=True, high_open=True),
         default=0.15,
@@ -259,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             args.components,
             args.identity_augment,
             args.class_prior,
+            args.members,
         )
         table = load_tables(args.data)
         photos, copies = table.subset(table.photographed()), len(table.copies())
@@ -290,8 +298,14 @@ def main(argv: list[str] | None = None) -> int:
             training_data={"name": args.data_name, "source": args.data_source, "licence": args.data_licence},
         )
         fit = record.fit
+        epochs = f"{len(fit.history.get('loss', []))} epochs"
         print(
-            f"trained {len(fit.history.get('loss', []))} epochs in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
+            (
+                f"trained {epochs} in {fit.seconds:.0f} s, kept epoch {fit.best_epoch}"
+                if fit.members == 1
+                else f"trained {fit.members} networks in {fit.seconds:.0f} s (the first: {epochs}, kept epoch "
+                f"{fit.best_epoch}), merged into one"
+            )
             + (" (interrupted: the best epoch so far is kept)" if fit.interrupted else "")
         )
         held_out, _, people = record.split.scored()

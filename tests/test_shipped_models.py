@@ -36,13 +36,14 @@ def test_default_bundle_records_its_affectnet_scores():
     assert min(c["recall"] for c in metrics["per_class"].values()) >= 0.40
 
 
-def test_default_bundle_is_made_by_the_documented_command_with_its_neutral_prior():
-    """A retrained default without the prior reads people at rest as expressions again (docs: strangers)."""
+def test_default_bundle_is_made_by_the_documented_command_with_its_neutral_prior_and_members():
+    """A retrained default without the prior reads people at rest as expressions again, one network alone reads
+    AffectNet and strangers worse (docs: strangers)."""
     recipe = load_bundle(MODELS / "default").info["train_args"]["recipe"]
-    assert recipe["class_priors"] == [["neutral", 1.5]]
+    assert recipe["class_priors"] == [["neutral", 1.5]] and recipe["members"] == 5
     commands = (MODELS.parent / "docs" / "commands.md").read_text()
     shipped = commands.split("### The shipped default model", 1)[1].split("```", 2)[1]
-    assert "--class-prior neutral=1.5" in shipped and "--out models/default" in shipped
+    assert "--class-prior neutral=1.5 --members 5" in shipped and "--out models/default" in shipped
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from landmark_emotion.training.base import (
     class_weights,
     fit_network,
     identity_augmented,
+    merge_networks,
     replay_sample,
     select_classes,
     split_table,
@@ -211,6 +212,76 @@ def test_class_priors_multiply_the_probabilities(trained):
     np.testing.assert_allclose(network.predict(x, verbose=0), expected / expected.sum(1, keepdims=True), atol=1e-5)
     with pytest.raises(TrainingError, match="class prior of surprise, which the model does not learn"):
         train(trained.table, replace(TINY, class_priors=(("surprise", 2.0),)), min_class_count=10)
+
+
+def test_members_merge_into_one_network_of_their_mean_logits(trained):
+    import keras
+
+    from landmark_emotion.model.inference import predictor_from_keras
+
+    recipe = replace(TINY, hidden=(8, 4))
+    members = [build_member(recipe, trained.model.input_shape[1], len(trained.labels), seed) for seed in (1, 2, 3)]
+    merged = merge_networks(members, recipe)
+    assert [layer.units for layer in merged.layers if isinstance(layer, keras.layers.Dense)] == [24, 12, 4]
+    x = trained.preprocess.transform(trained.table.features()[:20])
+    logits = np.mean([_logits(m, x) for m in members], axis=0)
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(merged.predict(x, verbose=0), expected / expected.sum(1, keepdims=True), atol=1e-5)
+    pre = trained.preprocess
+    engine = predictor_from_keras(merged, trained.labels, pre.mean, pre.scale, pre.components, trained.feature_set)
+    probabilities = engine.predict_proba(trained.table.features()[:20])
+    np.testing.assert_allclose(probabilities, merged.predict(x, verbose=0), atol=1e-5)
+
+
+def build_member(recipe: Recipe, n_inputs: int, n_classes: int, seed: int):
+    import keras
+
+    from landmark_emotion.training.base import build_mlp
+
+    keras.utils.set_random_seed(seed)
+    return build_mlp(n_inputs, n_classes, recipe)
+
+
+def _logits(model, x: np.ndarray) -> np.ndarray:
+    import keras
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    for layer in dense:
+        kernel, bias = layer.get_weights()
+        x = x @ kernel + bias
+        if layer is not dense[-1]:
+            x = np.maximum(x, 0)
+    return x
+
+
+@pytest.mark.slow
+def test_a_recipe_of_members_trains_each_with_its_own_seed(table, trained, monkeypatch):
+    import landmark_emotion.training.base as base
+
+    seeds: list[int] = []
+    fit = base.fit_network
+
+    def recording(*args, **kwargs):
+        seeds.append(args[6])
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(base, "fit_network", recording)
+    ensemble = train(table, replace(TINY, epochs=3, members=3), min_class_count=10, seed=3, progress=False)
+    assert seeds == [3, 4, 5] and ensemble.fit.members == 3
+    assert ensemble.model.layers[0].units == 3 * TINY.hidden[0]
+    with pytest.raises(TrainingError, match="member networks"):
+        Recipe(members=0)
+
+    def stopped_in_the_second(*args, **kwargs):  # Ctrl-C before the second member's first epoch ended
+        if seeds:
+            raise KeyboardInterrupt
+        seeds.append(args[6])
+        return fit(*args, **kwargs)
+
+    seeds.clear()
+    monkeypatch.setattr(base, "fit_network", stopped_in_the_second)
+    kept = train(table, replace(TINY, epochs=3, members=3), min_class_count=10, seed=3, progress=False)
+    assert kept.fit.members == 1 and kept.fit.interrupted and kept.model.layers[0].units == TINY.hidden[0]
 
 
 def test_train_model_trains_copies_and_identity_augmentation_and_keeps_photos_only(tmp_path, table):

@@ -21,10 +21,11 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+from scipy.linalg import block_diag
 from tqdm import tqdm
 
 from landmark_emotion.data.table import LandmarkTable
@@ -76,6 +77,9 @@ class Recipe:
     """(label, factor) pairs: the trained model's probability of each label is multiplied by its factor (and all
     renormalised), for where the model is used: people rest more often, and show contempt less often, than the
     training data says (:func:`apply_class_priors`)."""
+    members: int = 1
+    """Networks trained (seeds ``seed``, ``seed + 1``...) on the same preprocessing and merged into one network
+    that averages their logits (:func:`merge_networks`): an ensemble that runs as one forward pass."""
 
     def __post_init__(self) -> None:
         check_settings(
@@ -94,6 +98,7 @@ class Recipe:
                 (any(k < 0 for k in self.components), "PCA component counts cannot be negative"),
                 (not 0 <= self.identity_augment <= 10, "the identity augmentation must be in [0, 10]"),
                 (not all(f > 0 for _, f in self.class_priors), "class prior factors must be positive"),
+                (not 1 <= self.members <= 16, "the number of member networks must be in [1, 16]"),
             ],
         )
 
@@ -249,6 +254,8 @@ class Fit:
     best_epoch: int
     interrupted: bool
     seconds: float
+    members: int = 1
+    """Networks merged into ``model`` (fewer than the recipe's when training was interrupted)."""
 
 
 def fit_network(
@@ -292,6 +299,47 @@ def fit_network(
         raise TrainingError("no epoch reached a finite validation loss; nothing to keep")
     model.set_weights(best.weights)
     return Fit(model, best.history, best.best_epoch, interrupted is not None, time.perf_counter() - started)
+
+
+def merge_networks(models: Sequence, recipe: Recipe):
+    """One :func:`build_mlp` network computing the mean of the members' logits: their hidden layers side by side
+    (the first concatenated, the later ones block-diagonal), their last layers stacked and divided by their number.
+    The softmax of mean logits is a geometric-mean ensemble; the NumPy engine and fine-tuning take it as any network.
+    """
+    import keras
+
+    k = len(models)
+    dense = [[layer for layer in m.layers if isinstance(layer, keras.layers.Dense)] for m in models]
+    merged = build_mlp(
+        dense[0][0].get_weights()[0].shape[0],
+        dense[0][-1].get_weights()[1].shape[0],
+        replace(recipe, hidden=tuple(units * k for units in recipe.hidden)),
+    )
+    target = [layer for layer in merged.layers if isinstance(layer, keras.layers.Dense)]
+    for depth, layer in enumerate(target):
+        weights = [member[depth].get_weights() for member in dense]
+        bias = np.concatenate([b for _, b in weights])
+        if depth == 0:
+            kernel = np.concatenate([w for w, _ in weights], axis=1)
+        elif depth < len(target) - 1:
+            kernel = block_diag(*[w for w, _ in weights])
+        else:
+            kernel, bias = np.concatenate([w for w, _ in weights]) / k, np.mean([b for _, b in weights], axis=0)
+        layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return merged
+
+
+def merged_fit(fits: Sequence[Fit], recipe: Recipe) -> Fit:
+    """The record of an ensemble's training: the merged network, the first member's history and kept epoch
+    (what the curves show), the members' time added up."""
+    return Fit(
+        merge_networks([f.model for f in fits], recipe),
+        fits[0].history,
+        fits[0].best_epoch,
+        any(f.interrupted for f in fits),
+        sum(f.seconds for f in fits),
+        len(fits),
+    )
 
 
 def fit_loop(
@@ -489,16 +537,18 @@ def train_on_split(
     if recipe.identity_augment:
         z_train, y_train = identity_augmented(z_train, y_train, index[NEUTRAL], recipe.identity_augment, seed)
     val = table.subset(split.val)
-    fit = fit_network(
-        z_train,
-        y_train,
-        pre.transform(val.features(feature_set)),
-        np.array([index[label] for label in val.labels]),
-        len(labels),
-        recipe,
-        seed=seed,
-        progress=progress,
-    )
+    z_val, y_val = pre.transform(val.features(feature_set)), np.array([index[label] for label in val.labels])
+    fits: list[Fit] = []
+    for member in range(recipe.members):
+        try:
+            fits.append(fit_network(z_train, y_train, z_val, y_val, len(labels), recipe, seed + member, progress))
+        except KeyboardInterrupt:
+            if not fits:
+                raise
+            fits[-1].interrupted = True  # stopped before this member's first epoch: the members done are kept
+        if fits and fits[-1].interrupted:
+            break
+    fit = fits[0] if len(fits) == 1 else merged_fit(fits, recipe)
     apply_class_priors(fit.model, labels, recipe.class_priors)
     return TrainResult(fit.model, labels, pre, table, split, fit, dict(dropped or {}), feature_set)
 
