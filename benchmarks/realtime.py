@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {exc}")
     predictor = bundle.predictor()
     print(
-        f"video {args.video} ; model {bundle.path} ({len(bundle.labels)} labels, {bundle.feature_set}) ; "
+        f"video {args.video} ; model {bundle.path} ({len(bundle.classes_)} labels, {bundle.feature_set}) ; "
         f"{args.landmarker} landmarker"
     )
 
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nper frame, each stage alone (ms):")
     with FaceMesh("video", 4, landmarker=args.landmarker) as search:
-        stages = per_stage_ms(args.video, predictor, bundle.labels, search)
+        stages = per_stage_ms(args.video, predictor, bundle.classes_, search)
     for name, ms in stages.items():
         print(f"  {name:44s} {ms:6.3f}")
 

@@ -105,6 +105,26 @@ def test_predictor_takes_one_face_or_many(bundle, table):
         predictor.predict_proba(x[:, :100])
 
 
+def test_the_preprocessing_is_folded_into_the_first_layer_only_where_that_costs_less():
+    from landmark_emotion.model.inference import Predictor, Step
+
+    rng = np.random.default_rng(0)
+    n, k = 40, 6
+    mean, scale, components = rng.normal(size=n), rng.uniform(0.5, 2, n), rng.normal(size=(n, k))
+    x = rng.normal(size=(5, n))
+    for units, steps_after in ((4, 2), (30, 3)):  # 40*4 <= 40*6 + 6*4 folds; 40*30 > 40*6 + 6*30 does not
+        layers = [
+            Step(rng.normal(size=(k, units)), rng.normal(size=units), "relu"),
+            Step(rng.normal(size=(units, 3)), rng.normal(size=3), "softmax"),
+        ]
+        predictor = Predictor(LABELS, mean, scale, layers, components)
+        expected = ((x - mean) / scale) @ components
+        for step in layers:
+            expected = step(expected)
+        assert len(predictor.steps) == steps_after
+        np.testing.assert_allclose(predictor.predict_proba(x), expected, atol=1e-5)
+
+
 def test_batch_normalization_is_reproduced(tmp_path, scaler, table):
     import keras
 

@@ -130,33 +130,42 @@ class Predictor:
 
 
 def _fuse_preprocess(pre: Preprocess, steps: list[Step]) -> list[Step]:
-    """The steps with the (affine) preprocessing folded into the first Dense layer: one matrix product per face.
+    """The steps with the (affine) preprocessing folded into the first Dense layer where that costs less.
 
-    ``((x - mean) / scale) @ C @ W + b == x @ W' + b'``: for a hybrid bundle this is one
-    (4320 x 256) product instead of a (4320 x 450) projection and a (450 x 256) layer.
-    Other networks get the preprocessing as a step of its own.
+    ``((x - mean) / scale) @ C @ W + b == x @ W' + b'``: for a hybrid bundle of one network this is one
+    (4320 x 256) product instead of a (4320 x 450) projection and a (450 x 256) layer. A wider first layer
+    (five networks merged: 1280 units) costs less after the projection, which then stays a step of its own,
+    as it does for other networks.
     """
     first = steps[0] if steps else None
-    if first is None or first.elementwise:
-        if pre.components is None:
-            return [
-                Step(
-                    (1.0 / pre.scale).astype(np.float32),
-                    (-pre.mean / pre.scale).astype(np.float32),
-                    "linear",
-                    elementwise=True,
-                ),
-                *steps,
-            ]
-        matrix = pre.components / pre.scale[:, None]
-        return [Step(matrix.astype(np.float32), (-pre.mean @ matrix).astype(np.float32), "linear"), *steps]
-    weight = first.weight.astype(np.float64)
-    if pre.components is not None:
-        weight = pre.components.astype(np.float64) @ weight
-    weight = weight / pre.scale[:, None]
-    bias = first.bias - pre.mean @ weight
-    with np.errstate(over="ignore"):  # weights too large for float32 become inf, which loading then refuses
-        return [Step(weight.astype(np.float32), bias.astype(np.float32), first.activation), *steps[1:]]
+    if first is not None and not first.elementwise and _folding_is_cheaper(pre, first.weight.shape[1]):
+        weight = first.weight.astype(np.float64)
+        if pre.components is not None:
+            weight = pre.components.astype(np.float64) @ weight
+        weight = weight / pre.scale[:, None]
+        bias = first.bias - pre.mean @ weight
+        with np.errstate(over="ignore"):  # weights too large for float32 become inf, which loading then refuses
+            return [Step(weight.astype(np.float32), bias.astype(np.float32), first.activation), *steps[1:]]
+    if pre.components is None:
+        return [
+            Step(
+                (1.0 / pre.scale).astype(np.float32),
+                (-pre.mean / pre.scale).astype(np.float32),
+                "linear",
+                elementwise=True,
+            ),
+            *steps,
+        ]
+    matrix = pre.components / pre.scale[:, None]
+    return [Step(matrix.astype(np.float32), (-pre.mean @ matrix).astype(np.float32), "linear"), *steps]
+
+
+def _folding_is_cheaper(pre: Preprocess, units: int) -> bool:
+    """Whether one (features x units) product costs fewer multiplications than the projection and the layer."""
+    if pre.components is None:
+        return True
+    n, k = pre.components.shape
+    return n * units <= n * k + k * units
 
 
 def steps_from_keras(model) -> list[Step]:
