@@ -90,7 +90,7 @@ class Face:
     def explain(self) -> Explanation:
         """Why the face was read as ``label``: how much each region of the face (brows, lids, mouth corners...)
         moved that label's probability, and the largest movements in words, against the neutral reference it was
-        read with (its own when calibrated, else the population neutral). About a third of a millisecond;
+        read with (its own when calibrated, else the population neutral). About 2 ms with the shipped model;
         nothing is computed until it is asked for, unless the reader explains every face (``explain=True``)."""
         if self.explanation is not None:
             return self.explanation
