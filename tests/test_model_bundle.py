@@ -105,6 +105,22 @@ def test_predictor_takes_one_face_or_many(bundle, table):
         predictor.predict_proba(x[:, :100])
 
 
+def test_forward_passes_take_turns(bundle, table):
+    """Two threads multiplying large matrices at once can hang NumPy's OpenBLAS: a pass waits for the one running."""
+    import threading
+
+    from landmark_emotion.model.inference import FORWARD_LOCK
+
+    predictor = load_bundle(bundle).predictor()
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (predictor.predict_proba(table.features()[:2]), done.set()))
+    with FORWARD_LOCK:  # a pass of another thread running
+        worker.start()
+        assert not done.wait(0.5)
+    assert done.wait(10)
+    worker.join()
+
+
 def test_the_preprocessing_is_folded_into_the_first_layer_only_where_that_costs_less():
     from landmark_emotion.model.inference import Predictor, Step
 

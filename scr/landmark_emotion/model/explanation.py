@@ -22,7 +22,7 @@ from landmark_emotion.errors import LandmarkEmotionError
 from landmark_emotion.face.features import N_FEATURES
 from landmark_emotion.face.movements import describe_movements
 from landmark_emotion.face.regions import NONE, REGIONS, feature_regions
-from landmark_emotion.model.inference import ACTIVATIONS, Predictor
+from landmark_emotion.model.inference import ACTIVATIONS, FORWARD_LOCK, Predictor
 
 POPULATION = "population"
 """The reference of a face read uncalibrated: the population neutral (the model's mean neutral training face)."""
@@ -101,12 +101,13 @@ class Explainer:
         """
         change = np.asarray(delta, np.float32)[self._order]
         bounds = self._bounds
-        parts = np.stack([change[a:b] @ self._weight[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
-        z = np.asarray(features, np.float32) @ self._first.weight + self._first.bias
-        x = np.concatenate([z[None], z - parts.sum(axis=0, keepdims=True), z - parts])  # as read, all neutral, each
-        x = ACTIVATIONS[self._first.activation](x)
-        for step in self._rest:
-            x = step(x)
+        with FORWARD_LOCK:  # large products, like a forward pass (see FORWARD_LOCK)
+            parts = np.stack([change[a:b] @ self._weight[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+            z = np.asarray(features, np.float32) @ self._first.weight + self._first.bias
+            x = np.concatenate([z[None], z - parts.sum(axis=0, keepdims=True), z - parts])  # read, all neutral, each
+            x = ACTIVATIONS[self._first.activation](x)
+            for step in self._rest:
+                x = step(x)
         p = x[:, label]
         return float(p[0]), float(p[1]), p[0] - p[2:]
 

@@ -9,6 +9,7 @@ caller). The network's problems (an unsupported layer, weights that do not fit) 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ from landmark_emotion.outputs import save_npz
 class EngineError(LandmarkEmotionError, ValueError):
     """A network the NumPy engine cannot run: a layer or activation it does not reproduce, non-finite weights."""
 
+
+FORWARD_LOCK = threading.Lock()
+"""Held while a forward pass multiplies: NumPy's OpenBLAS can hang, or answer wrongly, when two threads multiply
+large matrices at once (numpy issues 17752 and 29391), and a stream, a photo read and the web page's tabs may each
+run on a thread of their own. A pass takes a fraction of a millisecond, so passes take turns."""
 
 TOLERANCE = 1e-4
 """Largest difference in probability allowed between the NumPy predictor and Keras."""
@@ -120,8 +126,9 @@ class Predictor:
         if not np.isfinite(x).all():
             rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
             raise InputError(f"features must be finite numbers; row(s) {rows[:5].tolist()} hold NaN or infinity")
-        for step in self._steps:
-            x = step(x)
+        with FORWARD_LOCK:
+            for step in self._steps:
+                x = step(x)
         return x
 
     def predict(self, features: np.ndarray) -> list[str]:
