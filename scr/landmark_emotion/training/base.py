@@ -546,7 +546,7 @@ def train_on_split(
             if not fits:
                 raise
             fits[-1].interrupted = True  # stopped before this member's first epoch: the members done are kept
-        if fits and fits[-1].interrupted:
+        if fits[-1].interrupted:
             break
     fit = fits[0] if len(fits) == 1 else merged_fit(fits, recipe)
     apply_class_priors(fit.model, labels, recipe.class_priors)
