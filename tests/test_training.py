@@ -217,14 +217,15 @@ def test_class_priors_multiply_the_probabilities(trained):
 def test_members_merge_into_one_network_of_their_mean_logits(trained):
     import keras
 
-    from landmark_emotion.model.inference import predictor_from_keras
+    from landmark_emotion.model.inference import predictor_from_keras, steps_from_keras
+    from landmark_emotion.training.personal import base_logits
 
     recipe = replace(TINY, hidden=(8, 4))
     members = [build_member(recipe, trained.model.input_shape[1], len(trained.labels), seed) for seed in (1, 2, 3)]
     merged = merge_networks(members, recipe)
     assert [layer.units for layer in merged.layers if isinstance(layer, keras.layers.Dense)] == [24, 12, 4]
     x = trained.preprocess.transform(trained.table.features()[:20])
-    logits = np.mean([_logits(m, x) for m in members], axis=0)
+    logits = np.mean([base_logits(steps_from_keras(m), x) for m in members], axis=0)
     expected = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(merged.predict(x, verbose=0), expected / expected.sum(1, keepdims=True), atol=1e-5)
     pre = trained.preprocess
@@ -240,18 +241,6 @@ def build_member(recipe: Recipe, n_inputs: int, n_classes: int, seed: int):
 
     keras.utils.set_random_seed(seed)
     return build_mlp(n_inputs, n_classes, recipe)
-
-
-def _logits(model, x: np.ndarray) -> np.ndarray:
-    import keras
-
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    for layer in dense:
-        kernel, bias = layer.get_weights()
-        x = x @ kernel + bias
-        if layer is not dense[-1]:
-            x = np.maximum(x, 0)
-    return x
 
 
 @pytest.mark.slow
