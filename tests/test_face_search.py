@@ -90,7 +90,7 @@ def test_a_new_tracking_graph_reports_where_faces_are_now(astronaut):
     with FaceMesh("video", 4, rescan=2) as mesh:
         counts = [len(mesh(f)) for f in frames]
         last = mesh(frames[-1]).boxes()[0]
-        switches = mesh._detect.switches
+        switches = mesh._detect.whole.switches
     assert counts[-4:] == [1, 1, 1, 1]
     np.testing.assert_allclose(last, detect(frames[-1]).boxes()[0], atol=6)
     assert switches >= 3

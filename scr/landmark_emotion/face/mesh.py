@@ -18,6 +18,7 @@ from enum import Enum
 import numpy as np
 
 from landmark_emotion.errors import ClosedError, InputError
+from landmark_emotion.face.crops import SmallFaceTracking
 from landmark_emotion.face.landmarker import Detection, Graph, graph_factory
 from landmark_emotion.face.search import RESCAN, FaceSearch
 from landmark_emotion.face.tiles import SmallFaceSearch
@@ -42,7 +43,8 @@ class FaceMesh:
     ``image`` mode detects in every image, small faces too (down to about 40 px: overlapping
     tiles, :mod:`landmark_emotion.face.tiles`, unless ``small_faces=False``); ``video`` mode searches for up to
     ``max_faces`` faces every ``rescan`` frames and tracks the ones present in between
-    (:class:`landmark_emotion.face.search.FaceSearch`). MediaPipe's log lines are hidden
+    (:class:`landmark_emotion.face.search.FaceSearch`), and the small faces that search misses in crops that
+    follow them (:mod:`landmark_emotion.face.crops`, unless ``small_faces=False``). MediaPipe's log lines are hidden
     unless ``--verbose`` asked for them. Close it (or leave the ``with`` block):
     a Tasks graph left to the garbage collector prints a traceback at exit. Threads that
     share one take turns, and closing waits for the image being read.
@@ -72,7 +74,8 @@ class FaceMesh:
         self.landmarker: str = make.landmarker  # type: ignore[attr-defined]
         self._detect: Graph | None
         if self.mode is Mode.VIDEO:
-            self._detect = FaceSearch(max_faces, rescan or RESCAN, make)
+            whole = FaceSearch(max_faces, rescan or RESCAN, make)
+            self._detect = SmallFaceTracking(whole, make, max_faces, rescan or RESCAN) if small_faces else whole
         else:
             graph = make(False, max_faces)
             self._detect = SmallFaceSearch(graph, max_faces) if small_faces else graph

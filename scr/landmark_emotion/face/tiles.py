@@ -71,25 +71,65 @@ def _centre_in(box: np.ndarray, other: np.ndarray) -> bool:
     return bool(other[0] <= cx <= other[0] + other[2] and other[1] <= cy <= other[1] + other[3])
 
 
-def _found_again(box: np.ndarray, boxes: list[np.ndarray]) -> int | None:
+def found_again(box: np.ndarray, boxes: list[np.ndarray]) -> int | None:
     """The first of ``boxes`` that is the same face as ``box`` (either's centre in the other), or None."""
     return next((i for i, other in enumerate(boxes) if _centre_in(box, other) or _centre_in(other, box)), None)
 
 
-def _found_in_context(graph: Graph, image: np.ndarray, box: np.ndarray) -> bool:
-    """Whether ``graph`` finds a face at ``box`` again in a square of :data:`CONTEXT` times its size around it (the
-    photo's edge padded grey), enlarged to :data:`CHECK` px."""
-    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    half = CONTEXT * max(box[2], box[3]) / 2
+def square_around(image: np.ndarray, cx: float, cy: float, side: float) -> tuple[np.ndarray, int, int]:
+    """The square of ``side`` px centred on (cx, cy) (where it leaves the image, grey), and its top left corner in the
+    image's pixels."""
+    half = side / 2
     x0, y0, x1, y1 = int(cx - half), int(cy - half), int(cx + half), int(cy + half)
     height, width = image.shape[:2]
     pad = max(0, -x0, -y0, x1 - width, y1 - height)
     square = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
-    square = square[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
+    return square[y0 + pad : y1 + pad, x0 + pad : x1 + pad], x0, y0
+
+
+def found_in_context(graph: Graph, image: np.ndarray, box: np.ndarray) -> bool:
+    """Whether ``graph`` finds a face at ``box`` again in a square of :data:`CONTEXT` times its size around it (the
+    photo's edge padded grey), enlarged to :data:`CHECK` px."""
+    square, x0, y0 = square_around(image, box[0] + box[2] / 2, box[1] + box[3] / 2, CONTEXT * max(box[2], box[3]))
     scale = max(1.0, CHECK / max(square.shape[:2]))
     square = cv2.resize(square, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     found = graph(np.ascontiguousarray(square)).boxes() / scale + np.array([x0, y0, 0, 0])  # in the photo's pixels
     return any(_centre_in(again, box) for again in found)
+
+
+def may_hide_faces(boxes, longest: int, max_faces: int) -> bool:
+    """Whether an image whose whole-image pass found faces at ``boxes`` may hold faces it missed: none found, only
+    faces narrower than :data:`SMALL` of its longer side, or several all narrower than :data:`WHOLE` (and fewer
+    than ``max_faces``). A portrait (one face of :data:`SMALL` or more) or a face of :data:`WHOLE` does not."""
+    shares = [box[2] / longest for box in boxes]
+    portrait = len(shares) == 1 and shares[0] >= SMALL
+    return not (len(shares) >= max_faces or portrait or any(share >= WHOLE for share in shares))
+
+
+def faces_in_tile(
+    graph: Graph, image: np.ndarray, tile: tuple[int, int, int, int]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """The faces ``graph`` finds whole in one tile of ``image`` that the whole image may have missed: each as its box
+    in the image's pixels, its landmarks as the whole image's would be (x, y, z scaled by its width and height) and
+    its blendshapes (or None). A face cut by the tile's edge is whole in another tile; one of :data:`WHOLE` of the
+    image or more would have been found in the whole image, so here it is a false face (a round badge, a patch)."""
+    x, y, w, h = tile
+    height, width = image.shape[:2]
+    part = graph(np.ascontiguousarray(image[y : y + h, x : x + w]))
+    scale = np.array([width, height, width], np.float32)
+    out = []
+    for i, box in enumerate(part.boxes()):
+        cut = (box[0] <= 1 and x > 0, box[1] <= 1 and y > 0) + (
+            box[0] + box[2] >= w - 1 and x + w < width,
+            box[1] + box[3] >= h - 1 and y + h < height,
+        )
+        if any(cut) or box[2] >= WHOLE * max(width, height):
+            continue
+        points = (part.landmarks[i] * np.array([w, h, w], np.float32) + np.array([x, y, 0], np.float32)) / scale
+        out.append(
+            (box + np.array([x, y, 0, 0], np.int32), points, None if part.blendshapes is None else part.blendshapes[i])
+        )
+    return out
 
 
 class SmallFaceSearch:
@@ -104,38 +144,23 @@ class SmallFaceSearch:
         height, width = image_bgr.shape[:2]
         longest = max(width, height)
         boxes = list(found.boxes())
-        shares = [box[2] / longest for box in boxes]
-        portrait = len(shares) == 1 and shares[0] >= SMALL
-        if len(found) >= self.max_faces or portrait or any(share >= WHOLE for share in shares):
+        if not may_hide_faces(boxes, longest, self.max_faces):
             return found
         sides = tile_sides(width, height)
         if not sides:
             return found
         landmarks = list(found.landmarks)
         blendshapes = None if found.blendshapes is None else list(found.blendshapes)
-        scale = np.array([width, height, width], np.float32)
         from_tile = [False] * len(boxes)  # the whole image's faces, until a tile finds them too
         for side in sides:
-            for x, y, w, h in tiles(width, height, side):
-                part = self._graph(np.ascontiguousarray(image_bgr[y : y + h, x : x + w]))
-                for i, box in enumerate(part.boxes()):
-                    cut = (box[0] <= 1 and x > 0, box[1] <= 1 and y > 0) + (
-                        box[0] + box[2] >= w - 1 and x + w < width,
-                        box[1] + box[3] >= h - 1 and y + h < height,
-                    )
-                    box = box + np.array([x, y, 0, 0], np.int32)
-                    if any(cut) or box[2] >= WHOLE * longest:  # cut: whole in another tile
-                        continue
-                    again = _found_again(box, boxes)
+            for tile in tiles(width, height, side):
+                for box, points, shapes in faces_in_tile(self._graph, image_bgr, tile):
+                    again = found_again(box, boxes)
                     if again is not None and from_tile[again]:  # the smallest tile that held it whole placed it
                         continue
-                    if again is None and not _found_in_context(self._graph, image_bgr, box):
+                    if again is None and not found_in_context(self._graph, image_bgr, box):
                         continue  # not a face: not seen again with more of the photo around it (another tile's
                         # box of the same face may be: each is checked)
-                    points = (
-                        part.landmarks[i] * np.array([w, h, w], np.float32) + np.array([x, y, 0], np.float32)
-                    ) / scale
-                    shapes = None if part.blendshapes is None else part.blendshapes[i]
                     if again is None:  # a face the whole image missed
                         landmarks.append(points)
                         boxes.append(box)
