@@ -234,6 +234,11 @@ class RunStats:
                 f" and {len(self.skipped) - SKIPPED_NAMED} more" if len(self.skipped) > SKIPPED_NAMED else ""
             )
             counts += f"; skipped {len(self.skipped)} file(s) that are no image it can read: {names}"
+        if self.frames and not self.detections:
+            counts += (
+                f"; no face was found in any {'photo' if self.photos else 'frame'}: a face is found from about 40 px "
+                "wide, facing the camera, in enough light"
+            )
         if self.full:
             counts += (
                 f"; {self.full} {'photo' if self.photos else 'frame'}(s) had {self.max_faces} faces, the most "
