@@ -1,12 +1,20 @@
-"""The faces of one photo, for tests: a face mesh opened and closed around one call; a photo of a small group."""
+"""The faces of one photo, for tests: a face mesh opened and closed around one call; a photo of a small group; the
+landmarkers this machine has."""
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import cv2
 import numpy as np
+import pytest
 
 from landmark_emotion.face.landmarker import Detection
 from landmark_emotion.face.mesh import FaceMesh, Mode
+
+LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
+LANDMARKERS = [pytest.param("legacy", marks=pytest.mark.skipif(not LEGACY_INSTALLED, reason="mediapipe >= 1")), "tasks"]
+"""Each landmarker, as a test's parameter: the legacy Face Mesh is skipped where mediapipe has none (Python 3.13)."""
 
 
 def detect(image_bgr: np.ndarray, max_faces: int = 1, landmarker: str | None = None) -> Detection:

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from landmark_emotion.face.crops import RESWEEP_WITH_FACES, TILES_PER_FRAME, SmallFaceTracking
-from landmark_emotion.face.landmarker import LANDMARKERS, Detection
+from landmark_emotion.face.landmarker import Detection
 from landmark_emotion.face.mesh import FaceMesh
 from landmark_emotion.face.tiles import tile_sides, tiles
+from one_photo import LANDMARKERS
 
 SIZE = (750, 1000)  # height, width
 

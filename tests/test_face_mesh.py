@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import cv2
@@ -33,11 +32,9 @@ from landmark_emotion.face.readability import Readability, ReadabilityError, loa
 from landmark_emotion.face.tiles import SmallFaceSearch
 from landmark_emotion.frames import open_source
 from landmark_emotion.reading.pipeline import Pipeline
-from one_photo import detect, four_in_a_row
+from one_photo import LANDMARKERS, LEGACY_INSTALLED, detect, four_in_a_row
 
 ROOT = Path(__file__).resolve().parent.parent
-LEGACY_INSTALLED = metadata.version("mediapipe").startswith("0.")
-LANDMARKERS = [pytest.param("legacy", marks=pytest.mark.skipif(not LEGACY_INSTALLED, reason="mediapipe >= 1")), "tasks"]
 NAMES = ["legacy", "tasks"]
 
 
