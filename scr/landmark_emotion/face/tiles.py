@@ -18,7 +18,8 @@ is larger, places it. A face only a tile finds is kept when the mesh finds it ag
 :data:`CONTEXT` times its size around it, enlarged to :data:`CHECK` px: a tile shows the detector
 little of the photo, and the Tasks landmarker took the dark collar under a chin for a face. A photo
 of one face above :data:`SMALL` (a portrait), or with a face above :data:`WHOLE`, costs nothing
-more; live video keeps its tracking path (:mod:`landmark_emotion.face.search`).
+more; video searches the same tiles a few a frame and follows what they find
+(:mod:`landmark_emotion.face.crops`).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def found_in_context(graph: Graph, image: np.ndarray, box: np.ndarray) -> bool:
     return any(_centre_in(again, box) for again in found)
 
 
-def may_hide_faces(boxes, longest: int, max_faces: int) -> bool:
+def may_hide_faces(boxes: list[np.ndarray], longest: int, max_faces: int) -> bool:
     """Whether an image whose whole-image pass found faces at ``boxes`` may hold faces it missed: none found, only
     faces narrower than :data:`SMALL` of its longer side, or several all narrower than :data:`WHOLE` (and fewer
     than ``max_faces``). A portrait (one face of :data:`SMALL` or more) or a face of :data:`WHOLE` does not."""
