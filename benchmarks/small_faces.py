@@ -29,7 +29,7 @@ import numpy as np
 
 from landmark_emotion.cli.run import run_command
 from landmark_emotion.face.mesh import FaceMesh, Mode
-from landmark_emotion.frames import list_images
+from landmark_emotion.frames import list_images, open_source
 from landmark_emotion.resources import SAMPLE_CLIP, SAMPLE_PHOTO
 
 CANVAS = (750, 1000)
@@ -153,11 +153,8 @@ def run_video(args: argparse.Namespace, photos: list, rng: np.random.Generator) 
             f"| {width} | {np.mean(found[False]):.0%} | {np.mean(found[True]):.0%} | {np.median(first):.0f} | "
             f"{false} | {1000 * np.mean(times):.1f} |"
         )
-    capture = cv2.VideoCapture(str(SAMPLE_CLIP))
-    sample = []
-    while (read := capture.read())[0]:
-        sample.append(read[1])
-    capture.release()
+    with open_source(SAMPLE_CLIP) as source:
+        sample = [frame.image for frame in source]
     costs: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(5):
         for small_faces in (False, True):
