@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         except (DemoError, LandmarkerError, ExplanationError) as exc:
             return fail(exc)
     print(stats.summary())
+    readings = stats.readings()
+    if readings:
+        print(readings)
     for what, path in (("annotated video", output), ("log", log)):
         if path and path.exists():  # a video with no frame is not kept
             print(f"wrote {what}: {path}")

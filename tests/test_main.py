@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,10 +109,14 @@ def test_main_in_this_process_reads_a_clip_headless_and_refuses_a_missing_model(
     assert lines[1] == "calibration: unavailable (the model has no population neutral)"
     assert lines[2] == f"headless: log -> {log}"
     assert lines[3].startswith("6 frames processed, 1 face(s) seen (6 detections), ")
+    said = re.fullmatch(r"read: face \d+: (.+) of 6 frames", lines[4])  # before: what it read was not said at all
+    assert said and sum(int(part.split()[-1]) for part in said[1].split(", ")) == 6, lines[4]
     assert [len(json.loads(line)["faces"]) for line in log.read_text().splitlines()] == [1] * 6
     empty = write_video(tmp_path / "empty.mp4", [np.full((300, 640, 3), 90, np.uint8)] * 3)
     assert demo_main.main(["--model", str(tiny_bundle), "--source", str(empty), "--no-display"]) == 0
-    summary = capsys.readouterr().out.splitlines()[3]  # before: "3 frames processed, 0 face(s) seen (...)", no why
+    lines = capsys.readouterr().out.splitlines()
+    summary = lines[3]  # before: "3 frames processed, 0 face(s) seen (...)", no why
+    assert not any(line.startswith("read:") for line in lines), lines
     assert summary.endswith(
         "; no face was found in any frame: a face is found from about 40 px wide, facing the camera, in enough light"
     ), summary
@@ -136,8 +141,10 @@ def test_a_folder_of_photos_says_what_it_read_left_out_and_may_have_missed(
     (photos / "c.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     args = ["--model", str(tiny_bundle), "--source", str(photos), "--no-display", "--log", str(tmp_path / "log.jsonl")]
     assert demo_main.main([*args, "--max-faces", "2"]) == 0
-    summary = capsys.readouterr().out.splitlines()[3]
+    lines = capsys.readouterr().out.splitlines()
+    summary = lines[3]
     assert summary.startswith("2 photo(s) read, 3 face(s) found, "), summary
+    assert lines[4].startswith("read: ") and sum(int(part.split()[-1]) for part in lines[4][6:].split(", ")) == 3
     assert summary.endswith(
         "; skipped 1 file(s) that are no image it can read: c.jpg; 1 photo(s) had 2 faces, the most --max-faces "
         "reads: with more people in view, raise it"

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -40,6 +41,8 @@ HELP = "q quit  e bars  m mesh  x why  s copy emoji  n neutral face"
 STATUS_SECONDS = 3.0
 SKIPPED_NAMED = 5
 """At most this many skipped files are named in the closing summary; the rest are counted."""
+READ_TRACKS_SAID = 3
+"""The faces of a video the closing line says what they read (those seen in most frames)."""
 EXPLAINING = "why: each region coloured by how much it moved the reading (warm: raised it, cool: lowered it)"
 
 
@@ -219,6 +222,31 @@ class RunStats:
     max_faces: int | None = None
     full: int = 0
     """Frames with ``max_faces`` faces read, the most it reads: a group may have more, which are not said."""
+    labels: dict[int | None, Counter[str]] = field(default_factory=dict)
+    """What was read: per face track in a video, its labels frame by frame; in a folder, under None, every face's."""
+
+    def count(self, faces: list[Face]) -> None:
+        for face in faces:
+            self.labels.setdefault(None if self.photos else face.track, Counter())[face.label] += 1
+
+    def readings(self) -> str | None:
+        """One line of what was read (a headless run that writes nothing says no more), or None without a face.
+
+        A video's faces most seen first, each with its labels over its frames; a folder's labels over its faces.
+        """
+        if not self.labels:
+            return None
+        if self.photos:
+            return "read: " + ", ".join(f"{label} {n}" for label, n in self.labels[None].most_common())
+        tracks = sorted(self.labels.items(), key=lambda item: -item[1].total())
+        said = [
+            f"face {track}: "
+            + ", ".join(f"{label} {n}" for label, n in counts.most_common(3))
+            + f" of {counts.total()} frames"
+            for track, counts in tracks[:READ_TRACKS_SAID]
+        ]
+        more = len(tracks) - READ_TRACKS_SAID
+        return "read: " + "; ".join(said) + (f"; and {more} more face(s) (each frame's: --log)" if more > 0 else "")
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
@@ -294,6 +322,7 @@ def run(
                 stats.detections += len(faces)
                 stats.full += int(max_faces is not None and at_face_limit(len(faces), max_faces))
                 stats.tracks.update(f.track for f in faces if f.track is not None)
+                stats.count(faces)
                 now = time.perf_counter()
                 for notice in pipeline.notices:
                     state.say(notice, now)
