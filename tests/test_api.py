@@ -147,6 +147,9 @@ def test_a_folder_that_is_not_a_model_is_refused_before_anything_opens(tmp_path)
         load_model(tmp_path / "photos")
     with pytest.raises(InputError, match="expected the path of a model folder, got int"):
         load_model(3)
+    (tmp_path / "notes.txt").write_text("not a model")  # before: "missing folder; train one with ... --out notes.txt"
+    with pytest.raises(BundleError, match=r"notes\.txt is a file, not a model bundle: a bundle is a folder"):
+        load_model(tmp_path / "notes.txt")
 
 
 @pytest.mark.parametrize(

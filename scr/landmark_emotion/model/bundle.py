@@ -241,6 +241,8 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
             f"no model bundle at {path}: a replace of it was interrupted, and the previous one is in "
             f"{backup_of(path)}; the next command that writes {path} puts it back (or rename it yourself)"
         )
+    if path.exists() and not path.is_dir():
+        raise BundleError(f"{path} is a file, not a model bundle: a bundle is a folder (with {INFO_FILE} in it)")
     if not path.is_dir():
         raise BundleError(_missing(path))
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
