@@ -2,6 +2,7 @@
 
   python scr/evaluate.py --model models/default --data datasets/other_people.npz --json scores.json --png confusion.png
   python scr/evaluate.py --model models/default --data datasets/ck.npz --calibrate neutral
+  python scr/evaluate.py --data datasets/my_faces.npz          # the shipped base model (models/default)
 
 Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Test
 labels the model does not know count as errors and are listed; augmented copies of training photos
@@ -39,6 +40,7 @@ from landmark_emotion.cli.run import fail, run_command
 from landmark_emotion.data.table import TableError, describe_skipped, load_table
 from landmark_emotion.model.bundle import BundleError
 from landmark_emotion.model.calibration import CalibrationError
+from landmark_emotion.model.discovery import find_default_model
 from landmark_emotion.model.emotion_model import EmotionModel
 from landmark_emotion.model.evaluation import (
     EvaluationError,
@@ -54,7 +56,12 @@ FIGURE_FORMATS = ("png", "svg", "pdf", "jpg")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = command_parser(__doc__)
-    p.add_argument("--model", type=Path, required=True, help="model bundle folder")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="model bundle folder (default: the base model, models/default, as train_personal.py's --base; a "
+        "personal bundle is named: it reads every face as its user)",
+    )
     p.add_argument("--data", type=Path, required=True, help="landmark table (.npz)")
     p.add_argument(
         "--split",
@@ -79,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.png and args.png.suffix.lower()[1:] not in FIGURE_FORMATS:
             raise OutputError(f"--png must end in .{', .'.join(FIGURE_FORMATS)}, got {args.png}")
+        args.model = args.model or find_default_model(personal=False)
         outputs = {"--json": args.json, "--png": args.png}
         check_outputs({"--model": args.model, "--data": args.data}, outputs, whole=["--model"])
         for path in filter(None, outputs.values()):

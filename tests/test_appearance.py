@@ -182,3 +182,24 @@ def test_hybrid_bundle_refuses_a_table_without_descriptors_in_one_line(tmp_path,
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "no appearance descriptors" in lines[0]
+
+
+def test_evaluate_without_a_model_scores_the_shipped_base_model(tmp_path, astronaut, astronaut_faces, capsys):
+    """Before, --model was required: the one command of the five that did not know the default model."""
+    from landmark_emotion.commands import evaluate
+    from landmark_emotion.model.discovery import find_default_model
+
+    table = LandmarkTable(
+        astronaut_faces.landmarks,
+        [astronaut.shape[1]],
+        [astronaut.shape[0]],
+        ["happy"],
+        ["astronaut.jpg"],
+        [""],
+        descriptors=describe(astronaut, astronaut_faces.landmarks),
+    )
+    save_table(table, tmp_path / "smile.npz")
+    assert evaluate.main(["--data", str(tmp_path / "smile.npz"), "--json", str(tmp_path / "scores.json")]) == 0
+    out = capsys.readouterr().out
+    assert f"{find_default_model(personal=False)} on {tmp_path / 'smile.npz'}:" in out, out
+    assert '"accuracy": 1.0' in (tmp_path / "scores.json").read_text()  # she smiles: the shipped model reads happy
