@@ -226,14 +226,14 @@ class RunStats:
     """What was read: per face track in a video, its labels frame by frame; in a folder, under None, every face's."""
 
     def count(self, faces: list[Face]) -> None:
+        """Add one frame's (or photo's) faces to :attr:`labels`."""
         for face in faces:
             self.labels.setdefault(None if self.photos else face.track, Counter())[face.label] += 1
 
     def readings(self) -> str | None:
-        """One line of what was read (a headless run that writes nothing says no more), or None without a face.
-
-        A video's faces most seen first, each with its labels over its frames; a folder's labels over its faces.
-        """
+        """What was read, in one line for the end of a run (a headless run that writes no file shows nothing else of
+        it), or None when no face was read: a video's faces seen longest, each with its three commonest labels over
+        its frames; a folder's labels over all its faces."""
         if not self.labels:
             return None
         if self.photos:
