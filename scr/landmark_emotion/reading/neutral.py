@@ -220,10 +220,6 @@ class TrackReferences:
         state = self._tracks.get(track)
         return None if state is None else state.applied
 
-    def capturing(self, track: int) -> bool:
-        state = self._tracks.get(track)
-        return bool(state and state.captured is not None)
-
     def apply(self, tracks, features: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Calibrated feature vectors of the faces of one frame, and how each was calibrated.
 
