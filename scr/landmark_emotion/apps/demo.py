@@ -211,8 +211,6 @@ def frame_record(index: int, t: float, faces: list[Face], file: str | None = Non
 @dataclass
 class RunStats:
     frames: int = 0
-    detections: int = 0
-    tracks: set[int] = field(default_factory=set)
     seconds: float = 0.0
     interrupted: bool = False
     photos: bool = False
@@ -229,6 +227,16 @@ class RunStats:
         """Add one frame's (or photo's) faces to :attr:`labels`."""
         for face in faces:
             self.labels.setdefault(None if self.photos else face.track, Counter())[face.label] += 1
+
+    @property
+    def detections(self) -> int:
+        """Faces read, summed over frames (or photos)."""
+        return sum(counts.total() for counts in self.labels.values())
+
+    @property
+    def tracks(self) -> set[int]:
+        """The face tracks of a video that were read (none in a folder: its photos are unrelated)."""
+        return {track for track in self.labels if track is not None}
 
     def readings(self) -> str | None:
         """What was read, in one line for the end of a run (a headless run that writes no file shows nothing else of
@@ -319,10 +327,8 @@ def run(
                 raise_if_interrupted()
                 faces = pipeline.read(frame.image, detection)
                 stats.frames += 1
-                stats.detections += len(faces)
-                stats.full += int(max_faces is not None and at_face_limit(len(faces), max_faces))
-                stats.tracks.update(f.track for f in faces if f.track is not None)
                 stats.count(faces)
+                stats.full += int(max_faces is not None and at_face_limit(len(faces), max_faces))
                 now = time.perf_counter()
                 for notice in pipeline.notices:
                     state.say(notice, now)

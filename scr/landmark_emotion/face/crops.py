@@ -28,6 +28,7 @@ from landmark_emotion.face.tiles import (
     found_again,
     found_in_context,
     may_hide_faces,
+    placed,
     square_around,
     tile_sides,
     tiles,
@@ -69,11 +70,9 @@ class CropTrack:
         if not len(found):
             return None
         height, width = image.shape[:2]
-        points = (found.landmarks[0] * np.array([side_x, side_y, side_x], np.float32) + np.array([x0, y0, 0])) / (
-            np.array([width, height, width], np.float32)
-        )
+        points = placed(found.landmarks[0], x0, y0, side_x, side_y, width, height)
         self.box = found.boxes()[0] * np.array([side_x, side_y, side_x, side_y]) / CROP_SIDE + np.array([x0, y0, 0, 0])
-        return points.astype(np.float32), None if found.blendshapes is None else found.blendshapes[0]
+        return points, None if found.blendshapes is None else found.blendshapes[0]
 
     def close(self) -> None:
         self._graph.close()

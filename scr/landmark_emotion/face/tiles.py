@@ -98,6 +98,13 @@ def found_in_context(graph: Graph, image: np.ndarray, box: np.ndarray) -> bool:
     return any(_centre_in(again, box) for again in found)
 
 
+def placed(landmarks: np.ndarray, x: float, y: float, w: float, h: float, width: int, height: int) -> np.ndarray:
+    """Landmarks found in the ``w`` x ``h`` part of an image whose top left corner is at (x, y), scaled as the
+    whole image's would be (x, y, z by its ``width`` and ``height``)."""
+    part = np.array([w, h, w], np.float32)
+    return (landmarks * part + np.array([x, y, 0], np.float32)) / np.array([width, height, width], np.float32)
+
+
 def may_hide_faces(boxes: list[np.ndarray], longest: int, max_faces: int) -> bool:
     """Whether an image whose whole-image pass found faces at ``boxes`` may hold faces it missed: none found, only
     faces narrower than :data:`SMALL` of its longer side, or several all narrower than :data:`WHOLE` (and fewer
@@ -117,7 +124,6 @@ def faces_in_tile(
     x, y, w, h = tile
     height, width = image.shape[:2]
     part = graph(np.ascontiguousarray(image[y : y + h, x : x + w]))
-    scale = np.array([width, height, width], np.float32)
     out = []
     for i, box in enumerate(part.boxes()):
         cut = (box[0] <= 1 and x > 0, box[1] <= 1 and y > 0) + (
@@ -126,7 +132,7 @@ def faces_in_tile(
         )
         if any(cut) or box[2] >= WHOLE * max(width, height):
             continue
-        points = (part.landmarks[i] * np.array([w, h, w], np.float32) + np.array([x, y, 0], np.float32)) / scale
+        points = placed(part.landmarks[i], x, y, w, h, width, height)
         out.append(
             (box + np.array([x, y, 0, 0], np.int32), points, None if part.blendshapes is None else part.blendshapes[i])
         )
